@@ -1,0 +1,18 @@
+"""Exception types raised by refsampler."""
+
+from __future__ import annotations
+
+__all__ = ["InvalidArgumentError", "RefSamplerError"]
+
+
+class RefSamplerError(Exception):
+    """Base class of every error refsampler raises on purpose."""
+
+
+class InvalidArgumentError(RefSamplerError, ValueError):
+    """An argument is out of its domain.
+
+    The message names the argument in backticks and repeats the value it got, for example
+    ``"`alpha` must be in [0, 1]; got 1.5."``. It subclasses :class:`ValueError`, so code that
+    already catches ``ValueError`` keeps working.
+    """
