@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
@@ -57,6 +58,10 @@ def _shares(values: Sequence[float] | np.ndarray) -> str:
     return " ".join(f"{100 * v:5.1f}%" for v in values)
 
 
+#: (subcommand, module, help) of subcommands implemented outside this module.
+_EXTERNAL = (("verify", ".conformance.cli", "check a sampler implementation against the contract"),)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``refsampler`` console script."""
     parser = argparse.ArgumentParser(prog="refsampler", description=__doc__)
@@ -65,6 +70,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--batch-size", type=int, default=32)
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(run=_demo)
+    # Subcommands that live elsewhere expose configure(parser) and run(args) -> exit code;
+    # they are imported only when named, so `refsampler demo` stays light.
+    for name, module, help_text in _EXTERNAL:
+        if name in (argv if argv is not None else sys.argv[1:]):
+            sub = importlib.import_module(module, __package__)
+            sub.configure(commands.add_parser(name, help=help_text))
+        else:
+            commands.add_parser(name, help=help_text, add_help=False)
     args = parser.parse_args(argv)
     return int(args.run(args))
 
