@@ -24,6 +24,8 @@ TARGET_SUM_TOLERANCE = 1e-9
 
 def _show(value: Any) -> str:
     """Render a rejected value for a message, kept short for long arrays."""
+    if isinstance(value, np.generic):  # np.int64(0) -> 0, as the user would write it
+        value = value.item()
     if isinstance(value, np.ndarray):
         return np.array2string(value, threshold=8, precision=6)
     text = repr(value)
@@ -132,8 +134,13 @@ def probability_vector(name: str, value: Any) -> npt.NDArray[np.float64]:
     return array
 
 
-def feasible_target(target: npt.NDArray[np.float64], class_counts: npt.NDArray[np.int64]) -> None:
-    """Every class with a positive target share must have at least one sample."""
+def feasible_target(
+    target: npt.NDArray[np.float64], class_counts: npt.NDArray[np.int64], source: str
+) -> None:
+    """Every class with a positive target share must have at least one sample.
+
+    ``source`` names the argument the target came from, e.g. "`alpha`=0.5" or "`target`".
+    """
     if target.shape != class_counts.shape:
         raise InvalidArgumentError(
             f"`target` must have one entry per class ({class_counts.size}); "
@@ -143,7 +150,7 @@ def feasible_target(target: npt.NDArray[np.float64], class_counts: npt.NDArray[n
     if starved.size:
         c = int(starved[0])
         raise InvalidArgumentError(
-            f"class {c} has a positive target share ({target[c]:.6g}) but no samples; "
-            "give it a zero share with `target` or relabel the classes; "
-            f"got class counts {_show(class_counts)}."
+            f"{source} gives class {c} a target share of {target[c]:.6g}, but it has no "
+            "samples; give it share 0 with an explicit `target`, or relabel so that every "
+            f"class id has samples; got class counts {_show(class_counts)}."
         )

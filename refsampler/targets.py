@@ -65,7 +65,7 @@ def interpolate(class_counts: Any, alpha: float) -> FloatVector:
         target = np.full(counts.size, 1.0 / counts.size)
     else:
         target = alpha / counts.size + (1.0 - alpha) * empirical
-    _validate.feasible_target(target, counts)
+    _validate.feasible_target(target, counts, f"`alpha`={alpha!r}")
     return target
 
 
@@ -111,7 +111,7 @@ def power(class_counts: Any, exponent: float) -> FloatVector:
     counts = _validate.class_counts_vector("class_counts", class_counts)
     present = counts > 0
     if q <= 0 and not present.all():
-        raise _empty_class_error(counts, f"`exponent` {q!r} <= 0")
+        raise _empty_class_error(counts, f"when `exponent` is {q!r} (<= 0)")
     weights = np.zeros(counts.size)
     weights[present] = counts[present].astype(np.float64) ** q
     return weights / weights.sum()
@@ -155,7 +155,7 @@ def effective_number(class_counts: Any, beta: float) -> FloatVector:
         raise _validate.fail("beta", "must be in [0, 1)", beta)
     counts = _validate.class_counts_vector("class_counts", class_counts)
     if not (counts > 0).all():
-        raise _empty_class_error(counts, "effective_number")
+        raise _empty_class_error(counts, "for effective_number")
     if b == 0.0:
         return np.full(counts.size, 1.0 / counts.size)
     weights = 1.0 / -np.expm1(counts * np.log(b))
@@ -204,11 +204,11 @@ def _finite_real(name: str, value: Any) -> float:
     return result
 
 
-def _empty_class_error(counts: npt.NDArray[np.int64], why: str) -> InvalidArgumentError:
+def _empty_class_error(counts: npt.NDArray[np.int64], when: str) -> InvalidArgumentError:
     c = int(np.flatnonzero(counts == 0)[0])
     return InvalidArgumentError(
-        f"class {c} has no samples, and {why} would give it a positive share; "
-        f"got class counts {_validate._show(counts)}."
+        f"`class_counts` must all be positive {when}, but class {c} has none; "
+        f"got {_validate._show(counts)}."
     )
 
 
@@ -225,6 +225,6 @@ def resolve(class_counts: npt.NDArray[np.int64], alpha: Any, target: Any) -> Flo
                 f"target={_validate._show(target)}."
             )
         p = _validate.probability_vector("target", target)
-        _validate.feasible_target(p, class_counts)
+        _validate.feasible_target(p, class_counts, "`target`")
         return p
     return interpolate(class_counts, 1.0 if alpha is None else alpha)

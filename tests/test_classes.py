@@ -1,0 +1,276 @@
+"""Tests of :mod:`refsampler.classes`: class counts and the immutable ClassIndex."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from refsampler.classes import ClassIndex, class_counts
+from refsampler.errors import InvalidArgumentError
+
+LABELS = [2, 0, 2, 1, 0, 2, 2, 1]
+
+
+def _raises(message: str) -> Any:
+    """pytest.raises for InvalidArgumentError with exactly ``message``."""
+    return pytest.raises(InvalidArgumentError, match="^" + re.escape(message) + "$")
+
+
+# -- class_counts ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [LABELS, tuple(LABELS), np.array(LABELS, dtype=np.uint8), torch.tensor(LABELS)],
+    ids=["list", "tuple", "uint8", "tensor"],
+)
+def test_class_counts_is_a_bincount(labels: Any) -> None:
+    """Counts of each class 0..K-1 with K = max + 1, as int64, for any container."""
+    counts = class_counts(labels)
+    assert counts.dtype == np.int64
+    assert counts.tolist() == [2, 2, 4]
+
+
+def test_class_counts_num_classes_pads_absent_classes() -> None:
+    """num_classes adds trailing empty classes."""
+    assert class_counts([0, 1], num_classes=4).tolist() == [1, 1, 0, 0]
+
+
+def test_class_counts_counts_missing_middle_class_as_zero() -> None:
+    """A label gap is an empty class, not a renumbering."""
+    assert class_counts([0, 2, 2]).tolist() == [1, 0, 2]
+
+
+@pytest.mark.parametrize(
+    ("labels", "num_classes", "message"),
+    [
+        ([0, 3], 3, "`num_classes` must exceed the largest label (3); got 3."),
+        ([0, 1], 0, "`num_classes` must be >= 1; got 0."),
+        ([0, 1], 2.0, "`num_classes` must be a positive int; got 2.0."),
+        ([], None, "`labels` must not be empty; got []."),
+        ([0, -1], None, "`labels` must be non-negative, but holds -1; got [0, -1]."),
+        ([0.0, 1.0], None, "`labels` must hold integers, but has dtype float64; got [0.0, 1.0]."),
+        ([[0], [1]], None, "`labels` must be 1-D, but has shape (2, 1); got [[0], [1]]."),
+    ],
+)
+def test_class_counts_rejects(labels: Any, num_classes: Any, message: str) -> None:
+    """Too small num_classes and bad labels are rejected with the exact message."""
+    with _raises(message):
+        class_counts(labels, num_classes)
+
+
+# -- ClassIndex.from_labels ------------------------------------------------------------------
+
+
+def test_from_labels_members_in_input_order() -> None:
+    """Each class's members are its positions in ascending (input) order: a stable grouping."""
+    index = ClassIndex.from_labels(LABELS)
+    assert index.num_classes == 3
+    assert index.size == len(LABELS)
+    for c in range(3):
+        expected = [i for i, y in enumerate(LABELS) if y == c]
+        assert index.members(c).tolist() == expected
+    assert index.offsets.tolist() == [0, 2, 4, 8]
+    assert index.positions.tolist() == [1, 4, 3, 7, 0, 2, 5, 6]
+
+
+def test_from_labels_counts_match_class_counts() -> None:
+    """counts equals class_counts of the same labels."""
+    labels = np.random.default_rng(0).integers(0, 7, size=500)
+    index = ClassIndex.from_labels(labels)
+    np.testing.assert_array_equal(index.counts, class_counts(labels))
+    assert index.counts.dtype == np.int64
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint16, np.int32, np.int64, np.uint64])
+def test_from_labels_stable_for_every_dtype(dtype: type) -> None:
+    """The grouping is stable whatever the label dtype (narrowed radix sort or not)."""
+    labels = np.random.default_rng(1).integers(0, 5, size=300).astype(dtype)
+    index = ClassIndex.from_labels(labels)
+    for c in range(5):
+        np.testing.assert_array_equal(index.members(c), np.flatnonzero(labels == c))
+
+
+def test_from_labels_many_classes_stable() -> None:
+    """With more classes than a uint8 holds, members stay in input order."""
+    labels = np.random.default_rng(2).integers(0, 1000, size=5000)
+    index = ClassIndex.from_labels(labels)
+    for c in (0, 255, 256, 999):
+        np.testing.assert_array_equal(index.members(c), np.flatnonzero(labels == c))
+
+
+def test_from_labels_num_classes_and_empty_classes() -> None:
+    """num_classes adds empty classes with empty member lists."""
+    index = ClassIndex.from_labels([0, 0, 2], num_classes=5)
+    assert index.num_classes == 5
+    assert index.counts.tolist() == [2, 0, 1, 0, 0]
+    assert index.members(1).tolist() == []
+    assert index.members(4).tolist() == []
+
+
+def test_from_labels_tensor_and_list_agree() -> None:
+    """A list, a numpy array and a tensor of the same labels give the same index."""
+    a = ClassIndex.from_labels(LABELS)
+    b = ClassIndex.from_labels(np.array(LABELS))
+    c = ClassIndex.from_labels(torch.tensor(LABELS))
+    assert a.digest() == b.digest() == c.digest()
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        ([], "`labels` must not be empty; got []."),
+        ([1, -2], "`labels` must be non-negative, but holds -2; got [1, -2]."),
+        ([0.5], "`labels` must hold integers, but has dtype float64; got [0.5]."),
+        ([[0, 1]], "`labels` must be 1-D, but has shape (1, 2); got [[0, 1]]."),
+    ],
+)
+def test_from_labels_rejects(labels: Any, message: str) -> None:
+    """Empty, negative, float and 2-D labels are rejected with the exact message."""
+    with _raises(message):
+        ClassIndex.from_labels(labels)
+
+
+# -- ClassIndex.from_class_indices -----------------------------------------------------------
+
+
+def test_from_class_indices_keeps_positions_as_given() -> None:
+    """Positions are the given dataset indices, in the given order within each class."""
+    class_idxs = [[9, 3, 5], [1], [], [12, 0]]
+    index = ClassIndex.from_class_indices(class_idxs)
+    assert index.num_classes == 4
+    assert index.counts.tolist() == [3, 1, 0, 2]
+    assert index.size == 6
+    for c, idxs in enumerate(class_idxs):
+        assert index.members(c).tolist() == idxs
+
+
+def test_from_class_indices_accepts_arrays_and_tensors() -> None:
+    """Each class list may be a list, numpy array or tensor."""
+    index = ClassIndex.from_class_indices([np.array([4, 2]), torch.tensor([0]), (7, 8)])
+    assert index.positions.tolist() == [4, 2, 0, 7, 8]
+
+
+@pytest.mark.parametrize(
+    ("class_idxs", "message"),
+    [
+        ([[0, 1], [1, 2]], "`class_idxs` must not repeat an index; got index 1 in classes [0, 1]."),
+        ([[0, 1, 1], [2]], "`class_idxs` must not repeat an index; got index 1 in class 0 twice."),
+        (
+            [[5], [0, 5], [5]],
+            "`class_idxs` must not repeat an index; got index 5 in classes [0, 1, 2].",
+        ),
+        ([[0, -1], [2]], "`class_idxs[0]` must be non-negative, but holds -1; got [0, -1]."),
+        ([[0], [1.5]], "`class_idxs[1]` must hold integers, but has dtype float64; got [1.5]."),
+        ([], "`class_idxs` must not be empty; got []."),
+        ([[], []], "`class_idxs` must hold at least one index; got [[], []]."),
+        ("ab", "`class_idxs` must be a sequence of index lists; got 'ab'."),
+        (5, "`class_idxs` must be a sequence of index lists; got 5."),
+        ([[[0, 1]]], "`class_idxs[0]` must be 1-D, but has shape (1, 2); got [[0, 1]]."),
+    ],
+)
+def test_from_class_indices_rejects(class_idxs: Any, message: str) -> None:
+    """Overlapping, duplicate, negative, float, empty and malformed class_idxs are rejected."""
+    with _raises(message):
+        ClassIndex.from_class_indices(class_idxs)
+
+
+def test_from_class_indices_does_not_mutate_lists() -> None:
+    """The caller's lists are neither shuffled nor sorted (the original shuffled in place)."""
+    class_idxs = [[9, 3, 5], [1], [12, 0]]
+    snapshot = [list(x) for x in class_idxs]
+    index = ClassIndex.from_class_indices(class_idxs)
+    assert class_idxs == snapshot
+    assert not index.positions.flags.writeable
+
+
+# -- immutability and digest -----------------------------------------------------------------
+
+
+def test_arrays_are_read_only() -> None:
+    """positions, offsets and members() cannot be written."""
+    index = ClassIndex.from_labels(LABELS)
+    for array in (index.positions, index.offsets, index.members(2)):
+        assert not array.flags.writeable
+        with pytest.raises(ValueError, match="read-only"):
+            array[0] = 99
+
+
+def test_index_does_not_alias_input() -> None:
+    """The index owns its arrays: the caller's labels stay writeable and unchanged."""
+    labels = np.array(LABELS, dtype=np.int64)
+    index = ClassIndex.from_labels(labels)
+    assert labels.flags.writeable
+    assert labels.tolist() == LABELS
+    assert not np.shares_memory(index.positions, labels)
+
+
+def test_index_is_frozen() -> None:
+    """Attributes cannot be reassigned."""
+    index = ClassIndex.from_labels(LABELS)
+    with pytest.raises(AttributeError):
+        index.positions = np.zeros(3, dtype=np.int64)  # type: ignore[misc]
+
+
+def test_digest_is_stable() -> None:
+    """The same membership gives the same digest, on the same and on a fresh index."""
+    a = ClassIndex.from_labels(LABELS)
+    assert a.digest() == a.digest()
+    assert a.digest() == ClassIndex.from_labels(list(LABELS)).digest()
+    assert re.fullmatch(r"[0-9a-f]{32}", a.digest())
+
+
+def test_digest_matches_equivalent_class_indices() -> None:
+    """from_labels and from_class_indices describing the same membership agree."""
+    by_labels = ClassIndex.from_labels(LABELS)
+    by_lists = ClassIndex.from_class_indices(
+        [[i for i, y in enumerate(LABELS) if y == c] for c in range(3)]
+    )
+    assert by_labels.digest() == by_lists.digest()
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        [2, 0, 2, 1, 0, 2, 1, 2],  # two samples swap classes
+        [2, 0, 2, 1, 0, 2, 2, 1, 0],  # one more sample
+        [2, 0, 2, 1, 0, 2, 2],  # one fewer
+    ],
+)
+def test_digest_is_sensitive_to_membership(other: list[int]) -> None:
+    """Any change of membership changes the digest."""
+    assert ClassIndex.from_labels(LABELS).digest() != ClassIndex.from_labels(other).digest()
+
+
+def test_digest_is_sensitive_to_num_classes() -> None:
+    """Adding an empty trailing class changes the digest."""
+    a = ClassIndex.from_labels(LABELS)
+    b = ClassIndex.from_labels(LABELS, num_classes=4)
+    assert a.digest() != b.digest()
+
+
+def test_digest_is_sensitive_to_order_within_class() -> None:
+    """from_class_indices with a different order inside a class is a different index."""
+    a = ClassIndex.from_class_indices([[0, 1], [2]])
+    b = ClassIndex.from_class_indices([[1, 0], [2]])
+    assert a.digest() != b.digest()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: ClassIndex(positions, offsets) keeps the caller's arrays and sets their "
+    "writeable flag to False (docstring: 'All arrays are private copies'; DESIGN: inputs are "
+    "never mutated)",
+)
+def test_direct_construction_does_not_touch_caller_arrays() -> None:
+    """Building a ClassIndex from arrays leaves the caller's arrays writeable and unaliased."""
+    positions = np.array([0, 1, 2], dtype=np.int64)
+    offsets = np.array([0, 2, 3], dtype=np.int64)
+    index = ClassIndex(positions, offsets)
+    assert positions.flags.writeable
+    assert offsets.flags.writeable
+    assert not np.shares_memory(index.positions, positions)
