@@ -1,4 +1,4 @@
-"""Command line: ``refsampler demo`` (and the kit's ``verify``)."""
+"""Command line: ``refsampler demo``, ``refsampler plan`` (and the kit's ``verify``)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,9 +18,13 @@ DEMO_COUNTS = (2220, 210, 450, 60, 60)
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from . import _validate
     from .conformance.stats import chisquare_shares
+    from .errors import InvalidArgumentError
     from .sampler import BalancedBatchSampler
 
+    _validate.positive_int("batch_size", args.batch_size)
+    _validate.non_negative_int("seed", args.seed)
     labels = np.repeat(np.arange(len(DEMO_COUNTS)), DEMO_COUNTS)
     shares = np.asarray(DEMO_COUNTS) / sum(DEMO_COUNTS)
     print(
@@ -29,9 +35,13 @@ def _demo(args: argparse.Namespace) -> int:
     for alpha in (0.0, 0.5, 1.0):
         print(f"\nalpha = {alpha}")
         for kind in ("fixed", "quota", "random"):
-            sampler = BalancedBatchSampler(
-                labels, args.batch_size, kind=kind, alpha=alpha, seed=args.seed
-            )
+            try:
+                sampler = BalancedBatchSampler(
+                    labels, args.batch_size, kind=kind, alpha=alpha, seed=args.seed
+                )
+            except InvalidArgumentError as exc:  # fixed is infeasible when B is small
+                print(f"  {kind:<6}  not possible: {exc}")
+                continue
             batches = np.array(list(sampler))
             per_batch = np.stack(
                 [np.bincount(labels[b], minlength=len(DEMO_COUNTS)) for b in batches]
@@ -58,6 +68,148 @@ def _shares(values: Sequence[float] | np.ndarray) -> str:
     return " ".join(f"{100 * v:5.1f}%" for v in values)
 
 
+class _UsageError(Exception):
+    """Bad command-line input: reported on one line with exit code 2."""
+
+
+def _configure_plan(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--labels",
+        metavar="PATH",
+        help="class ids, one per sample: .npy, or .csv / .txt with one label per line",
+    )
+    source.add_argument("--counts", metavar="N,N,...", help="samples per class, e.g. 5000,300,20")
+    parser.add_argument(
+        "--batch-size", type=int, required=True, metavar="B", help="positions per batch"
+    )
+    share = parser.add_mutually_exclusive_group()
+    share.add_argument(
+        "--alpha", type=float, help="0 keeps the true shares, 1 is uniform (default 1)"
+    )
+    share.add_argument(
+        "--target", metavar="W,W,...", help="explicit target weights per class (normalised)"
+    )
+    parser.add_argument("--kind", default="fixed", help="fixed (default), quota or random")
+    parser.add_argument(
+        "--n-batches", type=int, metavar="N", help="batches per epoch (default ceil(N / B))"
+    )
+    parser.add_argument("--plot", metavar="PATH", help="write the figure to PATH (PNG)")
+    parser.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        metavar="PATH",
+        help="write machine-readable output to PATH; without PATH, print JSON instead of the table",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the epoch drawn for --plot (default 0)"
+    )
+    parser.set_defaults(run=_plan)
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from .diagnostics import describe, plot_plan
+    from .errors import InvalidArgumentError
+    from .targets import explicit
+
+    try:
+        if args.counts is not None:
+            counts: Any = _int_list("--counts", args.counts)
+        else:
+            from .classes import class_counts
+
+            counts = class_counts(_read_labels(args.labels))
+        target = None
+        if args.target is not None:
+            target = explicit(_float_list("--target", args.target))
+        options: dict[str, Any] = {
+            "alpha": args.alpha,
+            "target": target,
+            "kind": args.kind,
+            "n_batches": args.n_batches,
+        }
+        table = describe(counts, args.batch_size, **options)
+        if args.plot is not None:
+            try:
+                import matplotlib
+            except ImportError as exc:
+                raise _UsageError(
+                    "--plot needs matplotlib: pip install 'refsampler[plot]'"
+                ) from exc
+            matplotlib.use("Agg")
+            plot_plan(counts, args.batch_size, seed=args.seed, path=args.plot, **options)
+        if args.json == "-":
+            print(table.to_json(indent=2))
+        else:
+            print(table.to_text())
+            if args.json is not None:
+                Path(args.json).write_text(table.to_json(indent=2) + "\n")
+        if args.plot is not None and args.json != "-":
+            print(f"figure written to {args.plot}")
+    except (InvalidArgumentError, _UsageError, OSError) as exc:
+        message = str(exc) if not isinstance(exc, OSError) else _os_message(exc)
+        print(f"refsampler plan: error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _os_message(exc: OSError) -> str:
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
+
+
+def _int_list(option: str, text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise _UsageError(f"`{option}` must be comma-separated integers; got {text!r}.") from None
+
+
+def _float_list(option: str, text: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise _UsageError(f"`{option}` must be comma-separated numbers; got {text!r}.") from None
+
+
+def _read_labels(path_text: str) -> Any:
+    """Labels from .npy, or from .csv / .txt with one integer label per line.
+
+    A .csv file may start with one header line (anything that is not an integer).
+    """
+    path = Path(path_text)
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        try:
+            return np.load(path, allow_pickle=False)
+        except ValueError as exc:
+            raise _UsageError(
+                f"`--labels` {path_text!r} is not a readable .npy file: {exc}"
+            ) from None
+    if suffix not in (".csv", ".txt"):
+        raise _UsageError(f"`--labels` must be a .npy, .csv or .txt file; got {path_text!r}.")
+    lines = [line.strip() for line in path.read_text().splitlines()]
+    lines = [line for line in lines if line]
+    if suffix == ".csv" and lines and not _is_int(lines[0]):
+        lines = lines[1:]  # a header
+    for number, line in enumerate(lines, start=1):
+        if not _is_int(line):
+            raise _UsageError(
+                f"`--labels` must hold one integer label per line; got {line!r} in "
+                f"{path_text!r} (data line {number})."
+            )
+    return np.array([int(line) for line in lines], dtype=np.int64)
+
+
+def _is_int(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
+
+
 #: (subcommand, module, help) of subcommands implemented outside this module.
 _EXTERNAL = (("verify", ".conformance.cli", "check a sampler implementation against the contract"),)
 
@@ -70,6 +222,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--batch-size", type=int, default=32)
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(run=_demo)
+    _configure_plan(
+        commands.add_parser(
+            "plan",
+            help="show per-class shares, per-batch counts and coverage of a configuration",
+            description="Print what a sampler configuration does to each class.",
+        )
+    )
     # Subcommands that live elsewhere expose configure(parser) and run(args) -> exit code;
     # they are imported only when named, so `refsampler demo` stays light.
     for name, module, help_text in _EXTERNAL:
@@ -79,7 +238,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             commands.add_parser(name, help=help_text, add_help=False)
     args = parser.parse_args(argv)
-    return int(args.run(args))
+    from .errors import InvalidArgumentError
+
+    try:
+        return int(args.run(args))
+    except InvalidArgumentError as exc:  # bad input: one line and status 2, no traceback
+        print(f"refsampler {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -112,11 +112,6 @@ def test_demo_unknown_subcommand_exits_2(capsys: pytest.CaptureFixture[str]) -> 
     assert "invalid choice: 'nonsense'" in capsys.readouterr().err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: demo lets InvalidArgumentError escape as a traceback instead of a one-line "
-    "error with exit status 2 (as `refsampler plan` does)",
-)
 def test_demo_bad_batch_size_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
     """A bad --batch-size gives exit status 2 and the library's message on stderr."""
     assert main(["demo", "--batch-size", "0"]) == 2
@@ -125,11 +120,6 @@ def test_demo_bad_batch_size_is_a_one_line_error(capsys: pytest.CaptureFixture[s
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='BUG: at --batch-size 8, kind="fixed" is infeasible for alpha=0 and the demo dies '
-    "with a traceback instead of showing the message and the other kinds",
-)
 def test_demo_small_batch_explains_infeasible_fixed(capsys: pytest.CaptureFixture[str]) -> None:
     """At batch 8 the demo still shows quota and random for every alpha, and says why fixed
     is impossible at alpha 0 (the very case the quota kind exists for)."""
