@@ -115,12 +115,19 @@ def from_factory(factory: Any) -> MakeBatches:
     return make_batches
 
 
-def from_weights(weights_fn: Callable[[npt.NDArray[np.int64], float], Any]) -> MakeBatches:
+def from_weights(weights_fn: Callable[..., Any]) -> MakeBatches:
     """Adapt ``weights_fn(labels, alpha) -> per-sample weights`` (random kind only).
 
     The weights drive ``torch.utils.data.WeightedRandomSampler`` (with replacement, seeded
-    generator) grouped by ``BatchSampler`` -- the common recipe.
+    generator) grouped by ``BatchSampler`` -- the common recipe. ``alpha`` is passed by
+    keyword when ``weights_fn`` has a parameter named ``alpha`` (so
+    :func:`refsampler.sample_weights`, whose ``alpha`` is keyword-only, works as it is), and
+    positionally otherwise.
     """
+    try:
+        by_keyword = "alpha" in inspect.signature(weights_fn).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        by_keyword = False
 
     def make_batches(
         labels: npt.NDArray[np.int64],
@@ -136,7 +143,8 @@ def from_weights(weights_fn: Callable[[npt.NDArray[np.int64], float], Any]) -> M
         import torch
         from torch.utils.data import BatchSampler, WeightedRandomSampler
 
-        weights = np.asarray(weights_fn(labels, alpha), dtype=np.float64).tolist()
+        raw = weights_fn(labels, alpha=alpha) if by_keyword else weights_fn(labels, alpha)
+        weights = np.asarray(raw, dtype=np.float64).tolist()
         generator = torch.Generator().manual_seed(seed)
         sampler = WeightedRandomSampler(
             weights, batch_size * n_batches, replacement=True, generator=generator
