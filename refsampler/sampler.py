@@ -178,9 +178,10 @@ class BalancedBatchSampler(Sampler[list[int]]):
         p.flags.writeable = False
         self._plan = Plan(index, kind, p, batch_size, n_batches, seed, num_replicas)
         self.rank = rank
-        self._epoch = 0
+        self._epoch = 0  # epoch of the next pass
         self._start = 0  # first batch of the next pass (set by load_state_dict)
-        self._yielded = 0
+        self._pass_id = 0  # id of the most recent pass; only that pass moves the cursor
+        self._cursor: tuple[int, int] | None = None  # (epoch, batches yielded) of a live pass
 
     # -- public attributes -----------------------------------------------------------------
 
@@ -240,24 +241,33 @@ class BalancedBatchSampler(Sampler[list[int]]):
         return self._plan.n_batches
 
     def set_epoch(self, epoch: int) -> None:
-        """Choose the epoch of the next pass (call it at the start of every epoch under DDP)."""
-        self._epoch = _validate.non_negative_int("epoch", epoch)
-        self._start = 0
-        self._yielded = 0
+        """Choose the epoch of the next pass (call it at the start of every epoch under DDP).
+
+        A position restored by :meth:`load_state_dict` is kept when ``epoch`` is the restored
+        epoch, so the usual ``set_epoch(epoch)`` at the top of a resumed loop continues
+        mid-epoch; any other epoch starts at its first batch.
+        """
+        epoch = _validate.non_negative_int("epoch", epoch)
+        if epoch != self._epoch:
+            self._start = 0
+        self._epoch = epoch
+        self._cursor = None
+        self._pass_id += 1  # a pass begun before this call no longer moves the epoch
 
     def __iter__(self) -> Iterator[list[int]]:
-        plan, epoch, start = self._plan, self._epoch, self._start
+        """One pass over the rest of the current epoch.
+
+        Returns
+        -------
+        Iterator[list[int]]
+            A resumable iterator (it has ``state_dict`` / ``load_state_dict`` as well, which
+            ``torchdata``'s ``StatefulDataLoader`` uses). When it is exhausted the sampler's
+            epoch advances by one.
+        """
+        self._pass_id += 1
+        epoch, start = self._epoch, self._start
         self._start = 0
-        chunk = plan.chunk_batches
-        for j in range(start // chunk, plan.n_chunks):
-            k0 = j * chunk
-            skip = max(0, start - k0)
-            rows = plan.chunk(epoch, self.rank, j)[skip:].tolist()
-            for i, row in enumerate(rows):
-                self._yielded = k0 + skip + i + 1
-                yield row
-        self._epoch = epoch + 1
-        self._yielded = 0
+        return _BatchIterator(self, self._pass_id, epoch, start)
 
     # -- resume ----------------------------------------------------------------------------
 
@@ -268,22 +278,26 @@ class BalancedBatchSampler(Sampler[list[int]]):
         -------
         dict
             JSON-serialisable. Restoring it with :meth:`load_state_dict` into a sampler of the
-            same configuration continues exactly where this one stands.
+            same configuration continues exactly where this one stands: within the pass in
+            progress if there is one, otherwise at the start of the next pass.
+
+        Notes
+        -----
+        The position counts batches handed out by the iterator. A ``DataLoader`` with workers
+        fetches batches ahead of the training loop, so save the loader's state with
+        ``torchdata``'s ``StatefulDataLoader`` (which snapshots the sampler as each batch is
+        fetched) rather than this one directly.
         """
-        config = self._config()
-        return {
-            "version": _STATE_VERSION,
-            "epoch": self._epoch,
-            "batches_yielded": self._yielded,
-            "fingerprint": _fingerprint(config),
-            "config": config,
-        }
+        epoch, position = (self._epoch, self._start) if self._cursor is None else self._cursor
+        return self._state(epoch, position)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Resume from :meth:`state_dict`; the next pass starts at the saved batch.
 
         Resuming at batch ``k`` costs about as much as starting the epoch: the plan computes
-        batch ``k`` directly and never replays the ones before it.
+        batch ``k`` directly and never replays the ones before it. A state saved after the
+        last batch of an epoch resumes with an empty pass (the end of that epoch), exactly as
+        the uninterrupted loop would end, and the epoch after it follows.
 
         Raises
         ------
@@ -291,6 +305,22 @@ class BalancedBatchSampler(Sampler[list[int]]):
             If ``state`` is malformed or comes from another configuration (the message says
             which fields differ).
         """
+        self._epoch, self._start = self._check_state(state)
+        self._cursor = None
+        self._pass_id += 1  # a pass begun before the restore no longer moves the epoch
+
+    def _state(self, epoch: int, position: int) -> dict[str, Any]:
+        config = self._config()
+        return {
+            "version": _STATE_VERSION,
+            "epoch": epoch,
+            "batches_yielded": position,
+            "fingerprint": _fingerprint(config),
+            "config": config,
+        }
+
+    def _check_state(self, state: Any) -> tuple[int, int]:
+        """The (epoch, position) of a valid ``state`` of this configuration."""
         if not isinstance(state, dict) or not {"epoch", "batches_yielded", "config"} <= set(state):
             raise _validate.fail(
                 "state", "must be a dict from BalancedBatchSampler.state_dict()", state
@@ -315,9 +345,15 @@ class BalancedBatchSampler(Sampler[list[int]]):
             raise _validate.fail(
                 "state['batches_yielded']", f"must be <= n_batches ({self.n_batches})", position
             )
-        if position == self.n_batches:  # saved right after the last batch of an epoch
-            epoch, position = epoch + 1, 0
-        self._epoch, self._start, self._yielded = epoch, position, position
+        return epoch, position
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle as a checkpoint: a copy taken mid-pass resumes at the batch the pass reached."""
+        state = self.__dict__.copy()
+        if self._cursor is not None:
+            state["_epoch"], state["_start"] = self._cursor
+            state["_cursor"] = None
+        return state
 
     def _config(self) -> dict[str, Any]:
         plan = self._plan
@@ -337,6 +373,71 @@ class BalancedBatchSampler(Sampler[list[int]]):
             f"n_batches={self.n_batches}, num_classes={self.target.size}, seed={self.seed}, "
             f"rank={self.rank}/{self.num_replicas})"
         )
+
+
+class _BatchIterator(Iterator[list[int]]):
+    """One pass of a :class:`BalancedBatchSampler`: batches ``start .. n_batches-1`` of an epoch.
+
+    Computes one chunk of the plan at a time. Its ``state_dict`` / ``load_state_dict`` use the
+    sampler's format; ``StatefulDataLoader`` saves and restores them next to the sampler's.
+    """
+
+    def __init__(self, sampler: BalancedBatchSampler, pass_id: int, epoch: int, start: int) -> None:
+        self._sampler = sampler
+        self._pass_id = pass_id
+        self._epoch = epoch
+        self._position = start
+        self._rows: list[list[int]] = []
+        self._rows_start = 0  # batch number of self._rows[0]
+        self._finished = False
+        self._publish()
+
+    def __iter__(self) -> _BatchIterator:
+        return self
+
+    def __next__(self) -> list[int]:
+        plan = self._sampler.plan
+        k = self._position
+        if k >= plan.n_batches:
+            self._finish()
+            raise StopIteration
+        i = k - self._rows_start
+        if not 0 <= i < len(self._rows):
+            j = k // plan.chunk_batches
+            self._rows_start = j * plan.chunk_batches
+            self._rows = plan.chunk(self._epoch, self._sampler.rank, j).tolist()
+            i = k - self._rows_start
+        self._position = k + 1
+        self._publish()
+        return self._rows[i]
+
+    def state_dict(self) -> dict[str, Any]:
+        """This pass's epoch and batches yielded, in the sampler's state format."""
+        return self._sampler._state(self._epoch, self._position)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue this pass from ``state`` (an exhausted state ends the pass at once)."""
+        self._epoch, self._position = self._sampler._check_state(state)
+        self._rows, self._rows_start, self._finished = [], 0, False
+        if self._position >= self._sampler.n_batches:
+            self._finish()
+        else:
+            self._publish()
+
+    def _is_current(self) -> bool:
+        return self._sampler._pass_id == self._pass_id and not self._finished
+
+    def _publish(self) -> None:
+        if self._is_current():
+            self._sampler._cursor = (self._epoch, self._position)
+
+    def _finish(self) -> None:
+        """The epoch is over: the sampler's next pass is the next epoch."""
+        if self._is_current():
+            sampler = self._sampler
+            sampler._epoch, sampler._start, sampler._cursor = self._epoch + 1, 0, None
+        self._finished = True
+        self._rows = []
 
 
 class SamplerFactory:

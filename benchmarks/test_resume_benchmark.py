@@ -1,0 +1,142 @@
+"""Resume cost does not grow with the batch resumed at (DESIGN: Resume).
+
+Run with ``.venv/bin/python -m pytest benchmarks/test_resume_benchmark.py`` (pytest-benchmark).
+
+For each kind, one epoch of ``n_batches`` small batches (``B = 16``, 10 long-tailed classes,
+100 000 samples): 10**6 batches for the fixed and random kinds, 10**5 for quota (whose
+construction precomputes running totals over the whole epoch; its time is reported, not
+benchmarked). Each round times a *resume*: ``load_state_dict`` of a state at batch ``k`` of
+epoch 3 plus the first ``next()``, on a fresh copy of the sampler (so no cache is warm), for
+``k = 0``, ``n // 2``, ``n - n // 10`` and ``n - 1``. A flat cost means batch ``k`` is computed
+directly; a replay of the first ``k`` batches would grow linearly, as the replay baseline shows.
+The plan works in chunks of ``65536 // B`` batches, so a resume costs one chunk; the last chunk
+of an epoch may be partial, which makes ``k = n - 1`` cheaper, never dearer.
+
+At the end the module prints, per kind, the construction time, the median resume times and
+the ratios to ``k = 0`` (about 1 when the cost is flat in ``k``).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from refsampler import BalancedBatchSampler
+
+CLASS_SIZES = (50_000, 20_000, 10_000, 5_000, 5_000, 3_000, 3_000, 2_000, 1_000, 1_000)
+BATCH_SIZE = 16
+EPOCH = 3
+N_BATCHES = {"fixed": 10**6, "random": 10**6, "quota": 10**5}
+POSITIONS = {
+    "start": lambda n: 0,
+    "mid": lambda n: n // 2,
+    "late": lambda n: n - n // 10,
+    "end": lambda n: n - 1,
+}
+ROUNDS = 15
+
+Results = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def results(request: pytest.FixtureRequest) -> Iterator[Results]:
+    """Collects timings; at module teardown prints the per-kind table of resume ratios."""
+    table: Results = {"construct": {}, "resume": {}, "replay": {}}
+    yield table
+    lines = ["", "resume cost by batch k (median of rounds; ratio ~1 means flat in k)"]
+    header = f"{'kind':<7}{'n_batches':>10}{'construct s':>13}"
+    header += "".join(f"{name + ' ms':>10}" for name in POSITIONS)
+    header += "".join(f"{name + '/0':>8}" for name in list(POSITIONS)[1:])
+    lines.append(header)
+    for kind, n in N_BATCHES.items():
+        times = table["resume"].get(kind, {})
+        if set(times) != set(POSITIONS):
+            continue
+        row = f"{kind:<7}{n:>10}{table['construct'][kind]:>13.3f}"
+        row += "".join(f"{times[name] * 1e3:>10.2f}" for name in POSITIONS)
+        row += "".join(f"{times[name] / times['start']:>8.2f}" for name in list(POSITIONS)[1:])
+        lines.append(row)
+    for label, seconds in table["replay"].items():
+        lines.append(f"replay baseline ({label}): {seconds * 1e3:.1f} ms")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if capture is not None and reporter is not None:
+        with capture.global_and_fixture_disabled():
+            for line in lines:
+                reporter.write_line(line)
+
+
+@pytest.fixture(scope="module")
+def samplers(results: Results) -> dict[str, BalancedBatchSampler]:
+    """One pristine sampler per kind; construction is timed once, not benchmarked."""
+    labels = np.repeat(np.arange(len(CLASS_SIZES)), CLASS_SIZES)
+    built = {}
+    for kind, n in N_BATCHES.items():
+        began = time.perf_counter()
+        built[kind] = BalancedBatchSampler(
+            labels, BATCH_SIZE, kind=kind, alpha=0.5, seed=7, n_batches=n
+        )
+        results["construct"][kind] = time.perf_counter() - began
+    return built
+
+
+def resume(sampler: BalancedBatchSampler, state: dict[str, Any]) -> list[int]:
+    """What a restarted job does: load the state, then take the first batch."""
+    sampler.load_state_dict(state)
+    return next(iter(sampler))
+
+
+@pytest.mark.parametrize("position", list(POSITIONS))
+@pytest.mark.parametrize("kind", list(N_BATCHES))
+def test_resume(
+    benchmark: Any,
+    samplers: dict[str, BalancedBatchSampler],
+    results: Results,
+    kind: str,
+    position: str,
+) -> None:
+    """Time load_state_dict + first next() at batch k; the batch is the plan's batch k."""
+    pristine = samplers[kind]
+    k = POSITIONS[position](pristine.n_batches)
+    state = pristine.state_dict() | {"epoch": EPOCH, "batches_yielded": k}
+
+    def setup() -> tuple[tuple[BalancedBatchSampler, dict[str, Any]], dict[str, Any]]:
+        """A cold copy of the sampler for each round (not timed)."""
+        return (copy.deepcopy(pristine), state), {}
+
+    benchmark.group = f"resume {kind}"
+    batch = benchmark.pedantic(resume, setup=setup, rounds=ROUNDS, iterations=1)
+    assert batch == pristine.plan.batches(EPOCH, 0, k, k + 1)[0].tolist()
+    if benchmark.stats is not None:
+        results["resume"].setdefault(kind, {})[position] = benchmark.stats.stats.median
+
+
+def test_replay_baseline(
+    benchmark: Any, samplers: dict[str, BalancedBatchSampler], results: Results
+) -> None:
+    """For contrast: reaching batch n // 10 of the fixed kind by iterating (what we avoid)."""
+    pristine = samplers["fixed"]
+    k = pristine.n_batches // 10
+
+    def replay(sampler: BalancedBatchSampler) -> list[int]:
+        """Iterate k batches, then take batch k."""
+        sampler.set_epoch(EPOCH)
+        iterator = iter(sampler)
+        for _ in range(k):
+            next(iterator)
+        return next(iterator)
+
+    def setup() -> tuple[tuple[BalancedBatchSampler], dict[str, Any]]:
+        """A cold copy of the sampler for each round (not timed)."""
+        return (copy.deepcopy(pristine),), {}
+
+    benchmark.group = "resume fixed"
+    batch = benchmark.pedantic(replay, setup=setup, rounds=3, iterations=1)
+    assert batch == pristine.plan.batches(EPOCH, 0, k, k + 1)[0].tolist()
+    if benchmark.stats is not None:
+        results["replay"][f"fixed, iterate to k={k}"] = benchmark.stats.stats.median

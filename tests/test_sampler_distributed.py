@@ -1,0 +1,330 @@
+"""Data-parallel sharding of ``BalancedBatchSampler`` (DESIGN: Replicas, Determinism).
+
+Two layers:
+
+* in-process tests build every rank's sampler with explicit ``num_replicas`` / ``rank``;
+* ``@pytest.mark.distributed`` tests start real gloo process groups of 2 and 3 processes on
+  127.0.0.1 (:mod:`tests._distributed_worker`), where the sampler takes its replica arguments
+  from the initialised group, and check the gathered batches against the same contract.
+
+Every expectation is derived from the contract: per-batch counts from the target, membership
+from the labels, cycle coverage from the number of draws.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+import torch
+
+from refsampler import BalancedBatchSampler, InvalidArgumentError, SamplerFactory, interpolate
+from refsampler.allocation import allocate
+from tests._datasets import IdentityDataset
+from tests._distributed_worker import SCENARIOS, Scenario, launch
+
+IntArray = npt.NDArray[np.int64]
+SCENARIO_BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
+
+
+# -- contract checks shared by the in-process and the multi-process tests --------------------
+
+
+def batch_counts(labels: IntArray, batches: IntArray, num_classes: int) -> IntArray:
+    """Per-class counts of every batch, shape (n_batches, K)."""
+    rows = np.repeat(np.arange(batches.shape[0]), batches.shape[1])
+    counts = np.zeros((batches.shape[0], num_classes), dtype=np.int64)
+    np.add.at(counts, (rows, labels[batches.ravel()]), 1)
+    return counts
+
+
+def check_rank_batches(
+    scenario: Scenario, batches: IntArray, n_batches: int, target: npt.NDArray[np.float64]
+) -> None:
+    """One rank's epoch satisfies its kind's properties (DESIGN: Kinds)."""
+    labels = scenario.labels()
+    B, K = scenario.batch_size, len(scenario.class_sizes)
+    assert batches.shape == (n_batches, B)
+    assert batches.min() >= 0 and batches.max() < labels.size
+    counts = batch_counts(labels, batches, K)
+    # Only classes with a positive share are ever drawn.
+    assert np.all(counts[:, target == 0] == 0)
+    if scenario.kind == "random":
+        return
+    low, high = np.floor(B * target), np.ceil(B * target)
+    assert np.all(counts.sum(axis=1) == B)
+    assert np.all((counts >= low) & (counts <= high))
+    if scenario.kind == "fixed":
+        assert np.all(counts == allocate(target, B))
+    else:
+        steps = np.arange(1, n_batches + 1)[:, None]
+        assert np.all(np.abs(np.cumsum(counts, axis=0) - steps * B * target) < 1)
+
+
+def check_union_coverage(scenario: Scenario, per_rank: list[list[IntArray]]) -> None:
+    """After every step, the union over ranks draws each member floor/ceil(D / n_c) times.
+
+    ``per_rank[r][e]`` is rank ``r``'s epoch ``e``, shape (n_batches, B). Members of a class
+    are drawn from one stream of fresh permutations that the ranks split without overlap, so
+    after any whole step (all ranks, all earlier epochs) a class with ``D`` draws has every
+    member drawn ``floor(D / n_c)`` or ``ceil(D / n_c)`` times. With fixed counts whose
+    per-step draws divide a class's size, cycles end on step boundaries and this is exactly
+    "within a class cycle, no member goes to two ranks".
+    """
+    labels = scenario.labels()
+    member_counts = np.zeros(labels.size, dtype=np.int64)
+    for epoch in range(scenario.epochs):
+        steps = np.stack([per_rank[r][epoch] for r in range(len(per_rank))], axis=1)
+        for step in steps:  # shape (num_replicas, B)
+            member_counts += np.bincount(step.ravel(), minlength=labels.size)
+            for c, size in enumerate(scenario.class_sizes):
+                drawn = member_counts[labels == c]
+                draws = int(drawn.sum())
+                assert drawn.min() == draws // size, (epoch, c)
+                assert drawn.max() == -(-draws // size), (epoch, c)
+
+
+def local_replicas(scenario: Scenario, num_replicas: int) -> list[BalancedBatchSampler]:
+    """Every rank's sampler, built in this process with explicit replica arguments."""
+    return [
+        BalancedBatchSampler(
+            scenario.labels(),
+            scenario.batch_size,
+            kind=scenario.kind,
+            alpha=scenario.alpha,
+            num_replicas=num_replicas,
+            rank=rank,
+        )
+        for rank in range(num_replicas)
+    ]
+
+
+def local_epochs(sampler: BalancedBatchSampler, epochs: int) -> list[IntArray]:
+    """Batches of epochs ``0 .. epochs-1``, each of shape (n_batches, B)."""
+    result = []
+    for epoch in range(epochs):
+        sampler.set_epoch(epoch)
+        result.append(np.array(list(sampler), dtype=np.int64))
+    return result
+
+
+def scenario_target(scenario: Scenario) -> npt.NDArray[np.float64]:
+    """The contract's target: ``interpolate(class_sizes, alpha)``."""
+    return interpolate(np.array(scenario.class_sizes), scenario.alpha)
+
+
+# -- in-process: explicit num_replicas / rank ----------------------------------------------
+
+
+@pytest.mark.parametrize("num_replicas", [2, 3, 4])
+@pytest.mark.parametrize("name", sorted(SCENARIO_BY_NAME))
+def test_every_rank_has_the_kind_properties_and_equal_length(name: str, num_replicas: int) -> None:
+    """Each rank yields ceil(N / (B R)) batches of B that satisfy its kind's properties."""
+    scenario = SCENARIO_BY_NAME[name]
+    samplers = local_replicas(scenario, num_replicas)
+    expected = -(-sum(scenario.class_sizes) // (scenario.batch_size * num_replicas))
+    target = scenario_target(scenario)
+    for sampler in samplers:
+        assert len(sampler) == expected
+        for batches in local_epochs(sampler, scenario.epochs):
+            check_rank_batches(scenario, batches, expected, target)
+
+
+@pytest.mark.parametrize("num_replicas", [2, 3, 4])
+@pytest.mark.parametrize("name", ["fixed", "quota"])
+def test_union_over_ranks_keeps_cycle_coverage(name: str, num_replicas: int) -> None:
+    """Ranks split each class's cycles without overlap: the union stays balanced per member."""
+    scenario = SCENARIO_BY_NAME[name]
+    samplers = local_replicas(scenario, num_replicas)
+    check_union_coverage(scenario, [local_epochs(s, scenario.epochs) for s in samplers])
+
+
+def test_aligned_cycles_go_to_ranks_disjointly() -> None:
+    """When a class cycle spans whole steps, its members are split across ranks exactly once.
+
+    Fixed kind, 2 ranks, 2 draws of each class per rank and batch: a class of 12 is one cycle
+    every 3 steps, and those 3 steps' draws over both ranks are its 12 members, once each.
+    """
+    scenario = SCENARIO_BY_NAME["fixed"]
+    labels = scenario.labels()
+    samplers = local_replicas(scenario, 2)
+    per_rank = [np.concatenate(local_epochs(s, scenario.epochs)) for s in samplers]
+    steps_per_cycle = 12 // (2 * 2)
+    members = np.flatnonzero(labels == 2)
+    cycles = per_rank[0].shape[0] // steps_per_cycle
+    for cycle in range(cycles):
+        window = slice(cycle * steps_per_cycle, (cycle + 1) * steps_per_cycle)
+        drawn = [b[window].ravel() for b in per_rank]
+        drawn = [d[labels[d] == 2] for d in drawn]
+        assert np.intersect1d(drawn[0], drawn[1]).size == 0
+        np.testing.assert_array_equal(np.sort(np.concatenate(drawn)), members)
+
+
+def test_replica_seed_defaults_to_zero() -> None:
+    """With num_replicas > 1 and no seed, the seed is 0 on every rank (as DistributedSampler)."""
+    torch.manual_seed(1234)
+    samplers = [BalancedBatchSampler([0, 1] * 8, 4, num_replicas=2, rank=r) for r in (0, 1)]
+    assert [s.seed for s in samplers] == [0, 0]
+
+
+def test_single_process_seed_comes_from_torch() -> None:
+    """Without replicas, ``seed=None`` draws from torch's generator, so manual_seed fixes it."""
+    labels = [0, 1] * 8
+    torch.manual_seed(7)
+    first = BalancedBatchSampler(labels, 4)
+    torch.manual_seed(7)
+    second = BalancedBatchSampler(labels, 4)
+    assert first.seed == second.seed
+    assert first.num_replicas == 1 and first.rank == 0
+
+
+def test_replica_defaults_without_a_process_group() -> None:
+    """Without an initialised process group, num_replicas is 1 and rank is 0."""
+    assert not torch.distributed.is_initialized()
+    sampler = BalancedBatchSampler([0, 1, 1, 0], 2, seed=0)
+    assert (sampler.num_replicas, sampler.rank) == (1, 0)
+
+
+def test_ranks_are_deterministic_and_distinct() -> None:
+    """Rank r's batches depend on (seed, epoch, rank) only: rebuilt equal, other ranks differ."""
+    scenario = SCENARIO_BY_NAME["quota"]
+    first = [local_epochs(s, 2) for s in local_replicas(scenario, 3)]
+    second = [local_epochs(s, 2) for s in local_replicas(scenario, 3)]
+    for rank in range(3):
+        for epoch in range(2):
+            np.testing.assert_array_equal(first[rank][epoch], second[rank][epoch])
+    assert not np.array_equal(first[0][0], first[1][0])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"num_replicas": 2, "rank": 2}, "`rank` must be < `num_replicas` (2); got 2."),
+        ({"num_replicas": 0, "rank": 0}, "`num_replicas` must be >= 1; got 0."),
+        ({"num_replicas": 2, "rank": -1}, "`rank` must be >= 0; got -1."),
+        ({"num_replicas": 2.0, "rank": 0}, "`num_replicas` must be a positive int; got 2.0."),
+        ({"num_replicas": 1, "rank": 1}, "`rank` must be < `num_replicas` (1); got 1."),
+    ],
+)
+def test_bad_replica_arguments(kwargs: dict[str, Any], message: str) -> None:
+    """Invalid num_replicas / rank raise InvalidArgumentError naming the argument and value."""
+    with pytest.raises(InvalidArgumentError, match=re.escape(message)):
+        BalancedBatchSampler([0, 1] * 4, 2, seed=0, **kwargs)
+
+
+@pytest.mark.parametrize("rank", [0, 1, 2])
+def test_factory_and_from_dataset_accept_replica_arguments(rank: int) -> None:
+    """SamplerFactory.get and from_dataset take num_replicas / rank and shard identically."""
+    scenario = SCENARIO_BY_NAME["fixed"]
+    labels = scenario.labels()
+    direct = BalancedBatchSampler(
+        labels, 6, alpha=1.0, n_batches=5, seed=3, num_replicas=3, rank=rank
+    )
+    from_dataset = BalancedBatchSampler.from_dataset(
+        IdentityDataset(labels), 6, alpha=1.0, n_batches=5, seed=3, num_replicas=3, rank=rank
+    )
+    class_idxs = [np.flatnonzero(labels == c).tolist() for c in range(3)]
+    factory = SamplerFactory().get(
+        class_idxs, 6, 5, 1.0, "fixed", seed=3, num_replicas=3, rank=rank
+    )
+    expected = np.array(list(direct))
+    for other in (from_dataset, factory):
+        assert (other.num_replicas, other.rank) == (3, rank)
+        np.testing.assert_array_equal(np.array(list(other)), expected)
+
+
+# -- real torch.distributed process groups ---------------------------------------------------
+
+
+@functools.cache
+def launched_twice(world_size: int) -> tuple[int, list[Any], list[Any]]:
+    """Two separate launches of the gloo worker (cached: each group is started twice only,
+    whatever order the tests run in)."""
+    return world_size, launch(world_size), launch(world_size)
+
+
+@pytest.fixture(scope="module", params=[2, 3], ids=["world2", "world3"])
+def two_runs(request: pytest.FixtureRequest) -> tuple[int, list[Any], list[Any]]:
+    """(world size, first run, second run) of the gloo worker; each run is a list by rank."""
+    return launched_twice(int(request.param))
+
+
+@pytest.mark.distributed
+def test_group_defaults_replicas_rank_and_seed(two_runs: tuple[int, list[Any], list[Any]]) -> None:
+    """In an initialised group, num_replicas / rank come from it and the seed is 0 everywhere."""
+    world_size, run, _ = two_runs
+    for rank, result in enumerate(run):
+        for scenario in SCENARIOS:
+            got = result[scenario.name]
+            assert (got["num_replicas"], got["rank"], got["seed"]) == (world_size, rank, 0)
+
+
+@pytest.mark.distributed
+def test_group_ranks_yield_equal_lengths(two_runs: tuple[int, list[Any], list[Any]]) -> None:
+    """All ranks yield the same number of batches, ceil(N / (B R)), in every epoch."""
+    world_size, run, _ = two_runs
+    for scenario in SCENARIOS:
+        expected = -(-sum(scenario.class_sizes) // (scenario.batch_size * world_size))
+        for result in run:
+            got = result[scenario.name]
+            assert got["len"] == expected
+            assert [len(e) for e in got["epochs"]] == [expected] * scenario.epochs
+
+
+@pytest.mark.distributed
+def test_group_ranks_have_kind_properties(two_runs: tuple[int, list[Any], list[Any]]) -> None:
+    """Every rank's every epoch satisfies its kind's per-batch properties."""
+    _, run, _ = two_runs
+    for scenario in SCENARIOS:
+        target = scenario_target(scenario)
+        for result in run:
+            got = result[scenario.name]
+            for batches in got["epochs"]:
+                check_rank_batches(scenario, batches, got["len"], target)
+
+
+@pytest.mark.distributed
+def test_group_ranks_split_cycles_disjointly(two_runs: tuple[int, list[Any], list[Any]]) -> None:
+    """The union over the group's ranks keeps every class's cycle coverage after every step."""
+    _, run, _ = two_runs
+    for name in ("fixed", "quota"):
+        check_union_coverage(SCENARIO_BY_NAME[name], [result[name]["epochs"] for result in run])
+
+
+@pytest.mark.distributed
+def test_group_runs_are_deterministic(two_runs: tuple[int, list[Any], list[Any]]) -> None:
+    """Two separate launches give identical batches on every rank, and equal in-process ones."""
+    world_size, first, second = two_runs
+    for scenario in SCENARIOS:
+        local = [local_epochs(s, scenario.epochs) for s in local_replicas(scenario, world_size)]
+        for rank in range(world_size):
+            for epoch in range(scenario.epochs):
+                ours = first[rank][scenario.name]["epochs"][epoch]
+                np.testing.assert_array_equal(ours, second[rank][scenario.name]["epochs"][epoch])
+                np.testing.assert_array_equal(ours, local[rank][epoch])
+
+
+@pytest.mark.distributed
+def test_group_constructors_agree(two_runs: tuple[int, list[Any], list[Any]]) -> None:
+    """from_dataset and SamplerFactory with group defaults give the direct sampler's epoch 0."""
+    _, run, _ = two_runs
+    for result in run:
+        for scenario in SCENARIOS:
+            got = result[scenario.name]
+            np.testing.assert_array_equal(got["from_dataset"], got["epochs"][0])
+            np.testing.assert_array_equal(got["factory"], got["epochs"][0])
+
+
+@pytest.mark.distributed
+def test_group_resume_mid_epoch(two_runs: tuple[int, list[Any], list[Any]]) -> None:
+    """On every rank, a restored sampler continues epoch 1 at the saved batch, then epoch 2."""
+    _, run, _ = two_runs
+    for result in run:
+        for scenario in SCENARIOS:
+            got = result[scenario.name]
+            expected = np.concatenate([got["epochs"][1][got["resume_at"] :], got["epochs"][2]])
+            np.testing.assert_array_equal(got["resumed"], expected)
