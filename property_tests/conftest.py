@@ -45,3 +45,15 @@ def run_batches(
     array = np.asarray(rows, dtype=np.int64)
     assert array.shape == (n_batches, batch_size), f"got batches of shape {array.shape}"
     return array
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register ``statistical``: every probabilistic assertion declares its false-failure rate.
+
+    ``@pytest.mark.statistical(level=L)`` on a test (each parametrised case counts once) says
+    the test fails a correct implementation with probability at most ``L``;
+    ``test_budget.py`` adds them up against the suite's family-wise budget (DESIGN section 5).
+    """
+    config.addinivalue_line(
+        "markers", "statistical(level): probabilistic test whose false-failure rate is <= level"
+    )

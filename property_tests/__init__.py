@@ -1,0 +1,1 @@
+"""Property and statistical tests (a package, so test modules can share ``_support``)."""
