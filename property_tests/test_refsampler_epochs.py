@@ -181,14 +181,6 @@ def test_zero_share_classes_are_never_drawn(
     assert (target[drawn] > 0).all(), (target, drawn)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (working-tree refsampler/plan.py, Plan._draw_positions): placeholder memo slots "
-        "overflow when one entry draws more than the memo holds (a 1-member class drawn twice "
-        "in a batch); found by the properties above"
-    ),
-)
 def test_single_member_class_drawn_twice_per_batch() -> None:
     """A one-sample class at B=2 yields that sample twice per batch (a cycle per draw)."""
     sampler = BalancedBatchSampler([0], 2, kind="fixed", n_batches=2, seed=0)

@@ -144,47 +144,98 @@ def quota_rows(
 
     Arguments are trusted (validated by the caller); ``cumulative`` is not modified.
     """
+    floors, picks = quota_picks(target, batch_size, start, stop, cumulative)
+    rows = np.empty((stop - start, target.size), dtype=np.int64)
+    rows[:] = floors
+    if picks.size:
+        rows[np.arange(stop - start)[:, None], picks] += 1
+    return rows
+
+
+def quota_picks(
+    target: FloatVector, batch_size: int, start: int, stop: int, cumulative: IntVector
+) -> tuple[IntVector, IntMatrix]:
+    """The quota schedule in sparse form: ``(floors, picks)``.
+
+    Batch ``k`` gives every class ``floors[c]`` plus one more to each class in
+    ``picks[k - start]`` (``d = B - sum(floors)`` distinct classes). This is ``quota_rows``
+    without the dense ``(n, K)`` matrix, for many classes. Arguments are trusted.
+    """
     quotas = batch_size * target
     floors = np.floor(quotas).astype(np.int64)
     rates = quotas - floors
     extra_seats = batch_size - int(floors.sum())
-    rows = np.empty((stop - start, target.size), dtype=np.int64)
-    totals = cumulative.copy()
     candidates = np.flatnonzero(rates > 0)
     if candidates.size == 0 or extra_seats <= 0:
-        rows[:] = floors
-        return rows
+        return floors, np.zeros((stop - start, 0), dtype=np.int64)
+    picks = np.empty((stop - start, extra_seats), dtype=np.int64)
     rate = rates[candidates]
     heavy = rate >= 0.5
+    # extras_c(k): extra seats class c received in batches 0..k-1; its next one is the
+    # (extras + 1)-th subtask, which must be placed in a batch before its pseudo-deadline.
+    subtask = cumulative[candidates] - start * floors[candidates] + 1
+    # Window of each class's next subtask; only the chosen classes' windows move per batch.
+    release, ratio, deadline = _windows(subtask, rate)
     for row, k in enumerate(range(start, stop)):
-        # extras_c(k): extra seats class c received in batches 0..k-1; its next one is the
-        # (extras + 1)-th subtask, which must be placed in a batch before its pseudo-deadline.
-        extras = totals[candidates] - k * floors[candidates]
-        chosen = candidates[_pd2_pick(extras + 1, rate, heavy, extra_seats, k)]
-        rows[row] = floors
-        rows[row, chosen] += 1
-        totals += rows[row]
-    return rows
+        chosen = _pd2_pick(release <= k, ratio, deadline, rate, heavy, extra_seats)
+        picks[row] = candidates[chosen]
+        subtask[chosen] += 1
+        release[chosen], ratio[chosen], deadline[chosen] = _windows(subtask[chosen], rate[chosen])
+    return floors, picks
+
+
+def _windows(subtask: IntVector, rate: FloatVector) -> tuple[FloatVector, FloatVector, FloatVector]:
+    """(release slot, ``i / w``, pseudo-deadline) of subtask ``i`` of tasks of weight ``w``.
+
+    Subtask ``i`` may run in slots ``floor((i-1)/w)`` to ``ceil(i/w) - 1``; running it earlier
+    would put the class more than one seat ahead.
+    """
+    ratio = _snap(subtask / rate)
+    return np.floor(_snap((subtask - 1) / rate)), ratio, np.ceil(ratio)
 
 
 def _pd2_pick(
-    subtask: IntVector, rate: FloatVector, heavy: npt.NDArray[np.bool_], seats: int, slot: int
+    released: npt.NDArray[np.bool_],
+    ratio: FloatVector,
+    deadline: FloatVector,
+    rate: FloatVector,
+    heavy: npt.NDArray[np.bool_],
+    seats: int,
 ) -> IntVector:
-    """Indices of the ``seats`` highest-priority eligible subtasks under PD2 at ``slot``.
+    """Indices of the ``seats`` highest-priority subtasks under PD2.
 
-    Subtask ``i`` of a task of weight ``w`` may run in slots ``floor((i-1)/w)`` to
-    ``ceil(i/w) - 1``; running it earlier would put the class more than one seat ahead.
+    Priority: released first, then earlier pseudo-deadline, then successor bit 1, then the
+    later group deadline, then the lower index.
     """
-    released = np.floor(_snap((subtask - 1) / rate)) <= slot
-    ratio = _snap(subtask / rate)
-    deadline = np.ceil(ratio)
-    successor_bit = deadline - np.floor(ratio)  # 1 if the next subtask's window overlaps
-    group = np.zeros_like(deadline)
-    if heavy.any():
-        w = rate[heavy]
-        group[heavy] = np.ceil(_snap(np.ceil(_snap(deadline[heavy] * (1 - w))) / (1 - w)))
-    order = np.lexsort((np.arange(subtask.size), -group, -successor_bit, deadline, ~released))
-    return order[:seats]
+    eligible = np.flatnonzero(released)
+    if eligible.size > seats:
+        # Only released subtasks whose deadline is among the `seats` earliest can win; the
+        # tie-breaks are evaluated on that short list (same order as the full sort).
+        cutoff = np.partition(deadline[eligible], seats - 1)[seats - 1]
+        short = eligible[deadline[eligible] <= cutoff]
+        return short[_pd2_order(short, ratio, deadline, rate, heavy)[:seats]]
+    every = np.arange(released.size)
+    order = _pd2_order(every, ratio, deadline, rate, heavy)
+    return order[np.argsort(~released[order], kind="stable")][:seats]
+
+
+def _pd2_order(
+    idx: IntVector,
+    ratio: FloatVector,
+    deadline: FloatVector,
+    rate: FloatVector,
+    heavy: npt.NDArray[np.bool_],
+) -> IntVector:
+    """Positions in ``idx`` sorted by deadline, successor bit (1 first), group deadline
+    (later first), then index."""
+    dl = deadline[idx]
+    successor_bit = dl - np.floor(ratio[idx])  # 1 if the next subtask's window overlaps
+    group = np.zeros_like(dl)
+    hv = heavy[idx]
+    if hv.any():
+        w = rate[idx][hv]
+        group[hv] = np.ceil(_snap(np.ceil(_snap(dl[hv] * (1 - w))) / (1 - w)))
+    return np.lexsort((idx, -group, -successor_bit, dl))
 
 
 def _snap(values: FloatVector) -> FloatVector:

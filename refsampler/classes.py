@@ -16,6 +16,13 @@ from .errors import InvalidArgumentError
 __all__ = ["ClassIndex", "class_counts"]
 
 IntVector = npt.NDArray[np.int64]
+PositionVector = npt.NDArray[np.integer[Any]]
+
+#: Positions are hashed for :meth:`ClassIndex.digest` in slices of this many, converted to
+#: int64 first so the digest does not depend on the storage dtype.
+_DIGEST_SLICE = 1 << 20
+#: Labels are grouped by a stable argsort in slices of this many (see ``_group_stably``).
+_SORT_SLICE = 1 << 20
 
 
 def class_counts(labels: Any, num_classes: int | None = None) -> IntVector:
@@ -45,7 +52,7 @@ def class_counts(labels: Any, num_classes: int | None = None) -> IntVector:
     return np.bincount(array, minlength=k).astype(np.int64)
 
 
-def _num_classes(labels: IntVector, num_classes: int | None) -> int:
+def _num_classes(labels: npt.NDArray[np.integer[Any]], num_classes: int | None) -> int:
     observed = int(labels.max()) + 1 if labels.size else 0
     if num_classes is None:
         return observed
@@ -66,17 +73,25 @@ class ClassIndex:
 
     Attributes
     ----------
-    positions : numpy.ndarray of int64, shape (N,)
-        Every dataset position, grouped by class.
+    positions : numpy.ndarray of uint32 or int64, shape (N,)
+        Every dataset position, grouped by class. Stored as uint32 when every position is
+        below 2**32 (4 bytes a sample instead of 8), else int64; :mod:`refsampler.plan`
+        widens to int64 per chunk.
     offsets : numpy.ndarray of int64, shape (K + 1,)
         Start of each class's group in ``positions``.
     """
 
-    positions: IntVector
+    positions: PositionVector
     offsets: IntVector
     _digest: list[str] = field(default_factory=list, repr=False)
+    #: True when a constructor below built the arrays itself; otherwise they are the caller's
+    #: and are copied, so that the caller's arrays stay writeable and unaliased.
+    _owned: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
+        if not self._owned:
+            object.__setattr__(self, "positions", np.array(self.positions, copy=True))
+            object.__setattr__(self, "offsets", np.array(self.offsets, dtype=np.int64, copy=True))
         self.positions.flags.writeable = False
         self.offsets.flags.writeable = False
 
@@ -91,14 +106,17 @@ class ClassIndex:
         num_classes : int, optional
             ``K``; defaults to ``max(labels) + 1``.
         """
-        array = _validate.int_vector("labels", labels)
+        array = _label_array(labels)
         k = _num_classes(array, num_classes)
         # A stable sort keeps each class's members in input order; numpy's stable sort is a
         # radix sort for 8- and 16-bit keys, so narrow the labels first when they fit.
         keys = array.astype(np.min_scalar_type(max(k - 1, 0)), copy=False)
-        positions = np.argsort(keys, kind="stable").astype(np.int64, copy=False)
-        counts = np.bincount(array, minlength=k)
-        return cls(positions, _offsets(counts))
+        # bincount widens its input to intp: count slice by slice to keep that O(slice).
+        counts = np.zeros(k, dtype=np.int64)
+        for lo in range(0, keys.size, _SORT_SLICE):
+            counts += np.bincount(keys[lo : lo + _SORT_SLICE], minlength=k)
+        offsets = _offsets(counts)
+        return cls(_group_stably(keys, offsets), offsets, _owned=True)
 
     @classmethod
     def from_class_indices(cls, class_idxs: Any) -> ClassIndex:
@@ -130,7 +148,7 @@ class ClassIndex:
                 f"`class_idxs` must not repeat an index; got index {dup} in {where}."
             )
         counts = np.array([g.size for g in groups], dtype=np.int64)
-        return cls(positions, _offsets(counts))
+        return cls(_narrow(positions), _offsets(counts), _owned=True)
 
     @property
     def num_classes(self) -> int:
@@ -147,7 +165,7 @@ class ClassIndex:
         """``N``, the number of indexed positions."""
         return int(self.positions.size)
 
-    def members(self, c: int) -> IntVector:
+    def members(self, c: int) -> PositionVector:
         """The positions of class ``c`` (a read-only view)."""
         return self.positions[self.offsets[c] : self.offsets[c + 1]]
 
@@ -156,9 +174,66 @@ class ClassIndex:
         if not self._digest:
             h = hashlib.blake2b(digest_size=16)
             h.update(self.offsets.tobytes())
-            h.update(self.positions.tobytes())
+            for lo in range(0, self.positions.size, _DIGEST_SLICE):
+                part = self.positions[lo : lo + _DIGEST_SLICE]
+                h.update(part.astype(np.int64, copy=False).tobytes())
             self._digest.append(h.hexdigest())
         return self._digest[0]
+
+
+def _label_array(labels: Any) -> npt.NDArray[np.integer[Any]]:
+    """``labels`` as a 1-D integer array, without a copy when it is one already.
+
+    Valid integer arrays (and CPU tensors, through ``__array__``) are used in place -- they are
+    only read -- so that 1e8 labels do not cost another 800 MB; anything else goes through
+    :func:`refsampler._validate.int_vector`, which converts or raises the standard error.
+    """
+    if isinstance(labels, np.ndarray) or hasattr(labels, "__array__"):
+        try:
+            array = np.asarray(labels)
+        except Exception:  # let the shared check produce the message
+            array = None
+        if (
+            array is not None
+            and array.ndim == 1
+            and array.size > 0
+            and array.dtype.kind in "iu"
+            and (array.dtype.kind == "u" or int(array.min()) >= 0)
+            and (array.dtype != np.uint64 or int(array.max()) <= np.iinfo(np.int64).max)
+        ):
+            return array
+    return _validate.int_vector("labels", labels)
+
+
+def _group_stably(keys: npt.NDArray[np.integer[Any]], offsets: IntVector) -> PositionVector:
+    """Positions ``0 .. N-1`` grouped by key, in input order within a key: a stable argsort.
+
+    Large inputs are sorted in slices of ``_SORT_SLICE`` and each slice's members are placed
+    after the earlier slices' members of the same class, so the temporary int64 indices cost
+    O(slice) memory instead of 8 bytes a sample.
+    """
+    n = keys.size
+    if n <= _SORT_SLICE:
+        return _narrow(np.argsort(keys, kind="stable"))
+    positions = np.empty(n, dtype=np.uint32 if n <= 2**32 else np.int64)
+    next_free = offsets[:-1].copy()
+    for lo in range(0, n, _SORT_SLICE):
+        part = keys[lo : lo + _SORT_SLICE]
+        order = np.argsort(part, kind="stable")
+        part_counts = np.bincount(part, minlength=next_free.size)
+        part_start = np.cumsum(part_counts) - part_counts
+        dest = np.repeat(next_free - part_start, part_counts)
+        dest += np.arange(part.size)
+        order += lo
+        positions[dest] = order
+        next_free += part_counts
+    return positions
+
+
+def _narrow(positions: npt.NDArray[np.integer[Any]]) -> PositionVector:
+    """``positions`` as uint32 when they all fit (a copy either way), else as int64."""
+    fits = positions.size == 0 or int(positions.max()) < 2**32
+    return positions.astype(np.uint32 if fits else np.int64)
 
 
 def _offsets(counts: npt.NDArray[np.integer[Any]]) -> IntVector:

@@ -260,12 +260,6 @@ def test_digest_is_sensitive_to_order_within_class() -> None:
     assert a.digest() != b.digest()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ClassIndex(positions, offsets) keeps the caller's arrays and sets their "
-    "writeable flag to False (docstring: 'All arrays are private copies'; DESIGN: inputs are "
-    "never mutated)",
-)
 def test_direct_construction_does_not_touch_caller_arrays() -> None:
     """Building a ClassIndex from arrays leaves the caller's arrays writeable and unaliased."""
     positions = np.array([0, 1, 2], dtype=np.int64)

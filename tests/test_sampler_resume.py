@@ -23,27 +23,6 @@ from refsampler import BalancedBatchSampler, InvalidArgumentError
 LABELS = np.repeat(np.arange(4), [40, 25, 10, 5])
 
 
-def plan_raises_index_error() -> bool:
-    """Whether the plan still has the reported IndexError (a one-member class drawn twice per
-    batch; a batch of 4096 over 15 samples)."""
-    try:
-        list(BalancedBatchSampler([0], 2, seed=0))
-        list(BalancedBatchSampler(np.repeat([0, 1], [10, 5]), 4096, seed=0))
-    except IndexError:
-        return True
-    return False
-
-
-#: Strict, and only while the bug is present: the tests run normally once plan.py is fixed.
-plan_bug = pytest.mark.xfail(
-    plan_raises_index_error(),
-    raises=IndexError,
-    strict=True,
-    reason="BUG: plan.py (working tree) raises IndexError at `positions = memo[slots]` in "
-    "Plan.chunk, e.g. list(BalancedBatchSampler([0], 2, seed=0)); reported to the lead",
-)
-
-
 def make(**overrides: Any) -> BalancedBatchSampler:
     """A small sampler; ``overrides`` replace its keyword arguments."""
     kwargs: dict[str, Any] = {
@@ -90,7 +69,7 @@ def test_resume_at_every_batch_continues_identically(kind: str) -> None:
 
 @pytest.mark.parametrize(
     "kind",
-    [pytest.param("fixed", marks=plan_bug), pytest.param("quota", marks=plan_bug), "random"],
+    ["fixed", "quota", "random"],
 )
 def test_resume_across_chunk_boundaries(kind: str) -> None:
     """With several plan chunks per epoch, resuming inside any chunk, or at a boundary, is exact.
@@ -114,7 +93,6 @@ def test_resume_across_chunk_boundaries(kind: str) -> None:
         np.testing.assert_array_equal(rest, reference[k:])
 
 
-@plan_bug
 def test_resume_does_not_replay_earlier_batches() -> None:
     """Resuming at batch k computes only the plan chunk that holds k, never the ones before."""
     labels = np.repeat(np.arange(3), [300, 150, 50])
@@ -339,7 +317,6 @@ def test_out_of_range_position_is_refused(field: str, value: Any, message: str) 
 # -- the sampler is a thin cursor over the plan ---------------------------------------------
 
 
-@plan_bug
 @settings(max_examples=60)
 @given(
     class_sizes=st.lists(st.integers(1, 30), min_size=1, max_size=5),

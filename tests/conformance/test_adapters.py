@@ -10,8 +10,6 @@ import pytest
 from refsampler import InvalidArgumentError, sample_weights
 from refsampler.conformance import adapters, verify
 
-from ._known_bugs import SINGLE_CLASS_CRASH
-
 LABELS = np.repeat(np.arange(3, dtype=np.int64), [6, 3, 1])
 
 
@@ -79,7 +77,6 @@ def test_weighted_random_sampler_with_sample_weights_passes_the_random_kind(
     assert max(r.detectable or 0.0 for r in report.results) <= 0.0101
 
 
-@SINGLE_CLASS_CRASH
 def test_samplerfactory_through_the_factory_api_conforms(stat_seed: int) -> None:
     """refsampler.SamplerFactory adapted with --api factory passes every kind (rate 1e-6)."""
     make_batches = adapters.load("refsampler.sampler:SamplerFactory", "factory")

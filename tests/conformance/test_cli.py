@@ -12,8 +12,6 @@ import pytest
 from refsampler.cli import main
 from refsampler.conformance.mutants import MUTANTS
 
-from ._known_bugs import SINGLE_CLASS_CRASH
-
 CONTROL = "refsampler.conformance.mutants:control"
 
 
@@ -110,7 +108,6 @@ def test_console_script_runs_in_a_fresh_process() -> None:
 
 
 @pytest.mark.slow
-@SINGLE_CLASS_CRASH
 def test_full_run_of_refsampler_exits_0() -> None:
     """The acceptance run: refsampler's adapter, every kind, level full, exits 0."""
     command = [

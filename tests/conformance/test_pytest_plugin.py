@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from ._known_bugs import SINGLE_CLASS_CRASH
-
 CONFORMANCE_TEST = """
 def test_conforms(refsampler_verify):
     report = refsampler_verify(kinds=["fixed"])
@@ -39,7 +37,6 @@ def _pytest(tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@SINGLE_CLASS_CRASH
 def test_refsampler_verify_fixture_passes_for_refsampler(tmp_path: Path) -> None:
     """Without --refsampler-impl the fixture checks refsampler itself (rate 1e-6)."""
     done = _pytest(tmp_path)

@@ -12,8 +12,6 @@ from refsampler import InvalidArgumentError
 from refsampler.conformance import adapters, mutants, runner, stats, verify
 from refsampler.conformance.checks import CONFIGS
 
-from ._known_bugs import SINGLE_CLASS_CRASH
-
 
 def test_planned_assertions_counts_every_statistical_check() -> None:
     """The planned family size equals the number of p-values a run produces."""
@@ -34,7 +32,6 @@ def test_full_level_random_draws_reach_the_promised_power() -> None:
     assert stats.detectable_shift(needed, level=stats.FAMILY_LEVEL / m) <= 0.0101
 
 
-@SINGLE_CLASS_CRASH
 def test_verify_quick_accepts_refsampler_with_all_levels_recorded(stat_seed: int) -> None:
     """refsampler's own adapter conforms in every kind (false-failure rate 1e-6: one run).
 
