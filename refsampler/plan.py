@@ -6,7 +6,8 @@ Every random number comes from a generator keyed by :class:`numpy.random.SeedSeq
 seed and the coordinates it serves:
 
 * within-class cycles: ``(seed, class, cycle block)``, shared by every rank and epoch, so that a
-  class's stream of draws is one sequence of fresh permutations that ranks split disjointly;
+  class's stream of draws is one sequence of fresh permutations that ranks split disjointly
+  (the generator keyed by ``(seed, class)``, advanced by ``2**64`` outputs per block);
 * within-batch shuffles and random-kind draws: ``(seed, epoch, rank, chunk)``.
 
 Batch ``k`` therefore depends on ``(seed, epoch, rank, k)`` and the configuration only, and
@@ -15,7 +16,9 @@ any batch can be computed without the ones before it.
 Cost. Construction is one stable argsort of the labels (in :class:`ClassIndex`) plus O(K)
 tables; the quota kind also runs its schedule once over the epoch to store checkpoints. A chunk
 costs O(draws) vectorised numpy work. Memory is O(N + chunk): the class index, and for the
-fixed and quota kinds a memo of each class's current cycle block (at most ``2 N`` entries).
+fixed and quota kinds a memo of each class's current cycle block (at most ``2 N`` entries)
+plus a scratch area for the draws that cross into a class's next block (at most about twice
+the chunk's draws times ``num_replicas``).
 """
 
 from __future__ import annotations
@@ -44,10 +47,18 @@ CHUNK_DRAWS = 1 << 16
 BLOCK_DRAWS = 1 << 12
 #: Exact 32-bit multiply-shift member draws need every class below this size.
 _LEMIRE_LIMIT = 1 << 32
+#: Index of the low 32-bit half of a uint64 viewed as two uint32.
+_LOW_HALF = 0 if np.little_endian else 1
 
 
 def _generator(*key: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(list(key))))
+
+
+def _end_entries(per_batch: int, total: int) -> IntVector:
+    """Entries of the first and the last batch, when every batch has ``per_batch``."""
+    head = np.arange(per_batch)
+    return np.concatenate((head, head + (total - per_batch)))
 
 
 def alias_table(target: FloatVector) -> tuple[FloatVector, IntVector]:
@@ -173,6 +184,8 @@ class Plan:
         self._floors = np.zeros(k, dtype=np.int64)
         self._checkpoints = np.zeros((0, k), dtype=np.int64)
         self._all_picks: npt.NDArray[Any] = np.zeros((0, 0), dtype=np.int64)
+        #: Quota kind: each class's place among the classes with a positive floor, else -1.
+        self._base_index = np.full(k, -1, dtype=np.int64)
         self._alias_prob = np.zeros(0)
         self._alias = np.zeros(0, dtype=np.int64)
         self._block_len = np.zeros(k, dtype=np.int64)
@@ -188,6 +201,8 @@ class Plan:
                 target, batch_size, 0, n_batches, np.zeros(k, dtype=np.int64)
             )
             self._all_picks = picks.astype(np.min_scalar_type(max(k - 1, 0)))
+            base = np.flatnonzero(self._floors)
+            self._base_index[base] = np.arange(base.size)
             checkpoints = np.zeros((self.n_chunks + 1, k), dtype=np.int64)
             for j in range(self.n_chunks):
                 k0, k1 = self._chunk_bounds(j)
@@ -198,10 +213,17 @@ class Plan:
         else:
             self._alias_prob, self._alias = alias_table(target)
             epoch_draws = np.zeros(k, dtype=np.int64)
-            # Lemire's rejection threshold 2**32 mod n_c per class (member draws).
-            self._lemire_count = counts.astype(np.uint64)
-            safe = np.maximum(counts, 1).astype(np.uint64)
-            self._lemire_reject = (np.uint64(_LEMIRE_LIMIT) % safe).astype(np.uint64)
+            # Per alias slot (column c, then its alias: slot 2c + coin lost) everything a draw
+            # needs, so that a draw reads its class's tables in one gather each: its size, its
+            # first index entry, and Lemire's rejection threshold 2**32 mod n_c.
+            slot_class = np.empty(2 * k, dtype=np.intp)
+            slot_class[0::2] = np.arange(k)
+            slot_class[1::2] = self._alias
+            self._slot_size = counts[slot_class].astype(np.uint64)
+            self._slot_offset = index.offsets[slot_class].astype(np.int64)
+            safe = np.maximum(self._slot_size, np.uint64(1))
+            self._slot_reject = np.uint64(_LEMIRE_LIMIT) % safe
+            self._max_reject = int(self._slot_reject.max(initial=0))
             self._lemire_ok = int(counts.max()) < _LEMIRE_LIMIT
         if kind != "random":
             cap = max(1, min(BLOCK_DRAWS, -(-index.size // max(k, 1))))
@@ -212,6 +234,10 @@ class Plan:
         self._memo_start = np.zeros(k + 1, dtype=np.int64)
         np.cumsum(self._block_len, out=self._memo_start[1:])
         self._memo_block = np.full(k, -1, dtype=np.int64)
+        #: Start state of each class's cycle stream (filled on first use), and the one
+        #: bit generator that is set to a block's start before its permutations.
+        self._class_streams: dict[int, tuple[int, int]] = {}
+        self._cycle_bits = np.random.PCG64(0)
         #: Draws of each class per epoch by one rank; a class stream advances
         #: ``num_replicas`` times this per epoch.
         self.epoch_draws: IntVector = epoch_draws
@@ -280,37 +306,45 @@ class Plan:
         rng = _generator(self.seed, _TAG_RANDOM, epoch, rank, j)
         draws = n * self.batch_size
         # Class: Walker's alias table, O(1) per draw. One uniform u in [0, 1) gives both the
-        # column, floor(u K), and the coin, frac(u K) < prob[column] (see alias_table).
+        # column, floor(u K), and the coin, frac(u K) < prob[column] (see alias_table); the
+        # draw's alias slot is 2 column + (coin lost), so no class array is formed.
         uniform = rng.random(draws)
         uniform *= self._alias.size
-        column = uniform.astype(np.int64)  # <= K - 1: u <= 1 - 2**-53 and u*K rounds below K
-        uniform -= column
-        classes = np.where(uniform < self._alias_prob[column], column, self._alias[column])
-        # Member: uniform in 0 .. n_c - 1.
+        slot = uniform.astype(np.intp)  # <= K - 1: u <= 1 - 2**-53 and u*K rounds below K
+        uniform -= slot  # exact: frac(u K)
+        lost = uniform >= self._alias_prob.take(slot)
+        slot *= 2
+        slot += lost
+        # Member: uniform in 0 .. n_c - 1, then its dataset position.
         if self._lemire_ok:
-            member = self._lemire(rng, classes)
+            member = self._lemire(rng, slot)
         else:
-            member = rng.integers(0, self._counts[classes])
-        member += self.index.offsets[classes]
-        return self.index.positions[member].astype(np.int64).reshape(n, -1)
+            member = rng.integers(0, self._slot_size.take(slot).astype(np.int64))
+        member += self._slot_offset.take(slot)
+        return self.index.positions.take(member).astype(np.int64).reshape(n, -1)
 
-    def _lemire(self, rng: np.random.Generator, classes: IntVector) -> IntVector:
+    def _lemire(self, rng: np.random.Generator, slot: npt.NDArray[np.intp]) -> IntVector:
         """Exact uniform members: ``(x * n_c) >> 32`` for uniform 32-bit ``x``, rejecting the
-        ``2**32 mod n_c`` low products that would bias it (Lemire 2019)."""
-        sizes = self._lemire_count[classes]
-        product = rng.bit_generator.random_raw(classes.size) >> np.uint64(32)
-        product *= sizes
-        # The rejection zone lies below n_c; screen on that, then test the few exactly.
-        low = product & np.uint64(_LEMIRE_LIMIT - 1)
-        suspect = np.flatnonzero(low < sizes)
+        ``2**32 mod n_c`` low products that would bias it (Lemire 2019).
+
+        Each 64-bit word of the generator gives two independent 32-bit ``x``.
+        """
+        sizes = self._slot_size.take(slot)
+        words = rng.bit_generator.random_raw((slot.size + 1) // 2)
+        product = np.multiply(words.view(np.uint32)[: slot.size], sizes)
+        # The rejection zone lies below max(2**32 mod n_c): screen the low halves (a strided
+        # view, no copy) on that, then test the few exactly.
+        low = product.view(np.uint32)[_LOW_HALF::2]
+        suspect = np.flatnonzero(low < self._max_reject)
         if suspect.size:
-            rejected = suspect[low[suspect] < self._lemire_reject[classes[suspect]]]
+            reject = self._slot_reject
+            rejected = suspect[low[suspect] < reject[slot[suspect]]]
             while rejected.size:
                 redo = rng.bit_generator.random_raw(rejected.size) >> np.uint64(32)
                 redo *= sizes[rejected]
                 product[rejected] = redo
                 low_redo = redo & np.uint64(_LEMIRE_LIMIT - 1)
-                rejected = rejected[low_redo < self._lemire_reject[classes[rejected]]]
+                rejected = rejected[low_redo < reject[slot[rejected]]]
         product >>= np.uint64(32)
         return product.view(np.int64)
 
@@ -319,34 +353,43 @@ class Plan:
     def _entries(self, k0: int, k1: int) -> tuple[IntVector, IntVector, IntVector, IntVector]:
         """Sparse counts of batches ``k0 .. k1-1``, batch-major.
 
-        Returns ``(batch, class, count, before)`` per (batch, class) with a positive count;
+        Returns ``(ends, class, count, before)`` per (batch, class) with a positive count;
         ``before`` is the class's running total on this rank's schedule before that batch.
+        ``ends`` lists entries that include the first and the last entry of every class
+        present (a class has at most one entry a batch, so its stream positions grow with the
+        entry number).
         """
         n = k1 - k0
         floors = self._floors
         base_classes = np.flatnonzero(floors)
+        nb = base_classes.size
         if self.kind == "fixed":
-            batch = np.repeat(np.arange(n), base_classes.size)
             cls = np.tile(base_classes, n)
-            count = floors[cls]
-            before = (batch + k0) * count
-            return batch, cls, count, before
+            count = np.tile(floors[base_classes], n)
+            before = np.multiply.outer(np.arange(k0, k1), floors[base_classes]).ravel()
+            return _end_entries(nb, n * nb), cls, count, before
         _, picks = self._picks(k0, k1)
         checkpoint = self._checkpoints[k0 // self.chunk_batches]
-        d = picks.shape[1]
-        # Which picked classes already have a base entry (floor > 0).
-        in_base = floors[picks] > 0 if d else np.zeros((n, 0), dtype=bool)
-        base_pos = np.searchsorted(base_classes, picks)
-        # Base entries: floor plus one when picked in that batch.
-        extra = np.zeros((n, base_classes.size), dtype=np.int64)
-        rows_idx = np.broadcast_to(np.arange(n)[:, None], picks.shape)
-        extra[rows_idx[in_base], base_pos[in_base]] = 1
-        extra_before = np.cumsum(extra, axis=0) - extra
-        base_count = floors[base_classes] + extra
-        base_before = (
-            checkpoint[base_classes] + np.arange(n)[:, None] * floors[base_classes] + extra_before
-        )
+        # Which picked classes already have a base entry (floor > 0), and which.
+        base_pos = self._base_index.take(picks)
+        in_base = base_pos >= 0
+        # Base entries: floor plus one when picked in that batch (the picks of a batch are
+        # distinct classes).
+        base_count = np.empty((n, nb), dtype=np.int64)
+        base_count[:] = floors[base_classes]
+        base_pos += (np.arange(n) * nb)[:, None]
+        all_in_base = bool(in_base.all())
+        base_count.reshape(-1)[base_pos if all_in_base else base_pos[in_base]] += 1
+        # Running totals before each batch: the checkpoint plus the counts of earlier batches.
+        base_before = np.empty((n, nb), dtype=np.int64)
+        base_before[0] = checkpoint[base_classes]
+        np.cumsum(base_count[:-1], axis=0, out=base_before[1:])
+        base_before[1:] += base_before[0]
+        if all_in_base:
+            ends = _end_entries(nb, n * nb)
+            return ends, np.tile(base_classes, n), base_count.ravel(), base_before.ravel()
         # Picked classes with floor 0: one draw each; before = checkpoint + earlier picks.
+        rows_idx = np.broadcast_to(np.arange(n)[:, None], picks.shape)
         lone_rows = rows_idx[~in_base]
         lone_cls = picks[~in_base]
         order = np.argsort(lone_cls, kind="stable")
@@ -356,9 +399,6 @@ class Plan:
         occurrence[order] = np.arange(order.size) - group_start
         lone_before = checkpoint[lone_cls] + occurrence
         # Merge batch-major: base entries of a batch, then its lone picks (a scatter).
-        if lone_cls.size == 0:
-            batch = np.repeat(np.arange(n), base_classes.size)
-            return batch, np.tile(base_classes, n), base_count.ravel(), base_before.ravel()
         lone_per_batch = np.bincount(lone_rows, minlength=n)
         batch_start = np.arange(n) * base_classes.size + np.cumsum(lone_per_batch)
         batch_start -= lone_per_batch
@@ -368,145 +408,148 @@ class Plan:
         base_dest = (batch_start[:, None] + np.arange(base_classes.size)).ravel()
         lone_dest = batch_start[lone_rows] + base_classes.size + lone_rank
         total = base_dest.size + lone_dest.size
-        batch, cls = np.empty(total, np.int64), np.empty(total, np.int64)
+        cls = np.empty(total, np.int64)
         count, before = np.ones(total, np.int64), np.empty(total, np.int64)
-        batch[base_dest] = np.repeat(np.arange(n), base_classes.size)
-        batch[lone_dest] = lone_rows
+        ends = np.concatenate((base_dest[:nb], base_dest[base_dest.size - nb :], lone_dest))
         cls[base_dest] = np.tile(base_classes, n)
         cls[lone_dest] = lone_cls
         count[base_dest] = base_count.ravel()
         before[base_dest] = base_before.ravel()
         before[lone_dest] = lone_before
-        return batch, cls, count, before
+        return ends, cls, count, before
 
     def _counted_chunk(self, epoch: int, rank: int, j: int, k0: int, k1: int) -> IntMatrix:
         n = k1 - k0
-        _, cls, count, before = self._entries(k0, k1)
+        ends, cls, count, stream = self._entries(k0, k1)
         replicas = self.num_replicas
         # Stream position of each (batch, class) entry: earlier epochs, earlier steps of all
         # ranks, then the lower ranks of this step. Ranks never share a stream position.
-        stream = (epoch * replicas) * self.epoch_draws[cls] + replicas * before
-        stream += rank * count
-        drawn = self._draw_positions(cls, stream, count)
+        stream *= replicas
+        if epoch:
+            stream += (epoch * replicas) * self.epoch_draws.take(cls)
+        if rank:
+            stream += rank * count
+        drawn = self._draw_positions(cls, stream, count, ends)
         batches = drawn.astype(np.int64).reshape(n, self.batch_size)
-        # Within a batch, positions are a uniform shuffle: no ordering by class.
-        return _generator(self.seed, _TAG_SHUFFLE, epoch, rank, j).permuted(batches, axis=1)
+        # Within a batch, positions are a uniform shuffle: no ordering by class. (In place, and
+        # on int64, which numpy shuffles faster than uint32.)
+        rng = _generator(self.seed, _TAG_SHUFFLE, epoch, rank, j)
+        return rng.permuted(batches, axis=1, out=batches)
 
     def _draw_positions(
-        self, cls: IntVector, stream: IntVector, count: IntVector
+        self, cls: IntVector, stream: IntVector, count: IntVector, ends: IntVector
     ) -> npt.NDArray[Any]:
         """Dataset positions of every draw of the entries, in entry order.
 
         Entry ``e`` draws ``count[e]`` consecutive stream positions of class ``cls[e]`` from
-        ``stream[e]`` on. The memo is brought to hold the block each class needs; a class whose
-        draws span several blocks in this chunk is looked up block by block instead.
+        ``stream[e]`` on; ``ends`` holds the first and last entry of every class. The memo is
+        brought to hold the block each class needs first; a class whose draws in this chunk
+        cross into later blocks has the stream range it needs copied, block by block, to the
+        scratch area at the end of the memo. Every draw is then one gather from the memo.
         """
         k = self._block_len.size
         # First and last stream position of every class in this chunk, then their blocks.
-        low = np.full(k, np.iinfo(np.int64).max, dtype=np.int64)
-        high = np.full(k, -1, dtype=np.int64)
-        np.minimum.at(low, cls, stream)
-        np.maximum.at(high, cls, stream + count - 1)
-        present = high >= 0
-        low[present] //= self._block_len[present]
-        high[present] //= self._block_len[present]
+        first = np.full(k, np.iinfo(np.int64).max, dtype=np.int64)
+        last = np.full(k, -1, dtype=np.int64)
+        end_cls, end_stream = cls[ends], stream[ends]
+        np.minimum.at(first, end_cls, end_stream)
+        np.maximum.at(last, end_cls, end_stream + count[ends] - 1)
+        present = np.flatnonzero(last >= 0)
+        lengths = self._block_len[present]
+        low = first[present] // lengths
+        high = last[present] // lengths
         memo = self._memo_table()
         # Every class starts the chunk in block `low`: refresh the stale ones (a keyed
         # generator each; the memo keeps the most recent block of every class).
-        for c in np.flatnonzero(present & (self._memo_block != low)).tolist():
-            self._remember(memo, c, int(low[c]))
+        stale = self._memo_block[present] != low
+        for c, b in zip(present[stale].tolist(), low[stale].tolist(), strict=True):
+            self._remember(memo, c, b)
+        # Memo slot of stream position 0 of each class (valid within its block `low`).
+        origin = np.zeros(k, dtype=np.int64)
+        origin[present] = self._memo_start[present] - low * lengths
+        spanning = high > low
+        if spanning.any():
+            origin[present[spanning]] = self._fill_scratch(
+                present[spanning], first[present[spanning]], last[present[spanning]]
+            )
+            memo = self._memo_table()
         entry_start = np.cumsum(count) - count
         # Memo slot of an entry's first draw, less its draw index: its draws follow on.
-        base = self._memo_start[cls] + stream - low[cls] * self._block_len[cls] - entry_start
-        spanning = np.flatnonzero(high > low)
-        if spanning.size:
-            is_spanning = np.zeros(k, dtype=bool)
-            is_spanning[spanning] = True
-            span_entries = np.flatnonzero(is_spanning[cls])
-            base[span_entries] = -entry_start[span_entries]  # slots 0 .. count-1, clipped
+        base = origin[cls]
+        base += stream
+        base -= entry_start
         slots = np.repeat(base, count)
         slots += np.arange(slots.size)
-        if spanning.size:
-            # Placeholders (filled in below) must still index the memo: an entry may draw
-            # more than the whole memo holds (one member, two draws a batch).
-            np.minimum(slots, memo.size - 1, out=slots)
-        positions = memo[slots]
-        if spanning.size == 0:
-            return positions
-        # Classes whose draws cross block boundaries in this chunk: block by block, all such
-        # classes at once; each round moves every class that needs it to its next block.
-        span_count = count[span_entries]
-        offset = np.repeat(np.cumsum(span_count) - span_count, span_count)
-        np.subtract(np.arange(offset.size), offset, out=offset)
-        draws = np.repeat(entry_start[span_entries], span_count) + offset
-        draw_stream = np.repeat(stream[span_entries], span_count) + offset
-        draw_cls = np.repeat(cls[span_entries], span_count)
-        draw_len = self._block_len[draw_cls]
-        draw_block = draw_stream // draw_len
-        # A class crossing more than one boundary (blocks shorter than its draws per chunk)
-        # walks its blocks alone, so the rounds below stay at most two.
-        many = draw_block > low[draw_cls] + 1
-        if many.any():
-            walkers = np.unique(draw_cls[many])
-            alone = np.isin(draw_cls, walkers)
-            self._walk_blocks(memo, positions, draws[alone], draw_stream[alone], draw_cls[alone])
-            keep = ~alone
-            draws, draw_stream, draw_cls = draws[keep], draw_stream[keep], draw_cls[keep]
-            draw_len, draw_block = draw_len[keep], draw_block[keep]
-        current = low.copy()
-        while draws.size:
-            here = draw_block == current[draw_cls]
-            positions[draws[here]] = memo[
-                self._memo_start[draw_cls[here]]
-                + draw_stream[here]
-                - current[draw_cls[here]] * draw_len[here]
-            ]
-            keep = ~here
-            draws, draw_stream, draw_cls = draws[keep], draw_stream[keep], draw_cls[keep]
-            draw_len, draw_block = draw_len[keep], draw_block[keep]
-            moving = np.unique(draw_cls)
-            current[moving] += 1
-            for c in moving.tolist():
-                self._remember(memo, c, int(current[c]))
-        return positions
+        return memo.take(slots)
 
-    def _walk_blocks(
-        self,
-        memo: npt.NDArray[Any],
-        positions: npt.NDArray[Any],
-        draws: IntVector,
-        stream: IntVector,
-        cls: IntVector,
-    ) -> None:
-        """Fill ``positions[draws]`` class by class from each class's consecutive blocks."""
-        order = np.argsort(cls, kind="stable")
-        classes, starts = np.unique(cls[order], return_index=True)
-        bounds = [*starts.tolist(), order.size]
-        for i, c in enumerate(classes.tolist()):
-            rows = order[bounds[i] : bounds[i + 1]]
+    def _fill_scratch(self, classes: IntVector, first: IntVector, last: IntVector) -> IntVector:
+        """Copy stream positions ``first[i] .. last[i]`` of each class ``classes[i]`` (which
+        start in the memo's block) to the scratch area, generating the later blocks in turn;
+        returns the memo slot of each class's stream position 0 in the scratch area."""
+        need = int((last - first + 1).sum())
+        end = int(self._memo_start[-1])
+        memo = self._memo_table()
+        if memo.size < end + need:  # grow the scratch area (rare: only larger needs)
+            grown = np.zeros(end + max(need, 2 * (memo.size - end)), dtype=memo.dtype)
+            grown[:end] = memo[:end]
+            self._memo = memo = grown
+        origin = np.empty(classes.size, dtype=np.int64)
+        at = end
+        spans = zip(classes.tolist(), first.tolist(), last.tolist(), strict=True)
+        for i, (c, s0, s1) in enumerate(spans):
             length = int(self._block_len[c])
-            first = int(stream[rows].min()) // length
-            last = int(stream[rows].max()) // length
-            table = np.empty((last - first + 1) * length, dtype=memo.dtype)
-            for b in range(first, last + 1):
-                self._remember(memo, c, b)
-                table[(b - first) * length : (b - first + 1) * length] = memo[
-                    self._memo_start[c] : self._memo_start[c + 1]
-                ]
-            positions[draws[rows]] = table[stream[rows] - first * length]
+            region = int(self._memo_start[c])
+            origin[i] = at - s0
+            s = s0
+            while True:
+                b = s // length
+                if self._memo_block[c] != b:
+                    self._remember(memo, c, b)
+                stop = min(s1 + 1, (b + 1) * length)
+                source = region - b * length
+                memo[at : at + stop - s] = memo[source + s : source + stop]
+                at += stop - s
+                s = stop
+                if s > s1:
+                    break
+        return origin
 
     def _memo_table(self) -> npt.NDArray[Any]:
-        """Current cycle block of every class, as dataset positions (allocated on first use)."""
+        """Current cycle block of every class, as dataset positions, then a scratch area for
+        draws that cross blocks (allocated on first use)."""
         if self._memo is None:
             self._memo = np.zeros(int(self._memo_start[-1]), dtype=self.index.positions.dtype)
         return self._memo
+
+    def _cycle_generator(self, c: int, b: int) -> np.random.Generator:
+        """Generator of block ``b`` of class ``c``: the class's keyed stream
+        ``(seed, class)``, advanced by ``b * 2**64`` outputs.
+
+        Blocks use far fewer than ``2**64`` outputs, so the blocks of a class are disjoint
+        stretches of one PCG64 stream. Setting a state and advancing it costs about a fifth of
+        a new :class:`numpy.random.SeedSequence` (one per block otherwise).
+        """
+        start = self._class_streams.get(c)
+        if start is None:
+            state = np.random.PCG64(np.random.SeedSequence([self.seed, _TAG_CYCLE, c])).state
+            start = (state["state"]["state"], state["state"]["inc"])
+            self._class_streams[c] = start
+        bits = self._cycle_bits
+        bits.state = {
+            "bit_generator": "PCG64",
+            "state": {"state": start[0], "inc": start[1]},
+            "has_uint32": 0,
+            "uinteger": 0,
+        }
+        bits.advance(b << 64)
+        return np.random.Generator(bits)
 
     def _remember(self, memo: npt.NDArray[Any], c: int, b: int) -> None:
         """Put block ``b`` of class ``c`` into the memo: ``m`` cycles, each a fresh permutation
         of the class's positions, keyed by ``(seed, class, block)``."""
         members = self.index.positions[self.index.offsets[c] : self.index.offsets[c + 1]]
         region = memo[self._memo_start[c] : self._memo_start[c + 1]]
-        rng = _generator(self.seed, _TAG_CYCLE, c, b)
+        rng = self._cycle_generator(c, b)
         cycles = int(self._cycles_per_block[c])
         if cycles == 1:
             order = rng.permutation(members.size)

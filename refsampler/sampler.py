@@ -387,7 +387,9 @@ class _BatchIterator(Iterator[list[int]]):
         self._pass_id = pass_id
         self._epoch = epoch
         self._position = start
-        self._rows: list[list[int]] = []
+        # Rows of the current chunk; each becomes a list only when yielded, so that a consumer
+        # that drops its batches lets Python recycle the ints of the next one.
+        self._rows: list[npt.NDArray[Any]] = []
         self._rows_start = 0  # batch number of self._rows[0]
         self._finished = False
         self._publish()
@@ -396,20 +398,28 @@ class _BatchIterator(Iterator[list[int]]):
         return self
 
     def __next__(self) -> list[int]:
-        plan = self._sampler.plan
         k = self._position
+        i = k - self._rows_start
+        if not 0 <= i < len(self._rows):  # rows never reach past the epoch's last batch
+            i = self._load_chunk(k)
+        k += 1
+        self._position = k
+        sampler = self._sampler
+        if sampler._pass_id == self._pass_id:  # self._publish(), inlined: a live pass has rows
+            sampler._cursor = (self._epoch, k)
+        row: list[int] = self._rows[i].tolist()
+        return row
+
+    def _load_chunk(self, k: int) -> int:
+        """Compute the chunk of batch ``k``; its row number in it (ends the pass at the end)."""
+        plan = self._sampler.plan
         if k >= plan.n_batches:
             self._finish()
             raise StopIteration
-        i = k - self._rows_start
-        if not 0 <= i < len(self._rows):
-            j = k // plan.chunk_batches
-            self._rows_start = j * plan.chunk_batches
-            self._rows = plan.chunk(self._epoch, self._sampler.rank, j).tolist()
-            i = k - self._rows_start
-        self._position = k + 1
-        self._publish()
-        return self._rows[i]
+        j = k // plan.chunk_batches
+        self._rows_start = j * plan.chunk_batches
+        self._rows = list(plan.chunk(self._epoch, self._sampler.rank, j))
+        return k - self._rows_start
 
     def state_dict(self) -> dict[str, Any]:
         """This pass's epoch and batches yielded, in the sampler's state format."""
