@@ -1,4 +1,11 @@
-"""Per-element Python baselines for the benchmarks: the original algorithm, done plainly.
+"""Per-element Python baselines for the benchmarks.
+
+``OriginalFixedSampler`` and ``OriginalRandomSampler`` render pytorch_balanced_sampler's
+algorithm as it runs (our own code, same cost profile): class lists behind a circular wrapper
+indexed element by element modulo their length, a legacy ``RandomState`` shuffle of each batch
+list; the random kind runs torch's ``WeightedRandomSampler`` over all N per-sample weights for
+every batch and maps each index through a Python list. These are *the* per-element baseline of
+issue 5 (the peer figures it quotes are this algorithm's).
 
 ``PerElementFixedSampler`` is a straightforward rendering of pytorch_balanced_sampler's fixed
 kind (class lists, a cursor per class, reshuffle on wrap, shuffle each batch), one Python
@@ -21,7 +28,13 @@ import numpy.typing as npt
 
 from refsampler.allocation import allocate
 
-__all__ = ["PerElementFixedSampler", "PerElementRandomSampler", "floor_program"]
+__all__ = [
+    "OriginalFixedSampler",
+    "OriginalRandomSampler",
+    "PerElementFixedSampler",
+    "PerElementRandomSampler",
+    "floor_program",
+]
 
 
 def _class_lists(labels: npt.NDArray[np.integer]) -> list[list[int]]:
@@ -29,6 +42,77 @@ def _class_lists(labels: npt.NDArray[np.integer]) -> list[list[int]]:
     for i, c in enumerate(labels.tolist()):
         lists[c].append(i)
     return lists
+
+
+class _Circular:
+    """A list read through modulo indexing, one ``__getitem__`` call per element."""
+
+    def __init__(self, items: list[int], rng: np.random.RandomState) -> None:
+        self.items = items[:]
+        rng.shuffle(self.items)
+
+    def __getitem__(self, key: int) -> int:
+        return self.items[key % len(self.items)]
+
+    def take(self, start: int, stop: int) -> list[int]:
+        return [self[i] for i in range(start, stop)]
+
+
+class OriginalFixedSampler:
+    """The original fixed kind's algorithm and cost (counts from ``allocate``, so valid)."""
+
+    def __init__(
+        self,
+        labels: npt.NDArray[np.integer],
+        target: npt.NDArray[np.float64],
+        batch_size: int,
+        n_batches: int,
+        seed: int,
+    ) -> None:
+        self.rng = np.random.RandomState(seed)
+        self.lists = _class_lists(labels)
+        self.counts = allocate(target, batch_size).tolist()
+        self.n_batches = n_batches
+
+    def __iter__(self) -> Iterator[list[int]]:
+        circular = [_Circular(members, self.rng) for members in self.lists]
+        starts = np.zeros(len(circular), dtype=int)
+        for _ in range(self.n_batches):
+            batch: list[int] = []
+            for c, count in enumerate(self.counts):
+                batch.extend(circular[c].take(int(starts[c]), int(starts[c]) + count))
+            self.rng.shuffle(batch)
+            yield batch
+            starts += self.counts
+
+
+class OriginalRandomSampler:
+    """The original random kind's algorithm and cost: a multinomial over all N per batch."""
+
+    def __init__(
+        self,
+        labels: npt.NDArray[np.integer],
+        target: npt.NDArray[np.float64],
+        batch_size: int,
+        n_batches: int,
+        seed: int,
+    ) -> None:
+        import torch
+        from torch.utils.data import WeightedRandomSampler
+
+        lists = _class_lists(labels)
+        self.positions = [i for members in lists for i in members]
+        counts = np.bincount(labels, minlength=target.size)
+        per_sample = [float(target[c] / counts[c]) for c, m in enumerate(lists) for _ in m]
+        generator = torch.Generator().manual_seed(seed)
+        self.sampler = WeightedRandomSampler(
+            per_sample, batch_size, replacement=True, generator=generator
+        )
+        self.n_batches = n_batches
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for _ in range(self.n_batches):
+            yield [self.positions[i] for i in self.sampler]
 
 
 class PerElementFixedSampler:
