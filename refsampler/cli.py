@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -245,6 +246,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidArgumentError as exc:  # bad input: one line and status 2, no traceback
         print(f"refsampler {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader left (`refsampler demo | head`): stop quietly
+        # Point stdout at devnull so the interpreter's final flush cannot raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -141,3 +142,17 @@ def test_python_m_refsampler_demo(demo_output: str) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == demo_output
+
+
+def test_demo_into_a_closed_pipe_stops_quietly() -> None:
+    """``refsampler demo | head -1`` prints one line and no BrokenPipeError traceback."""
+    result = subprocess.run(
+        f"{shlex.quote(sys.executable)} -m refsampler demo | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.stdout.startswith("refsampler demo:")
+    assert len(result.stdout.splitlines()) == 1
+    assert "Traceback" not in result.stderr
