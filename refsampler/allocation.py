@@ -115,8 +115,9 @@ def quota_schedule(target: Any, batch_size: int, n_batches: int) -> IntMatrix:
     pseudo-deadline, then the successor bit, then the later group deadline -- is optimal
     for this problem [1]_, so the prefix error stays below 1 for every batch count.
 
-    The schedule restarts at every epoch. ``quota_rows`` continues it from any saved
-    cumulative count, which is how samplers resume without replaying earlier batches.
+    The schedule restarts at every epoch, and the choice for batch ``k`` depends only on the
+    running totals before it, so ``quota_rows`` can continue it from any saved totals. The
+    samplers compute an epoch's schedule once at construction and read any batch from it.
 
     References
     ----------

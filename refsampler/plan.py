@@ -177,7 +177,6 @@ class Plan:
         self.seed = seed
         self.num_replicas = num_replicas
         counts = index.counts
-        self._counts = counts
         k = counts.size
         #: Batches per chunk.
         self.chunk_batches = max(1, CHUNK_DRAWS // batch_size)
