@@ -2,34 +2,105 @@
 
 Each check raises :class:`~refsampler.errors.InvalidArgumentError` with the message
 ``"`name` <requirement>; got <value>."`` and returns the value converted to its canonical type.
-This module imports numpy only.
+This module imports numpy only (and the standard-library kind registry).
+
+Integer arguments that feed arithmetic have an upper bound (``MAX_*`` below), chosen so that
+every downstream computation stays exact in int64 and float64; a larger value is refused here
+instead of overflowing later.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import reprlib
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from . import kinds as _kinds
 from .errors import InvalidArgumentError
 
-KINDS = ("fixed", "quota", "random")
+__all__ = [
+    "KINDS",
+    "MAX_BATCH_SIZE",
+    "MAX_EPOCH",
+    "MAX_N_BATCHES",
+    "MAX_SEED",
+    "MAX_STREAM_POSITION",
+    "TARGET_SUM_TOLERANCE",
+    "as_array",
+    "batch_size",
+    "class_counts_vector",
+    "epoch",
+    "epoch_positions",
+    "fail",
+    "feasible_target",
+    "int_array",
+    "int_vector",
+    "is_int",
+    "kind",
+    "n_batches",
+    "non_negative_int",
+    "positive_int",
+    "probability_vector",
+    "real_number",
+    "seed",
+    "unit_interval",
+]
+
+#: The kind names registered at import; :func:`kind` asks the registry on every call.
+KINDS: tuple[str, ...] = _kinds.names()
 #: A target is accepted when its sum is within this distance of 1. Targets that refsampler
 #: computes itself meet 1e-12; user input gets slack for decimal literals, never renormalisation.
 TARGET_SUM_TOLERANCE = 1e-9
 
+#: Largest ``batch_size``, 2**40. The per-batch quotas ``B * p_c`` are then float64 values below
+#: 2**40 with an absolute error under 2**-13, so their floors and fractional parts are right.
+MAX_BATCH_SIZE = 1 << 40
+#: Largest ``n_batches`` (per epoch and rank), 2**40: batch and subtask counters stay far
+#: below 2**53, the last point where float64 holds every integer.
+MAX_N_BATCHES = 1 << 40
+#: Largest epoch, 2**40, for ``set_epoch`` and restored states; :func:`epoch` lowers it for long
+#: epochs so that stream positions stay below :data:`MAX_STREAM_POSITION`.
+MAX_EPOCH = 1 << 40
+#: Largest seed, 2**128 - 1: :class:`numpy.random.SeedSequence` takes any non-negative int,
+#: and 128 bits is all the entropy it keeps.
+MAX_SEED = (1 << 128) - 1
+#: Largest position in a class's draw stream, 2**62: ``(epoch + 1) * num_replicas *
+#: n_batches * batch_size`` must not exceed it, so stream offsets fit int64 with room to add.
+MAX_STREAM_POSITION = 1 << 62
+
+#: A rejected value is shown through this, which never builds the full repr of a long container
+#: (a 3e7-element list would take seconds): it stops after a few items.
+_SHOW_ITEMS = 10
+_SHOW_WIDTH = 80
+_REPR = reprlib.Repr()
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _SHOW_ITEMS
+_REPR.maxset = _REPR.maxfrozenset = _REPR.maxdeque = _SHOW_ITEMS
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = _SHOW_WIDTH
+_REPR.maxlevel = 3
+
 
 def _show(value: Any) -> str:
-    """Render a rejected value for a message, kept short for long arrays."""
+    """Render a rejected value for a message: at most about 80 characters plus its length.
+
+    Cost is independent of the value's size: numpy arrays are summarised by numpy, Python
+    containers are cut after a few items before any repr is built.
+    """
     if isinstance(value, np.generic):  # np.int64(0) -> 0, as the user would write it
         value = value.item()
     if isinstance(value, np.ndarray):
+        if value.ndim == 0:  # "array(4)", so that a 0-d array is not mistaken for a scalar
+            return repr(value)
         return np.array2string(value, threshold=8, precision=6)
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    text = _REPR.repr(value)
+    if len(text) > _SHOW_WIDTH:
+        text = text[: _SHOW_WIDTH - 3] + "..."
+    if isinstance(value, list | tuple | dict | set | frozenset) and len(value) > _SHOW_ITEMS:
+        text += f" (length {len(value)})"
+    return text
 
 
 def fail(name: str, requirement: str, value: Any) -> InvalidArgumentError:
@@ -37,75 +108,268 @@ def fail(name: str, requirement: str, value: Any) -> InvalidArgumentError:
     return InvalidArgumentError(f"`{name}` {requirement}; got {_show(value)}.")
 
 
+# -- conversion -------------------------------------------------------------------------------
+
+
+def as_array(
+    name: str, value: Any, requirement: str, *, dtype: Any = None, copy: bool = False
+) -> npt.NDArray[Any]:
+    """``value`` as a numpy array, or the standard error ``requirement`` if numpy cannot read it.
+
+    Accepts numpy arrays, sequences and anything with ``__array__`` (torch tensors, without
+    importing torch). A tensor that requires grad is detached first (numpy refuses it
+    otherwise); a tensor on another device is refused with a message saying to move it to the
+    CPU. With a ``dtype``, only numbers are converted (bools, complex numbers and strings are
+    refused, never cast) and the result is a new array. Without one, ``copy=False`` may return
+    the caller's own buffer: the caller must only read it.
+    """
+    source = value
+    if getattr(value, "requires_grad", False) is True and callable(getattr(value, "detach", None)):
+        value = value.detach()  # a view without autograd history; the data is only read
+    try:
+        # asarray then copy: np.array(copy=True) warns on __array__ without a copy keyword.
+        array = np.asarray(value)
+        if dtype is None:
+            return array.copy() if copy else array
+        if array.dtype.kind not in "iufO":
+            raise TypeError(f"refusing to cast {array.dtype} to {dtype}")
+        return array.astype(dtype)
+    except MemoryError:  # not a property of the argument: no message would be true
+        raise
+    except Exception as exc:  # ragged lists, device tensors, unconvertible objects
+        device = getattr(source, "device", None)
+        if device is not None and str(device) != "cpu":
+            raise fail(
+                name,
+                f"must be on the CPU, but is on device {str(device)!r} (move it with .cpu())",
+                source,
+            ) from exc
+        raise fail(name, requirement, source) from exc
+
+
+def _scalar(value: Any) -> Any:
+    """A 0-d numpy array or tensor as a numpy scalar; anything else unchanged.
+
+    Scalar arguments then accept ``np.array(4)`` and ``torch.tensor(4)`` like ``4``.
+    """
+    if isinstance(value, np.generic) or getattr(value, "ndim", None) != 0:
+        return value
+    if not hasattr(value, "__array__"):
+        return value
+    try:
+        return as_array("value", value, "")[()]
+    except InvalidArgumentError:
+        return value  # the caller's type check rejects it with the caller's name
+
+
+# -- scalars ----------------------------------------------------------------------------------
+
+
+def _integer(value: Any) -> int | None:
+    """``value`` as a Python int if it is an integer (bools excluded), else None."""
+    value = _scalar(value)
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
+        return None
+    return int(value)
+
+
 def is_int(value: Any) -> bool:
-    """True for Python and numpy integers, False for bools."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
+    """True for Python and numpy integers and 0-d integer arrays, False for bools."""
+    return _integer(value) is not None
 
 
-def positive_int(name: str, value: Any) -> int:
-    """A Python or numpy integer >= 1."""
-    if not is_int(value):
+def positive_int(name: str, value: Any, *, maximum: int | None = None) -> int:
+    """A Python or numpy integer (or 0-d integer array) in ``[1, maximum]``."""
+    result = _integer(value)
+    if result is None:
         raise fail(name, "must be a positive int", value)
-    if value < 1:
+    if result < 1:
         raise fail(name, "must be >= 1", value)
-    return int(value)
+    if maximum is not None and result > maximum:
+        raise fail(name, f"must be <= {maximum}", value)
+    return result
 
 
-def non_negative_int(name: str, value: Any) -> int:
-    """A Python or numpy integer >= 0."""
-    if not is_int(value):
+def non_negative_int(name: str, value: Any, *, maximum: int | None = None) -> int:
+    """A Python or numpy integer (or 0-d integer array) in ``[0, maximum]``."""
+    result = _integer(value)
+    if result is None:
         raise fail(name, "must be a non-negative int", value)
-    if value < 0:
+    if result < 0:
         raise fail(name, "must be >= 0", value)
-    return int(value)
+    if maximum is not None and result > maximum:
+        raise fail(name, f"must be <= {maximum}", value)
+    return result
+
+
+def batch_size(value: Any, *, name: str = "batch_size") -> int:
+    """Positions per batch: an int in ``[1, MAX_BATCH_SIZE]``."""
+    return positive_int(name, value, maximum=MAX_BATCH_SIZE)
+
+
+def n_batches(value: Any, *, name: str = "n_batches") -> int:
+    """Batches per epoch: an int in ``[1, MAX_N_BATCHES]``."""
+    return positive_int(name, value, maximum=MAX_N_BATCHES)
+
+
+def seed(value: Any, *, name: str = "seed") -> int:
+    """A seed: an int in ``[0, MAX_SEED]``."""
+    return non_negative_int(name, value, maximum=MAX_SEED)
+
+
+def epoch_positions(batch: int, batches: int, replicas: int) -> int:
+    """Positions one epoch draws over all ranks, ``batch * batches * replicas``.
+
+    The arguments are validated ints. Refuses ``batches`` (naming ``n_batches``) when one epoch
+    would pass :data:`MAX_STREAM_POSITION`; pass the result to :func:`epoch`.
+
+    Examples
+    --------
+    >>> from refsampler import _validate
+    >>> _validate.epoch_positions(32, 100, 2)
+    6400
+    """
+    per_batch_round = batch * replicas
+    limit = MAX_STREAM_POSITION // per_batch_round
+    if batches > limit:
+        raise fail(
+            "n_batches",
+            f"must be <= {limit} with `batch_size` {batch} and `num_replicas` {replicas} "
+            f"(at most {MAX_STREAM_POSITION} positions an epoch)",
+            batches,
+        )
+    return batches * per_batch_round
+
+
+def epoch(value: Any, *, name: str = "epoch", positions: int = 1) -> int:
+    """An epoch: an int in ``[0, MAX_EPOCH]`` whose draw streams stay below 2**62.
+
+    Parameters
+    ----------
+    value : int
+        The epoch to check.
+    name : str
+        The argument's name in the message, e.g. ``"state['epoch']"``.
+    positions : int
+        Positions one epoch draws over all ranks (:func:`epoch_positions`); the epoch must
+        satisfy ``(epoch + 1) * positions <= MAX_STREAM_POSITION``.
+
+    Examples
+    --------
+    >>> from refsampler import _validate
+    >>> _validate.epoch(3)
+    3
+    >>> _validate.epoch(2**41)
+    Traceback (most recent call last):
+    ...
+    refsampler.errors.InvalidArgumentError: `epoch` must be <= 1099511627776; got 2199023255552.
+    """
+    limit = min(MAX_EPOCH, MAX_STREAM_POSITION // max(positions, 1) - 1)
+    return non_negative_int(name, value, maximum=limit)
+
+
+def real_number(value: Any) -> float | None:
+    """``value`` as a float if it is a real number (bools excluded), else None."""
+    value = _scalar(value)
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond float range
+        return math.copysign(math.inf, value)
 
 
 def unit_interval(name: str, value: Any) -> float:
     """A real number in [0, 1]; NaN, bools and strings are rejected."""
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+    result = real_number(value)
+    if result is None:
         raise fail(name, "must be a real number in [0, 1]", value)
-    result = float(value)
     if not 0.0 <= result <= 1.0:  # also rejects NaN
         raise fail(name, "must be in [0, 1]", value)
     return result
 
 
 def kind(value: Any) -> str:
-    """One of :data:`KINDS`."""
-    if not isinstance(value, str) or value not in KINDS:
-        raise fail("kind", 'must be one of "fixed", "quota", "random"', value)
+    """One of the registered kinds (:func:`refsampler.kinds.names`)."""
+    names = _kinds.names()
+    if not isinstance(value, str) or value not in names:
+        listed = ", ".join(f'"{n}"' for n in names)
+        raise fail("kind", f"must be one of {listed}", value)
     return value
 
 
-def int_vector(name: str, value: Any, *, allow_empty: bool = False) -> npt.NDArray[np.int64]:
-    """A 1-D array of non-negative integers, returned as a fresh int64 array.
+# -- vectors ----------------------------------------------------------------------------------
 
-    Accepts sequences, numpy arrays and anything with ``__array__`` (CPU torch tensors), so that
-    this module needs no torch import. The caller's object is never modified.
+
+def int_array(name: str, value: Any, *, allow_empty: bool = False) -> npt.NDArray[np.integer[Any]]:
+    """A 1-D array of non-negative integers that fit int64, in its own integer dtype.
+
+    May be the caller's own buffer (no copy for a valid integer array): read it, never write
+    it. :func:`int_vector` returns a private int64 copy instead.
     """
-    try:
-        array = np.asarray(value)
-    except Exception as exc:  # ragged lists and the like
-        raise fail(name, "must be a 1-D sequence of ints", value) from exc
+    array = as_array(name, value, "must be a 1-D sequence of ints")
     if array.ndim != 1:
         raise fail(name, f"must be 1-D, but has shape {array.shape}", value)
     if array.size == 0:
         if allow_empty:
             return np.zeros(0, dtype=np.int64)
         raise fail(name, "must not be empty", value)
-    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
+    if array.dtype.kind not in "iu":
+        wide = _wide_int(value, array)
+        if wide is not None:
+            raise _wide_int_error(name, wide, value)
         raise fail(name, f"must hold integers, but has dtype {array.dtype}", value)
-    if np.issubdtype(array.dtype, np.signedinteger) and array.min() < 0:
-        bad = int(array[np.argmax(array < 0)])
-        raise fail(name, f"must be non-negative, but holds {bad}", value)
+    if array.dtype.kind == "i" and array.min() < 0:
+        raise _wide_int_error(name, int(array[np.argmax(array < 0)]), value)
     if array.dtype == np.uint64 and array.max() > np.iinfo(np.int64).max:
-        raise fail(name, "must fit in int64", value)
-    return array.astype(np.int64, copy=True)
+        raise _wide_int_error(name, int(array[np.argmax(array > np.iinfo(np.int64).max)]), value)
+    return array
+
+
+def int_vector(name: str, value: Any, *, allow_empty: bool = False) -> npt.NDArray[np.int64]:
+    """A 1-D array of non-negative integers, returned as a fresh int64 array.
+
+    Accepts sequences, numpy arrays and anything with ``__array__`` (tensors, also ones that
+    require grad), so that this module needs no torch import. The caller's object is never
+    modified.
+    """
+    return int_array(name, value, allow_empty=allow_empty).astype(np.int64, copy=True)
+
+
+def _wide_int_error(name: str, bad: int, value: Any) -> InvalidArgumentError:
+    """The error for an entry of an integer vector that is negative or beyond int64."""
+    if bad < 0:
+        return fail(name, f"must be non-negative, but holds {bad}", value)
+    return fail(name, f"must fit in int64, but holds {bad}", value)
+
+
+def _wide_int(value: Any, array: npt.NDArray[Any]) -> int | None:
+    """The first negative or beyond-int64 entry of integers numpy stored as float or object.
+
+    numpy turns ``[0, 2**63]`` into float64 and ``[0, 2**64]`` into object; these are still
+    integers, and the message should say which one does not fit. Runs only on the error path.
+    """
+    if array.dtype.kind not in "fO" or array.ndim != 1:
+        return None
+    items = value if isinstance(value, list | tuple) else array if array.dtype.kind == "O" else None
+    # A plain type test: this may scan millions of items.
+    if items is None or not all(
+        type(v) is not bool and isinstance(v, int | np.integer) for v in items
+    ):
+        return None
+    # Negatives first, as for integer arrays.
+    wide = [int(v) for v in items if not 0 <= v <= np.iinfo(np.int64).max]
+    return next((v for v in wide if v < 0), wide[0] if wide else None)
 
 
 def class_counts_vector(name: str, value: Any) -> npt.NDArray[np.int64]:
-    """Per-class sample counts: 1-D, non-negative ints, with a positive total."""
+    """Per-class sample counts: 1-D, non-negative ints, with a positive total that fits int64."""
     counts = int_vector(name, value)
+    # int64 sums wrap silently; add in float first and exactly only when that is close.
+    if counts.sum(dtype=np.float64) >= 2.0**62:
+        total = sum(counts.tolist())
+        if total > np.iinfo(np.int64).max:
+            raise fail(name, f"must have a total that fits in int64, but sums to {total}", value)
     if counts.sum() == 0:
         raise fail(name, "must have a positive total", value)
     return counts
@@ -113,17 +377,22 @@ def class_counts_vector(name: str, value: Any) -> npt.NDArray[np.int64]:
 
 def probability_vector(name: str, value: Any) -> npt.NDArray[np.float64]:
     """A 1-D float vector with finite, non-negative entries that sum to 1."""
-    try:
-        array = np.array(value, dtype=np.float64)  # a copy: the caller's data is never touched
-    except (TypeError, ValueError) as exc:
-        raise fail(name, "must be a 1-D sequence of real numbers", value) from exc
+    # A copy: the caller's data is never touched.
+    array = as_array(
+        name, value, "must be a 1-D sequence of real numbers", dtype=np.float64, copy=True
+    )
+    if array.ndim == 0:
+        raise fail(name, "must be 1-D, but has shape ()", value)
     if array.ndim != 1 or array.size == 0:
         raise fail(name, "must be a non-empty 1-D sequence", value)
     if not np.all(np.isfinite(array)):
         raise fail(name, "must hold finite numbers", value)
     if np.any(array < 0):
         raise fail(name, "must be non-negative", value)
-    total = math.fsum(array.tolist())
+    try:
+        total = math.fsum(array.tolist())
+    except OverflowError:  # entries near float max: far from summing to 1
+        total = math.inf
     if abs(total - 1.0) > TARGET_SUM_TOLERANCE:
         raise fail(
             name,

@@ -1,4 +1,11 @@
-"""``ClassIndex``: which dataset positions belong to which class. Imports numpy only."""
+"""``ClassIndex``: which dataset positions belong to which class. Imports numpy only.
+
+Class ids are dense: ``K`` classes are ``0 .. K-1``, and ``K`` (``max(labels) + 1``, or
+``num_classes``) may be at most ``max(2 N, 2**20)`` for ``N`` samples (:func:`max_classes`).
+Per-class arrays cost 8 bytes a class, so this keeps memory ``O(N)``: sparse ids such as
+``[0, 1, 10**8]`` are refused before anything is allocated, with a message saying how to remap
+them (``numpy.unique(labels, return_inverse=True)``).
+"""
 
 from __future__ import annotations
 
@@ -23,6 +30,9 @@ PositionVector = npt.NDArray[np.integer[Any]]
 _DIGEST_SLICE = 1 << 20
 #: Labels are grouped by a stable argsort in slices of this many (see ``_group_stably``).
 _SORT_SLICE = 1 << 20
+#: ``K`` may always be up to this many classes (2**20), whatever ``N``: 8 MiB per per-class
+#: int64 array. Beyond it ``K`` may be up to ``2 N``.
+CLASS_FLOOR = 1 << 20
 
 
 def class_counts(labels: Any, num_classes: int | None = None) -> IntVector:
@@ -39,6 +49,17 @@ def class_counts(labels: Any, num_classes: int | None = None) -> IntVector:
     -------
     numpy.ndarray of int64, shape (K,)
 
+    Raises
+    ------
+    InvalidArgumentError
+        If the labels are not non-negative ints, ``num_classes`` is below ``max(labels) + 1``,
+        or ``K`` exceeds :func:`max_classes` of ``N`` (sparse class ids).
+
+    Notes
+    -----
+    ``K <= max(2 N, 2**20)`` keeps the cost ``O(N)``: class ids must be dense. Remap sparse
+    ids first, e.g. ``ids, dense = numpy.unique(labels, return_inverse=True)``.
+
     Examples
     --------
     >>> from refsampler import class_counts
@@ -47,21 +68,107 @@ def class_counts(labels: Any, num_classes: int | None = None) -> IntVector:
     >>> class_counts([0, 1], num_classes=4).tolist()
     [1, 1, 0, 0]
     """
-    array = _validate.int_vector("labels", labels)
-    k = _num_classes(array, num_classes)
-    return np.bincount(array, minlength=k).astype(np.int64)
+    array = _validate.int_array("labels", labels)
+    k = num_classes_of(array, num_classes)
+    return _bincount(_narrow_keys(array, k), k)
 
 
-def _num_classes(labels: npt.NDArray[np.integer[Any]], num_classes: int | None) -> int:
-    observed = int(labels.max()) + 1 if labels.size else 0
+def max_classes(n: int) -> int:
+    """The largest ``K`` accepted for ``n`` samples: ``max(2 n, 2**20)``.
+
+    Not public: the one home of the dense-class-id rule, for every module that sizes per-class
+    arrays from labels.
+
+    Examples
+    --------
+    >>> from refsampler.classes import max_classes
+    >>> max_classes(10), max_classes(10**7)
+    (1048576, 20000000)
+    """
+    return max(2 * n, CLASS_FLOOR)
+
+
+def num_classes_of(labels: npt.NDArray[np.integer[Any]], num_classes: Any = None) -> int:
+    """``K`` for validated labels: ``num_classes``, or ``max(labels) + 1`` when it is None.
+
+    Not public: shared by :func:`class_counts`, :meth:`ClassIndex.from_labels` and any code
+    that counts labels, so that the rule of :func:`max_classes` is enforced in one place,
+    before any per-class array is allocated. ``labels`` come from
+    :func:`refsampler._validate.int_array`.
+
+    Raises
+    ------
+    InvalidArgumentError
+        If a label or ``num_classes`` exceeds the limit, or ``num_classes`` is not above the
+        largest label.
+    """
+    n = int(labels.size)
+    limit = max_classes(n)
+    largest = int(labels.max()) if n else -1
+    if largest >= limit:
+        raise _validate.fail(
+            "labels",
+            f"must be dense class ids below max(2 * N, 2**20) = {limit} for N = {n} samples, "
+            f"but holds {largest}; remap sparse ids to 0 .. K-1 with "
+            "`numpy.unique(labels, return_inverse=True)`",
+            labels,
+        )
     if num_classes is None:
-        return observed
+        return largest + 1
     k = _validate.positive_int("num_classes", num_classes)
-    if k < observed:
+    if k > limit:
+        raise _validate.fail(
+            "num_classes", f"must be <= max(2 * N, 2**20) = {limit} for N = {n} samples", k
+        )
+    if k <= largest:
         raise InvalidArgumentError(
-            f"`num_classes` must exceed the largest label ({observed - 1}); got {k}."
+            f"`num_classes` must exceed the largest label ({largest}); got {k}."
         )
     return k
+
+
+def subset_labels(labels: IntVector, indices: Any, *, name: str) -> IntVector:
+    """``labels[indices]``, for the labels of a ``Subset`` of a dataset with these labels.
+
+    Not public: the one check of ``Subset.indices`` (a ``random_split`` part, possibly
+    nested), so that an index outside the dataset is an
+    :class:`~refsampler.errors.InvalidArgumentError` instead of an ``IndexError``.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray of int64, shape (M,)
+        Labels of the dataset the subset indexes (validated).
+    indices : array_like of int, shape (N,)
+        The subset's indices into that dataset; may be empty.
+    name : str
+        The indices' name in messages, e.g. ``"dataset.indices"``.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (N,)
+        A new array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsampler.classes import subset_labels
+    >>> subset_labels(np.array([0, 1, 1, 2]), [3, 0], name="dataset.indices").tolist()
+    [2, 0]
+    >>> try:
+    ...     subset_labels(np.array([0, 1]), [2], name="dataset.indices")
+    ... except ValueError as error:
+    ...     print(error)
+    `dataset.indices` must be < 2 (the length of the dataset it indexes), but holds 2; got [2].
+    """
+    positions = _validate.int_array(name, indices, allow_empty=True)
+    if positions.size and int(positions.max()) >= labels.size:
+        bad = int(positions[np.argmax(positions >= labels.size)])
+        raise _validate.fail(
+            name,
+            f"must be < {labels.size} (the length of the dataset it indexes), but holds {bad}",
+            indices,
+        )
+    return labels[positions].astype(np.int64, copy=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,6 +177,11 @@ class ClassIndex:
 
     Class ``c``'s members are ``positions[offsets[c]:offsets[c + 1]]``, in ascending order of
     the input. All arrays are private copies, made read-only.
+
+    Build it with :meth:`from_labels` or :meth:`from_class_indices`. Direct construction
+    ``ClassIndex(positions, offsets)`` checks both fields: ``positions`` 1-D, non-empty,
+    non-negative and without repeats; ``offsets`` 1-D ints with at least two entries, starting
+    at 0, non-decreasing and ending at ``len(positions)``.
 
     Attributes
     ----------
@@ -90,8 +202,9 @@ class ClassIndex:
 
     def __post_init__(self) -> None:
         if not self._owned:
-            object.__setattr__(self, "positions", np.array(self.positions, copy=True))
-            object.__setattr__(self, "offsets", np.array(self.offsets, dtype=np.int64, copy=True))
+            positions, offsets = _checked_fields(self.positions, self.offsets)
+            object.__setattr__(self, "positions", positions)
+            object.__setattr__(self, "offsets", offsets)
         self.positions.flags.writeable = False
         self.offsets.flags.writeable = False
 
@@ -102,20 +215,23 @@ class ClassIndex:
         Parameters
         ----------
         labels : array_like of int, shape (N,)
-            Non-empty, non-negative integer class ids.
+            Non-empty, non-negative integer class ids. A valid integer array (or CPU tensor)
+            is read in place, not copied.
         num_classes : int, optional
             ``K``; defaults to ``max(labels) + 1``.
+
+        Raises
+        ------
+        InvalidArgumentError
+            As :func:`class_counts`; in particular when ``K > max(2 N, 2**20)`` (sparse class
+            ids), which is refused before anything of size ``K`` is allocated.
         """
-        array = _label_array(labels)
-        k = _num_classes(array, num_classes)
+        array = _validate.int_array("labels", labels)
+        k = num_classes_of(array, num_classes)
         # A stable sort keeps each class's members in input order; numpy's stable sort is a
         # radix sort for 8- and 16-bit keys, so narrow the labels first when they fit.
-        keys = array.astype(np.min_scalar_type(max(k - 1, 0)), copy=False)
-        # bincount widens its input to intp: count slice by slice to keep that O(slice).
-        counts = np.zeros(k, dtype=np.int64)
-        for lo in range(0, keys.size, _SORT_SLICE):
-            counts += np.bincount(keys[lo : lo + _SORT_SLICE], minlength=k)
-        offsets = _offsets(counts)
+        keys = _narrow_keys(array, k)
+        offsets = _offsets(_bincount(keys, k))
         return cls(_group_stably(keys, offsets), offsets, _owned=True)
 
     @classmethod
@@ -181,28 +297,50 @@ class ClassIndex:
         return self._digest[0]
 
 
-def _label_array(labels: Any) -> npt.NDArray[np.integer[Any]]:
-    """``labels`` as a 1-D integer array, without a copy when it is one already.
+def _narrow_keys(labels: npt.NDArray[np.integer[Any]], k: int) -> npt.NDArray[np.integer[Any]]:
+    """Labels below ``k`` in the narrowest unsigned dtype that holds them (no copy if already).
 
-    Valid integer arrays (and CPU tensors, through ``__array__``) are used in place -- they are
-    only read -- so that 1e8 labels do not cost another 800 MB; anything else goes through
-    :func:`refsampler._validate.int_vector`, which converts or raises the standard error.
+    Never uint64, which bincount cannot take; labels below ``k`` fit int64.
     """
-    if isinstance(labels, np.ndarray) or hasattr(labels, "__array__"):
-        try:
-            array = np.asarray(labels)
-        except Exception:  # let the shared check produce the message
-            array = None
-        if (
-            array is not None
-            and array.ndim == 1
-            and array.size > 0
-            and array.dtype.kind in "iu"
-            and (array.dtype.kind == "u" or int(array.min()) >= 0)
-            and (array.dtype != np.uint64 or int(array.max()) <= np.iinfo(np.int64).max)
-        ):
-            return array
-    return _validate.int_vector("labels", labels)
+    dtype = np.min_scalar_type(max(k - 1, 0))
+    return labels.astype(np.int64 if dtype == np.uint64 else dtype, copy=False)
+
+
+def _bincount(keys: npt.NDArray[np.integer[Any]], k: int) -> IntVector:
+    """Counts of ``0 .. k-1`` in ``keys`` (all below ``k``), as int64."""
+    # bincount widens its input to intp: count slice by slice to keep that O(slice).
+    counts = np.zeros(k, dtype=np.int64)
+    for lo in range(0, keys.size, _SORT_SLICE):
+        counts += np.bincount(keys[lo : lo + _SORT_SLICE], minlength=k)
+    return counts
+
+
+def _checked_fields(positions: Any, offsets: Any) -> tuple[PositionVector, IntVector]:
+    """Private copies of directly given ``ClassIndex`` fields, or the error naming the field."""
+    pos = _validate.int_array("positions", positions)
+    unique, seen = np.unique(pos, return_counts=True)
+    if unique.size != pos.size:
+        dup = int(unique[np.argmax(seen > 1)])
+        raise _validate.fail(
+            "positions", f"must not repeat a position, but holds {dup} twice", positions
+        )
+    off = _validate.int_array("offsets", offsets)
+    if off.size < 2:
+        raise _validate.fail("offsets", "must have at least 2 entries (one class)", offsets)
+    if off[0] != 0:
+        raise _validate.fail("offsets", "must start at 0", offsets)
+    falls = np.flatnonzero(np.diff(off) < 0)
+    if falls.size:
+        c = int(falls[0])
+        raise _validate.fail(
+            "offsets",
+            f"must be non-decreasing, but offsets[{c + 1}] = {off[c + 1]} < "
+            f"offsets[{c}] = {off[c]}",
+            offsets,
+        )
+    if off[-1] != pos.size:
+        raise _validate.fail("offsets", f"must end at len(positions) ({pos.size})", offsets)
+    return _narrow(pos), off.astype(np.int64, copy=True)
 
 
 def _group_stably(keys: npt.NDArray[np.integer[Any]], offsets: IntVector) -> PositionVector:

@@ -8,14 +8,19 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
+
+from . import kinds
+from ._validate import _show
 
 __all__ = ["DEMO_COUNTS", "main"]
 
 #: The embedded long-tailed demo dataset: 3,000 samples, shares of 74/7/15/2/2 %.
 DEMO_COUNTS = (2220, 210, 450, 60, 60)
+
+_INT64 = np.iinfo(np.int64)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -24,8 +29,8 @@ def _demo(args: argparse.Namespace) -> int:
     from .errors import InvalidArgumentError
     from .sampler import BalancedBatchSampler
 
-    _validate.positive_int("batch_size", args.batch_size)
-    _validate.non_negative_int("seed", args.seed)
+    _validate.batch_size(args.batch_size)
+    _validate.seed(args.seed)
     labels = np.repeat(np.arange(len(DEMO_COUNTS)), DEMO_COUNTS)
     shares = np.asarray(DEMO_COUNTS) / sum(DEMO_COUNTS)
     print(
@@ -73,6 +78,17 @@ class _UsageError(Exception):
     """Bad command-line input: reported on one line with exit code 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line too, like every other input error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+#: Figure formats named when matplotlib cannot list its own.
+_FALLBACK_PLOT_FORMATS = ("pdf", "png", "svg")
+
+
 def _configure_plan(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument(
@@ -91,11 +107,17 @@ def _configure_plan(parser: argparse.ArgumentParser) -> None:
     share.add_argument(
         "--target", metavar="W,W,...", help="explicit target weights per class (normalised)"
     )
-    parser.add_argument("--kind", default="fixed", help="fixed (default), quota or random")
+    parser.add_argument(
+        "--kind", default="fixed", help=f"one of {', '.join(kinds.names())} (default fixed)"
+    )
     parser.add_argument(
         "--n-batches", type=int, metavar="N", help="batches per epoch (default ceil(N / B))"
     )
-    parser.add_argument("--plot", metavar="PATH", help="write the figure to PATH (PNG)")
+    parser.add_argument(
+        "--plot",
+        metavar="PATH",
+        help="write the figure to PATH; the extension picks the format (.png, .pdf, .svg, ...)",
+    )
     parser.add_argument(
         "--json",
         nargs="?",
@@ -110,10 +132,17 @@ def _configure_plan(parser: argparse.ArgumentParser) -> None:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    from . import _validate
     from .diagnostics import describe, plot_plan
-    from .errors import InvalidArgumentError
     from .targets import explicit
 
+    # Cheap checks first, so that a typo is reported before any file is read or plan computed.
+    if args.plot is not None:
+        _check_plot_path(args.plot)
+    _validate.batch_size(args.batch_size)
+    if args.n_batches is not None:
+        _validate.n_batches(args.n_batches)
+    _validate.seed(args.seed)
     try:
         if args.counts is not None:
             counts: Any = _int_list("--counts", args.counts)
@@ -132,13 +161,6 @@ def _plan(args: argparse.Namespace) -> int:
         }
         table = describe(counts, args.batch_size, **options)
         if args.plot is not None:
-            try:
-                import matplotlib
-            except ImportError as exc:
-                raise _UsageError(
-                    "--plot needs matplotlib: pip install 'refsampler[plot]'"
-                ) from exc
-            matplotlib.use("Agg")
             plot_plan(counts, args.batch_size, seed=args.seed, path=args.plot, **options)
         if args.json == "-":
             print(table.to_json(indent=2))
@@ -148,11 +170,37 @@ def _plan(args: argparse.Namespace) -> int:
                 Path(args.json).write_text(table.to_json(indent=2) + "\n")
         if args.plot is not None and args.json != "-":
             print(f"figure written to {args.plot}")
-    except (InvalidArgumentError, _UsageError, OSError) as exc:
-        message = str(exc) if not isinstance(exc, OSError) else _os_message(exc)
-        print(f"refsampler plan: error: {message}", file=sys.stderr)
-        return 2
+    except BrokenPipeError:  # not a file problem: main stops quietly
+        raise
+    except OSError as exc:  # a file named on the command line cannot be read or written
+        raise _UsageError(_os_message(exc)) from None
     return 0
+
+
+def _check_plot_path(path_text: str) -> None:
+    """Fail unless matplotlib is installed and can write the format of ``path_text``."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise _UsageError(
+            f"`--plot` needs matplotlib (pip install 'refsampler[plot]'); got {path_text!r}."
+        ) from None
+    matplotlib.use("Agg")
+    formats = _plot_formats()
+    suffix = Path(path_text).suffix.lower()
+    if suffix and suffix[1:] not in formats:  # no suffix: matplotlib's default format
+        listed = ", ".join(f".{f}" for f in formats)
+        raise _UsageError(f"`--plot` must end in one of {listed}; got {path_text!r}.")
+
+
+def _plot_formats() -> tuple[str, ...]:
+    """The file formats matplotlib can write, e.g. ``("eps", "pdf", "png", ...)``."""
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        return tuple(sorted(FigureCanvasBase.get_supported_filetypes()))
+    except (ImportError, AttributeError):
+        return _FALLBACK_PLOT_FORMATS
 
 
 def _os_message(exc: OSError) -> str:
@@ -164,43 +212,68 @@ def _int_list(option: str, text: str) -> list[int]:
     try:
         return [int(part) for part in text.split(",")]
     except ValueError:
-        raise _UsageError(f"`{option}` must be comma-separated integers; got {text!r}.") from None
+        raise _UsageError(
+            f"`{option}` must be comma-separated integers; got {_show(text)}."
+        ) from None
 
 
 def _float_list(option: str, text: str) -> list[float]:
     try:
         return [float(part) for part in text.split(",")]
     except ValueError:
-        raise _UsageError(f"`{option}` must be comma-separated numbers; got {text!r}.") from None
+        raise _UsageError(
+            f"`{option}` must be comma-separated numbers; got {_show(text)}."
+        ) from None
 
 
 def _read_labels(path_text: str) -> Any:
     """Labels from .npy, or from .csv / .txt with one integer label per line.
 
-    A .csv file may start with one header line (anything that is not an integer).
+    A .csv file may start with one header line (anything that is not an integer). Text files
+    are read as UTF-8 (a byte-order mark is ignored).
     """
     path = Path(path_text)
     suffix = path.suffix.lower()
     if suffix == ".npy":
         try:
-            return np.load(path, allow_pickle=False)
-        except ValueError as exc:
+            array = np.load(path, allow_pickle=False)
+        except OSError:  # missing, a directory, ...: reported with the system's reason
+            raise
+        except Exception as exc:  # empty, truncated or corrupt: numpy's parsers raise any type
+            reason = " ".join(str(exc).split()) or type(exc).__name__
             raise _UsageError(
-                f"`--labels` {path_text!r} is not a readable .npy file: {exc}"
+                f"`--labels` must be a .npy file numpy can read ({reason}); got {path_text!r}."
             ) from None
+        if not isinstance(array, np.ndarray):  # an .npz archive under a .npy name
+            raise _UsageError(f"`--labels` must be a .npy file, not .npz; got {path_text!r}.")
+        return array
     if suffix not in (".csv", ".txt"):
         raise _UsageError(f"`--labels` must be a .npy, .csv or .txt file; got {path_text!r}.")
-    lines = [line.strip() for line in path.read_text().splitlines()]
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _UsageError(
+            f"`--labels` must be UTF-8 text, but byte {exc.start} is not; got {path_text!r}."
+        ) from None
+    lines = [line.strip() for line in text.splitlines()]
     lines = [line for line in lines if line]
     if suffix == ".csv" and lines and not _is_int(lines[0]):
         lines = lines[1:]  # a header
+    labels: list[int] = []
     for number, line in enumerate(lines, start=1):
         if not _is_int(line):
             raise _UsageError(
-                f"`--labels` must hold one integer label per line; got {line!r} in "
+                f"`--labels` must hold one integer label per line; got {_show(line)} in "
                 f"{path_text!r} (data line {number})."
             )
-    return np.array([int(line) for line in lines], dtype=np.int64)
+        label = int(line)
+        if not _INT64.min <= label <= _INT64.max:  # in-range negatives get the library's message
+            raise _UsageError(
+                f"`--labels` must hold labels that fit in int64; got {_show(line)} in "
+                f"{path_text!r} (data line {number})."
+            )
+        labels.append(label)
+    return np.array(labels, dtype=np.int64)
 
 
 def _is_int(text: str) -> bool:
@@ -217,7 +290,7 @@ _EXTERNAL = (("verify", ".conformance.cli", "check a sampler implementation agai
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``refsampler`` console script."""
-    parser = argparse.ArgumentParser(prog="refsampler", description=__doc__)
+    parser = _Parser(prog="refsampler", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="show every kind on an embedded long-tailed dataset")
     demo.add_argument("--batch-size", type=int, default=32)
@@ -243,13 +316,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(args.run(args))
-    except InvalidArgumentError as exc:  # bad input: one line and status 2, no traceback
+    except (InvalidArgumentError, _UsageError) as exc:  # one line and status 2, no traceback
         print(f"refsampler {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # the reader left (`refsampler demo | head`): stop quietly
-        # Point stdout at devnull so the interpreter's final flush cannot raise again.
+    except BrokenPipeError:  # the reader left (`refsampler plan ... | head`)
+        return _stop_quietly()
+
+
+def _stop_quietly() -> int:
+    """End a command whose reader closed the pipe: no message, exit status 1.
+
+    Points stdout at devnull so that the interpreter's final flush cannot raise again.
+    """
+    try:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+    except (AttributeError, OSError, ValueError):  # stdout is not a file (replaced in-process)
+        pass
+    return 1
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ share to a class with no samples. This module imports numpy only.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -92,7 +93,12 @@ def power(class_counts: Any, exponent: float) -> FloatVector:
 
     Notes
     -----
-    .. math:: p_c = \\frac{n_c^q}{\\sum_j n_j^q}
+    .. math:: p_c = \\frac{n_c^q}{\\sum_j n_j^q} = \\frac{(n_c / n_*)^q}{\\sum_j (n_j / n_*)^q}
+
+    computed in the second form, with ``n_*`` the largest count when ``q > 0`` and the smallest
+    positive one when ``q < 0``: no term exceeds 1, so every finite ``q`` gives a finite
+    result, and a huge ``|q|`` gives the limit -- all mass shared equally by the largest
+    classes (``q -> +inf``) or the smallest non-empty ones (``q -> -inf``).
 
     An empty class gets share 0 when ``q > 0``.
 
@@ -106,14 +112,21 @@ def power(class_counts: Any, exponent: float) -> FloatVector:
     >>> from refsampler.targets import power
     >>> power([900, 100], 0.5).round(4).tolist()
     [0.75, 0.25]
+    >>> power([1, 2, 2], 1e6).tolist()
+    [0.0, 0.5, 0.5]
     """
     q = _finite_real("exponent", exponent)
     counts = _validate.class_counts_vector("class_counts", class_counts)
     present = counts > 0
     if q <= 0 and not present.all():
         raise _empty_class_error(counts, f"when `exponent` is {q!r} (<= 0)")
+    sizes = counts[present].astype(np.float64)
+    # Relative to the class that gets the most mass, every ratio is <= 1, so ratio**q cannot
+    # overflow and that class's weight is exactly 1: the sum is in [1, K] for every finite q.
+    reference = sizes.max() if q > 0 else sizes.min()
     weights = np.zeros(counts.size)
-    weights[present] = counts[present].astype(np.float64) ** q
+    with np.errstate(under="ignore"):  # a share below 1e-308 of the largest one is 0
+        weights[present] = (sizes / reference) ** q
     return weights / weights.sum()
 
 
@@ -148,9 +161,9 @@ def effective_number(class_counts: Any, beta: float) -> FloatVector:
     >>> effective_number([1000, 10], 0.99).round(4).tolist()
     [0.0873, 0.9127]
     """
-    if not isinstance(beta, int | float | np.floating | np.integer) or isinstance(beta, bool):
+    b = _validate.real_number(beta)
+    if b is None:
         raise _validate.fail("beta", "must be a real number in [0, 1)", beta)
-    b = float(beta)
     if not 0.0 <= b < 1.0:
         raise _validate.fail("beta", "must be in [0, 1)", beta)
     counts = _validate.class_counts_vector("class_counts", class_counts)
@@ -175,31 +188,44 @@ def explicit(weights: Any) -> FloatVector:
     numpy.ndarray of float64, shape (K,)
         ``weights / sum(weights)``, as a new array.
 
+    Notes
+    -----
+    .. math:: p_c = \\frac{w_c}{\\sum_j w_j} = \\frac{w_c 2^{-e}}{\\sum_j w_j 2^{-e}}
+
+    with ``2**e`` the power of two above ``max(w)``: scaling by it is exact, and the scaled sum
+    cannot overflow, so weights near the float64 maximum are normalised correctly.
+
     Examples
     --------
     >>> from refsampler.targets import explicit
     >>> explicit([2, 1, 1]).tolist()
     [0.5, 0.25, 0.25]
+    >>> explicit([1e308, 1e308]).tolist()
+    [0.5, 0.5]
     """
-    try:
-        array = np.array(weights, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise _validate.fail("weights", "must be a 1-D sequence of real numbers", weights) from exc
+    array = _validate.as_array(
+        "weights", weights, "must be a 1-D sequence of real numbers", dtype=np.float64, copy=True
+    )
+    if array.ndim == 0:
+        raise _validate.fail("weights", "must be 1-D, but has shape ()", weights)
     if array.ndim != 1 or array.size == 0:
         raise _validate.fail("weights", "must be a non-empty 1-D sequence", weights)
     if not np.all(np.isfinite(array)) or np.any(array < 0):
         raise _validate.fail("weights", "must be finite and non-negative", weights)
-    total = array.sum()
-    if total <= 0:
+    largest = array.max()
+    if largest <= 0:
         raise _validate.fail("weights", "must have a positive sum", weights)
-    return array / total
+    # Scale by the power of two just above the largest weight before summing: exact, so the
+    # result is bit for bit weights / sum(weights) whenever that sum is finite, and the sum
+    # of the scaled weights (in (0.5, K]) cannot overflow.
+    with np.errstate(under="ignore"):  # weights below 1e-308 of the largest one get share 0
+        array = np.ldexp(array, -np.frexp(largest)[1])
+    return array / array.sum()
 
 
 def _finite_real(name: str, value: Any) -> float:
-    if not isinstance(value, int | float | np.floating | np.integer) or isinstance(value, bool):
-        raise _validate.fail(name, "must be a finite real number", value)
-    result = float(value)
-    if not np.isfinite(result):
+    result = _validate.real_number(value)
+    if result is None or not math.isfinite(result):
         raise _validate.fail(name, "must be a finite real number", value)
     return result
 

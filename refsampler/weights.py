@@ -26,7 +26,8 @@ def sample_weights(
     Parameters
     ----------
     labels : array_like of int, shape (N,)
-        Class id of every sample.
+        Class id of every sample: a sequence, numpy array or CPU tensor. Ids must be dense,
+        ``K <= max(2 N, 2**20)`` (see :func:`refsampler.classes.class_counts`).
     alpha : float, optional
         Interpolation weight in [0, 1]; defaults to 1.0 (uniform over classes) when ``target``
         is not given. 1.0 is the common ``1 / class_count`` recipe, up to a constant factor.
@@ -53,7 +54,7 @@ def sample_weights(
     >>> sample_weights([0, 0, 0, 1]).tolist()
     [0.16666666666666666, 0.16666666666666666, 0.16666666666666666, 0.5]
     """
-    array = _validate.int_vector("labels", labels)
+    array = _validate.int_array("labels", labels)  # only read: no copy of N labels
     counts = class_counts(array, num_classes)
     p = resolve(counts, alpha, target)
     per_class = np.divide(p, counts, out=np.zeros(p.size), where=counts > 0)

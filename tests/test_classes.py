@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+import tracemalloc
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
-from refsampler.classes import ClassIndex, class_counts
+from refsampler.classes import ClassIndex, class_counts, max_classes, subset_labels
 from refsampler.errors import InvalidArgumentError
 
 LABELS = [2, 0, 2, 1, 0, 2, 2, 1]
@@ -61,6 +62,100 @@ def test_class_counts_rejects(labels: Any, num_classes: Any, message: str) -> No
     """Too small num_classes and bad labels are rejected with the exact message."""
     with _raises(message):
         class_counts(labels, num_classes)
+
+
+def _sparse_message(n: int, largest: int, shown: str) -> str:
+    """The refusal of a label id of ``largest`` among ``n`` labels."""
+    return (
+        f"`labels` must be dense class ids below max(2 * N, 2**20) = {max(2 * n, 2**20)} for "
+        f"N = {n} samples, but holds {largest}; remap sparse ids to 0 .. K-1 with "
+        f"`numpy.unique(labels, return_inverse=True)`; got {shown}."
+    )
+
+
+@pytest.mark.parametrize(
+    ("labels", "shown"),
+    [
+        (np.array([0, 10**10]), "[          0 10000000000]"),
+        ([0, 1, 1, 3 * 2**20], "[      0       1       1 3145728]"),
+    ],
+)
+@pytest.mark.parametrize("build", [class_counts, ClassIndex.from_labels], ids=["counts", "index"])
+def test_sparse_class_ids_are_refused_before_allocating(
+    labels: Any, shown: str, build: Any
+) -> None:
+    """A label id far beyond the number of samples is refused, saying how to remap, instead of
+    allocating one counter per id."""
+    largest = int(np.max(labels))
+    with _raises(_sparse_message(len(labels), largest, shown)):
+        build(labels)
+
+
+@pytest.mark.parametrize("build", [class_counts, ClassIndex.from_labels], ids=["counts", "index"])
+def test_num_classes_beyond_the_limit_is_refused(build: Any) -> None:
+    """An explicit num_classes obeys the same limit as the largest label."""
+    with _raises(
+        "`num_classes` must be <= max(2 * N, 2**20) = 1048576 for N = 2 samples; got 10000000000."
+    ):
+        build([0, 1], num_classes=10**10)
+
+
+def test_class_limit_is_max_of_twice_n_and_a_floor() -> None:
+    """K may be up to max(2 N, 2**20): the floor for small N, twice the samples beyond it."""
+    assert max_classes(1) == 2**20
+    assert max_classes(2**19) == 2**20
+    assert max_classes(2**19 + 1) == 2**20 + 2
+    assert max_classes(10**7) == 2 * 10**7
+
+
+def test_labels_up_to_the_limit_are_accepted() -> None:
+    """The largest accepted id is limit - 1 (K = limit); one more is refused."""
+    counts = class_counts([0, 2**20 - 1])
+    assert counts.size == 2**20
+    assert counts[0] == counts[-1] == 1
+    assert class_counts([0], num_classes=2**20).size == 2**20
+    with _raises(_sparse_message(2, 2**20, "[      0 1048576]")):
+        class_counts(np.array([0, 2**20]))
+
+
+def test_sparse_check_costs_order_n() -> None:
+    """Refusing a huge id among few labels allocates O(N), not O(max label)."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(InvalidArgumentError):
+            ClassIndex.from_labels(np.array([0, 1, 1, 10**12]))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        (
+            [0, 2**63],
+            "`labels` must fit in int64, but holds 9223372036854775808; "
+            "got [0, 9223372036854775808].",
+        ),
+        (np.array(4), "`labels` must be 1-D, but has shape (); got array(4)."),
+        (
+            torch.tensor([0.0, 1.0], requires_grad=True),
+            "`labels` must hold integers, but has dtype float32; "
+            "got tensor([0., 1.], requires_grad=True).",
+        ),
+    ],
+)
+def test_class_counts_names_the_real_problem(labels: Any, message: str) -> None:
+    """Ids beyond int64 are named as such (not as float64), 0-d arrays as 0-d, and a tensor
+    that requires grad gets the standard message instead of a RuntimeError."""
+    with _raises(message):
+        class_counts(labels)
+
+
+def test_class_counts_reads_uint64_labels() -> None:
+    """uint64 labels (which bincount cannot take directly) are counted."""
+    assert class_counts(np.array([0, 2, 2], dtype=np.uint64)).tolist() == [1, 0, 2]
 
 
 # -- ClassIndex.from_labels ------------------------------------------------------------------
@@ -260,6 +355,52 @@ def test_digest_is_sensitive_to_order_within_class() -> None:
     assert a.digest() != b.digest()
 
 
+def test_direct_construction_checks_the_fields_and_narrows() -> None:
+    """Valid fields are accepted from lists; positions are stored as uint32 when they fit."""
+    index = ClassIndex([5, 1, 3], [0, 2, 2, 3])
+    assert index.positions.dtype == np.uint32
+    assert index.offsets.dtype == np.int64
+    assert index.counts.tolist() == [2, 0, 1]
+    assert index.members(0).tolist() == [5, 1]
+
+
+@pytest.mark.parametrize(
+    ("positions", "offsets", "message"),
+    [
+        (
+            [0, 1, 2],
+            [0, 3, 1, 3],
+            "`offsets` must be non-decreasing, but offsets[2] = 1 < "
+            "offsets[1] = 3; got [0, 3, 1, 3].",
+        ),
+        ([0, 1, 2], [1, 3], "`offsets` must start at 0; got [1, 3]."),
+        ([0, 1, 2], [0, 2], "`offsets` must end at len(positions) (3); got [0, 2]."),
+        ([0, 1, 2], [0, 2, 4], "`offsets` must end at len(positions) (3); got [0, 2, 4]."),
+        ([0, 1, 2], [3], "`offsets` must have at least 2 entries (one class); got [3]."),
+        ([0, 1, 2], [0, -1, 3], "`offsets` must be non-negative, but holds -1; got [0, -1, 3]."),
+        (
+            [0, 1, 2],
+            [0.0, 3.0],
+            "`offsets` must hold integers, but has dtype float64; got [0.0, 3.0].",
+        ),
+        ([0, 1, 2], [[0, 3]], "`offsets` must be 1-D, but has shape (1, 2); got [[0, 3]]."),
+        (
+            [0, 1, 1],
+            [0, 3],
+            "`positions` must not repeat a position, but holds 1 twice; got [0, 1, 1].",
+        ),
+        ([0, -1], [0, 2], "`positions` must be non-negative, but holds -1; got [0, -1]."),
+        ([], [0, 0], "`positions` must not be empty; got []."),
+        ([0.5], [0, 1], "`positions` must hold integers, but has dtype float64; got [0.5]."),
+    ],
+)
+def test_direct_construction_rejects_bad_fields(positions: Any, offsets: Any, message: str) -> None:
+    """Bad offsets (they would give negative counts) and bad positions are refused, naming
+    the field."""
+    with _raises(message):
+        ClassIndex(positions, offsets)
+
+
 def test_direct_construction_does_not_touch_caller_arrays() -> None:
     """Building a ClassIndex from arrays leaves the caller's arrays writeable and unaliased."""
     positions = np.array([0, 1, 2], dtype=np.int64)
@@ -268,3 +409,45 @@ def test_direct_construction_does_not_touch_caller_arrays() -> None:
     assert positions.flags.writeable
     assert offsets.flags.writeable
     assert not np.shares_memory(index.positions, positions)
+
+
+# -- subset_labels ---------------------------------------------------------------------------
+
+
+def test_subset_labels_indexes_the_labels() -> None:
+    """The labels of a subset are the parent's labels at its indices, as a new int64 array."""
+    labels = np.array([4, 5, 6, 7])
+    result = subset_labels(labels, [3, 0, 3], name="dataset.indices")
+    assert result.tolist() == [7, 4, 7]
+    assert result.dtype == np.int64
+    assert not np.shares_memory(result, labels)
+
+
+def test_subset_labels_nested_subsets() -> None:
+    """Nested subsets compose from the root outwards, like Subset(Subset(ds, a), b)."""
+    root = np.array([0, 1, 2, 3, 4, 5])
+    inner = subset_labels(root, [5, 4, 3, 2], name="dataset.dataset.indices")
+    assert subset_labels(inner, torch.tensor([1, 3]), name="dataset.indices").tolist() == [4, 2]
+
+
+def test_subset_labels_empty_subset() -> None:
+    """An empty subset has no labels (the sampler then says the labels are empty)."""
+    assert subset_labels(np.array([0, 1]), [], name="dataset.indices").tolist() == []
+
+
+@pytest.mark.parametrize(
+    ("indices", "message"),
+    [
+        (
+            [0, 5],
+            "`dataset.indices` must be < 3 (the length of the dataset it indexes), but holds 5; "
+            "got [0, 5].",
+        ),
+        ([0, -1], "`dataset.indices` must be non-negative, but holds -1; got [0, -1]."),
+        ([0.0], "`dataset.indices` must hold integers, but has dtype float64; got [0.0]."),
+    ],
+)
+def test_subset_labels_rejects_bad_indices(indices: Any, message: str) -> None:
+    """Indices outside the parent dataset are an InvalidArgumentError, not an IndexError."""
+    with _raises(message):
+        subset_labels(np.array([0, 1, 2]), indices, name="dataset.indices")

@@ -156,3 +156,24 @@ def test_demo_into_a_closed_pipe_stops_quietly() -> None:
     assert result.stdout.startswith("refsampler demo:")
     assert len(result.stdout.splitlines()) == 1
     assert "Traceback" not in result.stderr
+
+
+def test_demo_batch_size_beyond_the_bound_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A batch size beyond 2**40 is refused up front, not after an overflow deep inside."""
+    assert main(["demo", "--batch-size", str(2**62)]) == 2
+    assert capsys.readouterr().err == (
+        "refsampler demo: error: `batch_size` must be <= 1099511627776; got 4611686018427387904.\n"
+    )
+
+
+def test_usage_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """An argparse error is one line on stderr (exit status 2), pointing at --help."""
+    with pytest.raises(SystemExit) as info:
+        main(["demo", "--seed", "x"])
+    assert info.value.code == 2
+    assert capsys.readouterr().err == (
+        "refsampler demo: error: argument --seed: invalid int value: 'x' "
+        "(see refsampler demo --help)\n"
+    )

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from refsampler import allocate
-from refsampler.cli import main
+from refsampler import allocate, kinds
+from refsampler.cli import _plot_formats, main
 from refsampler.diagnostics import describe
 from refsampler.targets import interpolate
 
+#: The registered kinds as the `kind` message lists them: "fixed", "quota", "random".
+KIND_CHOICES = ", ".join(f'"{name}"' for name in kinds.names())
 ISSUE = ["plan", "--counts", "740,70,150,20,20", "--batch-size", "32", "--alpha", "0.5"]
 
 
@@ -85,7 +90,7 @@ def test_target_option(capsys) -> None:
         ),
         (
             ["--counts", "5,5", "--batch-size", "4", "--kind", "greedy"],
-            '`kind` must be one of "fixed", "quota", "random"; got \'greedy\'.',
+            f"`kind` must be one of {KIND_CHOICES}; got 'greedy'.",
         ),
         (
             ["--counts", "5,5", "--batch-size", "4", "--target", "1,x"],
@@ -98,6 +103,27 @@ def test_target_option(capsys) -> None:
         (
             ["--labels", "missing.txt", "--batch-size", "4"],
             "No such file or directory: missing.txt",
+        ),
+        (
+            ["--counts", "5,5", "--batch-size", str(2**62)],
+            "`batch_size` must be <= 1099511627776; got 4611686018427387904.",
+        ),
+        (
+            ["--counts", "5,5", "--batch-size", "4", "--n-batches", str(2**41)],
+            "`n_batches` must be <= 1099511627776; got 2199023255552.",
+        ),
+        (
+            ["--counts", "5,5", "--batch-size", "4", "--seed", "-1"],
+            "`seed` must be >= 0; got -1.",
+        ),
+        (
+            ["--counts", "5,99999999999999999999", "--batch-size", "4"],
+            "`class_counts` must fit in int64, but holds 99999999999999999999; "
+            "got [5, 99999999999999999999].",
+        ),
+        (
+            ["--counts", "5,5", "--batch-size", "4", "--json", "."],
+            "Is a directory: .",
         ),
     ],
 )
@@ -126,3 +152,133 @@ def test_infeasible_fixed_kind_exits_2(capsys) -> None:
     err = capsys.readouterr().err
     assert err.startswith('refsampler plan: error: `kind="fixed"` is infeasible')
     assert err.count("\n") == 1
+
+
+def _plan_error(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """The stderr of ``refsampler plan ARGS``, which must exit 2 with exactly one line."""
+    assert main(["plan", *args]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1
+    assert captured.err.startswith("refsampler plan: error: ")
+    return captured.err[len("refsampler plan: error: ") : -1]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        (
+            "empty.npy",
+            b"",
+            "`--labels` must be a .npy file numpy can read (No data left in file); got {path!r}.",
+        ),
+        (
+            "latin1.csv",
+            b"label\n0\n\xe9t\xe9\n",
+            "`--labels` must be UTF-8 text, but byte 8 is not; got {path!r}.",
+        ),
+        (
+            "wide.csv",
+            b"label\n0\n9223372036854775808\n",
+            "`--labels` must hold labels that fit in int64; got '9223372036854775808' in "
+            "{path!r} (data line 2).",
+        ),
+        (
+            "negative.txt",
+            b"0\n-9223372036854775809\n",
+            "`--labels` must hold labels that fit in int64; got '-9223372036854775809' in "
+            "{path!r} (data line 2).",
+        ),
+        (
+            "sparse.txt",
+            b"0\n1\n10000000000\n",
+            "`labels` must be dense class ids below max(2 * N, 2**20) = 1048576 for N = 3 "
+            "samples, but holds 10000000000; remap sparse ids to 0 .. K-1 with "
+            "`numpy.unique(labels, return_inverse=True)`; got [          0           1 "
+            "10000000000].",
+        ),
+    ],
+)
+def test_bad_label_files_exit_2_with_one_line(
+    name: str, content: bytes, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty .npy, a non-UTF-8 .csv, a label beyond int64 and a huge label id are input
+    errors: one line, exit 2, no traceback."""
+    path = tmp_path / name
+    path.write_bytes(content)
+    err = _plan_error(["--labels", str(path), "--batch-size", "2"], capsys)
+    assert err == message.format(path=str(path))
+
+
+def test_corrupt_npy_header_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Whatever numpy raises on a corrupt header becomes the one-line input error."""
+    path = tmp_path / "corrupt.npy"
+    path.write_bytes(b"\x93NUMPY\x01\x00\x10\x00{garbage:::    \n")
+    err = _plan_error(["--labels", str(path), "--batch-size", "2"], capsys)
+    assert err.startswith("`--labels` must be a .npy file numpy can read (")
+    assert err.endswith(f"); got {str(path)!r}.")
+
+
+def test_npz_under_npy_name_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An .npz archive saved under a .npy name is named as such."""
+    path = tmp_path / "labels.npy"
+    with path.open("wb") as handle:
+        np.savez(handle, labels=np.arange(3))
+    err = _plan_error(["--labels", str(path), "--batch-size", "2"], capsys)
+    assert err == f"`--labels` must be a .npy file, not .npz; got {str(path)!r}."
+
+
+def test_csv_with_byte_order_mark(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A UTF-8 byte-order mark (spreadsheet exports) does not turn the first label into a
+    header."""
+    path = tmp_path / "labels.csv"
+    path.write_bytes(b"\xef\xbb\xbf0\n1\n1\n")
+    assert main(["plan", "--labels", str(path), "--batch-size", "2", "--json"]) == 0
+    assert [r["count"] for r in json.loads(capsys.readouterr().out)["classes"]] == [1, 2]
+
+
+def test_plot_extension_is_checked_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unsupported --plot extension is refused before any file is read or plan computed,
+    listing the formats matplotlib can write."""
+    monkeypatch.chdir(tmp_path)
+    err = _plan_error(["--labels", "missing.txt", "--batch-size", "2", "--plot", "f.xyz"], capsys)
+    formats = _plot_formats()
+    assert {"png", "pdf", "svg"} <= set(formats)
+    assert err == f"`--plot` must end in one of {', '.join('.' + f for f in formats)}; got 'f.xyz'."
+    assert not (tmp_path / "f.xyz").exists()
+
+
+def test_plot_formats_fall_back_to_a_fixed_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without matplotlib's canvas list the named formats are png, pdf and svg."""
+    monkeypatch.setitem(sys.modules, "matplotlib.backend_bases", None)
+    assert _plot_formats() == ("pdf", "png", "svg")
+
+
+def test_usage_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse's own errors are one line and exit 2, pointing at --help."""
+    with pytest.raises(SystemExit) as info:
+        main(["plan", "--counts", "5,5", "--batch-size", "x"])
+    assert info.value.code == 2
+    assert capsys.readouterr().err == (
+        "refsampler plan: error: argument --batch-size: invalid int value: 'x' "
+        "(see refsampler plan --help)\n"
+    )
+
+
+def test_plan_into_a_closed_pipe_stops_quietly() -> None:
+    """``refsampler plan ... | head -1``: no "Broken pipe" error, no traceback, status 1 (as
+    ``refsampler demo`` does)."""
+    counts = ",".join(["7"] * 2000)  # a table larger than the pipe buffer
+    command = [sys.executable, "-m", "refsampler", "plan", "--counts", counts, "--batch-size"]
+    with subprocess.Popen(
+        [*command, "64", "--kind", "random"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        first = process.stdout.readline()
+        process.stdout.close()  # the reader leaves while the table is being written
+        err = process.stderr.read()
+        code = process.wait(timeout=120)
+    assert first.startswith(b"kind random, batch size 64")
+    assert err == b""
+    assert code == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -185,6 +186,53 @@ def test_power_rejects_bad_exponent(exponent: Any, shown: str) -> None:
         power(COUNTS, exponent)
 
 
+@pytest.mark.parametrize(
+    ("counts", "exponent", "expected"),
+    [
+        ([1, 2], 1e6, [0.0, 1.0]),
+        ([1, 2], 1e308, [0.0, 1.0]),
+        ([1, 2], -1e6, [1.0, 0.0]),
+        ([1, 2], -1e308, [1.0, 0.0]),
+        ([3, 5, 5], 1e300, [0.0, 0.5, 0.5]),
+        ([2, 2, 9], -1e300, [0.5, 0.5, 0.0]),
+        ([4, 0, 4], 1e308, [0.5, 0.0, 0.5]),
+        ([10**18, 10**18 - 10**3], 1e20, [1.0, 0.0]),
+        ([7, 7], 1e308, [0.5, 0.5]),
+    ],
+)
+def test_power_huge_exponents_reach_the_limit(
+    counts: list[int], exponent: float, expected: list[float]
+) -> None:
+    """A huge finite |q| puts all mass on the largest (q > 0) or smallest (q < 0) classes,
+    shared equally by ties -- finite, exact, never NaN."""
+    p = power(counts, exponent)
+    assert p.tolist() == expected
+    _check_is_target(p, len(counts))
+
+
+@pytest.mark.parametrize("exponent", [50, 200, -50, -200])
+def test_power_large_exponents_match_exact_arithmetic(exponent: int) -> None:
+    """Where n**q alone overflows float64 (1000**200), shares still equal n**q / sum(n**q),
+    computed here exactly with fractions."""
+    counts = [1, 2, 3, 1000]
+    powers = [Fraction(n) ** exponent for n in counts]
+    expected = [float(w / sum(powers)) for w in powers]
+    p = power(counts, float(exponent))
+    np.testing.assert_allclose(p, expected, rtol=1e-13, atol=0)
+    _check_is_target(p, len(counts))
+
+
+@pytest.mark.parametrize("exponent", [1e-300, -1e-300, 5e-324])
+def test_power_tiny_exponents_are_uniform(exponent: float) -> None:
+    """An exponent next to 0 gives the class-balanced shares, as q = 0 does."""
+    assert power([1, 2, 3, 1000], exponent).tolist() == [0.25] * 4
+
+
+def test_power_accepts_zero_d_exponent() -> None:
+    """A 0-d array exponent is the number it holds."""
+    assert power(COUNTS, np.array(0.5)).tolist() == power(COUNTS, 0.5).tolist()
+
+
 # -- effective_number ----------------------------------------------------------------------
 
 
@@ -222,6 +270,13 @@ def test_effective_number_empty_class_raises() -> None:
     )
     with _raises(message):
         effective_number([3, 0, 1], 0.5)
+
+
+def test_effective_number_accepts_zero_d_beta() -> None:
+    """A 0-d array beta is the number it holds."""
+    assert (
+        effective_number(COUNTS, np.array(0.9)).tolist() == effective_number(COUNTS, 0.9).tolist()
+    )
 
 
 @pytest.mark.parametrize(
@@ -268,8 +323,43 @@ def test_explicit_returns_new_array_and_leaves_input_untouched() -> None:
 
 
 @pytest.mark.parametrize(
+    ("weights", "expected"),
+    [
+        ([1e308, 1e308], [0.5, 0.5]),
+        ([1.7976931348623157e308, 1.7976931348623157e308, 0.0], [0.5, 0.5, 0.0]),
+        ([1e308, 1e308, 1e308, 1e308], [0.25, 0.25, 0.25, 0.25]),
+        ([5e-324, 5e-324], [0.5, 0.5]),
+        ([1e308, 1e-300], [1.0, 0.0]),
+    ],
+)
+def test_explicit_extreme_weights(weights: list[float], expected: list[float]) -> None:
+    """Weights near the float64 maximum or minimum normalise exactly, without inf or NaN."""
+    p = explicit(weights)
+    assert p.tolist() == expected
+    _check_is_target(p, len(weights))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_explicit_is_bitwise_weights_over_sum(seed: int) -> None:
+    """For ordinary weights the result is bit for bit weights / sum(weights)."""
+    weights = np.random.default_rng(seed).exponential(size=17) * 10.0 ** (seed * 40 - 80)
+    assert explicit(weights).tobytes() == (weights / weights.sum()).tobytes()
+
+
+def test_explicit_accepts_tensors_that_require_grad() -> None:
+    """A weight tensor tracking gradients is read through a detached copy."""
+    import torch
+
+    weights = torch.tensor([3.0, 1.0], requires_grad=True)
+    assert explicit(weights).tolist() == [0.75, 0.25]
+    assert weights.requires_grad
+    assert weights.tolist() == [3.0, 1.0]
+
+
+@pytest.mark.parametrize(
     ("weights", "message"),
     [
+        (np.array(2.0), "`weights` must be 1-D, but has shape (); got array(2.)."),
         ([1, -1], "`weights` must be finite and non-negative; got [1, -1]."),
         ([1, float("nan")], "`weights` must be finite and non-negative; got [1, nan]."),
         ([0, 0], "`weights` must have a positive sum; got [0, 0]."),

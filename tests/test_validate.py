@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from refsampler import _validate
+from refsampler import _validate, kinds
 from refsampler.errors import InvalidArgumentError, RefSamplerError
 
 
@@ -36,11 +36,35 @@ def test_fail_shows_strings_with_repr() -> None:
 
 
 def test_show_truncates_long_reprs() -> None:
-    """Values with a long repr are cut to 80 characters ending in '...'."""
-    shown = _validate._show(list(range(100)))
-    assert len(shown) == 80
-    assert shown.endswith("...")
-    assert shown.startswith("[0, 1, 2")
+    """A long list shows its first ten items and its length; a long string is cut to 80."""
+    assert _validate._show(list(range(100))) == "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, ...] (length 100)"
+    assert (
+        _validate._show((1.5,) * 11)
+        == "(1.5, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5, ...) (length 11)"
+    )
+    shown = _validate._show("x" * 500)
+    assert len(shown) <= 80
+    assert "..." in shown
+
+
+def test_show_never_builds_the_full_repr_of_a_long_list() -> None:
+    """Only the shown items are rendered, so the cost does not grow with the list's length."""
+    rendered = []
+
+    class Item:
+        def __repr__(self) -> str:
+            rendered.append(self)
+            return "item"
+
+    shown = _validate._show([Item() for _ in range(10_000)])
+    assert len(rendered) <= 10
+    assert shown.endswith(" (length 10000)")
+
+
+def test_show_marks_zero_d_arrays() -> None:
+    """A 0-d array is shown as array(...), so that it is not mistaken for a plain number."""
+    assert _validate._show(np.array(4)) == "array(4)"
+    assert _validate._show(np.int64(4)) == "4"
 
 
 def test_show_summarises_long_arrays() -> None:
@@ -91,6 +115,38 @@ def test_positive_int_rejects(value: Any, message: str) -> None:
         _validate.positive_int("batch_size", value)
 
 
+@pytest.mark.parametrize("value", [np.array(4), np.array(4, dtype=np.uint8), torch.tensor(4)])
+def test_positive_int_accepts_zero_d_integer_arrays(value: Any) -> None:
+    """A 0-d integer array or tensor is an int like the number it holds."""
+    result = _validate.positive_int("batch_size", value)
+    assert type(result) is int
+    assert result == 4
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (np.array(2.5), "`batch_size` must be a positive int; got array(2.5)."),
+        (np.array(True), "`batch_size` must be a positive int; got array(True)."),
+        (np.array([4]), "`batch_size` must be a positive int; got [4]."),
+        (np.array(0), "`batch_size` must be >= 1; got array(0)."),
+    ],
+)
+def test_positive_int_rejects_other_arrays(value: Any, message: str) -> None:
+    """0-d float or bool arrays and 1-D arrays are not ints; a 0-d 0 is out of range."""
+    with _raises(message):
+        _validate.positive_int("batch_size", value)
+
+
+def test_positive_int_maximum() -> None:
+    """``maximum`` is an inclusive upper bound, named with the value in the message."""
+    assert _validate.positive_int("n", 10, maximum=10) == 10
+    with _raises("`n` must be <= 10; got 11."):
+        _validate.positive_int("n", 11, maximum=10)
+    with _raises("`n` must be <= 10; got 11."):
+        _validate.non_negative_int("n", np.int64(11), maximum=10)
+
+
 def test_non_negative_int_accepts_zero() -> None:
     """Zero is a valid non-negative int."""
     assert _validate.non_negative_int("seed", 0) == 0
@@ -111,6 +167,91 @@ def test_non_negative_int_rejects(value: Any, message: str) -> None:
         _validate.non_negative_int("seed", value)
 
 
+# -- bounded integers -------------------------------------------------------------------------
+
+
+def test_bounds_keep_arithmetic_exact() -> None:
+    """The bounds are the documented powers of two; B * p_c and stream offsets stay exact."""
+    assert _validate.MAX_BATCH_SIZE == _validate.MAX_N_BATCHES == _validate.MAX_EPOCH == 2**40
+    assert _validate.MAX_SEED == 2**128 - 1
+    assert _validate.MAX_STREAM_POSITION == 2**62
+    # B * p_c for the largest B: float64 spacing below 2**40 is 2**-12, well under 1.
+    assert np.spacing(np.float64(_validate.MAX_BATCH_SIZE)) <= 2.0**-12
+
+
+@pytest.mark.parametrize(
+    ("check", "value", "message"),
+    [
+        (
+            _validate.batch_size,
+            2**62,
+            "`batch_size` must be <= 1099511627776; got 4611686018427387904.",
+        ),
+        (_validate.batch_size, 0, "`batch_size` must be >= 1; got 0."),
+        (
+            _validate.n_batches,
+            2**40 + 1,
+            "`n_batches` must be <= 1099511627776; got 1099511627777.",
+        ),
+        (
+            _validate.epoch,
+            2**70,
+            "`epoch` must be <= 1099511627776; got 1180591620717411303424.",
+        ),
+        (_validate.epoch, -1, "`epoch` must be >= 0; got -1."),
+        (
+            _validate.seed,
+            2**128,
+            "`seed` must be <= 340282366920938463463374607431768211455; "
+            "got 340282366920938463463374607431768211456.",
+        ),
+        (_validate.seed, 1.0, "`seed` must be a non-negative int; got 1.0."),
+    ],
+)
+def test_bounded_ints_reject(check: Any, value: Any, message: str) -> None:
+    """Values beyond the documented bounds are refused up front with the exact message."""
+    with _raises(message):
+        check(value)
+
+
+def test_bounded_ints_accept_their_bounds() -> None:
+    """Each bound itself is accepted, as a Python int."""
+    assert _validate.batch_size(2**40) == 2**40
+    assert _validate.n_batches(np.int64(2**40)) == 2**40
+    assert _validate.epoch(2**40) == 2**40
+    assert _validate.seed(2**128 - 1) == 2**128 - 1
+    assert _validate.seed(0) == 0
+
+
+def test_bounded_ints_use_the_given_name() -> None:
+    """The name defaults to the argument's usual name and can be replaced."""
+    with _raises("`state['epoch']` must be <= 1099511627776; got 1180591620717411303424."):
+        _validate.epoch(2**70, name="state['epoch']")
+
+
+def test_epoch_positions_is_the_product() -> None:
+    """Positions an epoch draws over all ranks: batch_size * n_batches * num_replicas."""
+    assert _validate.epoch_positions(32, 100, 4) == 12800
+    assert _validate.epoch_positions(2**40, 2**22, 1) == 2**62
+
+
+def test_epoch_positions_refuses_overflowing_epochs() -> None:
+    """An epoch longer than 2**62 positions is refused, naming the largest n_batches."""
+    message = (
+        "`n_batches` must be <= 4194304 with `batch_size` 1099511627776 and `num_replicas` 1 "
+        "(at most 4611686018427387904 positions an epoch); got 1099511627776."
+    )
+    with _raises(message):
+        _validate.epoch_positions(2**40, 2**40, 1)
+
+
+def test_epoch_limit_follows_the_epoch_length() -> None:
+    """With long epochs the largest epoch shrinks so that (epoch + 1) * positions <= 2**62."""
+    assert _validate.epoch(2**31 - 1, positions=2**31) == 2**31 - 1
+    with _raises("`epoch` must be <= 2147483647; got 2147483648."):
+        _validate.epoch(2**31, positions=2**31)
+
+
 # -- unit interval and kind -------------------------------------------------------------------
 
 
@@ -120,6 +261,12 @@ def test_unit_interval_accepts(value: Any) -> None:
     result = _validate.unit_interval("alpha", value)
     assert type(result) is float
     assert result == float(value)
+
+
+def test_unit_interval_accepts_zero_d_arrays() -> None:
+    """A 0-d float array or tensor is a real number like the value it holds."""
+    assert _validate.unit_interval("alpha", np.array(0.5)) == 0.5
+    assert _validate.unit_interval("alpha", torch.tensor(0.25, requires_grad=True)) == 0.25
 
 
 @pytest.mark.parametrize(
@@ -141,9 +288,9 @@ def test_unit_interval_rejects(value: Any, message: str) -> None:
         _validate.unit_interval("alpha", value)
 
 
-@pytest.mark.parametrize("value", ["fixed", "quota", "random"])
-def test_kind_accepts_the_three_kinds(value: str) -> None:
-    """The three kinds of DESIGN 2 are accepted unchanged."""
+@pytest.mark.parametrize("value", kinds.names())
+def test_kind_accepts_every_registered_kind(value: str) -> None:
+    """Every kind of the registry is accepted unchanged."""
     assert _validate.kind(value) == value
 
 
@@ -151,9 +298,34 @@ def test_kind_accepts_the_three_kinds(value: str) -> None:
     ("value", "shown"), [("Fixed", "'Fixed'"), ("balanced", "'balanced'"), (1, "1")]
 )
 def test_kind_rejects_others(value: Any, shown: str) -> None:
-    """Any other value (case matters) is rejected, listing the valid kinds."""
-    with _raises(f'`kind` must be one of "fixed", "quota", "random"; got {shown}.'):
+    """Any other value (case matters) is rejected, listing the registered kinds."""
+    listed = ", ".join(f'"{name}"' for name in kinds.names())
+    with _raises(f"`kind` must be one of {listed}; got {shown}."):
         _validate.kind(value)
+
+
+def test_kind_message_starts_with_the_builtin_kinds() -> None:
+    """The message lists the registry in order, beginning with fixed, quota and random."""
+    with pytest.raises(InvalidArgumentError) as info:
+        _validate.kind("Fixed")
+    assert str(info.value).startswith('`kind` must be one of "fixed", "quota", "random"')
+    assert str(info.value).endswith("; got 'Fixed'.")
+
+
+def test_kind_follows_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kind registered later is accepted and listed last: the registry is the one source."""
+    extra = kinds.KindTraits("extra", frozenset({kinds.PROPERTY_CYCLES}), (), "for this test")
+    monkeypatch.setitem(kinds._TRAITS, "extra", extra)
+    assert _validate.kind("extra") == "extra"
+    assert kinds.names()[-1] == "extra"
+    listed = ", ".join(f'"{name}"' for name in kinds.names())
+    with _raises(f"`kind` must be one of {listed}; got 'Extra'."):
+        _validate.kind("Extra")
+
+
+def test_kinds_alias_lists_the_registered_kinds() -> None:
+    """``_validate.KINDS`` stays importable, equal to the registry's names."""
+    assert _validate.KINDS == kinds.names()
 
 
 # -- integer vectors -------------------------------------------------------------------------
@@ -211,7 +383,27 @@ def test_int_vector_allow_empty() -> None:
         (["a", "b"], "`labels` must hold integers, but has dtype <U1; got ['a', 'b']."),
         (
             np.array([0, 2**63], dtype=np.uint64),
-            "`labels` must fit in int64; got [                  0 9223372036854775808].",
+            "`labels` must fit in int64, but holds 9223372036854775808; "
+            "got [                  0 9223372036854775808].",
+        ),
+        (
+            [0, 2**63],
+            "`labels` must fit in int64, but holds 9223372036854775808; "
+            "got [0, 9223372036854775808].",
+        ),
+        (
+            (2**64, 0),
+            "`labels` must fit in int64, but holds 18446744073709551616; "
+            "got (18446744073709551616, 0).",
+        ),
+        (
+            [2**63, -1],
+            "`labels` must be non-negative, but holds -1; got [9223372036854775808, -1].",
+        ),
+        (np.array(4), "`labels` must be 1-D, but has shape (); got array(4)."),
+        (
+            torch.tensor(4),
+            "`labels` must be 1-D, but has shape (); got tensor(4).",
         ),
     ],
 )
@@ -225,6 +417,44 @@ def test_int_vector_names_the_first_negative() -> None:
     """The message names the first negative entry, not just "some"."""
     with _raises("`labels` must be non-negative, but holds -7; got [ 1 -7 -2]."):
         _validate.int_vector("labels", np.array([1, -7, -2]))
+
+
+def test_int_vector_accepts_tensors_that_require_grad() -> None:
+    """A tensor tracking gradients is read through a detached view: its dtype decides."""
+    weights = torch.tensor([0.0, 1.0], requires_grad=True)
+    message = (
+        "`labels` must hold integers, but has dtype float32; "
+        "got tensor([0., 1.], requires_grad=True)."
+    )
+    with _raises(message):
+        _validate.int_vector("labels", weights)
+    assert weights.requires_grad
+
+
+def test_as_array_refuses_tensors_on_another_device() -> None:
+    """A tensor numpy cannot read (here on the meta device) gets a message saying so."""
+    message = (
+        "`labels` must be on the CPU, but is on device 'meta' (move it with .cpu()); "
+        "got tensor(..., device='meta', size=(2,), dtype=torch.int64)."
+    )
+    with _raises(message):
+        _validate.int_vector("labels", torch.tensor([0, 1], device="meta"))
+
+
+def test_int_array_reads_valid_arrays_in_place() -> None:
+    """int_array does not copy a valid integer array (callers only read it)."""
+    labels = np.array([0, 3, 1], dtype=np.uint16)
+    assert _validate.int_array("labels", labels) is labels
+
+
+def test_class_counts_vector_rejects_totals_beyond_int64() -> None:
+    """Counts whose total wraps around in int64 are refused with the exact total."""
+    message = (
+        "`class_counts` must have a total that fits in int64, but sums to "
+        "9223372036854775808; got [4611686018427387904, 4611686018427387904]."
+    )
+    with _raises(message):
+        _validate.class_counts_vector("class_counts", [2**62, 2**62])
 
 
 def test_class_counts_vector_rejects_zero_total() -> None:
@@ -265,12 +495,43 @@ def test_probability_vector_tolerates_decimal_literals() -> None:
         ([], "`target` must be a non-empty 1-D sequence; got []."),
         ([[1.0]], "`target` must be a non-empty 1-D sequence; got [[1.0]]."),
         ("ab", "`target` must be a 1-D sequence of real numbers; got 'ab'."),
+        (["0.5", "0.5"], "`target` must be a 1-D sequence of real numbers; got ['0.5', '0.5']."),
+        ([True, False], "`target` must be a 1-D sequence of real numbers; got [True, False]."),
+        (
+            np.array([0.5 + 1j, 0.5]),
+            "`target` must be a 1-D sequence of real numbers; got [0.5+1.j 0.5+0.j].",
+        ),
     ],
 )
 def test_probability_vector_rejects(value: Any, message: str) -> None:
-    """Wrong sum, NaN, inf, negatives, empty, 2-D and non-numeric targets are rejected."""
+    """Wrong sum, NaN, inf, negatives, empty, 2-D and non-numeric targets are rejected; strings,
+    bools and complex numbers are refused, not cast (a cast would drop the imaginary part)."""
     with _raises(message):
         _validate.probability_vector("target", value)
+
+
+def test_probability_vector_reads_tensors_that_require_grad() -> None:
+    """A target tensor tracking gradients is accepted, copied, and left as it was."""
+    target = torch.tensor([0.25, 0.75], dtype=torch.float64, requires_grad=True)
+    result = _validate.probability_vector("target", target)
+    assert result.tolist() == [0.25, 0.75]
+    assert target.requires_grad
+
+
+def test_probability_vector_huge_entries_report_the_sum() -> None:
+    """Entries near the float maximum are reported as summing to inf, not an OverflowError."""
+    message = (
+        "`target` must sum to 1 (within 1e-09), but sums to inf; use "
+        "refsampler.targets.explicit(weights) to normalise weights; got [1e+308, 1e+308]."
+    )
+    with _raises(message):
+        _validate.probability_vector("target", [1e308, 1e308])
+
+
+def test_probability_vector_zero_d_says_so() -> None:
+    """A 0-d array is named as such, not as a number."""
+    with _raises("`target` must be 1-D, but has shape (); got array(1.)."):
+        _validate.probability_vector("target", np.array(1.0))
 
 
 def test_feasible_target_rejects_wrong_length() -> None:

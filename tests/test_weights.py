@@ -118,6 +118,25 @@ def test_bad_input_raises(labels: Any, kwargs: dict[str, Any], message: str) -> 
         sample_weights(labels, **kwargs)
 
 
+def test_tensors_that_require_grad_are_accepted() -> None:
+    """A target tensor tracking gradients is read like any other, through a detached view."""
+    target = torch.tensor([0.2, 0.5, 0.3], dtype=torch.float64, requires_grad=True)
+    weights = sample_weights(torch.tensor(LABELS), target=target)
+    np.testing.assert_array_equal(weights, sample_weights(LABELS, target=[0.2, 0.5, 0.3]))
+    assert target.requires_grad
+
+
+def test_sparse_label_ids_are_refused() -> None:
+    """A huge label id is refused up front (the weights never need a counter per id)."""
+    message = (
+        "`labels` must be dense class ids below max(2 * N, 2**20) = 1048576 for N = 2 samples, "
+        "but holds 10000000000; remap sparse ids to 0 .. K-1 with "
+        "`numpy.unique(labels, return_inverse=True)`; got [          0 10000000000]."
+    )
+    with _raises(message):
+        sample_weights([0, 10**10])
+
+
 def test_inputs_not_mutated() -> None:
     """Labels (list, array, tensor) and the target are unchanged; arrays stay writeable."""
     labels_list = list(LABELS)
