@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["InvalidArgumentError", "RefSamplerError"]
+__all__ = ["InvalidArgumentError", "RefSamplerError", "RefSamplerWarning"]
 
 
 class RefSamplerError(Exception):
@@ -16,3 +16,8 @@ class InvalidArgumentError(RefSamplerError, ValueError):
     ``"`alpha` must be in [0, 1]; got 1.5."``. It subclasses :class:`ValueError`, so code that
     already catches ``ValueError`` keeps working.
     """
+
+
+class RefSamplerWarning(UserWarning):
+    """A setting that works but is probably not what was meant (for example a distributed
+    environment with no process group, so that a sampler does not shard)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,14 +15,20 @@ import torch
 from torch.utils.data import Sampler
 
 from . import _validate
-from .classes import ClassIndex
-from .errors import InvalidArgumentError
-from .plan import Plan
-from .targets import resolve
+from . import kinds as kinds_registry
+from .classes import ClassIndex, subset_labels
+from .errors import InvalidArgumentError, RefSamplerWarning
+from .kinds.pk import check_feasible, samples_per_class
+from .plan import STREAM_VERSION, Plan
+from .schedules import AlphaSchedule
+from .targets import interpolate, resolve
 
-__all__ = ["BalancedBatchSampler", "SamplerFactory"]
+__all__ = ["STATE_VERSION", "BalancedBatchSampler", "SamplerFactory"]
 
-_STATE_VERSION = 1
+#: Version of the :meth:`BalancedBatchSampler.state_dict` format.
+STATE_VERSION = 2
+#: Keys of a state.
+_STATE_KEYS = ("version", "stream_version", "epoch", "batches_yielded", "fingerprint", "config")
 
 
 class BalancedBatchSampler(Sampler[list[int]]):
@@ -32,14 +40,17 @@ class BalancedBatchSampler(Sampler[list[int]]):
         Class id (``0 .. K-1``) of every sample: a sequence, numpy array or CPU tensor.
     batch_size : int
         Positions per batch, ``B``.
-    kind : {"fixed", "quota", "random"}, default "fixed"
-        ``"fixed"``: every batch has the same class counts (largest-remainder rounding of
-        ``B p``). ``"quota"``: counts vary by at most one per class so that every prefix of
-        the epoch is within one sample of ``k B p``; the honest choice when K > B.
-        ``"random"``: classes i.i.d. from ``p``, members uniform, with replacement.
-    alpha : float, optional
+    kind : {"fixed", "quota", "random", "pk"}, default "fixed"
+        ``"fixed"``: every batch of an epoch has the same class counts (largest-remainder
+        rounding of ``B p``). ``"quota"``: counts vary by at most one per class so that every
+        prefix of the run is within one sample of ``k B p``; the honest choice when K > B.
+        ``"random"``: classes i.i.d. from ``p``, members uniform, with replacement. ``"pk"``:
+        every batch holds ``B / m`` distinct classes with ``m = samples_per_class`` distinct
+        members each. See :doc:`/specification`.
+    alpha : float or AlphaSchedule, optional
         Target ``p = alpha / K + (1 - alpha) n / N``. Defaults to 1.0 (uniform over classes)
-        unless ``target`` is given; giving both is an error.
+        unless ``target`` is given; giving both is an error. A
+        :class:`~refsampler.schedules.AlphaSchedule` moves the target with the epoch.
     target : array_like of float, shape (K,), optional
         Explicit target shares, e.g. from :mod:`refsampler.targets`.
     n_batches : int, optional
@@ -54,11 +65,11 @@ class BalancedBatchSampler(Sampler[list[int]]):
         no member of a class cycle goes to two ranks.
     num_classes : int, optional
         ``K``; defaults to ``max(labels) + 1``.
+    samples_per_class : int, optional
+        ``m`` for ``kind="pk"`` (required there, refused for the other kinds).
 
     Attributes
     ----------
-    target : numpy.ndarray of float64, shape (K,)
-        The class shares the sampler aims at.
     classes : numpy.ndarray of int64, shape (K,)
         The class ids, in the order of ``target``.
     class_counts : numpy.ndarray of int64, shape (K,)
@@ -66,14 +77,17 @@ class BalancedBatchSampler(Sampler[list[int]]):
 
     Notes
     -----
-    Fixed and quota kinds draw each class's members from a stream of fresh permutations
-    (cycles) that continues across epochs, so over any run of epochs every member of a class is
-    drawn ``floor(D / n_c)`` or ``ceil(D / n_c)`` times. Within a batch the order is a uniform
-    shuffle. Batch ``k`` of epoch ``e`` on rank ``r`` is a pure function of
-    ``(seed, e, r, k)`` and the configuration.
+    Batch ``k`` of epoch ``e`` on rank ``r`` is a pure function of ``(seed, e, r, k)`` and the
+    configuration. The counted kinds draw each class's members from a stream of fresh
+    permutations (cycles) that continues across epochs and ranks, so over any run of epochs
+    every member of a class is drawn ``floor(D / n_c)`` or ``ceil(D / n_c)`` times, and no
+    member repeats inside a batch that takes at most ``n_c`` draws of its class. Within a
+    batch the order is a uniform shuffle.
 
-    A completed pass advances the epoch by one, so a plain loop gets fresh batches every epoch;
-    ``set_epoch`` sets it explicitly, as DDP code does.
+    Each pass (``iter(sampler)``) yields one epoch. A new pass starts the epoch after the
+    previous pass's, whether or not that pass was completed, unless :meth:`set_epoch` or
+    :meth:`load_state_dict` chose an epoch since the previous pass began. Under DDP call
+    ``set_epoch(epoch)`` at the start of every epoch, as with ``DistributedSampler``.
 
     Examples
     --------
@@ -94,13 +108,14 @@ class BalancedBatchSampler(Sampler[list[int]]):
         batch_size: int,
         *,
         kind: str = "fixed",
-        alpha: float | None = None,
+        alpha: float | AlphaSchedule | None = None,
         target: Any = None,
         n_batches: int | None = None,
         seed: int | None = None,
         num_replicas: int | None = None,
         rank: int | None = None,
         num_classes: int | None = None,
+        samples_per_class: int | None = None,
     ) -> None:
         self._setup(
             ClassIndex.from_labels(labels, num_classes),
@@ -112,6 +127,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
             seed=seed,
             num_replicas=num_replicas,
             rank=rank,
+            samples_per_class=samples_per_class,
         )
 
     @classmethod
@@ -127,8 +143,14 @@ class BalancedBatchSampler(Sampler[list[int]]):
             given. Indices must be non-negative and unique.
         batch_size : int
         **kwargs
-            Any keyword argument of :class:`BalancedBatchSampler` except ``num_classes``.
+            Any keyword argument of :class:`BalancedBatchSampler` except ``num_classes``
+            (``K`` is ``len(class_idxs)``).
         """
+        if "num_classes" in kwargs:
+            raise InvalidArgumentError(
+                "`num_classes` is len(class_idxs) for from_class_indices; got "
+                f"num_classes={_validate._show(kwargs['num_classes'])}."
+            )
         self = cls.__new__(cls)
         self._setup(ClassIndex.from_class_indices(class_idxs), batch_size, **kwargs)
         return self
@@ -158,28 +180,61 @@ class BalancedBatchSampler(Sampler[list[int]]):
         batch_size: int,
         *,
         kind: str = "fixed",
-        alpha: float | None = None,
+        alpha: float | AlphaSchedule | None = None,
         target: Any = None,
         n_batches: int | None = None,
         seed: int | None = None,
         num_replicas: int | None = None,
         rank: int | None = None,
+        samples_per_class: int | None = None,
     ) -> None:
         kind = _validate.kind(kind)
-        batch_size = _validate.positive_int("batch_size", batch_size)
+        batch_size = _validate.batch_size(batch_size)
+        options = _kind_options(kind, batch_size, samples_per_class)
         num_replicas, rank = _replicas(num_replicas, rank)
         if n_batches is None:
             n_batches = -(-index.size // (batch_size * num_replicas))
-        n_batches = _validate.positive_int("n_batches", n_batches)
+        n_batches = _validate.n_batches(n_batches)
+        self._positions = _validate.epoch_positions(batch_size, n_batches, num_replicas)
         if seed is None:
             seed = 0 if num_replicas > 1 else _seed_from_torch()
-        seed = _validate.non_negative_int("seed", seed)
-        p = resolve(index.counts, alpha, target)
-        p.flags.writeable = False
-        self._plan = Plan(index, kind, p, batch_size, n_batches, seed, num_replicas)
+        seed = _validate.seed(seed)
+        counts = index.counts
+        schedule = alpha if isinstance(alpha, AlphaSchedule) else None
+        if schedule is not None:
+            if target is not None:
+                resolve(counts, 0.5, target)  # the "not both" message
+            for _, knot_alpha in schedule.knots:  # every alpha between knots is feasible too
+                resolve(counts, knot_alpha, None)
+            the_target: Any = _TargetOfEpoch(counts, schedule)
+            first = the_target(0)
+        else:
+            the_target = first = resolve(counts, alpha, target)
+            first.flags.writeable = False
+        if kind == "pk":
+            alphas = [a for _, a in schedule.knots] if schedule else [alpha]
+            for value in alphas:
+                p = first if schedule is None else interpolate(counts, value)
+                check_feasible(
+                    p,
+                    batch_size // options["samples_per_class"],
+                    counts,
+                    options["samples_per_class"],
+                    None if target is not None else (1.0 if value is None else float(value)),
+                )
+        self._alpha: float | AlphaSchedule | None = (
+            None if target is not None else (schedule or (1.0 if alpha is None else float(alpha)))
+        )
+        self._plan = Plan(
+            index, kind, the_target, batch_size, n_batches, seed, num_replicas, options
+        )
         self.rank = rank
-        self._epoch = 0  # epoch of the next pass
-        self._start = 0  # first batch of the next pass (set by load_state_dict)
+        self._config, self._fingerprint = _config(self, the_target, options)
+        self._epoch = 0  # epoch of the next pass when chosen (or before any pass)
+        self._start = 0  # first batch of that pass (a restored position)
+        self._chosen = False  # set_epoch / load_state_dict chose the next pass
+        self._restored = False  # _start came from load_state_dict
+        self._last_epoch: int | None = None  # epoch of the most recent pass
         self._pass_id = 0  # id of the most recent pass; only that pass moves the cursor
         self._cursor: tuple[int, int] | None = None  # (epoch, batches yielded) of a live pass
 
@@ -192,7 +247,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
 
     @property
     def kind(self) -> str:
-        """``"fixed"``, ``"quota"`` or ``"random"``."""
+        """The kind's name."""
         return self._plan.kind
 
     @property
@@ -216,9 +271,20 @@ class BalancedBatchSampler(Sampler[list[int]]):
         return self._plan.num_replicas
 
     @property
+    def alpha(self) -> float | AlphaSchedule | None:
+        """The ``alpha`` (or schedule) the target comes from; None for an explicit target."""
+        return self._alpha
+
+    @property
+    def samples_per_class(self) -> int | None:
+        """``m`` of the pk kind (None for the others)."""
+        value = self._plan.options.get("samples_per_class")
+        return None if value is None else int(value)
+
+    @property
     def target(self) -> npt.NDArray[np.float64]:
-        """Target class shares (read-only), shape (K,)."""
-        return self._plan.target
+        """Target class shares of the epoch the next pass yields (read-only), shape (K,)."""
+        return self._plan.target(self.epoch)
 
     @property
     def classes(self) -> npt.NDArray[np.int64]:
@@ -233,7 +299,9 @@ class BalancedBatchSampler(Sampler[list[int]]):
     @property
     def epoch(self) -> int:
         """The epoch the next pass will yield."""
-        return self._epoch
+        if self._chosen or self._last_epoch is None:
+            return self._epoch
+        return self._last_epoch + 1
 
     # -- torch Sampler protocol -------------------------------------------------------------
 
@@ -247,12 +315,12 @@ class BalancedBatchSampler(Sampler[list[int]]):
         epoch, so the usual ``set_epoch(epoch)`` at the top of a resumed loop continues
         mid-epoch; any other epoch starts at its first batch.
         """
-        epoch = _validate.non_negative_int("epoch", epoch)
-        if epoch != self._epoch:
-            self._start = 0
-        self._epoch = epoch
+        epoch = _validate.epoch(epoch, positions=self._positions)
+        if not (self._restored and epoch == self._epoch):
+            self._start, self._restored = 0, False
+        self._epoch, self._chosen = epoch, True
         self._cursor = None
-        self._pass_id += 1  # a pass begun before this call no longer moves the epoch
+        self._pass_id += 1  # a pass begun before this call no longer moves the cursor
 
     def __iter__(self) -> Iterator[list[int]]:
         """One pass over the rest of the current epoch.
@@ -261,25 +329,26 @@ class BalancedBatchSampler(Sampler[list[int]]):
         -------
         Iterator[list[int]]
             A resumable iterator (it has ``state_dict`` / ``load_state_dict`` as well, which
-            ``torchdata``'s ``StatefulDataLoader`` uses). When it is exhausted the sampler's
-            epoch advances by one.
+            ``torchdata``'s ``StatefulDataLoader`` uses).
         """
+        epoch, start = self.epoch, (self._start if self._chosen else 0)
+        self._epoch, self._start, self._chosen, self._restored = epoch, 0, False, False
+        self._last_epoch = epoch
         self._pass_id += 1
-        epoch, start = self._epoch, self._start
-        self._start = 0
         return _BatchIterator(self, self._pass_id, epoch, start)
 
     # -- resume ----------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
-        """Where the sampler is: epoch, batches yielded in it, and the configuration.
+        """Where the sampler is: epoch, batches yielded in it, and what configuration.
 
         Returns
         -------
         dict
-            JSON-serialisable. Restoring it with :meth:`load_state_dict` into a sampler of the
-            same configuration continues exactly where this one stands: within the pass in
-            progress if there is one, otherwise at the start of the next pass.
+            JSON-serialisable and small (a few scalars and a fingerprint). Restoring it with
+            :meth:`load_state_dict` into a sampler of the same configuration continues exactly
+            where this one stands: within the pass in progress if there is one, otherwise at
+            the start of the next pass.
 
         Notes
         -----
@@ -288,7 +357,10 @@ class BalancedBatchSampler(Sampler[list[int]]):
         ``torchdata``'s ``StatefulDataLoader`` (which snapshots the sampler as each batch is
         fetched) rather than this one directly.
         """
-        epoch, position = (self._epoch, self._start) if self._cursor is None else self._cursor
+        if self._cursor is not None:
+            epoch, position = self._cursor
+        else:
+            epoch, position = self.epoch, (self._start if self._chosen else 0)
         return self._state(epoch, position)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -302,45 +374,69 @@ class BalancedBatchSampler(Sampler[list[int]]):
         Raises
         ------
         InvalidArgumentError
-            If ``state`` is malformed or comes from another configuration (the message says
-            which fields differ).
+            If ``state`` is malformed, was saved by another version of the state format or of
+            the streams, or comes from another configuration (the message says which fields
+            differ).
         """
-        self._epoch, self._start = self._check_state(state)
+        epoch, position = self._check_state(state)
+        self._epoch, self._start = epoch, position
+        self._chosen = self._restored = True
         self._cursor = None
-        self._pass_id += 1  # a pass begun before the restore no longer moves the epoch
+        self._pass_id += 1  # a pass begun before the restore no longer moves the cursor
 
     def _state(self, epoch: int, position: int) -> dict[str, Any]:
-        config = self._config()
         return {
-            "version": _STATE_VERSION,
+            "version": STATE_VERSION,
+            "stream_version": STREAM_VERSION,
             "epoch": epoch,
             "batches_yielded": position,
-            "fingerprint": _fingerprint(config),
-            "config": config,
+            "fingerprint": self._fingerprint,
+            "config": self._config,
         }
 
     def _check_state(self, state: Any) -> tuple[int, int]:
         """The (epoch, position) of a valid ``state`` of this configuration."""
-        if not isinstance(state, dict) or not {"epoch", "batches_yielded", "config"} <= set(state):
+        if not isinstance(state, dict) or not set(_STATE_KEYS) - {"stream_version"} <= set(state):
             raise _validate.fail(
                 "state", "must be a dict from BalancedBatchSampler.state_dict()", state
             )
-        mine = self._config()
-        theirs = state["config"]
-        if not isinstance(theirs, dict) or _fingerprint(theirs) != _fingerprint(mine):
+        version = _plain(state["version"])
+        if version != STATE_VERSION:
+            raise InvalidArgumentError(
+                f"`state['version']` must be {STATE_VERSION} (this refsampler's state format); "
+                f"got {version!r}."
+            )
+        stream = _plain(state.get("stream_version"))
+        if stream != STREAM_VERSION:
+            raise InvalidArgumentError(
+                f"`state` was saved with stream version {stream!r}, but this refsampler's "
+                f"streams are version {STREAM_VERSION}: the same seed gives other batches now, "
+                f"so it cannot resume that run; got stream_version={stream!r}."
+            )
+        theirs = _plain(state["config"])
+        fingerprint = _plain(state["fingerprint"])
+        if theirs != self._config or fingerprint != self._fingerprint:
             theirs = theirs if isinstance(theirs, dict) else {}
+            mine = self._config
             diffs = [
-                f"{key} (state {_short(theirs.get(key))}, sampler {_short(mine[key])})"
-                for key in mine
-                if theirs.get(key) != mine[key]
+                f"{key} (state {_short(theirs.get(key, '<missing>'))}, sampler "
+                f"{_short(mine.get(key, '<missing>'))})"
+                for key in sorted(set(mine) | set(theirs))
+                if theirs.get(key, "<missing>") != mine.get(key, "<missing>")
             ]
+            if not diffs:
+                diffs = ["its fingerprint (the state was edited)"]
             raise InvalidArgumentError(
                 "`state` comes from another sampler configuration; differs in "
-                + "; ".join(diffs or ["fingerprint"])
+                + "; ".join(diffs)
                 + "."
             )
-        epoch = _validate.non_negative_int("state['epoch']", state["epoch"])
-        position = _validate.non_negative_int("state['batches_yielded']", state["batches_yielded"])
+        epoch = _validate.epoch(
+            _plain(state["epoch"]), name="state['epoch']", positions=self._positions
+        )
+        position = _validate.non_negative_int(
+            "state['batches_yielded']", _plain(state["batches_yielded"])
+        )
         if position > self.n_batches:
             raise _validate.fail(
                 "state['batches_yielded']", f"must be <= n_batches ({self.n_batches})", position
@@ -352,34 +448,25 @@ class BalancedBatchSampler(Sampler[list[int]]):
         state = self.__dict__.copy()
         if self._cursor is not None:
             state["_epoch"], state["_start"] = self._cursor
+            state["_chosen"] = state["_restored"] = True
             state["_cursor"] = None
         return state
 
-    def _config(self) -> dict[str, Any]:
-        plan = self._plan
-        return {
-            "labels": plan.index.digest(),
-            "kind": plan.kind,
-            "batch_size": plan.batch_size,
-            "n_batches": plan.n_batches,
-            "target": plan.target.tolist(),
-            "seed": plan.seed,
-            "num_replicas": plan.num_replicas,
-        }
-
     def __repr__(self) -> str:
+        extra = f", samples_per_class={self.samples_per_class}" if self.kind == "pk" else ""
         return (
             f"{type(self).__name__}(kind={self.kind!r}, batch_size={self.batch_size}, "
-            f"n_batches={self.n_batches}, num_classes={self.target.size}, seed={self.seed}, "
-            f"rank={self.rank}/{self.num_replicas})"
+            f"n_batches={self.n_batches}, num_classes={self._plan.index.num_classes}, "
+            f"seed={self.seed}, rank={self.rank}/{self.num_replicas}{extra})"
         )
 
 
 class _BatchIterator(Iterator[list[int]]):
     """One pass of a :class:`BalancedBatchSampler`: batches ``start .. n_batches-1`` of an epoch.
 
-    Computes one chunk of the plan at a time. Its ``state_dict`` / ``load_state_dict`` use the
-    sampler's format; ``StatefulDataLoader`` saves and restores them next to the sampler's.
+    Computes one chunk of the plan at a time, with a plan cache of its own. Its
+    ``state_dict`` / ``load_state_dict`` use the sampler's format; ``StatefulDataLoader``
+    saves and restores them next to the sampler's.
     """
 
     def __init__(self, sampler: BalancedBatchSampler, pass_id: int, epoch: int, start: int) -> None:
@@ -392,6 +479,8 @@ class _BatchIterator(Iterator[list[int]]):
         self._rows: list[npt.NDArray[Any]] = []
         self._rows_start = 0  # batch number of self._rows[0]
         self._finished = False
+        # The cycle blocks this pass builds: its own, so passes in other threads never share.
+        self._plan_cache = sampler.plan.new_cache()
         self._publish()
 
     def __iter__(self) -> _BatchIterator:
@@ -418,7 +507,7 @@ class _BatchIterator(Iterator[list[int]]):
             raise StopIteration
         j = k // plan.chunk_batches
         self._rows_start = j * plan.chunk_batches
-        self._rows = list(plan.chunk(self._epoch, self._sampler.rank, j))
+        self._rows = list(plan.chunk(self._epoch, self._sampler.rank, j, self._plan_cache))
         return k - self._rows_start
 
     def state_dict(self) -> dict[str, Any]:
@@ -429,6 +518,8 @@ class _BatchIterator(Iterator[list[int]]):
         """Continue this pass from ``state`` (an exhausted state ends the pass at once)."""
         self._epoch, self._position = self._sampler._check_state(state)
         self._rows, self._rows_start, self._finished = [], 0, False
+        if self._is_current():
+            self._sampler._last_epoch = self._epoch
         if self._position >= self._sampler.n_batches:
             self._finish()
         else:
@@ -442,12 +533,24 @@ class _BatchIterator(Iterator[list[int]]):
             self._sampler._cursor = (self._epoch, self._position)
 
     def _finish(self) -> None:
-        """The epoch is over: the sampler's next pass is the next epoch."""
+        """The pass is over: the sampler has no live pass until the next one begins."""
         if self._is_current():
-            sampler = self._sampler
-            sampler._epoch, sampler._start, sampler._cursor = self._epoch + 1, 0, None
+            self._sampler._cursor = None
         self._finished = True
         self._rows = []
+
+
+class _TargetOfEpoch:
+    """``interpolate(counts, schedule(epoch))``: the target of every epoch (picklable)."""
+
+    def __init__(self, counts: npt.NDArray[np.int64], schedule: AlphaSchedule) -> None:
+        self.counts = counts
+        self.schedule = schedule
+
+    def __call__(self, epoch: int) -> npt.NDArray[np.float64]:
+        target = interpolate(self.counts, self.schedule(epoch))
+        target.flags.writeable = False
+        return target
 
 
 class SamplerFactory:
@@ -490,7 +593,7 @@ class SamplerFactory:
         kind: str,
         **kwargs: Any,
     ) -> BalancedBatchSampler:
-        """A sampler of ``kind`` ("fixed", "random", or refsampler's "quota").
+        """A sampler of ``kind`` ("fixed", "random", or refsampler's "quota" and "pk").
 
         Parameters
         ----------
@@ -501,9 +604,10 @@ class SamplerFactory:
             Batches per epoch.
         alpha : float
             0 keeps the true class distribution, 1 makes it uniform.
-        kind : {"fixed", "random", "quota"}
+        kind : {"fixed", "random", "quota", "pk"}
         **kwargs
-            ``seed``, ``num_replicas``, ``rank``: see :class:`BalancedBatchSampler`.
+            ``seed``, ``num_replicas``, ``rank``, ``samples_per_class``: see
+            :class:`BalancedBatchSampler`.
         """
         return BalancedBatchSampler.from_class_indices(
             class_idxs, batch_size, kind=kind, alpha=alpha, n_batches=n_batches, **kwargs
@@ -524,11 +628,10 @@ class SamplerFactory:
 
 def dataset_labels(dataset: Any) -> tuple[npt.NDArray[np.int64], int | None]:
     """Labels of ``dataset`` in its own index order, and ``K`` if the root lists its classes."""
-    indices: npt.NDArray[np.int64] | None = None
+    chain = []
     root = dataset
     while hasattr(root, "dataset") and hasattr(root, "indices"):  # Subset, random_split
-        local = np.asarray(root.indices, dtype=np.int64)
-        indices = local if indices is None else local[indices]
+        chain.append(root.indices)
         root = root.dataset
     targets = getattr(root, "targets", None)
     if targets is None:
@@ -537,15 +640,46 @@ def dataset_labels(dataset: Any) -> tuple[npt.NDArray[np.int64], int | None]:
             f"one; got {type(dataset).__name__}."
         )
     labels = _validate.int_vector("dataset.targets", targets)
-    if indices is not None:
-        labels = labels[indices]
+    for depth, indices in enumerate(reversed(chain)):  # from the root outwards
+        name = "dataset" + ".dataset" * (len(chain) - 1 - depth) + ".indices"
+        labels = subset_labels(labels, indices, name=name)
     classes = getattr(root, "classes", None)
     num_classes = len(classes) if classes is not None and hasattr(classes, "__len__") else None
     return labels, num_classes
 
 
+def _kind_options(kind: str, batch_size: int, samples: Any) -> dict[str, Any]:
+    """The kind's own keyword arguments, validated."""
+    accepted = kinds_registry.get(kind).options
+    if samples is not None and "samples_per_class" not in accepted:
+        raise InvalidArgumentError(
+            f'`samples_per_class` is only for kind="pk"; got samples_per_class='
+            f"{_validate._show(samples)} with kind={kind!r}."
+        )
+    if "samples_per_class" in accepted:
+        if samples is None:
+            raise InvalidArgumentError(
+                'kind="pk" needs `samples_per_class` (m, the members of each class in a batch); '
+                "got None."
+            )
+        return {"samples_per_class": samples_per_class(samples, batch_size)}
+    return {}
+
+
 def _replicas(num_replicas: int | None, rank: int | None) -> tuple[int, int]:
     distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+    if num_replicas is None and not distributed:
+        world = os.environ.get("WORLD_SIZE", "1")
+        if world.isdigit() and int(world) > 1:
+            warnings.warn(
+                f"WORLD_SIZE={world} is set but torch.distributed has no process group yet, so "
+                "this sampler does not shard (num_replicas=1): every process yields the same "
+                "batches. Build it after init_process_group, or pass num_replicas and rank. "
+                "(With Hugging Face Accelerate, do not let accelerator.prepare wrap the "
+                "DataLoader of this batch sampler; see the DDP how-to.)",
+                RefSamplerWarning,
+                stacklevel=4,
+            )
     if num_replicas is None:
         num_replicas = torch.distributed.get_world_size() if distributed else 1
     if rank is None:
@@ -562,9 +696,48 @@ def _seed_from_torch() -> int:
     return int(torch.empty((), dtype=torch.int64).random_().item())
 
 
-def _fingerprint(config: dict[str, Any]) -> str:
-    blob = json.dumps(config, sort_keys=True).encode()
-    return hashlib.blake2b(blob, digest_size=16).hexdigest()
+def _digest(data: Any) -> str:
+    return hashlib.blake2b(json.dumps(data, sort_keys=True).encode(), digest_size=16).hexdigest()
+
+
+def _config(
+    sampler: BalancedBatchSampler, target: Any, options: dict[str, Any]
+) -> tuple[dict[str, Any], str]:
+    """The configuration a state belongs to (small: scalars and digests) and its fingerprint,
+    computed once so that ``state_dict`` costs O(1)."""
+    plan = sampler.plan
+    if isinstance(target, _TargetOfEpoch):
+        target_text = f"alpha schedule {target.schedule}"
+    else:
+        target_text = "target " + _digest(np.asarray(target).tolist())
+    config = {
+        "labels": plan.index.digest(),
+        "kind": plan.kind,
+        "batch_size": plan.batch_size,
+        "n_batches": plan.n_batches,
+        "target": target_text,
+        "seed": plan.seed,
+        "num_replicas": plan.num_replicas,
+        **options,
+    }
+    return config, _digest({**config, "stream_version": STREAM_VERSION})
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with numpy scalars, arrays and tensors turned into Python values (a state may
+    come back through another serializer)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, str | bytes):
+        try:
+            return _plain(value.tolist())
+        except Exception:  # not an array after all
+            return value
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def _short(value: Any) -> str:

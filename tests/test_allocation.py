@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from refsampler.allocation import allocate, quota_rows, quota_schedule
+from refsampler.allocation import allocate, allocate_with_ties, quota_schedule
 from refsampler.errors import InvalidArgumentError
 from refsampler.targets import explicit, interpolate
 
@@ -247,7 +247,7 @@ def test_quota_schedule_zero_share_never_scheduled() -> None:
 
 
 def test_quota_schedule_five_class_example() -> None:
-    """The DESIGN long-tail target at alpha=0.5, batch 32, over 200 batches."""
+    """A long-tail target at alpha=0.5, batch 32, over 200 batches."""
     p = interpolate([740, 70, 150, 20, 20], 0.5)
     rows = quota_schedule(p, 32, 200)
     assert rows.shape == (200, 5)
@@ -299,24 +299,63 @@ def test_quota_schedule_does_not_mutate_target() -> None:
     assert target.flags.writeable
 
 
-# -- quota_rows: continuing from a checkpoint --------------------------------------------------
+# -- quota_schedule: seeds, prefixes and joint structure -----------------------------------------
 
 
-@pytest.mark.parametrize("split", [0, 1, 7, 33, 99, 100])
-def test_quota_rows_continues_from_checkpoint(split: int) -> None:
-    """Rows split..n computed from the running totals equal the tail of the full schedule."""
+def test_quota_schedule_is_a_prefix_of_a_longer_one() -> None:
+    """The first n rows do not depend on how many rows are asked for."""
     p = interpolate([740, 70, 150, 20, 20], 0.5)
-    full = quota_schedule(p, 32, 100)
-    cumulative = full[:split].sum(axis=0).astype(np.int64)
-    saved = cumulative.copy()
-    tail = quota_rows(p, 32, split, 100, cumulative)
-    np.testing.assert_array_equal(tail, full[split:])
-    np.testing.assert_array_equal(cumulative, saved)  # not modified
+    np.testing.assert_array_equal(quota_schedule(p, 32, 40), quota_schedule(p, 32, 100)[:40])
 
 
-def test_quota_rows_middle_window() -> None:
-    """Any window start..stop from the totals before start equals that slice."""
-    p = np.full(21, 1 / 21)
-    full = quota_schedule(p, 8, 50)
-    window = quota_rows(p, 8, 13, 29, full[:13].sum(axis=0))
-    np.testing.assert_array_equal(window, full[13:29])
+def test_quota_schedule_is_keyed_by_the_seed() -> None:
+    """The same seed gives the same rows; other seeds choose other classes for the seats."""
+    p = np.full(10, 0.1)
+    first = quota_schedule(p, 4, 50, seed=1)
+    np.testing.assert_array_equal(first, quota_schedule(p, 4, 50, seed=1))
+    assert not np.array_equal(first, quota_schedule(p, 4, 50, seed=2))
+
+
+def test_quota_schedule_lets_every_pair_of_uniform_classes_meet() -> None:
+    """10 uniform classes at batch 4: every pair of classes shares some batch of 100, and no
+    class id is favoured for the first seats."""
+    rows = quota_schedule(np.full(10, 0.1), 4, 100, seed=0)
+    together = rows.T @ rows
+    assert (together > 0).all()
+    assert rows[0].sum() == 4 and sorted(np.flatnonzero(rows[0]).tolist()) != [0, 1, 2, 3]
+
+
+# -- allocate_with_ties ---------------------------------------------------------------------------
+
+
+def test_allocate_with_ties_splits_uniform_remainders() -> None:
+    """Five equal shares at batch 32: 6 each for sure, 2 more seats among all five."""
+    certain, tied, seats = allocate_with_ties([0.2] * 5, 32)
+    assert certain.tolist() == [6] * 5
+    assert tied.tolist() == [0, 1, 2, 3, 4]
+    assert seats == 2
+
+
+def test_allocate_with_ties_is_empty_without_ties() -> None:
+    """Distinct fractional parts leave nothing to rotate; certain is allocate's vector."""
+    p = [0.5, 0.3, 0.2]
+    certain, tied, seats = allocate_with_ties(p, 4)
+    assert certain.tolist() == allocate(p, 4).tolist()
+    assert tied.size == 0 and seats == 0
+
+
+def test_allocate_with_ties_adds_up_to_allocate() -> None:
+    """certain plus the lowest-index tied seats is allocate's vector."""
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        p = rng.integers(1, 5, size=rng.integers(2, 9)).astype(float)
+        p /= p.sum()
+        batch = int(rng.integers(1, 40))
+        try:
+            expected = allocate(p, batch)
+        except ValueError:
+            continue
+        certain, tied, seats = allocate_with_ties(p, batch)
+        rebuilt = certain.copy()
+        rebuilt[tied[:seats]] += 1
+        assert rebuilt.tolist() == expected.tolist()

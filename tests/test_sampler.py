@@ -296,8 +296,8 @@ def test_load_state_dict_names_every_differing_field() -> None:
     sampler = BalancedBatchSampler(LABELS, 10, seed=0, n_batches=5)
     other = BalancedBatchSampler(LABELS, 20, kind="quota", seed=0, n_batches=5)
     message = (
-        "`state` comes from another sampler configuration; differs in kind (state 'quota', "
-        "sampler 'fixed'); batch_size (state 20, sampler 10)."
+        "`state` comes from another sampler configuration; differs in batch_size (state 20, "
+        "sampler 10); kind (state 'quota', sampler 'fixed')."
     )
     with _raises(message):
         sampler.load_state_dict(other.state_dict())
@@ -529,7 +529,7 @@ BAD_INPUT = [
         "kind-unknown",
         [0, 1],
         {"kind": "balanced"},
-        '`kind` must be one of "fixed", "quota", "random"; got \'balanced\'.',
+        '`kind` must be one of "fixed", "quota", "random", "pk"; got \'balanced\'.',
     ),
     ("labels-empty", [], {}, "`labels` must not be empty; got []."),
     (
@@ -734,7 +734,7 @@ def test_factory_verbose_accepted() -> None:
 
 def test_factory_unknown_kind_raises() -> None:
     """An unknown kind is rejected with the exact message."""
-    with _raises('`kind` must be one of "fixed", "quota", "random"; got \'weighted\'.'):
+    with _raises('`kind` must be one of "fixed", "quota", "random", "pk"; got \'weighted\'.'):
         SamplerFactory().get(README_CLASS_IDXS, 8, 5, 0.5, "weighted")
 
 

@@ -11,7 +11,9 @@ read kind properties without numpy or torch.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from types import ModuleType
 
 __all__ = [
     "PROPERTIES",
@@ -26,6 +28,7 @@ __all__ = [
     "PROPERTY_WITH_REPLACEMENT",
     "KindTraits",
     "get",
+    "load",
     "names",
 ]
 
@@ -144,6 +147,24 @@ _register(
 )
 
 
+_register(
+    KindTraits(
+        "pk",
+        frozenset(
+            {
+                PROPERTY_PK_SHAPE,
+                PROPERTY_APPEARANCE_BOUND,
+                PROPERTY_CYCLES,
+                PROPERTY_EXCHANGEABLE,
+                PROPERTY_MIXES_CLASSES,
+            }
+        ),
+        ("samples_per_class",),
+        "P distinct classes x m distinct members per batch (metric learning)",
+    )
+)
+
+
 def names() -> tuple[str, ...]:
     """The registered kind names, in registration order."""
     return tuple(_TRAITS)
@@ -159,3 +180,11 @@ def get(name: str) -> KindTraits:
         an :class:`~refsampler.errors.InvalidArgumentError`).
     """
     return _TRAITS[name]
+
+
+def load(name: str) -> ModuleType:
+    """The module implementing kind ``name`` (``refsampler.kinds.<name>``), imported on first
+    use; it has ``build(setting)`` returning the kind's plan. Raises ``KeyError`` for an
+    unregistered name."""
+    get(name)
+    return importlib.import_module(f"{__name__}.{name}")

@@ -1,0 +1,206 @@
+"""Rate groups: classes that get one seat per slot at a fractional rate, and who gets them.
+
+Given a rate ``r_c`` in [0, 1) for every class with ``sum_c r_c`` an integer ``d``,
+:class:`RateGroups` decides which ``d`` distinct classes get a seat in every slot (global
+batch) ``t``: classes of equal rate form a group; a :class:`~refsampler.seats.SeatSchedule`
+gives each group its seats slot by slot; a :class:`~refsampler.rotation.Rotation` of each
+group's classes hands them out, so inside a group every class gets one seat per round of
+fresh random order. After ``t`` slots class ``c`` has had ``floor(t r_c)`` or ``ceil(t r_c)``
+seats (its group's lag is below 1, and a round-robin share of it adds below ``1 - 1/|g|``),
+and no class has two seats in one slot. The quota kind uses it for the extra seat above
+``floor(B p_c)``, the pk kind for the classes a batch holds. Imports numpy only.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import keys
+from .rotation import Rotation
+from .seats import SeatSchedule
+
+__all__ = ["RateGroups", "exact_values", "snap"]
+
+IntVector = npt.NDArray[np.int64]
+FloatVector = npt.NDArray[np.float64]
+
+
+#: Floats within a few ulps of a fraction with a denominator up to this are taken as that
+#: fraction: ``B * p`` for ``p = 0.45`` and ``B = 3`` is 27/20, not the float's binary value, so
+#: that after 20 batches the ideal is exactly 27.
+SNAP_DENOMINATOR = 1 << 24
+
+
+def snap(value: float) -> Fraction:
+    """The fraction ``value`` stands for: the closest fraction with a denominator up to
+    :data:`SNAP_DENOMINATOR` if it lies within 4 ulps of ``value``, else ``value`` exactly.
+
+    Examples
+    --------
+    >>> from refsampler.groups import snap
+    >>> snap(3 * 0.45), snap(0.1 + 0.2), snap(2.0**-40)
+    (Fraction(27, 20), Fraction(3, 10), Fraction(1, 1099511627776))
+    """
+    exact = Fraction(value)
+    if value == 0 or exact.denominator == 1:
+        return exact
+    near = exact.limit_denominator(SNAP_DENOMINATOR)
+    return near if abs(near - exact) <= 4 * math.ulp(value) else exact
+
+
+def exact_values(values: FloatVector) -> tuple[list[Fraction], IntVector]:
+    """The exact fractions of the distinct ``values`` (:func:`snap`), and the index of each
+    value among them."""
+    unique, inverse = np.unique(values, return_inverse=True)
+    return [snap(float(v)) for v in unique], inverse.astype(np.int64)
+
+
+class RateGroups:
+    """Seats for classes at fractional rates, ``d`` per slot.
+
+    Parameters
+    ----------
+    rates : numpy.ndarray of float64, shape (K,)
+        ``r_c`` in [0, 1); classes with rate 0 never get a seat. Each rate is taken as the
+        fraction it stands for (:func:`snap`).
+    seats : int
+        ``d``: seats per slot. ``sum(rates)`` must equal ``seats`` up to float rounding; any
+        residual goes to the largest group, so the exact rates sum to ``seats``.
+    key : tuple of int
+        Keys the seat schedule and the rotations (seed first).
+    replicas : int, default 1
+        Slots per global step (``num_replicas``): a group's seats in one step are as distinct
+        as they can be (``min(|g|, seats)`` different classes), as well as in every slot.
+
+    Attributes
+    ----------
+    group_of : numpy.ndarray of int64, shape (K,)
+        Group of each class (-1 for rate 0).
+    local : numpy.ndarray of int64, shape (K,)
+        Each class's index inside its group.
+    members : list of numpy.ndarray
+        Classes of each group, ascending.
+    """
+
+    def __init__(
+        self, rates: FloatVector, seats: int, key: tuple[int, ...], replicas: int = 1
+    ) -> None:
+        k = rates.size
+        self.replicas = int(replicas)
+        self.num_classes = k
+        self.seats_per_slot = int(seats)
+        self.key = tuple(key)
+        positive = np.flatnonzero(rates > 0)
+        values, inverse = exact_values(rates[positive])
+        members: list[IntVector] = []
+        exact: list[Fraction] = []
+        for g, value in enumerate(values):
+            cls = positive[inverse == g]
+            # A group that never has two seats in a slot would keep its classes apart for
+            # good; when a slot has room for two, such classes are scheduled one by one.
+            if cls.size > 1 and value * cls.size <= 1 and self.seats_per_slot >= 2:
+                members.extend(cls[i : i + 1] for i in range(cls.size))
+                exact.extend([value] * cls.size)
+            else:
+                members.append(cls)
+                exact.append(value)
+        self.members = members
+        self.group_of = np.full(k, -1, dtype=np.int64)
+        self.local = np.zeros(k, dtype=np.int64)
+        for g, cls in enumerate(self.members):
+            self.group_of[cls] = g
+            self.local[cls] = np.arange(cls.size)
+        rho = [value * int(cls.size) for value, cls in zip(exact, self.members)]
+        if rho and sum(rho, Fraction(0)) != self.seats_per_slot:
+            largest = max(range(len(rho)), key=lambda g: (rho[g], g))
+            rho[largest] = Fraction(self.seats_per_slot) - sum(
+                (r for g, r in enumerate(rho) if g != largest), Fraction(0)
+            )
+        #: Exact group rates; member rate is ``rho[g] / len(members[g])``.
+        self.rho = rho
+        self.rates = np.array(
+            [float(r / cls.size) for r, cls in zip(rho, self.members)], dtype=np.float64
+        )
+        self.schedule = SeatSchedule(rho, (*self.key, keys.TAG_PHASE))
+        self.rotations = [
+            Rotation(
+                int(cls.size),
+                (*self.key, keys.TAG_GROUP_ROTATION, g),
+                self._oracle(g, 1),
+                max_slot=-(-rho[g].numerator // rho[g].denominator) if rho[g] > 0 else 1,
+                step_of=self._oracle(g, self.replicas) if self.replicas > 1 else None,
+            )
+            for g, cls in enumerate(self.members)
+        ]
+
+    @property
+    def num_groups(self) -> int:
+        """Number of rate groups."""
+        return len(self.members)
+
+    def _oracle(self, g: int, width: int) -> Any:
+        return functools.partial(self._run_of, g, width)
+
+    def _run_of(self, g: int, width: int, position: int) -> tuple[int, int]:
+        """The run of group ``g``'s seat positions given out by the ``width`` slots (one
+        slot, or one global step) that hold seat ``position``."""
+        schedule = self.schedule
+        t = schedule.slot_containing(g, position)
+        first = t - t % width
+        return int(schedule.cumulative(first)[g]), int(schedule.cumulative(first + width)[g])
+
+    # -- per class -------------------------------------------------------------------------
+
+    def seats_before(self, c: int, t: int) -> int:
+        """Seats class ``c`` has had in slots ``0 .. t - 1``."""
+        g = int(self.group_of[c])
+        if g < 0:
+            return 0
+        position = int(self.schedule.cumulative(t)[g])
+        rot = self.rotations[g]
+        if rot.size == 1:
+            return position
+        r, offset = divmod(position, rot.size)
+        if offset == 0:
+            return r
+        head = rot.round(r)[:offset]
+        return r + int(np.any(head == self.local[c]))
+
+    def seats_before_all(self, t: int) -> IntVector:
+        """Seats of every class in slots ``0 .. t - 1``, shape (K,)."""
+        out = np.zeros(self.num_classes, dtype=np.int64)
+        cumulative = self.schedule.cumulative(t)
+        for g, cls in enumerate(self.members):
+            out[cls] = self.rotations[g].counts_before(int(cumulative[g]))
+        return out
+
+    # -- per slot --------------------------------------------------------------------------
+
+    def picks(self, start: int, stop: int) -> tuple[IntVector, IntVector]:
+        """The seats of slots ``start .. stop - 1``: ``(slot, class)`` pairs, by slot.
+
+        Every slot has exactly ``d`` pairs and no class twice.
+        """
+        if stop <= start or not self.members:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        per_slot = self.schedule.slots(start, stop)
+        first = self.schedule.cumulative(start)
+        slot_parts, class_parts = [], []
+        for g, cls in enumerate(self.members):
+            counts = per_slot[:, g]
+            total = int(counts.sum())
+            if total == 0:
+                continue
+            items = self.rotations[g].items(int(first[g]), int(first[g]) + total)
+            slot_parts.append(np.repeat(np.arange(start, stop, dtype=np.int64), counts))
+            class_parts.append(cls[items])
+        slot = np.concatenate(slot_parts)
+        cls_all = np.concatenate(class_parts)
+        order = np.argsort(slot, kind="stable")
+        return slot[order], cls_all[order]

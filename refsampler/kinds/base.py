@@ -1,0 +1,186 @@
+"""The protocol every kind implements, and what the kinds share. Imports numpy only.
+
+A kind turns a :class:`Setting` (the configuration of one target) into a plan object:
+
+* a :class:`CountedPlan` (``fixed``, ``quota``, ``pk``) says, for any *slot* (global batch
+  index ``t = (epoch * n_batches + k) * num_replicas + rank``), how many draws every class gets
+  and where in the class's member stream they start; :class:`refsampler.plan.Plan` draws the
+  members from :mod:`refsampler.members`;
+* a :class:`SampledPlan` (``random``) draws whole batches itself.
+
+Adding a kind means one module here with a ``build(setting)`` function and its traits
+registered in :mod:`refsampler.kinds`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..classes import ClassIndex
+from . import KindTraits
+
+__all__ = ["CountedPlan", "Entries", "SampledPlan", "Setting", "batch_major", "occurrences"]
+
+IntVector = npt.NDArray[np.int64]
+IntMatrix = npt.NDArray[np.int64]
+FloatVector = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration of a kind (validated by the caller).
+
+    Attributes
+    ----------
+    index : ClassIndex
+    target : numpy.ndarray of float64, shape (K,)
+        Class shares; every class with a positive share has members.
+    batch_size, n_batches, num_replicas, seed : int
+    options : mapping
+        The kind's own keyword arguments (``samples_per_class`` for ``pk``).
+    epoch : int or None
+        None when one target serves every epoch: slots are global over the whole run. An
+        epoch number when this plan serves that epoch alone (a target that moves with the
+        epoch): slots count from the epoch's start and the epoch keys the plan's randomness.
+    """
+
+    index: ClassIndex
+    target: FloatVector
+    batch_size: int
+    n_batches: int
+    num_replicas: int
+    seed: int
+    options: Mapping[str, Any] = field(default_factory=dict)
+    epoch: int | None = None
+
+    @property
+    def key(self) -> tuple[int, ...]:
+        """The prefix of every key this plan draws from: the seed, then the epoch if the plan
+        serves one epoch."""
+        return (self.seed,) if self.epoch is None else (self.seed, self.epoch)
+
+    @property
+    def slots_per_epoch(self) -> int:
+        """Global batches per epoch: ``n_batches * num_replicas``."""
+        return self.n_batches * self.num_replicas
+
+
+@dataclass(frozen=True)
+class Entries:
+    """Per-batch class counts in sparse form, batch-major.
+
+    Entry ``i`` gives row ``row[i]`` ``count[i]`` draws of class ``cls[i]``, taken from the
+    class's member stream at positions ``start[i] .. start[i] + count[i] - 1``. A class has at
+    most one entry per row, and every row's counts sum to the batch size.
+    """
+
+    row: IntVector
+    cls: IntVector
+    count: IntVector
+    start: IntVector
+
+
+class CountedPlan(ABC):
+    """A kind whose per-batch class counts are planned (members from the cycle streams)."""
+
+    traits: KindTraits
+    setting: Setting
+    #: The most draws one batch ever takes from each class, shape (K,).
+    max_count: IntVector
+
+    @abstractmethod
+    def entries(self, slots: IntVector) -> Entries:
+        """The entries of the batches at global slots ``slots`` (increasing, evenly spaced),
+        one row per slot."""
+
+    @abstractmethod
+    def slot_of(self, c: int, position: int) -> tuple[int, int]:
+        """The run ``(start, stop)`` of class ``c``'s stream positions taken by the batch
+        whose draws include ``position``."""
+
+    @abstractmethod
+    def drawn_before(self, slot: int) -> IntVector:
+        """Draws of every class in slots ``0 .. slot - 1``, shape (K,)."""
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """What :func:`refsampler.diagnostics.describe` shows of this kind's plan."""
+
+
+class SampledPlan(ABC):
+    """A kind that draws whole batches itself (no planned counts)."""
+
+    traits: KindTraits
+    setting: Setting
+
+    @abstractmethod
+    def draw(self, epoch: int, rank: int, chunk: int, rows: int) -> IntMatrix:
+        """Positions of ``rows`` batches of one chunk, shape (rows, batch_size)."""
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """What :func:`refsampler.diagnostics.describe` shows of this kind's plan."""
+
+
+def occurrences(values: IntVector) -> IntVector:
+    """For each element, how many equal elements come before it (a stable rank in its group).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsampler.kinds.base import occurrences
+    >>> occurrences(np.array([3, 1, 3, 3, 1])).tolist()
+    [0, 0, 1, 2, 1]
+    """
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    group_start = np.searchsorted(ordered, ordered, side="left")
+    out = np.empty(values.size, dtype=np.int64)
+    out[order] = np.arange(values.size) - group_start
+    return out
+
+
+def batch_major(
+    rows: int,
+    dense_cls: IntVector,
+    dense_count: IntMatrix,
+    dense_start: IntMatrix,
+    sparse_row: IntVector,
+    sparse_cls: IntVector,
+    sparse_count: IntVector,
+    sparse_start: IntVector,
+) -> Entries:
+    """Merge per-row entries of the same classes (a dense ``(rows, len(dense_cls))`` block)
+    with extra sparse entries into batch-major :class:`Entries` (each row: its dense entries,
+    then its sparse ones). Zero-count entries are dropped."""
+    nd = dense_cls.size
+    sparse_per_row = np.bincount(sparse_row, minlength=rows)
+    row_start = np.arange(rows) * nd + np.cumsum(sparse_per_row) - sparse_per_row
+    dense_dest = (row_start[:, None] + np.arange(nd)).ravel()
+    sparse_rank = np.arange(sparse_row.size) - (np.cumsum(sparse_per_row) - sparse_per_row)[
+        sparse_row
+    ]
+    sparse_dest = row_start[sparse_row] + nd + sparse_rank
+    total = rows * nd + sparse_row.size
+    row = np.empty(total, dtype=np.int64)
+    cls = np.empty(total, dtype=np.int64)
+    count = np.empty(total, dtype=np.int64)
+    start = np.empty(total, dtype=np.int64)
+    row[dense_dest] = np.repeat(np.arange(rows), nd)
+    cls[dense_dest] = np.tile(dense_cls, rows)
+    count[dense_dest] = dense_count.ravel()
+    start[dense_dest] = dense_start.ravel()
+    row[sparse_dest] = sparse_row
+    cls[sparse_dest] = sparse_cls
+    count[sparse_dest] = sparse_count
+    start[sparse_dest] = sparse_start
+    keep = count > 0
+    if not keep.all():
+        row, cls, count, start = row[keep], cls[keep], count[keep], start[keep]
+    return Entries(row, cls, count, start)

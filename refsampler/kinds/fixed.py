@@ -1,0 +1,128 @@
+"""The ``fixed`` kind: every batch of an epoch has the same class counts.
+
+The count vector is largest-remainder rounding of ``B p`` (:func:`refsampler.allocation.allocate`):
+each count is ``floor(B p_c)`` or ``ceil(B p_c)`` and every class with a positive share gets at
+least one. When exact ties leave ``s`` of the last seats to ``s`` of ``T`` tied classes, the
+tied seats are handed out in rounds of random order (a :class:`~refsampler.rotation.Rotation`
+of the tied classes, ``s`` seats per epoch): the vector is the same in every batch of an
+epoch, and over ``E`` epochs every tied class gets its extra seat ``floor(E s / T)`` or
+``ceil(E s / T)`` times. Imports numpy only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .. import keys
+from ..allocation import _ties
+from ..rotation import Rotation
+from . import get
+from .base import CountedPlan, Entries, Setting
+
+__all__ = ["FixedPlan", "build"]
+
+IntVector = npt.NDArray[np.int64]
+
+
+class FixedPlan(CountedPlan):
+    """The fixed kind's plan for one :class:`~refsampler.kinds.base.Setting`."""
+
+    def __init__(self, setting: Setting) -> None:
+        self.traits = get("fixed")
+        self.setting = setting
+        self.certain, self.tied, self.tied_seats = _ties(setting.target, setting.batch_size)
+        self._tie_index = np.full(setting.target.size, -1, dtype=np.int64)
+        self._tie_index[self.tied] = np.arange(self.tied.size)
+        seats = self.tied_seats
+        # One target for the run: rotate the tied seats over epochs. A plan for one epoch (a
+        # moving target): that epoch keys a fresh random order.
+        self._local = setting.epoch is not None
+        self.rotation = (
+            Rotation(
+                int(self.tied.size),
+                (*setting.key, keys.TAG_TIE_ROTATION),
+                self._tie_slot,
+                max_slot=seats,
+            )
+            if seats
+            else None
+        )
+        self.max_count = self.certain + (self._tie_index >= 0)
+        self.present = np.flatnonzero(self.max_count > 0)
+
+    def _tie_slot(self, position: int) -> tuple[int, int]:
+        """The tied seats of the epoch that holds tie position ``position``."""
+        start = position - position % self.tied_seats
+        return start, start + self.tied_seats
+
+    def counts(self, epoch: int) -> IntVector:
+        """The count vector of every batch of ``epoch`` (0 for a plan of one epoch)."""
+        counts = self.certain.copy()
+        if self.rotation is not None:
+            s = self.tied_seats
+            counts[self.tied[self.rotation.items(epoch * s, (epoch + 1) * s)]] += 1
+        return counts
+
+    def _epoch_start(self, epoch: int) -> IntVector:
+        """Draws of every class in the epochs before ``epoch`` (all ranks)."""
+        drawn = self.certain * epoch
+        if self.rotation is not None:
+            drawn[self.tied] += self.rotation.counts_before(epoch * self.tied_seats)
+        return drawn * self.setting.slots_per_epoch
+
+    def entries(self, slots: IntVector) -> Entries:
+        per_epoch = self.setting.slots_per_epoch
+        epoch = int(slots[0]) // per_epoch
+        counts = self.counts(epoch)
+        cls = np.flatnonzero(counts)
+        rows = slots.size
+        within = slots - epoch * per_epoch
+        start = self._epoch_start(epoch)[cls] + within[:, None] * counts[cls]
+        return Entries(
+            np.repeat(np.arange(rows), cls.size),
+            np.tile(cls, rows),
+            np.tile(counts[cls], rows),
+            start.ravel(),
+        )
+
+    def drawn_before(self, slot: int) -> IntVector:
+        per_epoch = self.setting.slots_per_epoch
+        epoch, within = divmod(slot, per_epoch)
+        return self._epoch_start(epoch) + within * self.counts(epoch)
+
+    def _class_epoch_start(self, c: int, epoch: int) -> int:
+        drawn = int(self.certain[c]) * epoch
+        local = int(self._tie_index[c])
+        if local >= 0 and self.rotation is not None:
+            drawn += int(self.rotation.counts_before(epoch * self.tied_seats)[local])
+        return drawn * self.setting.slots_per_epoch
+
+    def slot_of(self, c: int, position: int) -> tuple[int, int]:
+        per_epoch = self.setting.slots_per_epoch
+        share = float(self.certain[c])
+        if self._tie_index[c] >= 0:
+            share += self.tied_seats / self.tied.size
+        epoch = max(0, int(position / (share * per_epoch)) - 1)
+        while self._class_epoch_start(c, epoch + 1) <= position:
+            epoch += 1
+        while epoch > 0 and self._class_epoch_start(c, epoch) > position:
+            epoch -= 1
+        first = self._class_epoch_start(c, epoch)
+        count = (self._class_epoch_start(c, epoch + 1) - first) // per_epoch
+        start = first + (position - first) // count * count
+        return start, start + count
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "certain": self.certain,
+            "tied": self.tied,
+            "tied_seats": self.tied_seats,
+        }
+
+
+def build(setting: Setting) -> FixedPlan:
+    """The fixed kind's plan."""
+    return FixedPlan(setting)

@@ -1,0 +1,189 @@
+"""The ``pk`` kind: every batch holds P distinct classes with exactly m members each.
+
+For metric learning, re-identification and few-shot training. ``m = samples_per_class`` and
+``P = batch_size // m``. The target ``p`` is over samples, as everywhere, so class ``c`` appears
+in a fraction ``w_c = P p_c`` of the batches (feasible when every ``w_c <= 1`` and at least
+``P`` classes have a positive target). Classes with ``w_c = 1`` appear in every batch; the
+others share the remaining appearances through :class:`~refsampler.groups.RateGroups` over the
+global slots, so after every global batch ``t`` each class's number of appearances is within 1
+of ``t w_c``, and which classes meet is random from the seed. Each appearance takes ``m``
+consecutive draws of the class's member stream (distinct members; cycles continue across
+epochs). Imports numpy only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .. import _validate, keys
+from ..errors import InvalidArgumentError
+from ..groups import RateGroups
+from . import get
+from .base import CountedPlan, Entries, Setting, batch_major, occurrences
+
+__all__ = ["FULL_TOLERANCE", "PkPlan", "build", "check_feasible", "samples_per_class"]
+
+IntVector = npt.NDArray[np.int64]
+FloatVector = npt.NDArray[np.float64]
+
+#: ``P p_c`` within this of 1 counts as "in every batch" (float rounding of, say, ``P / P``).
+FULL_TOLERANCE = 1e-9
+
+
+def samples_per_class(value: Any, batch_size: int) -> int:
+    """Validate ``samples_per_class`` against ``batch_size``; returns ``m``."""
+    m = _validate.positive_int("samples_per_class", value)
+    if batch_size % m:
+        raise InvalidArgumentError(
+            f"`batch_size` must be a multiple of `samples_per_class` ({m}) for kind=\"pk\"; "
+            f"got {batch_size}."
+        )
+    return m
+
+
+def check_feasible(
+    target: FloatVector,
+    classes_per_batch: int,
+    class_counts: IntVector,
+    samples: int,
+    alpha: float | None = None,
+) -> None:
+    """Raise :class:`~refsampler.errors.InvalidArgumentError` unless P x m batches can meet
+    ``target``: at least P classes with a positive share, every such class with at least m
+    members, and every ``P p_c <= 1``.
+
+    With ``alpha`` (the target came from :func:`refsampler.targets.interpolate`) the message
+    gives the range of alphas that would be feasible.
+    """
+    positive = np.flatnonzero(target > 0)
+    p_count = classes_per_batch
+    if positive.size < p_count:
+        raise InvalidArgumentError(
+            f'kind="pk" needs at least P = {p_count} classes with a positive target, but '
+            f"only {positive.size} have one; use a smaller `batch_size` or a larger "
+            f"`samples_per_class` (fewer classes per batch); got target "
+            f"{_validate._show(target)}."
+        )
+    small = positive[class_counts[positive] < samples]
+    if small.size:
+        c = int(small[0])
+        raise InvalidArgumentError(
+            f'kind="pk" takes `samples_per_class` = {samples} distinct members of every class '
+            f"in a batch, but class {c} has only {int(class_counts[c])}; exclude it by giving "
+            "it share 0 with an explicit `target` (e.g. "
+            "`refsampler.targets.explicit(weights)` with weight 0 there), or lower "
+            "`samples_per_class`."
+        )
+    load = p_count * target
+    over = np.flatnonzero(load > 1 + FULL_TOLERANCE)
+    if over.size:
+        c = int(over[np.argmax(load[over])])
+        advice = "use fewer classes per batch (a smaller `batch_size` or larger " \
+            "`samples_per_class`)"
+        if alpha is not None:
+            low, high = _feasible_alphas(class_counts, p_count)
+            if low <= high:
+                advice = f"alpha in [{low:.6g}, {high:.6g}] is feasible, or " + advice
+        raise InvalidArgumentError(
+            f'kind="pk" cannot put class {c} in P * p_c = {load[c]:.6g} > 1 of the batches '
+            f"(P = {p_count} classes per batch, share p_c = {target[c]:.6g}); {advice}; got "
+            f"alpha={alpha!r}."
+        )
+
+
+def _feasible_alphas(class_counts: IntVector, p_count: int) -> tuple[float, float]:
+    """The alphas for which ``P * interpolate(counts, alpha) <= 1`` everywhere."""
+    k = class_counts.size
+    share = class_counts / class_counts.sum()
+    # P (alpha / K + (1 - alpha) q) <= 1  <=>  alpha (1/K - q) <= 1/P - q.
+    low, high = 0.0, 1.0
+    for q in np.unique(share):
+        slope, bound = 1.0 / k - q, 1.0 / p_count - q
+        if slope > 0:
+            high = min(high, bound / slope)
+        elif slope < 0:
+            low = max(low, bound / slope)
+        elif bound < 0:
+            return 1.0, 0.0
+    return low, high
+
+
+class PkPlan(CountedPlan):
+    """The pk kind's plan for one :class:`~refsampler.kinds.base.Setting`."""
+
+    def __init__(self, setting: Setting) -> None:
+        self.traits = get("pk")
+        self.setting = setting
+        m = samples_per_class(setting.options.get("samples_per_class"), setting.batch_size)
+        self.samples = m
+        self.classes_per_batch = setting.batch_size // m
+        p = setting.target
+        check_feasible(
+            p, self.classes_per_batch, setting.index.counts, m, setting.options.get("alpha")
+        )
+        load = self.classes_per_batch * p
+        self.full = np.flatnonzero(np.abs(load - 1.0) <= FULL_TOLERANCE)
+        rates = np.where(load < 1 - FULL_TOLERANCE, load, 0.0)  # taken as exact fractions
+        self.groups = RateGroups(
+            rates,
+            self.classes_per_batch - self.full.size,
+            (*setting.key, keys.TAG_GROUP_ROTATION),
+            setting.num_replicas,
+        )
+        self.appearance_rates = np.zeros(p.size)
+        self.appearance_rates[self.full] = 1.0
+        grouped = self.groups.group_of >= 0
+        self.appearance_rates[grouped] = self.groups.rates[self.groups.group_of[grouped]]
+        self.max_count = np.where(self.appearance_rates > 0, m, 0).astype(np.int64)
+
+    def entries(self, slots: IntVector) -> Entries:
+        rows = slots.size
+        m = self.samples
+        t0, t1 = int(slots[0]), int(slots[-1]) + 1
+        step = int(slots[1] - slots[0]) if rows > 1 else 1
+        pick_slot, pick_cls = self.groups.picks(t0, t1)
+        before = self.groups.seats_before_all(t0)
+        occurrence = occurrences(pick_cls)
+        rel = pick_slot - t0
+        mine = rel % step == 0
+        nf = self.full.size
+        full_count = np.full((rows, nf), m, dtype=np.int64)
+        full_start = slots[:, None] * m + np.zeros(nf, dtype=np.int64)
+        cls = pick_cls[mine]
+        return batch_major(
+            rows,
+            self.full,
+            full_count,
+            full_start,
+            rel[mine] // step,
+            cls,
+            np.full(cls.size, m, dtype=np.int64),
+            (before[cls] + occurrence[mine]) * m,
+        )
+
+    def drawn_before(self, slot: int) -> IntVector:
+        appearances = self.groups.seats_before_all(slot)
+        appearances[self.full] = slot
+        return appearances * self.samples
+
+    def slot_of(self, c: int, position: int) -> tuple[int, int]:
+        start = position - position % self.samples
+        return start, start + self.samples
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "samples_per_class": self.samples,
+            "classes_per_batch": self.classes_per_batch,
+            "appearance_rates": self.appearance_rates,
+            "every_batch": self.full,
+            "rate_groups": self.groups.num_groups,
+            "sequential_schedule": self.groups.schedule.sequential,
+        }
+
+
+def build(setting: Setting) -> PkPlan:
+    """The pk kind's plan."""
+    return PkPlan(setting)

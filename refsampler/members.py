@@ -1,0 +1,267 @@
+"""Within-class member streams: which dataset positions a run of draws of a class takes.
+
+Each class ``c`` with ``n_c`` members has one endless stream of draws, a
+:class:`~refsampler.rotation.Rotation` over its members keyed by ``(seed, class)``: round ``r``
+(a *cycle*) is a fresh uniform permutation of the class, adjusted by the head rule so that no
+member repeats inside a batch whenever the batch takes at most ``n_c`` draws of the class.
+Every batch of every epoch and rank takes a run of consecutive stream positions (the kinds
+compute where), so the cycles continue across epochs and ranks never share a position of one
+cycle.
+
+Draws are gathered in bulk from the rounds' base permutations, generated a block of rounds at
+a time (:func:`block_rounds`) into a memo owned by the caller (:class:`MemberCache`); the few
+draws in the adjusted head of a round are then patched from the rotation. Imports numpy only.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import keys
+from .classes import ClassIndex
+from .rotation import Rotation, block_rounds
+
+__all__ = ["MemberCache", "MemberStreams"]
+
+IntVector = npt.NDArray[np.int64]
+#: ``slot_of(c, position) -> (start, stop)``: the run of class ``c``'s stream positions that
+#: one batch takes, for the batch that takes ``position``.
+ClassSlotOracle = Callable[[int, int], tuple[int, int]]
+
+#: A block of rounds holds at most this many draws (and at most about ``N / K``), so that a
+#: class of 3 members does not pay for a keyed generator every 3 draws while the memo of
+#: current blocks stays below ``2 N`` entries.
+BLOCK_DRAWS = 1 << 12
+
+
+class MemberCache:
+    """What one caller has built of the member streams: the current block of base rounds of
+    every class, as dataset positions. Not shared between callers."""
+
+    def __init__(self, streams: MemberStreams) -> None:
+        self.memo: npt.NDArray[Any] = np.zeros(
+            int(streams.memo_start[-1]), dtype=streams.index.positions.dtype
+        )
+        self.block = np.full(streams.num_classes, -1, dtype=np.int64)
+
+
+class MemberStreams:
+    """The member streams of every class of one configuration.
+
+    Parameters
+    ----------
+    index : ClassIndex
+    seed : int
+    max_count : numpy.ndarray of int64, shape (K,)
+        The most draws one batch ever takes from each class (the head rule is only needed
+        where this is at least 2).
+    slot_of : callable, optional
+        ``slot_of(c, position) -> (start, stop)``: the batch's run of class ``c``'s stream
+        positions that contains ``position``.
+    block_draws : int, default BLOCK_DRAWS
+        Draws generated together (rounds of small classes share a keyed generator).
+
+    Notes
+    -----
+    Immutable after construction; every mutable structure lives in the caller's
+    :class:`MemberCache`.
+    """
+
+    def __init__(
+        self,
+        index: ClassIndex,
+        seed: int,
+        max_count: IntVector,
+        slot_of: ClassSlotOracle | None = None,
+        *,
+        block_draws: int = BLOCK_DRAWS,
+    ) -> None:
+        self.index = index
+        self.seed = seed
+        self.max_count = np.asarray(max_count, dtype=np.int64)
+        self.slot_of = slot_of
+        counts = index.counts
+        self.num_classes = counts.size
+        cap = max(1, min(block_draws, -(-index.size // max(self.num_classes, 1))))
+        sizes = np.maximum(counts, 1)
+        #: Rounds per block of each class, and the draws a block holds.
+        self.rounds_per_block = np.maximum(1, cap // sizes)
+        self.block_len = self.rounds_per_block * sizes
+        self.memo_start = np.zeros(self.num_classes + 1, dtype=np.int64)
+        np.cumsum(self.block_len, out=self.memo_start[1:])
+        self._starts: dict[int, tuple[int, int]] = {}
+        self._rotations: dict[int, Rotation] = {}
+
+    def new_cache(self) -> MemberCache:
+        """A fresh cache for one caller."""
+        return MemberCache(self)
+
+    def _start(self, c: int) -> tuple[int, int]:
+        start = self._starts.get(c)
+        if start is None:
+            start = keys.stream_start(self.seed, keys.TAG_CYCLE, c)
+            self._starts[c] = start
+        return start
+
+    def rotation(self, c: int) -> Rotation:
+        """Class ``c``'s stream as a :class:`~refsampler.rotation.Rotation` over item indices."""
+        rot = self._rotations.get(c)
+        if rot is None:
+            oracle = None if self.slot_of is None else functools.partial(self.slot_of, c)
+            rot = Rotation(
+                int(self.index.counts[c]),
+                (self.seed, keys.TAG_CYCLE, c),
+                oracle,
+                int(self.max_count[c]),
+                rounds_per_block=int(self.rounds_per_block[c]),
+            )
+            self._rotations[c] = rot
+        return rot
+
+    # -- drawing ---------------------------------------------------------------------------
+
+    def draw(
+        self,
+        cls: IntVector,
+        start: IntVector,
+        count: IntVector,
+        cache: MemberCache,
+    ) -> npt.NDArray[Any]:
+        """Dataset positions of every draw of the entries, in entry order.
+
+        Entry ``e`` takes ``count[e]`` consecutive positions of class ``cls[e]``'s stream from
+        ``start[e]`` on.
+        """
+        total = int(count.sum())
+        if total == 0:
+            return np.zeros(0, dtype=self.index.positions.dtype)
+        k = self.num_classes
+        first = np.full(k, np.iinfo(np.int64).max, dtype=np.int64)
+        last = np.full(k, -1, dtype=np.int64)
+        np.minimum.at(first, cls, start)
+        np.maximum.at(last, cls, start + count - 1)
+        present = np.flatnonzero(last >= 0)
+        lengths = self.block_len[present]
+        low = first[present] // lengths
+        high = last[present] // lengths
+        stale = cache.block[present] != low
+        for c, b in zip(present[stale].tolist(), low[stale].tolist(), strict=True):
+            self._remember(cache, c, b)
+        origin = np.zeros(k, dtype=np.int64)
+        origin[present] = self.memo_start[present] - low * lengths
+        memo = cache.memo
+        spanning = high > low
+        if spanning.any():
+            origin[present[spanning]] = self._fill_scratch(
+                cache, present[spanning], first[present[spanning]], last[present[spanning]]
+            )
+            memo = cache.memo
+        entry_start = np.cumsum(count) - count
+        base = origin[cls]
+        base += start
+        base -= entry_start
+        slots = np.repeat(base, count)
+        slots += np.arange(total)
+        drawn = memo.take(slots)
+        self._apply_heads(cls, start, count, first, last, present, drawn, cache)
+        return drawn
+
+    def _apply_heads(
+        self,
+        cls: IntVector,
+        start: IntVector,
+        count: IntVector,
+        first: IntVector,
+        last: IntVector,
+        present: IntVector,
+        drawn: npt.NDArray[Any],
+        cache: MemberCache,
+    ) -> None:
+        """Patch the draws that fall in the adjusted head of a round (see the head rule)."""
+        if self.slot_of is None:
+            return
+        sizes = self.index.counts
+        heads = present[(self.max_count[present] >= 2) & (sizes[present] >= 2)]
+        if heads.size == 0:
+            return
+        entry_start = np.cumsum(count) - count
+        for c in heads.tolist():
+            n = int(sizes[c])
+            lo, hi = int(first[c]), int(last[c]) + 1
+            # Rounds whose head (at most max_count positions) can overlap [lo, hi).
+            r_first = max(1, -(-(lo - int(self.max_count[c]) + 1) // n))
+            r_last = (hi - 1) // n
+            if r_first > r_last:
+                continue
+            rot = self.rotation(c)
+            changed = np.zeros(r_last - r_first + 1, dtype=np.int64)
+            prefixes: list[IntVector] = []
+            for r in range(r_first, r_last + 1):
+                actual, length = rot.round_and_change(r)
+                changed[r - r_first] = length
+                prefixes.append(actual[:length])
+            if not changed.any():
+                continue
+            table = np.concatenate(prefixes)
+            table_start = np.cumsum(changed) - changed
+            # Every draw of class c in this chunk: its flat index and stream position.
+            mine = np.flatnonzero(cls == c)
+            runs = count[mine]
+            within = np.arange(int(runs.sum())) - np.repeat(np.cumsum(runs) - runs, runs)
+            flat = np.repeat(entry_start[mine], runs) + within
+            pos = np.repeat(start[mine], runs) + within
+            r_of = pos // n - r_first
+            offset = pos % n
+            inside = (r_of >= 0) & (r_of < changed.size)
+            inside[inside] &= offset[inside] < changed[r_of[inside]]
+            if inside.any():
+                members = self.index.members(c)
+                picks = table[table_start[r_of[inside]] + offset[inside]]
+                drawn[flat[inside]] = members[picks]
+
+    def _remember(self, cache: MemberCache, c: int, b: int) -> None:
+        """Put block ``b`` of class ``c``'s base rounds into the memo, as dataset positions."""
+        members = self.index.members(c)
+        region = cache.memo[self.memo_start[c] : self.memo_start[c + 1]]
+        order = block_rounds(self._start(c), members.size, b, int(self.rounds_per_block[c]))
+        np.take(members, order.reshape(-1), out=region)
+        cache.block[c] = b
+
+    def _fill_scratch(
+        self, cache: MemberCache, classes: IntVector, first: IntVector, last: IntVector
+    ) -> IntVector:
+        """Copy stream positions ``first[i] .. last[i]`` of each class ``classes[i]`` (which
+        start in the memo's block) to a scratch area after the memo, generating the later
+        blocks in turn; returns the memo slot of each class's stream position 0 there."""
+        need = int((last - first + 1).sum())
+        end = int(self.memo_start[-1])
+        if cache.memo.size < end + need:
+            grown = np.zeros(end + max(need, 2 * (cache.memo.size - end)), dtype=cache.memo.dtype)
+            grown[:end] = cache.memo[:end]
+            cache.memo = grown
+        memo = cache.memo
+        origin = np.empty(classes.size, dtype=np.int64)
+        at = end
+        spans = zip(classes.tolist(), first.tolist(), last.tolist(), strict=True)
+        for i, (c, s0, s1) in enumerate(spans):
+            length = int(self.block_len[c])
+            region = int(self.memo_start[c])
+            origin[i] = at - s0
+            s = s0
+            while True:
+                b = s // length
+                if cache.block[c] != b:
+                    self._remember(cache, c, b)
+                stop = min(s1 + 1, (b + 1) * length)
+                source = region - b * length
+                memo[at : at + stop - s] = memo[source + s : source + stop]
+                at += stop - s
+                s = stop
+                if s > s1:
+                    break
+        return origin

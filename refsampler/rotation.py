@@ -1,0 +1,268 @@
+"""Rotations: endless rounds of fresh random permutations, read in slots without repeats.
+
+A :class:`Rotation` over ``size`` items is a stream of positions ``0, 1, 2, ...``; positions
+``r * size .. (r + 1) * size - 1`` form *round* ``r``, a uniformly random permutation of the
+items keyed by ``(key, r)``. Consumers read the stream in *slots*: consecutive runs of
+positions that partition it (the draws a batch takes from a class, the seats a batch gives a
+group of classes, the tied seats of an epoch). Slots may be grouped into *steps* (the
+``num_replicas`` batches of one global step). Every item appears exactly once per round, so
+after ``n`` positions each item has appeared ``floor(n / size)`` or ``ceil(n / size)`` times.
+
+**Head rule.** At the start of round ``r`` the slot (and step) that straddles the boundary
+already holds some items of round ``r - 1``: ``T_slot`` (and ``T_step``). Round ``r`` is its
+base permutation with its first ``h`` items chosen in this order of preference -- items in
+neither, then items only in ``T_step``, then items of ``T_slot`` -- each class in base order;
+``h`` is the step's part of round ``r`` (the slot's, without steps). Items passed over follow
+in base order, then the rest of the base permutation unchanged. So no item repeats inside a
+slot that holds at most ``size`` positions, a step holds ``min(size, step length)`` distinct
+items, and every round stays a permutation. Only a prefix of a round differs from its base.
+
+Where slots fall is the consumer's business: it passes *oracles*, functions that return the
+slot (step) ``(start, stop)`` containing a position. Rounds are generated in blocks of
+:attr:`Rotation.rounds_per_block` from one keyed stream per rotation, and the most recent
+blocks and rounds are kept in bounded, thread-safe caches (results never depend on them).
+Imports numpy only.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import keys
+
+__all__ = ["Rotation", "SlotOracle", "adjust_round", "block_rounds"]
+
+IntVector = npt.NDArray[np.int64]
+SlotOracle = Callable[[int], tuple[int, int]]
+
+#: A block of rounds holds about this many positions, so that small rotations do not pay
+#: for one keyed generator per round.
+BLOCK_POSITIONS = 1 << 12
+#: Preference ranks of the head rule.
+_FREE, _STEP_ONLY, _SLOT = 0, 1, 2
+
+
+def block_rounds(start: tuple[int, int], size: int, block: int, rows: int) -> IntVector:
+    """Base permutations of rounds ``block * rows .. (block + 1) * rows - 1`` of the stream
+    that starts at ``start``, shape (rows, size): the one definition every reader shares."""
+    return keys.uniform_order(keys.block_generator(start, block), size, rows)
+
+
+def adjust_round(base: IntVector, head: int, rank: IntVector) -> tuple[IntVector, int]:
+    """Apply the head rule to one round.
+
+    Parameters
+    ----------
+    base : numpy.ndarray of int64, shape (size,)
+        The round's base permutation (items ``0 .. size - 1``).
+    head : int
+        Positions of this round the head rule fills.
+    rank : numpy.ndarray of int, shape (size,)
+        Preference of each item (lower first); items of equal rank keep base order.
+
+    Returns
+    -------
+    actual : numpy.ndarray of int64, shape (size,)
+        The round as read.
+    changed : int
+        Length of the prefix that may differ from ``base``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsampler.rotation import adjust_round
+    >>> actual, changed = adjust_round(np.array([3, 0, 1, 2]), 2, np.array([0, 0, 0, 2]))
+    >>> actual.tolist(), changed
+    ([0, 1, 3, 2], 3)
+    """
+    size = base.size
+    head = min(head, size)
+    if head <= 0:
+        return base, 0
+    ranks = rank[base]
+    if not ranks.any():
+        return base, 0
+    # The head: the best `head` items by (rank, base position).
+    order = np.lexsort((np.arange(size), ranks))
+    chosen = order[:head]
+    end = int(chosen.max()) + 1
+    if end == head and bool((np.diff(chosen) > 0).all()):  # already the base prefix
+        return base, 0
+    taken = np.zeros(end, dtype=bool)
+    taken[chosen] = True
+    prefix = base[:end]
+    actual = np.concatenate((base[chosen], prefix[~taken], base[end:]))
+    return actual, end
+
+
+class Rotation:
+    """Endless rounds of keyed random permutations of ``range(size)``, read in slots.
+
+    Parameters
+    ----------
+    size : int
+        Number of items (``>= 1``).
+    key : tuple of int
+        Keys the rounds: round ``r`` comes from the stream keyed by ``key``.
+    slot_of : callable, optional
+        ``slot_of(position) -> (start, stop)`` with ``start <= position < stop``. Without one
+        (or with ``max_slot`` 1 and no steps) rounds are their base permutations.
+    max_slot : int, default 1
+        An upper bound of the slot lengths (with 1, no slot can straddle two rounds).
+    rounds_per_block : int, optional
+        Rounds generated by one keyed generator (default: about :data:`BLOCK_POSITIONS`
+        positions' worth).
+    step_of : callable, optional
+        ``step_of(position) -> (start, stop)``: the step containing ``position`` (a run of
+        whole slots). Without it every slot is its own step.
+
+    Notes
+    -----
+    Instances hold immutable configuration and two bounded ``functools.lru_cache`` caches
+    (blocks of base rounds, rounds as read), which are thread-safe and never change a result,
+    so one rotation may serve many threads.
+    """
+
+    def __init__(
+        self,
+        size: int,
+        key: tuple[int, ...],
+        slot_of: SlotOracle | None = None,
+        max_slot: int = 1,
+        rounds_per_block: int | None = None,
+        step_of: SlotOracle | None = None,
+    ) -> None:
+        self.size = int(size)
+        self.key = tuple(int(k) for k in key)
+        self.slot_of = slot_of
+        self.step_of = step_of
+        self.max_slot = int(max_slot)
+        #: Rounds generated by one keyed generator.
+        self.rounds_per_block = (
+            max(1, BLOCK_POSITIONS // self.size) if rounds_per_block is None else rounds_per_block
+        )
+        self._start = keys.stream_start(*self.key)
+        self._make_caches()
+
+    def _make_caches(self) -> None:
+        self._block = functools.lru_cache(maxsize=8)(self._compute_block)
+        self._round = functools.lru_cache(maxsize=64)(self._compute_round)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_block"], state["_round"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._make_caches()
+
+    # -- base rounds -----------------------------------------------------------------------
+
+    def _compute_block(self, block: int) -> IntVector:
+        rounds = block_rounds(self._start, self.size, block, self.rounds_per_block)
+        rounds.flags.writeable = False
+        return rounds
+
+    def base_round(self, r: int) -> IntVector:
+        """Round ``r``'s base permutation (before the head rule)."""
+        block, row = divmod(r, self.rounds_per_block)
+        return self._block(block)[row]  # type: ignore[no-any-return]
+
+    # -- rounds as read --------------------------------------------------------------------
+
+    def _boundary(self, r: int) -> tuple[int, int, int]:
+        """What the head rule of round ``r`` needs: ``(x_slot, x_step, head)``, the slot's and
+        the step's positions before the boundary (``x_step`` is -1 when the step already holds
+        a whole round before it) and the positions of round ``r`` the rule fills."""
+        if r == 0 or self.slot_of is None:
+            return 0, -1, 0
+        boundary = r * self.size
+        x_slot = head = 0
+        if self.max_slot >= 2:
+            start, stop = self.slot_of(boundary - 1)
+            if stop > boundary:
+                x_slot, head = boundary - start, stop - boundary
+        x_step = -1
+        if self.step_of is not None:
+            start, stop = self.step_of(boundary - 1)
+            if stop > boundary and start > boundary - self.size:
+                x_step, head = boundary - start, stop - boundary
+        return x_slot, x_step, head
+
+    def _reach(self, r: int) -> int:
+        """An upper bound of the changed prefix of round ``r``."""
+        x_slot, x_step, head = self._boundary(r)
+        if head == 0:
+            return 0
+        return min(self.size, head + max(x_slot, x_step))
+
+    def round(self, r: int) -> IntVector:
+        """Round ``r`` as read (the head rule applied)."""
+        return self.round_and_change(r)[0]
+
+    def round_and_change(self, r: int) -> tuple[IntVector, int]:
+        """Round ``r`` as read, and the length of its prefix that differs from the base."""
+        return self._round(r)  # type: ignore[no-any-return]
+
+    def _compute_round(self, r: int) -> tuple[IntVector, int]:
+        # Walk back to a round whose predecessor's tail, as far as the rule reads it, is its
+        # base permutation; then read forward. Only rounds whose changed prefix reaches into
+        # the part of them the next boundary reads form a chain.
+        chain: list[tuple[int, int, int, int]] = []
+        q = r
+        while True:
+            x_slot, x_step, head = self._boundary(q)
+            chain.append((q, x_slot, x_step, head))
+            if head == 0 or self._reach(q - 1) <= self.size - max(x_slot, x_step):
+                break
+            q -= 1
+        previous: IntVector | None = None
+        actual, changed = self.base_round(r), 0
+        for q, x_slot, x_step, head in reversed(chain):
+            base = self.base_round(q)
+            if head == 0:
+                actual, changed = base, 0
+            else:
+                if previous is None:
+                    previous = self.base_round(q - 1)
+                rank = np.full(self.size, _FREE, dtype=np.int64)
+                if x_step > 0:
+                    rank[previous[self.size - x_step :]] = _STEP_ONLY
+                if x_slot > 0:
+                    rank[previous[self.size - x_slot :]] = _SLOT
+                actual, changed = adjust_round(base, head, rank)
+            previous = actual
+        if actual.flags.writeable:
+            actual.flags.writeable = False
+        return actual, changed
+
+    def items(self, start: int, stop: int) -> IntVector:
+        """The items at positions ``start .. stop - 1``."""
+        if self.size == 1:
+            return np.zeros(max(stop - start, 0), dtype=np.int64)
+        parts = []
+        pos = start
+        while pos < stop:
+            r, offset = divmod(pos, self.size)
+            end = min(stop, (r + 1) * self.size)
+            parts.append(self.round(r)[offset : offset + end - pos])
+            pos = end
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        return np.concatenate(parts)
+
+    def counts_before(self, position: int) -> IntVector:
+        """How often each item appears at positions ``0 .. position - 1``, shape (size,)."""
+        if self.size == 1:
+            return np.array([position], dtype=np.int64)
+        r, offset = divmod(position, self.size)
+        counts = np.full(self.size, r, dtype=np.int64)
+        if offset:
+            counts[self.round(r)[:offset]] += 1
+        return counts

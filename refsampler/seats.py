@@ -1,0 +1,311 @@
+"""Seat schedules: how many of a batch's seats each *rate group* of classes gets, batch by batch.
+
+The ``quota`` and ``pk`` kinds give class ``c`` a seat in a batch at rate ``r_c`` (its extra
+seat above ``floor(B p_c)`` for quota, its appearance for pk), ``d`` seats in every batch. Classes
+of equal rate form a *rate group* ``g`` with rate ``rho_g = |g| * r_g``; this module decides
+how many seats each group gets in every *slot* (global batch) ``t``, and
+:mod:`refsampler.rotation` then hands a group's seats to its classes in rounds of fresh
+permutations. Write ``rho_g = n_g + sigma_g`` (``n_g`` an integer, ``0 <= sigma_g < 1``). A
+group gets ``n_g`` seats in every slot plus *extra* seats whose cumulative count
+``E_g(t)`` after ``t`` slots satisfies
+
+    |E_g(t) - t * sigma_g| < 1   for every t  (the Pfair lag bound),
+
+with ``sum_g E_g(t) = t * (d - sum_g n_g)`` exactly.
+
+How the extra seats are scheduled depends on the number of groups with ``sigma_g > 0``:
+
+* none or one: nothing to choose (one group takes every extra seat);
+* two: a Sturmian sequence, ``E_A(t) = floor(t sigma_A + phi)`` with a random phase ``phi``
+  from the seed, and ``E_B = t (sigma_A + sigma_B) - E_A``; a closed form, so any slot costs
+  O(1);
+* three or more: PD2, the optimal Pfair algorithm (earliest pseudo-deadline, then the
+  successor bit, then the later group deadline, then a random priority from the seed). PD2 is
+  sequential: its state is kept every :data:`CHECKPOINT_SLOTS` slots once computed, and a slot
+  is computed from the checkpoint before it.
+
+Arithmetic is exact. The ``sigma_g`` are written over one denominator ``D``: the least common
+denominator of the rates when it is at most ``2**58`` (rates that are fractions with small
+denominators, as targets from class counts and decimal alphas are, stay exact), otherwise
+``D = 2**58`` with the rates rounded to it by largest remainder so they still sum to an
+integer (a class's ideal then moves by less than ``2**-58`` of a seat per batch). PD2 works on
+each group's lag numerator ``t * num_g - E_g * D``, below ``D`` in magnitude, in 64-bit
+integers. Imports numpy only.
+
+References
+----------
+.. [1] S. K. Baruah, N. K. Cohen, C. G. Plaxton, D. A. Varvel, "Proportionate progress: a
+   notion of fairness in resource allocation", Algorithmica 15, 1996.
+.. [2] J. H. Anderson and A. Srinivasan, "Mixed Pfair/ERfair scheduling of asynchronous
+   periodic tasks", Journal of Computer and System Sciences 68(1), 2004.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import keys
+
+__all__ = ["CHECKPOINT_SLOTS", "RATE_BITS", "SeatSchedule"]
+
+IntMatrix = npt.NDArray[np.int64]
+IntVector = npt.NDArray[np.int64]
+
+#: PD2 state checkpoints are kept every this many slots.
+CHECKPOINT_SLOTS = 1 << 10
+#: Extra-seat rates are written over a denominator of at most ``2**RATE_BITS``.
+RATE_BITS = 58
+
+
+def _common(sigma: list[Fraction], total: int) -> tuple[list[int], int]:
+    """Numerators of ``sigma`` over one denominator ``D``, summing to ``total * D``: exact
+    when the rates' least common denominator is at most ``2**RATE_BITS``, else rounded to
+    ``D = 2**RATE_BITS`` by largest remainder (every positive rate stays positive)."""
+    den = 1
+    for s in sigma:
+        den = den * s.denominator // math.gcd(den, s.denominator)
+        if den > 1 << RATE_BITS:
+            break
+    else:
+        return [int(s * den) for s in sigma], den
+    den = 1 << RATE_BITS
+    scaled = [s * den for s in sigma]
+    nums = [max(1, int(x)) for x in scaled]
+    short = total * den - sum(nums)
+    order = sorted(range(len(sigma)), key=lambda j: (-(scaled[j] - int(scaled[j])), j))
+    step = 1 if short > 0 else -1
+    i = 0
+    while short:
+        j = order[i % len(order)]
+        if step > 0 or nums[j] > 1:
+            nums[j] += step
+            short -= step
+        i += 1
+    return nums, den
+
+
+class SeatSchedule:
+    """Seats per rate group per slot, for groups of rates ``rho`` summing to an integer.
+
+    Parameters
+    ----------
+    rho : sequence of fractions.Fraction
+        Group rates ``rho_g`` (exact, non-negative); their sum must be an integer ``d``.
+    key : tuple of int
+        Keys the random phase (two groups) or the random priorities (PD2).
+
+    Notes
+    -----
+    Instances are safe to share between threads: their only mutable state is caches (PD2
+    checkpoints and recent blocks), whose entries are immutable and computed
+    deterministically.
+    """
+
+    def __init__(self, rho: list[Fraction], key: tuple[int, ...]) -> None:
+        self.rho = list(rho)
+        total = sum(self.rho, Fraction(0))
+        if total.denominator != 1:
+            raise ValueError(f"group rates must sum to an integer; got {float(total)!r}")
+        self.seats = int(total)
+        self.base = np.array([r.numerator // r.denominator for r in self.rho], dtype=np.int64)
+        sigma = [r - int(r) for r in self.rho]
+        #: Groups that take part in the extra seats.
+        self.active = np.array([g for g, s in enumerate(sigma) if s > 0], dtype=np.int64)
+        active_sigma = [sigma[g] for g in self.active]
+        self.extra = int(sum(active_sigma, Fraction(0)))
+        self.key = tuple(key)
+        nums, self.den = _common(active_sigma, self.extra)
+        #: Numerators of the active groups' rates over :attr:`den`.
+        self.num = np.array(nums, dtype=np.int64)
+        rng = keys.generator(*self.key, keys.TAG_PHASE)
+        # Two groups: a phase in [0, 1) on the rates' grid. PD2: a random salt per group for
+        # the priorities of exact ties.
+        self._phase = int(rng.integers(0, self.den))
+        self._salt = rng.integers(0, 1 << 63, size=self.active.size, dtype=np.int64).astype(
+            np.uint64
+        )
+        self._heavy = 2 * self.num >= self.den
+        self._make_caches()
+
+    def _make_caches(self) -> None:
+        self._checkpoints: dict[int, IntVector] = {}
+        self._lock = threading.Lock()
+        self._block = functools.lru_cache(maxsize=8)(self._compute_block)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for name in ("_checkpoints", "_lock", "_block"):
+            del state[name]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._make_caches()
+
+    @property
+    def num_groups(self) -> int:
+        """``G``."""
+        return len(self.rho)
+
+    @property
+    def sequential(self) -> bool:
+        """True when slots come from PD2 (three or more groups share the extra seats)."""
+        return self.active.size >= 3
+
+    # -- cumulative seats ------------------------------------------------------------------
+
+    def cumulative(self, t: int) -> IntVector:
+        """Seats of each group in slots ``0 .. t - 1``, shape (G,)."""
+        out = self.base * t
+        out[self.active] += self._extra_before(t)
+        return out
+
+    def _extra_before(self, t: int) -> IntVector:
+        """``E_g(t)`` of the active groups."""
+        n = self.active.size
+        if n == 0:
+            return np.zeros(0, dtype=np.int64)
+        if n == 1:
+            return np.array([t * self.extra], dtype=np.int64)
+        if n == 2:
+            first = (t * int(self.num[0]) + self._phase) // self.den
+            return np.array([first, t * self.extra - first], dtype=np.int64)
+        block, row = divmod(t, CHECKPOINT_SLOTS)
+        return self._block(block)[row].copy()  # type: ignore[no-any-return]
+
+    def slots(self, start: int, stop: int) -> IntMatrix:
+        """Seats of each group in slots ``start .. stop - 1``, shape (stop - start, G)."""
+        n = stop - start
+        out = np.empty((max(n, 0), self.num_groups), dtype=np.int64)
+        out[:] = self.base
+        if self.active.size == 0 or n <= 0:
+            return out
+        if self.active.size == 1:
+            out[:, self.active[0]] += self.extra
+            return out
+        if self.active.size == 2:
+            num, phase = int(self.num[0]), self._phase
+            den = self.den
+            first = [(t * num + phase) // den for t in range(start, stop + 1)]
+            inc = np.diff(np.array(first, dtype=np.int64))
+            out[:, self.active[0]] += inc
+            out[:, self.active[1]] += self.extra - inc
+            return out
+        first, last = start // CHECKPOINT_SLOTS, (stop - 1) // CHECKPOINT_SLOTS
+        blocks = [self._block(b)[:-1] for b in range(first, last + 1)]
+        blocks.append(self._block(last)[-1:])
+        cumulative = np.concatenate(blocks)[start - first * CHECKPOINT_SLOTS :][: n + 1]
+        out[:, self.active] += np.diff(cumulative, axis=0)
+        return out
+
+    def slot_containing(self, group: int, position: int) -> int:
+        """The slot ``t`` whose seats of ``group`` include seat number ``position``:
+        ``cumulative(t)[group] <= position < cumulative(t + 1)[group]``."""
+        rho = self.rho[group]
+        if rho == 0:
+            raise ValueError(f"group {group} never gets a seat")
+        # cumulative is within 1 of t * rho: start just below the estimate and step.
+        t = max(0, int(Fraction(position) / rho) - 1)
+        while int(self.cumulative(t + 1)[group]) <= position:
+            t += 1
+        while t > 0 and int(self.cumulative(t)[group]) > position:
+            t -= 1
+        return t
+
+    # -- PD2 -------------------------------------------------------------------------------
+
+    def _compute_block(self, block: int) -> IntMatrix:
+        """``E`` of the active groups at slots ``block * C .. (block + 1) * C`` (both ends),
+        shape (C + 1, active), ``C`` = :data:`CHECKPOINT_SLOTS`."""
+        start = block * CHECKPOINT_SLOTS
+        extra = self._checkpoint(start)
+        out = np.empty((CHECKPOINT_SLOTS + 1, self.active.size), dtype=np.int64)
+        self._advance(extra, start, CHECKPOINT_SLOTS, out)
+        out.flags.writeable = False
+        return out
+
+    def _checkpoint(self, slot: int) -> IntVector:
+        """``E`` of the active groups before ``slot`` (a multiple of the checkpoint spacing)."""
+        hit = self._checkpoints.get(slot)
+        if hit is not None:
+            return hit
+        with self._lock:
+            if not self._checkpoints:
+                self._checkpoints[0] = np.zeros(self.active.size, dtype=np.int64)
+            at = max(s for s in self._checkpoints if s <= slot)
+            extra = self._checkpoints[at]
+            while at < slot:
+                extra = self._advance(extra, at, CHECKPOINT_SLOTS, None)
+                at += CHECKPOINT_SLOTS
+                extra.flags.writeable = False
+                self._checkpoints[at] = extra
+            return extra
+
+    def _advance(
+        self, extra: IntVector, start: int, slots: int, record: IntMatrix | None
+    ) -> IntVector:
+        """Run PD2 for ``slots`` slots from slot ``start``, where the active groups have had
+        ``extra`` seats; write ``E`` before every slot and after the last into ``record``.
+
+        Each group's state is its lag numerator ``lag = t * num - E * D`` (its lag times
+        ``D``). Its next extra seat (subtask ``E + 1``) is released when ``lag > -num``; its
+        pseudo-deadline is ``t + ceil((D - lag) / num)``; its successor bit is 1 unless that
+        quotient is exact; a heavy group's (rate >= 1/2) group deadline is
+        ``t + ceil((lag + c D) / (D - num))`` with ``c = ceil((delta (D - num) - lag) / D)``,
+        ``delta`` the relative pseudo-deadline.
+        """
+        num, den = self.num, self.den
+        count = extra.copy()
+        # |lag| < den for every slot; only start * num needs Python's big integers.
+        lag = np.array(
+            [start * int(n) - int(e) * den for n, e in zip(num, count)], dtype=np.int64
+        )
+        heavy = self._heavy
+        light = den - num
+        choose = self.extra
+        salt = self._salt
+        for step in range(slots):
+            if record is not None:
+                record[step] = count
+            ready = np.flatnonzero(lag > -num)
+            rlag = lag[ready]
+            rnum = num[ready]
+            ahead = den - rlag
+            delta = -(-ahead // rnum)
+            if ready.size > choose:
+                # Only subtasks whose deadline is among the `choose` earliest can win.
+                cutoff = np.partition(delta, choose - 1)[choose - 1]
+                short = delta <= cutoff
+                ready, rlag, rnum, ahead, delta = (
+                    ready[short],
+                    rlag[short],
+                    rnum[short],
+                    ahead[short],
+                    delta[short],
+                )
+            successor = (ahead % rnum != 0).astype(np.int64)
+            group = np.zeros(ready.size, dtype=np.int64)
+            rheavy = heavy[ready]
+            if rheavy.any():
+                h_light = light[ready][rheavy]
+                h_lag = rlag[rheavy]
+                c = -((h_lag - delta[rheavy] * h_light) // den)
+                group[rheavy] = -(-(h_lag + c * den) // h_light)
+            tie = (count[ready] + 1).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+            tie ^= salt[ready]
+            tie ^= tie >> np.uint64(29)
+            order = np.lexsort((tie, -group, -successor, delta))[:choose]
+            chosen = ready[order]
+            count[chosen] += 1
+            lag[chosen] -= den
+            lag += num
+        if record is not None:
+            record[slots] = count
+        return count
