@@ -1,137 +1,31 @@
-"""Helpers shared by the property tests: count tables and exact checks of the contract.
+"""Helpers shared by refsampler's own property tests: the shipped suite's exact checks.
 
-Everything here is a plain function of a label array and a batch array (positions into the
-labels), so the same checks apply to any implementation seen through the adapter protocol.
+They live in :mod:`refsampler.conformance.suite._support`, so the suite that ships with the
+package and these tests check the same things the same way.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import numpy.typing as npt
+from refsampler.conformance.suite._support import (
+    PREFIX_TOLERANCE,
+    coverage_violations,
+    cycle_violations,
+    largest_remainder_violations,
+    member_ranks,
+    per_batch_counts,
+    prefix_errors,
+    quota_bounds,
+    repeats_in_batches,
+)
 
-from refsampler.conformance import adapters
-from refsampler.conformance.strategies import Configuration
-
-from .conftest import run_batches
-
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-
-#: Slack on the quota prefix error ``|cumulative - k B p_c| < 1``. The error is computed in
-#: float64, where ``k B p_c`` carries a rounding error of a few ulps of ``k B`` (< 1e-12 for
-#: any ``k B`` below 1e4), and a float target stands for a rational share such as 1/3 that a
-#: schedule may (and refsampler's PD2 deadlines do, via a 1e-9 snap) treat exactly; so a lag
-#: that is below 1 for the intended share can compute as 1 + O(1e-13) for the float one.
-#: 1e-9 absorbs that. A schedule that really misses a deadline overshoots 1 by
-#: ``ceil(i / r) r - i`` (``r`` the fractional quota); that is below 1e-9 only when
-#: ``i / r`` is within 1e-9 of an integer -- exactly the snapped case.
-PREFIX_TOLERANCE = 1e-9
-
-
-def run(make_batches: adapters.MakeBatches, config: Configuration) -> IntArray:
-    """Batches of ``config`` from the implementation under test, as an (n, B) array."""
-    return run_batches(make_batches, config.labels, **config.kwargs())
-
-
-def per_batch_counts(labels: IntArray, batches: IntArray, num_classes: int) -> IntArray:
-    """(n_batches, K) table: draws of each class in each batch."""
-    n = batches.shape[0]
-    cells = np.arange(n)[:, None] * num_classes + labels[batches]
-    return np.bincount(cells.ravel(), minlength=n * num_classes).reshape(n, num_classes)
-
-
-def quota_bounds(target: FloatArray, batch_size: int) -> tuple[IntArray, IntArray]:
-    """``floor(B p_c)`` and ``ceil(B p_c)``, with near-integer quotas taken as integers.
-
-    A float share stands for a rational one: ``6/42`` is stored a hair below, so ``35 p``
-    computes as 5 or as 4.999...; the contract means 5, and an implementation that rounds it
-    to 4 is wrong. Quotas within 1e-9 (relative) of a positive integer ``m`` therefore allow
-    exactly ``m``, as refsampler's own deadline arithmetic does.
-    """
-    quotas = batch_size * np.asarray(target, dtype=np.float64)
-    nearest = np.round(quotas)
-    snap = (np.abs(quotas - nearest) <= 1e-9 * np.maximum(1.0, quotas)) & (nearest >= 1)
-    floors = np.where(snap, nearest, np.floor(quotas)).astype(np.int64)
-    ceils = np.where(snap, nearest, np.ceil(quotas)).astype(np.int64)
-    return floors, ceils
-
-
-def prefix_errors(rows: IntArray, target: FloatArray, batch_size: int) -> FloatArray:
-    """``cumulative count - k B p_c`` after every batch ``k = 1 .. n``: shape (n, K)."""
-    k = np.arange(1, rows.shape[0] + 1, dtype=np.float64)[:, None]
-    return np.cumsum(rows, axis=0) - k * (batch_size * target)
-
-
-def member_ranks(labels: IntArray) -> IntArray:
-    """Each position's index among the members of its class (0 .. n_c - 1)."""
-    order = np.argsort(labels, kind="stable")
-    counts = np.bincount(labels)
-    offsets = np.cumsum(counts) - counts
-    ranks = np.empty(labels.size, dtype=np.int64)
-    ranks[order] = np.arange(labels.size) - offsets[labels[order]]
-    return ranks
-
-
-def coverage_violations(labels: IntArray, batches: IntArray) -> list[str]:
-    """Check coverage after every whole batch; return a description of each violation.
-
-    After the first ``k`` batches, a class drawn ``D`` times in total must have drawn each of
-    its ``n_c`` members ``floor(D / n_c)`` or ``ceil(D / n_c)`` times.
-    """
-    n, size = batches.shape[0], labels.size
-    cells = np.arange(n)[:, None] * size + batches
-    per_position = np.bincount(cells.ravel(), minlength=n * size).reshape(n, size)
-    seen = np.cumsum(per_position, axis=0)  # (n, N): draws of each position after batch k
-    class_sizes = np.bincount(labels)
-    class_draws = np.zeros((n, class_sizes.size), dtype=np.int64)
-    np.add.at(class_draws.T, labels, seen.T)
-    lo = class_draws[:, labels] // class_sizes[labels]
-    hi = -(-class_draws[:, labels] // class_sizes[labels])
-    bad = np.argwhere((seen < lo) | (seen > hi))
-    return [
-        f"after batch {k + 1}: position {i} (class {labels[i]}) drawn {seen[k, i]} times, "
-        f"allowed {lo[k, i]}..{hi[k, i]}"
-        for k, i in bad[:5]
-    ]
-
-
-def cycle_violations(labels: IntArray, batches: IntArray) -> list[str]:
-    """Check that every class's draws can be a stream of consecutive permutations.
-
-    DESIGN ("Within a class"): the draws of class ``c``, in stream order, are consecutive
-    permutations of its members, the first cycle starting with the first batch. A batch's
-    positions are shuffled, so only the multiset of each batch is observable; this checks
-    the exact condition for *some* order within each batch to make the stream valid. With
-    ``seen`` the members already drawn in the current cycle and ``r = n_c - |seen|``:
-
-    * a batch with ``a < r`` draws of the class must draw ``a`` distinct unseen members;
-    * a batch with ``a >= r`` must draw every unseen member once, then ``q = (a - r) // n_c``
-      whole cycles and ``s = (a - r) % n_c`` distinct members of the next cycle: every member
-      appears ``q`` or ``q + 1`` more times, exactly ``s`` of them ``q + 1``; those ``s`` are
-      the new ``seen``.
-    """
-    ranks = member_ranks(labels)
-    sizes = np.bincount(labels)
-    problems: list[str] = []
-    for c, size in enumerate(sizes):
-        seen = np.zeros(size, dtype=bool)
-        for k, row in enumerate(batches):
-            drawn = np.bincount(ranks[row[labels[row] == c]], minlength=size)
-            a = int(drawn.sum())
-            r = int(size - seen.sum())
-            if a < r:
-                if drawn.max(initial=0) > 1 or drawn[seen].any():
-                    problems.append(f"class {c}, batch {k}: a member repeats within a cycle")
-                    break
-                seen |= drawn > 0
-                continue
-            rest = drawn - (~seen)
-            q, s = divmod(a - r, int(size))
-            if rest.min() < q or rest.max() > q + 1 or int((rest == q + 1).sum()) != s:
-                problems.append(
-                    f"class {c}, batch {k}: {a} draws cannot complete the cycle "
-                    f"({r} members left) and continue with fresh permutations"
-                )
-                break
-            seen = rest == q + 1
-    return problems
+__all__ = [
+    "PREFIX_TOLERANCE",
+    "coverage_violations",
+    "cycle_violations",
+    "largest_remainder_violations",
+    "member_ranks",
+    "per_batch_counts",
+    "prefix_errors",
+    "quota_bounds",
+    "repeats_in_batches",
+]

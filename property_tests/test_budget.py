@@ -1,25 +1,20 @@
-"""The error budget of ``property_tests``: every probabilistic assertion, in one place.
+"""The error budget of the whole test suite: every probabilistic test, in one place.
 
-A correct implementation fails a statistical test with a small, known probability. DESIGN
-section 5 caps the sum over a full run at ``FAMILY_LEVEL`` = 1e-6 (Bonferroni; Holm inside
-tests). This table lists every such test with its number of cases and its level each; the
-tests below prove the table is complete (it equals the ``statistical`` marks on the tests,
-and every test that computes a p-value carries one) and that it fits the budget.
+A correct implementation fails a statistical test with a small, known probability, and a
+test that expects the kit to catch a broken sampler can miss it with a small, known
+probability. The suite's family-wise budget is ``FAMILY_LEVEL`` = 1e-6 (Bonferroni over the
+tests; Holm inside a test). ``BUDGET`` lists every such test of ``tests/`` and
+``property_tests/`` (which runs the shipped suite against refsampler) with its number of cases
+and the bound of each; the tests below prove the table equals the ``statistical`` marks, that
+every test that looks probabilistic is marked or explained in ``EXACT``, and that it fits.
 
-=====================================================================  =====  =========
-test                                                                   cases  level
-=====================================================================  =====  =========
-test_random_statistics::test_class_shares_chisquare                        5  1e-8
-test_random_statistics::test_class_shares_binomial_per_class               5  1e-8 (Holm)
-test_random_statistics::test_per_batch_counts_are_binomial                 5  1e-8 (Holm)
-test_random_statistics::test_members_are_uniform_within_their_class        5  1e-8
-test_random_statistics::test_weighted_random_sampler_with_sample_weights   3  1e-8
-test_random_statistics::test_chisquare_rejects_a_sampler_two_points_off    1  1e-100
-test_sampler_properties::test_different_seeds_give_different_batches       1  1e-40
-test_refsampler_epochs::test_set_epoch_changes_the_batches                 1  1e-40
-=====================================================================  =====  =========
+Each ``verify`` run of a correct implementation in ``tests/`` uses a family-wise level of 1e-8
+(``tests/conformance/_shared.TEST_LEVEL``), the shipped suite's run here 1e-8 (``conftest``).
+Mutant tests miss with probability below 1e-12 each (``tests/conformance/test_mutants``). The
+slow meta-tests (``make test-all``) are in the table too.
 
-Total: 26 assertions, 2.3e-7 (< 1e-6). Everything else in ``property_tests`` is exact.
+Total: 127 cases, 7.3e-7 < 1e-6 (``test_family_wise_budget_is_met``); the mutant tests' share is
+56 x 1e-12 = 5.6e-11.
 """
 
 from __future__ import annotations
@@ -27,40 +22,205 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 from refsampler.conformance.stats import FAMILY_LEVEL
 
-BUDGET: dict[str, tuple[int, float]] = {
-    "test_random_statistics::test_class_shares_chisquare": (5, 1e-8),
-    "test_random_statistics::test_class_shares_binomial_per_class": (5, 1e-8),
-    "test_random_statistics::test_per_batch_counts_are_binomial": (5, 1e-8),
-    "test_random_statistics::test_members_are_uniform_within_their_class": (5, 1e-8),
-    "test_random_statistics::test_weighted_random_sampler_with_sample_weights": (3, 1e-8),
-    "test_random_statistics::test_chisquare_rejects_a_sampler_two_points_off": (1, 1e-100),
-    "test_sampler_properties::test_different_seeds_give_different_batches": (1, 1e-40),
-    "test_refsampler_epochs::test_set_epoch_changes_the_batches": (1, 1e-40),
+ROOT = Path(__file__).resolve().parents[1]
+TEST = 1e-8  # a verify run or one assertion
+MISS = 1e-12  # a mutant test
+
+#: Per module, per test: (parametrised cases, bound on each case's false-failure rate).
+BUDGET_BY_MODULE: dict[str, dict[str, tuple[int, float]]] = {
+    # refsampler's own properties, and the shipped suite against refsampler
+    "property_tests/test_random_statistics.py": {
+        "test_weighted_random_sampler_with_sample_weights": (3, TEST),
+        "test_chisquare_rejects_a_sampler_two_points_off": (1, 1e-100),
+    },
+    "property_tests/test_refsampler_epochs.py": {
+        "test_set_epoch_changes_the_batches": (1, 1e-40),
+    },
+    "property_tests/test_shipped_suite.py": {
+        "test_check": (1, TEST),
+        "test_class_shares_binomial_per_class": (5, TEST),
+        "test_class_shares_chisquare": (5, TEST),
+        "test_different_seeds_give_different_batches": (3, 1e-40),
+        "test_members_are_uniform_within_their_class": (5, TEST),
+        "test_members_repeat_as_with_replacement": (5, TEST),
+        "test_per_batch_counts_are_binomial": (5, TEST),
+    },
+    # the kit's tests
+    "tests/conformance/test_adapters.py": {
+        "test_samplerfactory_through_the_factory_api_conforms": (3, TEST),
+        "test_weighted_random_sampler_with_sample_weights_passes_at_level_full": (1, TEST),
+    },
+    "tests/conformance/test_cli.py": {
+        "test_a_conforming_implementation_exits_0_with_table_and_verdicts": (1, TEST),
+        "test_a_factory_without_a_kind_declines_it": (1, TEST),
+        "test_alpha_one_samplers_are_tested_on_their_configurations": (3, TEST),
+        "test_every_mutant_exits_1": (28, MISS),
+        "test_full_run_of_refsampler_exits_0": (1, FAMILY_LEVEL / 10),
+    },
+    "tests/conformance/test_counts.py": {
+        "test_ties_check_passes_ties_broken_at_random": (1, 70.0**-6),
+    },
+    "tests/conformance/test_iid.py": {
+        "test_a_biased_share_fails_the_share_tests_only": (1, TEST),
+        "test_random_checks_accept_the_control": (1, TEST),
+    },
+    "tests/conformance/test_meta.py": {
+        "test_pvalues_are_uniform_under_a_correct_sampler": (3, TEST),
+    },
+    "tests/conformance/test_mixing.py": {
+        "test_random_schedules_pass": (1, 1e-11),
+    },
+    "tests/conformance/test_mutants.py": {
+        "test_control_conforms": (1, TEST),
+        "test_verify_catches_every_mutant_with_its_check": (28, MISS),
+    },
+    "tests/conformance/test_order.py": {
+        "test_order_checks_pass_a_uniform_shuffle": (3, TEST),
+    },
+    "tests/conformance/test_parametrize.py": {
+        "test_a_correct_sampler_passes_one_test_per_check": (1, TEST),
+        "test_a_declined_configuration_skips_its_tests_with_the_reason": (1, TEST),
+    },
+    "tests/conformance/test_properties.py": {
+        "test_a_new_kind_is_checked_by_declaring_its_properties": (1, TEST),
+    },
+    "tests/conformance/test_pytest_plugin.py": {
+        "test_refsampler_verify_runs_the_named_implementation": (1, TEST),
+    },
+    "tests/conformance/test_runner.py": {
+        "test_a_declined_configuration_skips_only_itself": (1, TEST),
+        "test_an_alpha_one_wrapper_of_refsampler_is_tested_on_alpha_one": (3, TEST),
+        "test_refsampler_conforms_at_level_quick": (3, TEST),
+    },
+    "tests/conformance/test_stats.py": {
+        "test_chisquare_shares_accepts_multinomial_counts": (1, TEST),
+        "test_per_batch_dispersion_is_conditional_on_the_observed_share": (1, TEST),
+        "test_within_group_uniformity_pools_sparse_members": (1, TEST),
+    },
+    "tests/conformance/test_suite.py": {
+        "test_a_correct_sampler_passes_the_suite": (1, TEST),
+        "test_declined_configurations_are_skipped_with_the_reason": (1, TEST),
+    },
 }
+BUDGET = {f"{m}::{t}": v for m, tests in BUDGET_BY_MODULE.items() for t, v in tests.items()}
+
+NOTHING = "no check runs"
+EXACT_FAILURE = "an exact check fails"
+NAMES_ONLY = "only names, counts or arguments are compared"
+#: Tests that look probabilistic (they run the kit or an implementation) but cannot fail by
+#: chance, per module, with the reason.
+EXACT_BY_MODULE: dict[str, dict[str, str]] = {
+    "tests/conformance/test_adapters.py": {
+        "test_a_factory_that_rejects_a_kind_declines_it": NOTHING,
+    },
+    "tests/conformance/test_cli.py": {
+        "test_a_factory_that_shuffles_the_class_lists_exits_1": EXACT_FAILURE,
+        "test_an_implementation_that_hangs_fails_runs_under_a_timeout": EXACT_FAILURE,
+        "test_declining_everything_exits_3": NOTHING,
+        "test_usage_errors_exit_2_with_one_line": NOTHING,
+        "test_an_import_that_raises_anything_exits_2": NOTHING,
+        "test_bad_flag_exits_2": NOTHING,
+        "test_list_configs_prints_every_configuration": NOTHING,
+        "test_list_configs_follows_the_api": NOTHING,
+        "test_help_says_verify_runs_the_named_code_and_lists_exit_codes": NOTHING,
+        "test_json_report_and_the_printed_rerun_command": EXACT_FAILURE,
+        "test_the_documented_command_works_from_the_project_directory": EXACT_FAILURE,
+        "test_an_implementation_that_exits_is_an_adapter_error": NOTHING,
+    },
+    "tests/conformance/test_counts.py": {
+        "test_ties_check_gives_the_probability_of_one_choice_for_every_seed": NAMES_ONLY,
+    },
+    "tests/conformance/test_mutants.py": {
+        # Deterministic catches: a fixed schedule, a fixed seed, shares 1.5 points off.
+        "test_checks_without_a_designated_mutant_catch_a_neighbour": EXACT_FAILURE,
+    },
+    "tests/conformance/test_parametrize.py": {
+        "test_a_failing_check_fails_its_test_with_the_message": EXACT_FAILURE,
+        "test_declining_everything_fails_the_kind_tested_test": NOTHING,
+    },
+    "tests/conformance/test_properties.py": {
+        "test_a_kind_with_unchecked_properties_is_refused": NOTHING,
+        "test_the_plan_names_exactly_what_the_run_reports": NAMES_ONLY,
+    },
+    "tests/conformance/test_pytest_plugin.py": {
+        "test_refsampler_check_gives_one_test_per_check": NOTHING,
+        "test_the_shipped_suite_is_collected_only_when_named": NOTHING,
+        "test_an_unloadable_implementation_is_a_usage_error": NOTHING,
+        "test_deselected_checks_are_not_run": EXACT_FAILURE,
+        "test_the_implementation_can_come_from_the_ini_file": EXACT_FAILURE,
+        "test_without_an_implementation_the_session_ends_with_one_line": NOTHING,
+    },
+    "tests/conformance/test_runner.py": {
+        "test_an_exception_in_a_re_run_fails_runs_without_a_traceback": EXACT_FAILURE,
+        "test_declining_everything_tests_nothing_and_does_not_conform": NOTHING,
+        "test_fail_fast_stops_after_the_first_failing_configuration": EXACT_FAILURE,
+        "test_planned_assertions_count_every_statistical_check": NAMES_ONLY,
+        "test_seeds_follow_names_so_one_configuration_reruns_alike": NAMES_ONLY,
+        "test_select_runs_only_the_named_pairs": NAMES_ONLY,
+        "test_verify_passes_its_own_copy_of_the_labels": NAMES_ONLY,
+        "test_verify_reports_progress_and_declines": NAMES_ONLY,
+        "test_verify_rejects_bad_arguments": NOTHING,
+    },
+    "tests/conformance/test_suite.py": {
+        "test_a_wrong_sampler_fails_the_suite": EXACT_FAILURE,
+        "test_from_any_directory_a_wrong_sampler_exits_1": EXACT_FAILURE,
+        "test_from_any_directory_without_an_implementation_it_fails_with_one_line": NOTHING,
+    },
+}
+EXACT = {f"{m}::{t}": v for m, tests in EXACT_BY_MODULE.items() for t, v in tests.items()}
+
+#: Words in a test's source that suggest an outcome that can change by chance: a seed that
+#: varies (``stat_seed``; ``--vary-seed`` draws fresh ones), or a run of an implementation
+#: through the kit (a test on fixed, constructed counts is deterministic).
+SUSPECT = ("stat_seed", "verify(", 'main(["verify"', "runpytest", "refsampler_check")
 
 
-def property_test_modules() -> list[ModuleType]:
-    """Every test module of this package except this one."""
-    here = Path(__file__).parent
-    names = sorted(p.stem for p in here.glob("test_*.py") if p.stem != "test_budget")
-    return [importlib.import_module(f"{__package__}.{name}") for name in names]
+def _modules() -> Iterator[tuple[str, ModuleType]]:
+    """(path relative to the repository, module) of every test module of both trees."""
+    tests = ROOT / "tests"
+    if str(tests) not in sys.path:
+        sys.path.insert(0, str(tests))  # where pytest's rootdir-relative imports find them
+    for path in sorted((ROOT / "property_tests").glob("test_*.py")):
+        if path.stem != "test_budget":
+            yield (
+                f"property_tests/{path.name}",
+                importlib.import_module(f"property_tests.{path.stem}"),
+            )
+    for path in sorted((tests / "conformance").glob("test_*.py")):
+        yield f"tests/conformance/{path.name}", importlib.import_module(f"conformance.{path.stem}")
+
+
+def _tests(module: ModuleType) -> Iterator[tuple[str, object]]:
+    for name, function in vars(module).items():
+        if name.startswith("test_") and callable(function):
+            yield name, function
+
+
+def _marks(function: object) -> list[object]:
+    return list(getattr(function, "pytestmark", []))
 
 
 def declared() -> dict[str, tuple[int, float]]:
-    """``statistical`` marks found on the tests: name -> (parametrised cases, level)."""
+    """``statistical`` marks found on the tests: id -> (parametrised cases, level)."""
     found = {}
-    for module in property_test_modules():
-        for name, function in vars(module).items():
-            marks = getattr(function, "pytestmark", [])
-            levels = [m.kwargs["level"] for m in marks if m.name == "statistical"]
-            if name.startswith("test_") and levels:
-                cases = math.prod(len(m.args[1]) for m in marks if m.name == "parametrize")
-                found[f"{module.__name__.rsplit('.', 1)[-1]}::{name}"] = (cases, levels[0])
+    for path, module in _modules():
+        for name, function in _tests(module):
+            marks = _marks(function)
+            levels = [m.kwargs["level"] for m in marks if m.name == "statistical"]  # type: ignore[attr-defined]
+            if levels:
+                cases = math.prod(
+                    len(m.args[1])
+                    for m in marks
+                    if m.name == "parametrize"  # type: ignore[attr-defined]
+                )
+                found[f"{path}::{name}"] = (cases, levels[0])
     return found
 
 
@@ -69,24 +229,36 @@ def test_budget_table_lists_every_statistical_mark() -> None:
     assert declared() == BUDGET
 
 
-def test_every_test_with_a_p_value_is_marked() -> None:
-    """A test that computes a p-value or draws a probabilistic conclusion carries a mark."""
+def test_every_test_that_looks_probabilistic_is_marked_or_explained() -> None:
+    """A test that computes a p-value, takes a statistical seed or runs the kit carries a
+    mark, or is listed in EXACT with the reason it cannot fail by chance."""
     unmarked = []
-    for module in property_test_modules():
-        for name, function in vars(module).items():
-            if not name.startswith("test_") or not callable(function):
-                continue
-            source = inspect.getsource(function)
-            marks = [m.name for m in getattr(function, "pytestmark", [])]
-            if ("pvalue" in source or "stat_seed" in source) and "statistical" not in marks:
-                unmarked.append(f"{module.__name__}::{name}")
+    for path, module in _modules():
+        for name, function in _tests(module):
+            source = inspect.getsource(function)  # type: ignore[arg-type]
+            marked = any(m.name == "statistical" for m in _marks(function))  # type: ignore[attr-defined]
+            key = f"{path}::{name}"
+            if any(word in source for word in SUSPECT) and not marked and key not in EXACT:
+                unmarked.append(key)
     assert unmarked == []
+    assert set(EXACT) <= {f"{p}::{n}" for p, m in _modules() for n, _ in _tests(m)}
+
+
+def test_the_other_test_modules_make_no_statistical_assertion() -> None:
+    """tests/*.py outside the kit compute no p-value and run no verify (source scan)."""
+    offenders = [
+        path.name
+        for path in sorted((ROOT / "tests").glob("test_*.py"))
+        if any(word in path.read_text(encoding="utf-8") for word in ("pvalue", "verify("))
+    ]
+    assert offenders == []
 
 
 def test_family_wise_budget_is_met() -> None:
-    """Bonferroni over all assertions: at most 100 of them, summing to at most 1e-6."""
+    """Bonferroni over every case of both trees: at most 1e-6 in all, and no case above 1e-7
+    (a verify run of a correct sampler is at most 1e-8, the slow full acceptance run 1e-7)."""
     cases = sum(n for n, _ in BUDGET.values())
     total = sum(n * level for n, level in BUDGET.values())
-    assert cases <= 100
+    assert cases <= 200
     assert total <= FAMILY_LEVEL
-    assert max(level for _, level in BUDGET.values()) <= 1e-8
+    assert max(level for _, level in BUDGET.values()) <= FAMILY_LEVEL / 10

@@ -1,23 +1,19 @@
-"""Statistical convergence tests of the ``random`` kind, through the adapter protocol.
+"""Statistical tests of refsampler's own weights recipe, and a power test of the share test.
 
-Proves that an implementation (refsampler, or ``--refsampler-impl``) draws i.i.d. batches with
-the right law: class shares match the target (chi-square and per-class exact binomial tests),
-each batch's count of a class is ``Binomial(B, p_c)`` (no stratification, no clustering), and
-members are uniform within their class. Also checks torch's ``WeightedRandomSampler`` fed with
-``refsampler.sample_weights``, and that the chi-square rejects a sampler that is 2 points off.
+The implementation-agnostic statistical tests of i.i.d. kinds live in the shipped suite
+(:mod:`refsampler.conformance.suite.test_statistics`, run here by ``test_shipped_suite.py``).
+These use refsampler directly: torch's ``WeightedRandomSampler`` fed with
+``refsampler.sample_weights`` hits the target shares, and the class-share chi-square rejects a
+sampler that is 2 points off, at the suite's level and draws.
 
-Error budget (DESIGN section 5): every assertion runs at level ``LEVEL = 1e-8``; tests that
-combine one p-value per class use Holm's step-down rule at ``LEVEL`` over the K classes, which
-rejects the family iff the smallest p-value is below ``LEVEL / K``. Draws per configuration are
-``min_num_draws(level=LEVEL / K)`` (a 1-point share shift at power 0.999 after the K-way split),
-rounded up to whole batches: 206,464 for K = 5 and B = 32. Seeds come from ``stat_seed``. The
-count of assertions and their levels are checked in ``test_budget.py``.
+Error budget: every assertion runs at level ``LEVEL = 1e-8`` with the suite's draws
+(``min_num_draws(level=LEVEL / K)``); seeds come from ``stat_seed``. The count of assertions
+and their levels are checked in ``test_budget.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -25,63 +21,13 @@ import pytest
 
 from refsampler import interpolate, sample_weights
 from refsampler.conformance import adapters
-from refsampler.conformance.stats import (
-    binomial_share,
-    chisquare_shares,
-    holm,
-    min_num_draws,
-    per_batch_dispersion,
-    within_group_uniformity,
-)
-
-from ._support import per_batch_counts
-from .conftest import run_batches
-
-#: Level of every statistical assertion in this module.
-LEVEL = 1e-8
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One configuration of the random kind: class sizes, alpha and batch size."""
-
-    name: str
-    class_sizes: tuple[int, ...]
-    alpha: float
-    batch_size: int
-
-    @property
-    def labels(self) -> npt.NDArray[np.int64]:
-        """Shuffled labels with the given class sizes (a fixed, seeded shuffle)."""
-        ordered = np.repeat(np.arange(len(self.class_sizes)), self.class_sizes)
-        return np.random.default_rng(0).permutation(ordered)
-
-    @property
-    def target(self) -> npt.NDArray[np.float64]:
-        return interpolate(np.array(self.class_sizes), self.alpha)
-
-    @property
-    def n_batches(self) -> int:
-        """Whole batches holding ``min_num_draws(level=LEVEL / K)`` draws."""
-        draws = min_num_draws(level=LEVEL / len(self.class_sizes))
-        return -(-draws // self.batch_size)
-
-
-LONG_TAIL = (740, 70, 150, 20, 20)  # shares 74 / 7 / 15 / 2 / 2 %
-SETTINGS = [
-    Setting("long_tail_alpha0", LONG_TAIL, 0.0, 32),
-    Setting("long_tail_alpha0.5", LONG_TAIL, 0.5, 32),
-    Setting("long_tail_alpha1", LONG_TAIL, 1.0, 32),
-    Setting("tiny_class", (500, 300, 199, 1), 0.5, 16),
-    Setting("small_batch", LONG_TAIL, 1.0, 3),
-]
-BY_NAME = pytest.mark.parametrize("setting", SETTINGS, ids=[s.name for s in SETTINGS])
+from refsampler.conformance.stats import chisquare_shares
+from refsampler.conformance.suite.test_statistics import LEVEL, SETTINGS, Setting, class_totals
 
 
 def draw(make_batches: adapters.MakeBatches, setting: Setting, seed: int) -> np.ndarray:
     """(n_batches, B) positions of the random kind for ``setting``."""
-    return run_batches(
-        make_batches,
+    batches = make_batches(
         setting.labels,
         kind="random",
         alpha=setting.alpha,
@@ -89,93 +35,7 @@ def draw(make_batches: adapters.MakeBatches, setting: Setting, seed: int) -> np.
         n_batches=setting.n_batches,
         seed=seed,
     )
-
-
-def class_totals(setting: Setting, batches: np.ndarray) -> np.ndarray:
-    return np.bincount(setting.labels[batches].ravel(), minlength=len(setting.class_sizes))
-
-
-@pytest.mark.statistical(level=LEVEL)
-@BY_NAME
-def test_class_shares_chisquare(
-    make_batches: adapters.MakeBatches, setting: Setting, stat_seed: int
-) -> None:
-    """Pearson chi-square of the class counts against the target (cells pooled to >= 5).
-
-    False-failure rate 1e-8 per configuration. With >= 204,805 draws it detects a 1-point
-    share shift between any two classes with power > 0.9999998 (noncentral chi-square,
-    worst pair: the two largest classes), and ``detectable_shift`` of one class share at
-    power 0.999 is 0.0098.
-    """
-    batches = draw(make_batches, setting, stat_seed)
-    result = chisquare_shares(class_totals(setting, batches), setting.target)
-    assert result.pvalue > LEVEL, result
-
-
-@pytest.mark.statistical(level=LEVEL)
-@BY_NAME
-def test_class_shares_binomial_per_class(
-    make_batches: adapters.MakeBatches, setting: Setting, stat_seed: int
-) -> None:
-    """Two-sided exact binomial test of each class share, Holm-corrected over the classes.
-
-    False-failure rate 1e-8 per configuration (Holm at family level 1e-8 over K classes).
-    Detects a 1-point shift of any single class share with power >= 0.999: the draws are
-    ``min_num_draws(level=1e-8 / K)`` (``detectable_shift`` = 0.0100).
-    """
-    batches = draw(make_batches, setting, stat_seed)
-    totals = class_totals(setting, batches)
-    pvalues = [
-        binomial_share(int(t), int(totals.sum()), float(p))
-        for t, p in zip(totals, setting.target, strict=True)
-    ]
-    rejected, _ = holm(pvalues, LEVEL)
-    assert not rejected.any(), dict(enumerate(pvalues))
-
-
-@pytest.mark.statistical(level=LEVEL)
-@BY_NAME
-def test_per_batch_counts_are_binomial(
-    make_batches: adapters.MakeBatches, setting: Setting, stat_seed: int
-) -> None:
-    """Each batch's count of class c is ``Binomial(B, p_c)``: histogram chi-square per class.
-
-    The histogram of per-batch counts (over n_batches batches) is tested against
-    ``scipy.stats.binom.pmf`` with cells pooled to expected counts >= 5; Holm over the K
-    classes at 1e-8. This sees variance errors that share tests cannot: stratified batches
-    (too little spread) and clustered batches (too much). False-failure rate 1e-8 per
-    configuration; detects a shift of ``detectable_shift(n_batches, level=1e-8 / K)`` in the
-    probability of any pooled cell: 0.057 at B = 32 (6,452 batches), 0.040 at B = 16, 0.017 at
-    B = 3.
-    """
-    batches = draw(make_batches, setting, stat_seed)
-    counts = per_batch_counts(setting.labels, batches, len(setting.class_sizes))
-    pvalues = [
-        per_batch_dispersion(counts[:, c], setting.batch_size, float(p)).pvalue
-        for c, p in enumerate(setting.target)
-    ]
-    rejected, _ = holm(pvalues, LEVEL)
-    assert not rejected.any(), dict(enumerate(pvalues))
-
-
-@pytest.mark.statistical(level=LEVEL)
-@BY_NAME
-def test_members_are_uniform_within_their_class(
-    make_batches: adapters.MakeBatches, setting: Setting, stat_seed: int
-) -> None:
-    """Draws of each class spread uniformly over its members (one pooled chi-square).
-
-    Per-class Pearson statistics over members (runs of members pooled so each cell expects
-    >= 5 draws) are summed, since given the class totals the classes are independent
-    multinomials. False-failure rate 1e-8 per configuration. Detects a shift of a member's
-    share within its class of ``detectable_shift(D_c, level=1e-8, share=1/n_c)``: 0.0016 for
-    the 740-member class and 0.0095 for a 20-member class at alpha = 1 (0.030 at alpha = 0,
-    where a 2 % class gets only 4,129 draws).
-    """
-    batches = draw(make_batches, setting, stat_seed)
-    hits = np.bincount(batches.ravel(), minlength=setting.labels.size)
-    result = within_group_uniformity(hits, setting.labels)
-    assert result.pvalue > LEVEL, result
+    return np.asarray([list(map(int, b)) for b in batches], dtype=np.int64)
 
 
 def weighted_random_sampler(labels: np.ndarray, alpha: float) -> np.ndarray:

@@ -4,8 +4,11 @@
 
 * ``labels`` is a 1-D int64 numpy array of class ids ``0 .. K-1``; every class is non-empty.
 * The result is ``n_batches`` batches of ``batch_size`` positions into ``labels``.
-* Raising ``NotImplementedError`` means "this kind or alpha is not supported": the kit reports
-  it as skipped, not failed.
+* Raising ``NotImplementedError`` means "this configuration is not supported" (a kind, an
+  alpha, a tiny class ...): the kit skips that configuration only, lists it as declined with
+  the message, and still runs the others. Any other exception fails the configuration.
+* The adapter must not modify ``labels`` (the kit checks it after the call and after reading
+  the batches).
 
 :func:`load` reaches other APIs (``--api``): ``batches`` (the protocol itself), ``factory``
 (pytorch_balanced_sampler's ``.get``) and ``weights`` (per-sample weights run through torch's
@@ -14,8 +17,10 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
@@ -24,7 +29,17 @@ import numpy.typing as npt
 
 from ..errors import InvalidArgumentError
 
-__all__ = ["APIS", "MakeBatches", "from_factory", "from_weights", "load", "refsampler"]
+__all__ = [
+    "APIS",
+    "MakeBatches",
+    "WatchedBatches",
+    "api_kinds",
+    "from_factory",
+    "from_weights",
+    "load",
+    "refsampler",
+    "weights_kinds",
+]
 
 APIS = ("batches", "factory", "weights")
 
@@ -53,7 +68,7 @@ def refsampler(
     n_batches: int,
     seed: int,
 ) -> list[list[int]]:
-    """refsampler's own :class:`~refsampler.BalancedBatchSampler`, for all three kinds."""
+    """refsampler's own :class:`~refsampler.BalancedBatchSampler`, for every kind."""
     from ..sampler import BalancedBatchSampler
 
     sampler = BalancedBatchSampler(
@@ -69,6 +84,38 @@ def refsampler(
     return list(sampler)
 
 
+class WatchedBatches(list[list[int]]):
+    """Batches read from an adapted factory, with what the call did to the caller's lists.
+
+    :func:`refsampler.conformance.calls.call` reads ``inputs_changed`` after the batches.
+    """
+
+    inputs_changed: list[str]
+
+    def __init__(self, batches: Iterable[list[int]], inputs_changed: list[str]) -> None:
+        super().__init__(batches)
+        self.inputs_changed = inputs_changed
+
+
+def _list_changes(before: list[list[int]], after: Any, stage: str) -> list[str]:
+    try:
+        now = [list(map(int, members)) for members in after]
+    except (TypeError, ValueError):
+        return [f"class_idxs replaced by something else while {stage}"]
+    if len(now) != len(before):
+        return [f"class_idxs changed from {len(before)} to {len(now)} lists while {stage}"]
+    out = []
+    for c, (old, new) in enumerate(zip(before, now, strict=True)):
+        if old != new:
+            how = "reordered" if sorted(old) == sorted(new) else "modified"
+            out.append(f"class_idxs[{c}] {how} while {stage}")
+    return out
+
+
+def _names_kind(exc: BaseException, kind: str) -> bool:
+    return re.search(rf"(?<![\w]){re.escape(kind)}(?![\w])", str(exc)) is not None
+
+
 def from_factory(factory: Any) -> MakeBatches:
     """Adapt an object (or class) with pytorch_balanced_sampler's ``.get`` method.
 
@@ -76,6 +123,12 @@ def from_factory(factory: Any) -> MakeBatches:
     batches. If ``get`` accepts ``seed=``, the seed is passed; otherwise numpy's and torch's
     global generators are seeded for the call and restored afterwards, so a factory that
     uses them is reproducible and the caller's global state is left as it was.
+
+    A ``get`` that raises with a message naming the kind (pytorch_balanced_sampler's
+    ``Received kind quota, must be random or fixed``) does not have that kind: the
+    configuration is declined, not failed. The ``class_idxs`` lists are compared with a copy
+    after ``get`` returns and after the batches are read; changes are reported by the
+    ``inputs_unchanged`` check (the original shuffles them in place).
     """
     instance: Any = factory() if inspect.isclass(factory) else factory
     if not callable(getattr(instance, "get", None)):
@@ -85,6 +138,20 @@ def from_factory(factory: Any) -> MakeBatches:
         )
     takes_seed = "seed" in inspect.signature(instance.get).parameters
 
+    def build(class_idxs: list[list[int]], args: tuple[Any, ...], kind: str, seed: int) -> Any:
+        try:
+            return (
+                instance.get(class_idxs, *args, seed=seed)
+                if takes_seed
+                else instance.get(class_idxs, *args)
+            )
+        except NotImplementedError:
+            raise
+        except Exception as exc:
+            if _names_kind(exc, kind):
+                raise NotImplementedError(f"the factory rejects kind {kind!r}: {exc}") from exc
+            raise
+
     def make_batches(
         labels: npt.NDArray[np.int64],
         *,
@@ -93,11 +160,21 @@ def from_factory(factory: Any) -> MakeBatches:
         batch_size: int,
         n_batches: int,
         seed: int,
-    ) -> list[list[int]]:
+    ) -> WatchedBatches:
         class_idxs = [np.flatnonzero(labels == c).tolist() for c in range(int(labels.max()) + 1)]
-        args = (class_idxs, batch_size, n_batches, alpha, kind)
+        original = copy.deepcopy(class_idxs)
+        args = (batch_size, n_batches, alpha, kind)
+
+        def read() -> WatchedBatches:
+            sampler = build(class_idxs, args, kind, seed)
+            changed = _list_changes(original, class_idxs, "building the sampler")
+            batches = [list(map(int, b)) for b in sampler]
+            if not changed:
+                changed = _list_changes(original, class_idxs, "reading the batches")
+            return WatchedBatches(batches, changed)
+
         if takes_seed:
-            return [list(map(int, b)) for b in instance.get(*args, seed=seed)]
+            return read()
         import torch
 
         # The adapted factory draws from numpy's legacy global generator (pytorch_balanced_sampler
@@ -108,21 +185,38 @@ def from_factory(factory: Any) -> MakeBatches:
             np.random.set_state(np.random.RandomState(seed % 2**32).get_state())  # noqa: NPY002
             with torch.random.fork_rng(devices=[]):
                 torch.default_generator.manual_seed(seed)
-                return [list(map(int, b)) for b in instance.get(*args)]
+                return read()
         finally:
             np.random.set_state(saved)  # noqa: NPY002
 
     return make_batches
 
 
+def weights_kinds() -> tuple[str, ...]:
+    """The registered kinds per-sample weights can implement: i.i.d. draws with replacement.
+
+    ``WeightedRandomSampler`` draws every position independently, so only kinds whose every
+    property holds for independent draws qualify.
+    """
+    from .. import kinds as _kinds
+
+    iid = {
+        _kinds.PROPERTY_IID_CLASSES,
+        _kinds.PROPERTY_WITH_REPLACEMENT,
+        _kinds.PROPERTY_EXCHANGEABLE,
+    }
+    return tuple(k for k in _kinds.names() if _kinds.get(k).properties <= iid)
+
+
 def from_weights(weights_fn: Callable[..., Any]) -> MakeBatches:
-    """Adapt ``weights_fn(labels, alpha) -> per-sample weights`` (random kind only).
+    """Adapt ``weights_fn(labels, alpha) -> per-sample weights`` (:func:`weights_kinds` only).
 
     The weights drive ``torch.utils.data.WeightedRandomSampler`` (with replacement, seeded
     generator) grouped by ``BatchSampler`` -- the common recipe. ``alpha`` is passed by
     keyword when ``weights_fn`` has a parameter named ``alpha`` (so
     :func:`refsampler.sample_weights`, whose ``alpha`` is keyword-only, works as it is), and
-    positionally otherwise.
+    positionally otherwise. A ``weights_fn`` that raises ``NotImplementedError`` (say, for an
+    alpha it cannot serve) declines that configuration.
     """
     try:
         by_keyword = "alpha" in inspect.signature(weights_fn).parameters
@@ -138,8 +232,10 @@ def from_weights(weights_fn: Callable[..., Any]) -> MakeBatches:
         n_batches: int,
         seed: int,
     ) -> list[list[int]]:
-        if kind != "random":
-            raise NotImplementedError("per-sample weights can only implement kind='random'")
+        if kind not in weights_kinds():
+            raise NotImplementedError(
+                f"per-sample weights can only implement {', '.join(weights_kinds())}"
+            )
         import torch
         from torch.utils.data import BatchSampler, WeightedRandomSampler
 
@@ -154,8 +250,19 @@ def from_weights(weights_fn: Callable[..., Any]) -> MakeBatches:
     return make_batches
 
 
+def api_kinds(api: str) -> tuple[str, ...]:
+    """The kinds an API can express: every kind the kit checks, or :func:`weights_kinds`."""
+    from .runner import default_kinds
+
+    if api == "weights":
+        return tuple(k for k in default_kinds() if k in weights_kinds())
+    return default_kinds()
+
+
 def load(spec: str, api: str = "batches") -> MakeBatches:
     """Import ``MODULE:CALLABLE`` and adapt it to the protocol.
+
+    Importing runs the module's code, so only load code you trust.
 
     Parameters
     ----------
@@ -167,7 +274,8 @@ def load(spec: str, api: str = "batches") -> MakeBatches:
     Raises
     ------
     InvalidArgumentError
-        If ``spec`` is malformed, cannot be imported, or ``api`` is unknown.
+        If ``spec`` is malformed or ``api`` unknown, or if importing raises anything at all
+        (including ``SystemExit``), or the object is not callable.
     """
     if api not in APIS:
         raise InvalidArgumentError(
@@ -182,8 +290,22 @@ def load(spec: str, api: str = "batches") -> MakeBatches:
             target = getattr(target, part)
     except (ImportError, AttributeError) as exc:
         raise InvalidArgumentError(f"`impl` could not be imported ({exc}); got {spec!r}.") from exc
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # the module's own code failed, or exited, while importing
+        raise InvalidArgumentError(
+            f"`impl` could not be imported (importing it raised {type(exc).__name__}: "
+            f"{exc}); got {spec!r}."
+        ) from exc
     if api == "factory":
-        return from_factory(target)
+        try:
+            return from_factory(target)
+        except (InvalidArgumentError, KeyboardInterrupt):
+            raise
+        except BaseException as exc:  # building the factory object failed
+            raise InvalidArgumentError(
+                f"`impl` could not be instantiated ({type(exc).__name__}: {exc}); got {spec!r}."
+            ) from exc
     if not callable(target):
         raise InvalidArgumentError(f"`impl` must name a callable; got {spec!r}.")
     if api == "weights":

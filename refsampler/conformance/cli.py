@@ -1,33 +1,60 @@
 """``refsampler verify MODULE:CALLABLE``: check a sampler implementation from the shell.
 
-Exit codes: 0 the implementation conforms, 1 a check failed, 2 a usage or import error.
-The table and the verdicts go to standard output; progress goes to standard error.
+``verify`` imports the named module and calls the named object: it runs that code, so only
+point it at code you trust. The current directory is put first on ``sys.path`` (as ``python
+-m refsampler`` does), so ``refsampler verify mypkg.sampling:make_batches`` works from the
+project directory.
+
+Exit status: 0 conforms (at least one configuration of every requested kind ran and every
+check passed; declined configurations are listed), 1 a check failed, 2 a usage error (bad
+arguments, an implementation that cannot be imported -- any exception while importing -- or
+is not callable, or that raises ``SystemExit``), 3 nothing tested (every configuration of a
+requested kind was declined). The table and the verdicts go to standard output; progress goes
+to standard error.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
 from ..errors import InvalidArgumentError
-from .adapters import APIS, load
-from .checks import KINDS
-from .runner import LEVELS, verify
+from .adapters import APIS, api_kinds, load
+from .calls import AdapterExit
+from .configs import CONFIGS
+from .report import EXIT_CONFORMS, EXIT_NOT_TESTED, EXIT_USAGE, EXIT_VIOLATION, Report
+from .runner import LEVELS, default_kinds, plan_run, verify
+from .stats import FAMILY_LEVEL
 
-__all__ = ["configure", "run"]
+__all__ = ["EXIT_CODES", "configs_table", "configure", "run"]
 
-EXIT_CONFORMS, EXIT_VIOLATION, EXIT_USAGE = 0, 1, 2
+#: Exit status -> meaning, as ``--help`` and the docs state them.
+EXIT_CODES = {
+    EXIT_CONFORMS: "conforms: every requested kind ran at least one configuration, no check "
+    "failed (declined configurations are listed)",
+    EXIT_VIOLATION: "a check failed (a violation of the contract)",
+    EXIT_USAGE: "usage error: bad arguments, or the implementation cannot be imported (any "
+    "exception while importing), is not callable, or raised SystemExit",
+    EXIT_NOT_TESTED: "nothing tested: every configuration of a requested kind was declined",
+}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``verify`` arguments to ``parser`` and route it to :func:`run`."""
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.description = (
-        "Check a sampler implementation against refsampler's contract. Exit status: 0 "
-        "conforms, 1 a violation, 2 a usage or import error."
+        "Check a sampler implementation against refsampler's contract.\n\n"
+        "verify IMPORTS the named module and RUNS the named code (the current directory is "
+        "searched first): only point it at code you trust.\n\nexit status:\n"
+        + "\n".join(f"  {code}  {text}" for code, text in EXIT_CODES.items())
     )
     parser.add_argument(
-        "impl", metavar="MODULE:CALLABLE", help="the implementation, e.g. mypkg.sampling:adapter"
+        "impl",
+        metavar="MODULE:CALLABLE",
+        nargs="?",
+        help="the implementation, e.g. mypkg.sampling:make_batches",
     )
     parser.add_argument(
         "--api",
@@ -35,10 +62,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="batches",
         help="batches: make_batches(labels, *, kind, alpha, batch_size, n_batches, seed); "
         "factory: an object or class with pytorch_balanced_sampler's .get(); "
-        "weights: weights(labels, alpha) for WeightedRandomSampler (random kind only)",
+        "weights: weights(labels, alpha) for WeightedRandomSampler (i.i.d. kinds only)",
     )
     parser.add_argument(
-        "--kind", choices=(*KINDS, "all"), default="all", help="kind to check (default: all)"
+        "--kind",
+        choices=(*default_kinds(), "all"),
+        action="append",
+        help="kind to check (repeatable; default: all kinds the API can express)",
+    )
+    parser.add_argument(
+        "--config",
+        action="append",
+        metavar="NAME",
+        help="run only this configuration (repeatable; see --list-configs)",
+    )
+    parser.add_argument(
+        "--list-configs",
+        action="store_true",
+        help="print the configurations (what each probes, its batches per kind) and exit",
     )
     parser.add_argument(
         "--level",
@@ -47,6 +88,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="quick, or full: power 0.999 against a 1-point share shift (default: quick)",
     )
     parser.add_argument("--seed", type=int, default=0, help="base seed (default: 0)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="fail a call of the implementation that takes longer (default: no limit)",
+    )
+    parser.add_argument(
+        "--fail-fast", action="store_true", help="stop at the first configuration that fails"
+    )
+    parser.add_argument(
+        "--family-level",
+        type=float,
+        default=FAMILY_LEVEL,
+        metavar="L",
+        help=f"family-wise false-alarm rate of the statistical checks (default: {FAMILY_LEVEL:g})",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH")
     parser.add_argument(
         "--failures-only", action="store_true", help="list only the failed checks in the table"
@@ -54,49 +111,127 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(run=run)
 
 
+def configs_table(level: str = "quick", kinds: tuple[str, ...] | None = None) -> str:
+    """The configurations as a table: what ``--list-configs`` prints.
+
+    Columns: name, classes, class counts, batch size, alpha, batches per kind at ``level``
+    (``-`` where the kind cannot serve the configuration), and what it probes.
+    """
+    selected = default_kinds() if kinds is None else kinds
+    batches: dict[tuple[str, str], int] = {
+        (s.kind, s.config.name): s.n_batches for s in plan_run(selected, CONFIGS, level)
+    }
+    header = ("name", "K", "class counts", "B", "alpha", f"n_batches ({level})", "probes")
+    rows = [header]
+    for config in CONFIGS:
+        counts = list(config.class_counts)
+        shown = str(counts) if len(counts) <= 8 else f"[{counts[0]} .. {counts[-1]}]"
+        per_kind = ", ".join(
+            f"{kind} {batches[(kind, config.name)]}"
+            if (kind, config.name) in batches
+            else f"{kind} -"
+            for kind in selected
+        )
+        rows.append(
+            (
+                config.name,
+                str(config.num_classes),
+                shown,
+                str(config.batch_size),
+                f"{config.alpha:g}",
+                per_kind,
+                config.why,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _error(message: str) -> int:
+    print(f"refsampler verify: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the checks; return the exit code."""
+    possible = api_kinds(args.api)
+    requested = tuple(dict.fromkeys(args.kind or ["all"]))
+    kinds = possible if "all" in requested else requested
+    unknown = [k for k in kinds if k not in possible]
+    if unknown:
+        return _error(
+            f"`--api {args.api}` cannot implement kind {unknown[0]!r}; it can implement "
+            + ", ".join(possible)
+        )
+    if args.list_configs:
+        print(configs_table(args.level, kinds))
+        return EXIT_CONFORMS
+    if args.impl is None:
+        return _error("the MODULE:CALLABLE argument is required (or --list-configs)")
+    here = os.getcwd()
+    if here not in sys.path:
+        # `python -m refsampler` searches the current directory first; the console script
+        # must find `mypkg` in the project directory the same way.
+        sys.path.insert(0, here)
     try:
         adapter = load(args.impl, args.api)
     except InvalidArgumentError as exc:
-        print(f"refsampler verify: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    kinds = KINDS if args.kind == "all" else (args.kind,)
+        return _error(str(exc))
     started = time.perf_counter()
 
     def progress(message: str) -> None:
         print(f"[{time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
 
+    command = f"refsampler verify {args.impl} --api {args.api}"
+    if args.timeout is not None:
+        command += f" --timeout {args.timeout:g}"
+    if args.family_level != FAMILY_LEVEL:
+        command += f" --family-level {args.family_level:g}"
     try:
         report = verify(
             adapter,
             kinds=kinds,
             level=args.level,
             seed=args.seed,
+            configs=args.config,
+            family_level=args.family_level,
+            fail_fast=args.fail_fast,
+            timeout=args.timeout,
             progress=progress,
             name=f"{args.impl} (api={args.api})",
+            command=command,
         )
     except InvalidArgumentError as exc:
-        print(f"refsampler verify: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    print(f"refsampler verify {report.implementation}: level {report.level}, seed {report.seed}")
-    print(report.table(failures_only=args.failures_only))
-    if report.failures:
-        print("\nfailures:")
-        for result in report.failures:
-            print(f"  {result.kind}/{result.config}/{result.check}: {result.detail}")
-    print()
-    print(
-        f"{report.n_statistical} statistical checks at family-wise false-alarm rate "
-        f"{report.family_level:g} (Holm); {len(report.results)} checks in {report.seconds:.1f} s"
-    )
-    for line in report.verdict_lines():
-        print(line)
+        return _error(str(exc))
+    except AdapterExit as exc:
+        return _error(f"{args.impl}: {exc}")
+    _print(report, args.failures_only)
     if args.json:
         try:
             with open(args.json, "w", encoding="utf-8") as handle:
                 handle.write(report.to_json())
         except OSError as exc:
-            print(f"refsampler verify: error: cannot write --json: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-    return EXIT_CONFORMS if report.conforms else EXIT_VIOLATION
+            return _error(f"cannot write --json: {exc}")
+    return report.exit_code
+
+
+def _print(report: Report, failures_only: bool) -> None:
+    print(f"refsampler verify {report.implementation}: level {report.level}, seed {report.seed}")
+    print(report.table(failures_only=failures_only))
+    if report.failures:
+        print("\nfailures:")
+        for line in report.failure_lines():
+            print(f"  {line}")
+    print()
+    print(
+        f"{report.n_statistical} statistical checks at family-wise false-alarm rate "
+        f"{report.family_level:g} (Holm); {len(report.results)} checks in "
+        f"{report.seconds:.1f} s"
+    )
+    for line in report.verdict_lines():
+        print(line)

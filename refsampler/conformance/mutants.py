@@ -1,8 +1,16 @@
 """Deliberately broken samplers: the proof that the kit catches typical defects.
 
-:func:`control` is a correct, compact numpy implementation of the contract (all three kinds).
-Every mutant in :data:`MUTANTS` is ``control`` with exactly one typical defect, named in its
-docstring, so ``refsampler verify refsampler.conformance.mutants:NAME`` must exit 1 for each.
+:func:`control` is a correct, compact numpy implementation of the contract (every kind the kit
+checks, chosen by its contract properties, never by name). Every mutant in :data:`MUTANTS` is
+``control`` with exactly one typical defect, named in its docstring, so ``refsampler verify
+refsampler.conformance.mutants:NAME`` exits 1 for each.
+
+Besides the mutants, :data:`PARTIAL` holds correct implementations that serve only some
+configurations (exit 0 with the others listed as declined, or 3 when a requested kind has
+nothing left), and a few adapters that are broken as *adapters*: :func:`exits` (exit 2),
+:func:`hangs` (a failed ``runs`` check under ``--timeout``), the factories
+:class:`ShufflingFactory` (exit 1: it shuffles the caller's lists) and
+:class:`KindRejectingFactory` (declines ``quota`` as pytorch_balanced_sampler does).
 
 Every function follows the adapter protocol
 ``make_batches(labels, *, kind, alpha, batch_size, n_batches, seed)``.
@@ -10,20 +18,138 @@ Every function follows the adapter protocol
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from ..allocation import allocate, quota_schedule
+from .. import kinds as _kinds
+from ..allocation import allocate
 from ..targets import interpolate
 
-__all__ = ["MUTANTS", "control"]
+__all__ = [
+    "MUTANTS",
+    "PARTIAL",
+    "KindRejectingFactory",
+    "ShufflingFactory",
+    "allocate_loose",
+    "control",
+    "declines_everything",
+    "exits",
+    "hangs",
+    "imbalanced_dataset_sampler",
+    "inverse_count_weights",
+    "only_alpha_one",
+    "quota_rows",
+]
 
 IntVector = npt.NDArray[np.int64]
 IntMatrix = npt.NDArray[np.int64]
 FloatVector = npt.NDArray[np.float64]
+
+MakeBatches = Callable[..., list[list[int]]]
+
+
+def _snap(values: FloatVector) -> FloatVector:
+    """Round values within 1e-9 (relative) of an integer to it (1 / 0.2 is 5, not 5 + ulp)."""
+    nearest = np.round(values)
+    close = np.abs(values - nearest) <= 1e-9 * np.maximum(1.0, np.abs(values))
+    return np.where(close, nearest, values)
+
+
+def quota_rows(
+    target: FloatVector, batch_size: int, n_batches: int, rng: np.random.Generator | None
+) -> IntMatrix:
+    """Per-batch counts with the quota property, extra seats chosen by PD2.
+
+    Every class gets ``floor(B p_c)``; the ``d`` extra seats of each batch go to the ``d``
+    classes with the highest PD2 priority (earliest pseudo-deadline, successor bit, later
+    group deadline), which keeps every prefix within one seat of ``k B p_c``. PD2 is optimal
+    whatever breaks its remaining ties: ``rng`` breaks them at random (so the schedule depends
+    on the seed and classes mix); ``rng=None`` breaks them by class index, which locks the
+    schedule into one rotation.
+    """
+    quotas = _snap(batch_size * np.asarray(target, dtype=np.float64))
+    floors = np.floor(quotas).astype(np.int64)
+    rates = quotas - floors
+    seats = batch_size - int(floors.sum())
+    rows = np.tile(floors, (n_batches, 1))
+    candidates = np.flatnonzero(rates > 0)
+    if seats <= 0 or candidates.size == 0:
+        return rows
+    rate = rates[candidates]
+    heavy = rate >= 0.5
+    subtask = np.ones(candidates.size, dtype=np.int64)
+    for k in range(n_batches):
+        release = np.floor(_snap((subtask - 1) / rate))
+        ratio = _snap(subtask / rate)
+        deadline = np.ceil(ratio)
+        successor = deadline - np.floor(ratio)
+        group = np.zeros(candidates.size)
+        if heavy.any():
+            w = rate[heavy]
+            group[heavy] = np.ceil(_snap(np.ceil(_snap(deadline[heavy] * (1 - w))) / (1 - w)))
+        ties = rng.random(candidates.size) if rng is not None else np.arange(candidates.size)
+        # lexsort: the last key is the primary one.
+        order = np.lexsort((ties, -group, -successor, deadline, release > k))
+        chosen = order[:seats]
+        rows[k, candidates[chosen]] += 1
+        subtask[chosen] += 1
+    return rows
+
+
+def _fixed_counts(
+    target: FloatVector, batch_size: int, rng: np.random.Generator | None, defect: str
+) -> IntVector:
+    """Largest remainder with a floor of one; exact ties broken by ``rng`` (or by index)."""
+    quotas = batch_size * target
+    floors = np.floor(quotas).astype(np.int64)
+    fractions = np.round(quotas - floors, 9)
+    forced = (target > 0) & (floors == 0)
+    seats = batch_size - int(floors.sum())
+    ties = rng.random(target.size) if rng is not None else np.arange(target.size)
+    order = np.lexsort((ties, -fractions, ~forced))
+    counts = floors.copy()
+    counts[order[:seats]] += 1
+    big, small = int(np.argmax(target)), int(np.argmin(target))
+    if defect == "tail_boost" and counts[big] > floors[big] and quotas[small] > counts[small]:
+        # A seat moves from the head to the tail: both counts stay floor or ceil.
+        counts[big] -= 1
+        counts[small] += 1
+    return counts
+
+
+def _stream(rng: np.random.Generator, size: int, rows: IntVector, defect: str) -> IntVector:
+    """Member offsets ``0 .. size-1`` for a class drawn ``rows[k]`` times in batch ``k``.
+
+    Consecutive fresh permutations (cycles). When a cycle ends inside a batch that can hold
+    distinct members (``rows[k] <= size``), the new cycle starts with members the batch has
+    not drawn yet, so no member repeats inside the batch.
+    """
+    total = int(rows.sum())
+    cycles = -(-total // size)
+    if defect == "with_replacement":
+        return rng.integers(0, size, total)
+    if defect == "no_reshuffle":
+        return np.tile(rng.permutation(size), cycles)[:total]
+    perm = rng.permuted(np.tile(np.arange(size), (cycles, 1)), axis=1)
+    if defect != "repeats_at_wrap":
+        starts = np.cumsum(rows) - rows
+        for j in range(1, cycles):
+            edge = j * size
+            k = int(np.searchsorted(starts, edge, side="right")) - 1
+            begin, count = int(starts[k]), int(rows[k])
+            if not begin < edge < begin + count or count > size:
+                continue
+            tail = set(perm[j - 1, size - (edge - begin) :].tolist())
+            head = begin + count - edge
+            clash = [i for i in range(head) if perm[j, i] in tail]
+            free = [i for i in range(head, size) if perm[j, i] not in tail]
+            for i, f in zip(clash, rng.permutation(free)[: len(clash)], strict=False):
+                perm[j, i], perm[j, f] = perm[j, f], perm[j, i]
+    return perm.ravel()[:total]
 
 
 def _sample(
@@ -36,6 +162,7 @@ def _sample(
     defect: str = "",
 ) -> IntMatrix:
     """The contract in a few lines of numpy, with at most one ``defect`` switched on."""
+    properties = _kinds.get(kind).properties
     rng = np.random.default_rng(seed)
     class_counts = np.bincount(labels)
     k = class_counts.size
@@ -44,69 +171,116 @@ def _sample(
     if defect == "ignores_alpha":
         alpha = 1.0
     target = interpolate(class_counts, alpha)
-    if defect == "drops_tiny_class":
+    if defect == "drops_tiny_class" and (class_counts >= 5).any():
         target = np.where(class_counts < 5, 0.0, target)
         target /= target.sum()
     members = [np.flatnonzero(labels == c) for c in range(k)]
-    if kind == "random":
-        if defect == "biased_target":
-            # Reads the target from a rounded table: +1.5 points on the smallest class.
-            target = target.copy()
-            target[int(np.argmin(target))] += 0.015
-            target /= target.sum()
-        draws = n_batches * batch_size
-        classes = rng.choice(k, size=draws, p=target)
-        u = rng.random(draws)
-        if defect == "nonuniform_members":
-            u = u**2  # favours the first members of every class
-        within = np.floor(u * class_counts[classes]).astype(np.int64)
-        offsets = np.cumsum(class_counts) - class_counts
-        order = np.argsort(labels, kind="stable")
-        flat = order[offsets[classes] + within]
-        if defect == "serial_repeat":
-            repeat = np.flatnonzero(rng.random(draws) < 0.1)
-            repeat = repeat[repeat > 0]
-            # Each repeat copies the draw before it (sequentially, as a stateful sampler would).
-            source = np.arange(draws)
-            source[repeat] = repeat - 1
-            for _ in range(8):
-                source = source[source]
-            flat = flat[source]
-        return flat.reshape(n_batches, batch_size)
-    if kind == "fixed":
+    if _kinds.PROPERTY_IID_CLASSES in properties:
+        return _sample_iid(rng, labels, target, batch_size, n_batches, defect)
+    if _kinds.PROPERTY_FIXED_COUNTS in properties:
         if defect == "np_round":
             counts = np.round(batch_size * target).astype(np.int64)
             counts[int(np.argmax(counts))] += batch_size - int(counts.sum())
-        else:
+        elif defect == "low_index_ties":
             counts = allocate(target, batch_size)
+        else:
+            counts = _fixed_counts(target, batch_size, rng, defect)
         rows = np.broadcast_to(counts, (n_batches, k))
-    elif kind == "quota":
+        if defect == "varying_fixed_counts":
+            rows = quota_rows(target, batch_size, n_batches, rng)
+    elif _kinds.PROPERTY_QUOTA_COUNTS in properties:
         if defect == "quota_drift":
             # Largest remainder in every batch on its own: no memory of earlier batches.
             rows = np.broadcast_to(allocate_loose(target, batch_size), (n_batches, k))
         else:
-            rows = quota_schedule(target, batch_size, n_batches)
+            rows = quota_rows(
+                target, batch_size, n_batches, None if defect == "locked_rotation" else rng
+            )
     else:
-        raise NotImplementedError(f"unknown kind {kind!r}")
+        raise NotImplementedError(f"the control has no counts rule for kind {kind!r}")
     out = np.empty((n_batches, batch_size), dtype=np.int64)
     slot = np.cumsum(rows, axis=1) - rows
     for c in np.flatnonzero(rows.sum(axis=0)):
-        size = members[c].size
         total = int(rows[:, c].sum())
-        cycles = -(-total // size)
-        if defect == "with_replacement":
-            stream = rng.integers(0, size, total)
-        elif defect == "no_reshuffle":
-            stream = np.tile(rng.permutation(size), cycles)[:total]
-        else:
-            stream = rng.permuted(np.tile(np.arange(size), (cycles, 1)), axis=1).ravel()[:total]
+        stream = _stream(rng, int(members[c].size), rows[:, c], defect)
         batch_of = np.repeat(np.arange(n_batches), rows[:, c])
         within = np.arange(total) - (np.cumsum(rows[:, c]) - rows[:, c])[batch_of]
         out[batch_of, slot[batch_of, c] + within] = members[c][stream]
+    return _order(rng, labels, out, defect)
+
+
+def _sample_iid(
+    rng: np.random.Generator,
+    labels: IntVector,
+    target: FloatVector,
+    batch_size: int,
+    n_batches: int,
+    defect: str,
+) -> IntMatrix:
+    class_counts = np.bincount(labels)
+    k = class_counts.size
+    if defect == "biased_target":
+        # Reads the target from a rounded table: +1.5 points on the smallest class.
+        target = target.copy()
+        target[int(np.argmin(target))] += 0.015
+        target /= target.sum()
+    draws = n_batches * batch_size
+    if defect == "stratified_random":
+        rows = quota_rows(target, batch_size, n_batches, rng)
+        classes = rng.permuted(
+            np.repeat(np.tile(np.arange(k), n_batches), rows.ravel()).reshape(
+                n_batches, batch_size
+            ),
+            axis=1,
+        ).ravel()
+    else:
+        classes = rng.choice(k, size=draws, p=target)
+    if defect == "repeated_batch_classes":
+        grid = classes.reshape(n_batches, batch_size)
+        grid[1::2] = grid[: n_batches // 2 * 2 : 2]
+        classes = grid.ravel()
+    u = rng.random(draws)
+    if defect == "nonuniform_members":
+        u = u**2  # favours the first members of every class
+    within = np.floor(u * class_counts[classes]).astype(np.int64)
+    if defect == "random_in_cycles":
+        # Members from shuffled cycles per class: never a repeat until the class is used up.
+        for c in range(k):
+            mine = np.flatnonzero(classes == c)
+            cycles = -(-mine.size // class_counts[c])
+            perm = rng.permuted(np.tile(np.arange(class_counts[c]), (cycles, 1)), axis=1)
+            within[mine] = perm.ravel()[: mine.size]
+    offsets = np.cumsum(class_counts) - class_counts
+    order = np.argsort(labels, kind="stable")
+    flat = order[offsets[classes] + within]
+    if defect == "serial_repeat":
+        repeat = np.flatnonzero(rng.random(draws) < 0.1)
+        repeat = repeat[repeat > 0]
+        # Each repeat copies the draw before it (sequentially, as a stateful sampler would).
+        source = np.arange(draws)
+        source[repeat] = repeat - 1
+        for _ in range(8):
+            source = source[source]
+        flat = flat[source]
+    batches = flat.reshape(n_batches, batch_size)
+    if defect in ("same_batch", "sorted_by_class", "class_blocks"):
+        return _order(rng, labels, batches, defect)
+    # I.i.d. draws are already in uniform order; a shuffle would hide serial defects.
+    return batches
+
+
+def _order(rng: np.random.Generator, labels: IntVector, out: IntMatrix, defect: str) -> IntMatrix:
+    """The within-batch order: a uniform shuffle, unless a defect says otherwise."""
     if defect == "same_batch":
         out[:] = out[0]
     if defect == "sorted_by_class":
-        return out
+        return out[np.arange(out.shape[0])[:, None], np.argsort(labels[out], axis=1)]
+    if defect == "class_blocks":
+        # Each batch is its classes' blocks in random block order: counts and slot shares
+        # look right, but members of a class always sit together.
+        key = rng.random((out.shape[0], int(labels.max()) + 1))
+        rank = key[np.arange(out.shape[0])[:, None], labels[out]]
+        return out[np.arange(out.shape[0])[:, None], np.argsort(rank, axis=1, kind="stable")]
     return rng.permuted(out, axis=1)
 
 
@@ -122,7 +296,7 @@ def allocate_loose(target: FloatVector, batch_size: int) -> IntVector:
 def control(
     labels: IntVector, *, kind: str, alpha: float, batch_size: int, n_batches: int, seed: int
 ) -> list[list[int]]:
-    """A correct implementation of every kind (the control group of the mutants).
+    """A correct implementation of every kind the kit checks (the mutants' control group).
 
     Examples
     --------
@@ -136,7 +310,7 @@ def control(
     return _sample(labels, kind, alpha, batch_size, n_batches, seed).tolist()
 
 
-def _mutant(defect: str, doc: str) -> Callable[..., list[list[int]]]:
+def _mutant(defect: str, doc: str) -> MakeBatches:
     def make_batches(
         labels: IntVector, *, kind: str, alpha: float, batch_size: int, n_batches: int, seed: int
     ) -> list[list[int]]:
@@ -152,6 +326,19 @@ np_round = _mutant(
     "Fixed kind rounds with np.round and gives the remainder to the largest class (the "
     "original's defect): tiny classes get 0 and counts leave {floor, ceil}.",
 )
+tail_boost = _mutant(
+    "tail_boost",
+    "Fixed kind moves the largest class's leftover seat to the smallest class: every count "
+    "floor or ceil, but [5,3,2,1,1,1,1,2] where largest remainder gives [6,3,2,1,1,1,1,1].",
+)
+low_index_ties = _mutant(
+    "low_index_ties",
+    "Fixed kind breaks exact ties by class index, the same way for every seed.",
+)
+varying_fixed_counts = _mutant(
+    "varying_fixed_counts",
+    "Fixed kind uses a quota schedule: counts change from batch to batch.",
+)
 drops_tiny_class = _mutant(
     "drops_tiny_class", "Classes with fewer than 5 samples are silently dropped (renormalised)."
 )
@@ -166,8 +353,22 @@ biased_target = _mutant(
 nonuniform_members = _mutant(
     "nonuniform_members", "Random kind picks members non-uniformly (u**2): early members win."
 )
+random_in_cycles = _mutant(
+    "random_in_cycles",
+    "Random kind draws members from shuffled cycles (no repeat until a class is used up), "
+    "not with replacement: shares are right, members too evenly spread.",
+)
 serial_repeat = _mutant(
     "serial_repeat", "Random kind repeats the previous draw with probability 0.1."
+)
+stratified_random = _mutant(
+    "stratified_random",
+    "Random kind takes its per-batch class counts from a quota schedule: shares right, "
+    "batches far more even than i.i.d. draws.",
+)
+repeated_batch_classes = _mutant(
+    "repeated_batch_classes",
+    "Random kind reuses each even batch's class sequence in the next batch (new members).",
 )
 with_replacement = _mutant(
     "with_replacement", "Fixed and quota kinds draw members with replacement, not in cycles."
@@ -176,14 +377,29 @@ no_reshuffle = _mutant(
     "no_reshuffle",
     "One permutation per class, reused on every cycle wrap (the original's defect).",
 )
+repeats_at_wrap = _mutant(
+    "repeats_at_wrap",
+    "A cycle that ends inside a batch starts its next permutation anywhere: a member can "
+    "appear twice in one batch although its class has enough members.",
+)
 same_batch = _mutant("same_batch", "Yields the first batch over and over.")
 sorted_by_class = _mutant(
-    "sorted_by_class", "No within-batch shuffle: fixed and quota batches are sorted by class."
+    "sorted_by_class", "No within-batch shuffle: batches are sorted by class."
+)
+class_blocks = _mutant(
+    "class_blocks",
+    "Batches are blocks of one class in random block order ([3,3,0,0,4,4,1,1,2,2]): "
+    "counts and slot shares right, order not a uniform shuffle.",
 )
 quota_drift = _mutant(
     "quota_drift",
     "Quota kind rounds every batch on its own (largest remainder, no floor of one): each row "
     "is within quota but the prefix error grows without bound.",
+)
+locked_rotation = _mutant(
+    "locked_rotation",
+    "Quota kind breaks schedule ties by class index: one rotation for every seed (10 uniform "
+    "classes, 4 seats: classes 0 and 1 always together, 0 never with 5).",
 )
 
 
@@ -231,27 +447,220 @@ def mutates_labels(
     return batches
 
 
-#: Every mutant by name.
+def crashes_on_short_runs(
+    labels: IntVector, *, kind: str, alpha: float, batch_size: int, n_batches: int, seed: int
+) -> list[list[int]]:
+    """Raises ``ValueError`` for runs of fewer than 300 batches (the kit's re-runs)."""
+    if n_batches < 300:
+        raise ValueError(f"n_batches={n_batches} is too small for the warm-up")
+    return control(
+        labels, kind=kind, alpha=alpha, batch_size=batch_size, n_batches=n_batches, seed=seed
+    )
+
+
+#: Every mutant by name: each exits 1 under ``refsampler verify``.
 MUTANTS: dict[str, Callable[..., Any]] = {
     f.__name__: f
     for f in (
         np_round,
+        tail_boost,
+        low_index_ties,
+        varying_fixed_counts,
         drops_tiny_class,
         ignores_alpha,
         inverted_alpha,
         biased_target,
         nonuniform_members,
+        random_in_cycles,
         serial_repeat,
+        stratified_random,
+        repeated_batch_classes,
         with_replacement,
         no_reshuffle,
+        repeats_at_wrap,
         same_batch,
         sorted_by_class,
+        class_blocks,
         quota_drift,
+        locked_rotation,
         unseeded,
         constant_seed,
         extra_batch,
         short_batches,
         one_based,
         mutates_labels,
+        crashes_on_short_runs,
     )
 }
+
+
+# -- partial implementations: correct where they run ---------------------------------------
+
+
+def only_alpha_one(make_batches: Callable[..., Any], name: str | None = None) -> MakeBatches:
+    """Wrap an implementation so that it declines every ``alpha`` other than 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsampler.conformance.mutants import control, only_alpha_one
+    >>> uniform_only = only_alpha_one(control)
+    >>> uniform_only(np.array([0, 1]), kind="fixed", alpha=0.5, batch_size=2, n_batches=1,
+    ...              seed=0)
+    Traceback (most recent call last):
+    ...
+    NotImplementedError: only alpha = 1 (uniform classes); got alpha = 0.5
+    """
+
+    def make(
+        labels: IntVector, *, kind: str, alpha: float, batch_size: int, n_batches: int, seed: int
+    ) -> list[list[int]]:
+        if alpha != 1.0:
+            raise NotImplementedError(f"only alpha = 1 (uniform classes); got alpha = {alpha}")
+        batches = make_batches(
+            labels, kind=kind, alpha=alpha, batch_size=batch_size, n_batches=n_batches, seed=seed
+        )
+        return [list(map(int, b)) for b in batches]
+
+    make.__name__ = make.__qualname__ = name or f"only_alpha_one({make_batches.__name__})"
+    make.__doc__ = "Declines alpha != 1; otherwise " + (make_batches.__name__ or "the original")
+    return make
+
+
+alpha_one_control = only_alpha_one(control, "alpha_one_control")
+
+
+def alpha_one_refsampler(
+    labels: IntVector, *, kind: str, alpha: float, batch_size: int, n_batches: int, seed: int
+) -> list[list[int]]:
+    """refsampler's own sampler, declining every alpha other than 1."""
+    from .adapters import refsampler
+
+    wrapped = only_alpha_one(refsampler)
+    return wrapped(
+        labels, kind=kind, alpha=alpha, batch_size=batch_size, n_batches=n_batches, seed=seed
+    )
+
+
+def declines_everything(
+    labels: IntVector, *, kind: str, alpha: float, batch_size: int, n_batches: int, seed: int
+) -> list[list[int]]:
+    """Declines every configuration: nothing can be tested (exit 3)."""
+    raise NotImplementedError("not implemented yet")
+
+
+def inverse_count_weights(labels: IntVector, alpha: float) -> FloatVector:
+    """The 1/count recipe for ``WeightedRandomSampler`` (``--api weights``): alpha = 1 only.
+
+    ``w_i = 1 / n_{y_i}`` makes every class equally likely, which is the target at alpha = 1
+    and no other alpha.
+    """
+    if alpha != 1.0:
+        raise NotImplementedError("1/count weights give alpha = 1 only")
+    counts = np.bincount(labels)
+    return np.asarray(1.0 / counts[labels], dtype=np.float64)
+
+
+def imbalanced_dataset_sampler(
+    labels: IntVector, *, kind: str, alpha: float, batch_size: int, n_batches: int, seed: int
+) -> list[list[int]]:
+    """torchsampler's ``ImbalancedDatasetSampler`` recipe: 1/count weights drawn with
+    replacement by ``torch.multinomial``, batched in order (random kind, alpha = 1 only)."""
+    if _kinds.PROPERTY_IID_CLASSES not in _kinds.get(kind).properties:
+        raise NotImplementedError("ImbalancedDatasetSampler draws i.i.d. (random kind only)")
+    weights = inverse_count_weights(labels, alpha)
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    drawn = torch.multinomial(
+        torch.as_tensor(weights), n_batches * batch_size, replacement=True, generator=generator
+    )
+    return drawn.reshape(n_batches, batch_size).tolist()
+
+
+#: Correct implementations that decline some configurations, by name.
+PARTIAL: dict[str, Callable[..., Any]] = {
+    "alpha_one_control": alpha_one_control,
+    "alpha_one_refsampler": alpha_one_refsampler,
+    "declines_everything": declines_everything,
+    "imbalanced_dataset_sampler": imbalanced_dataset_sampler,
+}
+
+
+# -- broken adapters -----------------------------------------------------------------------
+
+
+def exits(
+    labels: IntVector, *, kind: str, alpha: float, batch_size: int, n_batches: int, seed: int
+) -> list[list[int]]:
+    """Calls ``sys.exit(3)``: an adapter error (exit 2), never a silent verdict."""
+    raise SystemExit(3)
+
+
+def hangs(
+    labels: IntVector, *, kind: str, alpha: float, batch_size: int, n_batches: int, seed: int
+) -> list[list[int]]:
+    """Never returns for runs of fewer than 300 batches (the kit's re-runs): ``--timeout``
+    turns that into a failed ``runs`` check."""
+    if n_batches < 300:
+        deadline = time.monotonic() + 3600.0
+        while time.monotonic() < deadline:
+            time.sleep(0.01)
+    return control(
+        labels, kind=kind, alpha=alpha, batch_size=batch_size, n_batches=n_batches, seed=seed
+    )
+
+
+class ShufflingFactory:
+    """pytorch_balanced_sampler's factory API (``--api factory``), correct except that
+    ``get`` shuffles the caller's ``class_idxs`` lists in place (the original's defect)."""
+
+    def get(
+        self,
+        class_idxs: list[list[int]],
+        batch_size: int,
+        n_batches: int,
+        alpha: float,
+        kind: str,
+        seed: int = 0,
+    ) -> list[list[int]]:
+        """Batches of ``kind``; shuffles ``class_idxs`` first."""
+        rng = np.random.default_rng(seed)
+        for members in class_idxs:
+            rng.shuffle(members)
+        return _from_class_idxs(class_idxs, batch_size, n_batches, alpha, kind, seed)
+
+
+class KindRejectingFactory:
+    """A correct factory (``--api factory``) that has no ``quota`` kind and says so the way
+    pytorch_balanced_sampler does: ``Exception("Received kind quota, must be random or
+    fixed")``."""
+
+    def get(
+        self,
+        class_idxs: list[list[int]],
+        batch_size: int,
+        n_batches: int,
+        alpha: float,
+        kind: str,
+        seed: int = 0,
+    ) -> list[list[int]]:
+        """Batches of ``kind``; raises for ``quota``."""
+        if kind not in ("random", "fixed"):
+            raise Exception(f"Received kind {kind}, must be `random` or `fixed`")
+        return _from_class_idxs(class_idxs, batch_size, n_batches, alpha, kind, seed)
+
+
+def _from_class_idxs(
+    class_idxs: list[list[int]],
+    batch_size: int,
+    n_batches: int,
+    alpha: float,
+    kind: str,
+    seed: int,
+) -> list[list[int]]:
+    index = np.concatenate([np.asarray(m, dtype=np.int64) for m in class_idxs])
+    labels = np.repeat(np.arange(len(class_idxs)), [len(m) for m in class_idxs])
+    order = np.argsort(index, kind="stable")
+    batches = _sample(labels[order], kind, alpha, batch_size, n_batches, seed)
+    return index[order][batches].tolist()

@@ -1,27 +1,45 @@
-"""pytest plugin (``pytest11`` entry point ``refsampler``): the kit's options and fixtures.
+"""pytest plugin (``pytest11`` entry point ``refsampler``): the kit's options, fixtures and suite.
 
-Options: ``--refsampler-impl MODULE:CALLABLE``, ``--refsampler-api batches|factory|weights``,
-``--refsampler-seed N``, ``--refsampler-level quick|full``.
+Options (each also an ini key: ``refsampler_impl``, ``refsampler_api``, ...):
+``--refsampler-impl MODULE:CALLABLE``, ``--refsampler-api batches|factory|weights``,
+``--refsampler-kind KIND`` (repeatable), ``--refsampler-level quick|full``,
+``--refsampler-seed N``, ``--refsampler-family-level L``, ``--refsampler-timeout SECONDS``.
+
+There is no default implementation: a test that needs one when neither ``--refsampler-impl``
+nor the ``refsampler_impl`` ini key is set ends the session with one line saying so (exit
+status 4, pytest's usage error), so a CI job that forgets the flag fails instead of testing
+nothing.
 
 Fixtures:
 
-* ``refsampler_make_batches``: the implementation under test, adapted to the kit's protocol
-  (refsampler's own adapter unless ``--refsampler-impl`` is given);
-* ``refsampler_verify``: a function ``(kinds=("fixed", "quota", "random")) -> Report`` that
-  runs :func:`refsampler.conformance.verify` on that implementation at the configured level
-  and seed. A conformance test in your project is then::
+* ``refsampler_make_batches``: the implementation under test, adapted to the kit's protocol;
+* ``refsampler_kinds``: the kinds under test;
+* ``refsampler_verify``: a function ``(kinds=None) -> Report`` that runs
+  :func:`refsampler.conformance.verify` on it at the configured level and seed::
 
       def test_my_sampler_conforms(refsampler_verify):
           report = refsampler_verify()
           assert report.conforms, report.table(failures_only=True)
 
-Loading the plugin imports neither torch, scipy nor refsampler's samplers (every import
-happens inside a fixture), so it costs nothing in projects that only have refsampler installed.
+* ``refsampler_check``: a test that takes it runs once per check of the kit (one shared
+  verify run, one Holm family), like
+  :func:`~refsampler.conformance.parametrize_with_checks`;
+* ``refsampler_stat_seed``: a seed for a statistical test, derived from ``--refsampler-seed``
+  and the test id.
+
+The shipped suite :mod:`refsampler.conformance.suite` is collected only when named (``pytest
+--pyargs refsampler.conformance.suite`` or its path), never as a side effect of collecting
+the installed package. Loading the plugin imports neither torch nor scipy (every such import
+happens inside a hook or fixture that needs it), so it costs nothing in projects that only
+have refsampler installed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -29,62 +47,246 @@ import pytest
 if TYPE_CHECKING:
     from .report import Report
 
-__all__ = ["pytest_addoption", "refsampler_make_batches", "refsampler_verify"]
+__all__ = [
+    "NO_IMPLEMENTATION",
+    "SUITE",
+    "pytest_addoption",
+    "pytest_collection_modifyitems",
+    "pytest_configure",
+    "pytest_generate_tests",
+    "pytest_ignore_collect",
+    "refsampler_check",
+    "refsampler_kinds",
+    "refsampler_make_batches",
+    "refsampler_stat_seed",
+    "refsampler_verify",
+]
+
+#: The shipped suite's directory.
+SUITE = Path(__file__).resolve().with_name("suite")
+#: What a session without an implementation ends with.
+NO_IMPLEMENTATION = (
+    "refsampler: no implementation to test: pass --refsampler-impl=MODULE:CALLABLE "
+    "(or set refsampler_impl in the [pytest] ini options)"
+)
+
+_OPTIONS: tuple[tuple[str, str, Any, str], ...] = (
+    ("impl", "MODULE:CALLABLE", None, "the sampler implementation under test"),
+    ("api", "API", "batches", "how to call it: batches, factory or weights (default: batches)"),
+    ("level", "LEVEL", "quick", "conformance level: quick or full (default: quick)"),
+    ("seed", "N", "0", "base seed of the checks (default: 0)"),
+    ("family-level", "L", None, "family-wise false-alarm rate of a verify run (default: 1e-6)"),
+    ("timeout", "SECONDS", None, "time limit of one call of the implementation (default: none)"),
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Register the ``--refsampler-*`` options."""
+    """Register the ``--refsampler-*`` options and their ini keys."""
     group = parser.getgroup("refsampler", "refsampler conformance kit")
+    for name, metavar, default, help_text in _OPTIONS:
+        group.addoption(f"--refsampler-{name}", default=None, metavar=metavar, help=help_text)
+        parser.addini(f"refsampler_{name.replace('-', '_')}", help_text, default=default)
     group.addoption(
-        "--refsampler-impl",
+        "--refsampler-kind",
+        action="append",
         default=None,
-        metavar="MODULE:CALLABLE",
-        help="sampler implementation for property_tests (default: refsampler's own adapter)",
+        metavar="KIND",
+        help="kind to check (repeatable; default: every kind the API can express)",
     )
-    group.addoption(
-        "--refsampler-api",
-        default="batches",
-        choices=("batches", "factory", "weights"),
-        help="how to call --refsampler-impl (default: batches)",
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``statistical`` marker the suite uses (for ``--strict-markers``)."""
+    config.addinivalue_line(
+        "markers",
+        "statistical(level): probabilistic test whose false-failure rate is at most level",
     )
-    group.addoption(
-        "--refsampler-seed", type=int, default=0, help="base seed of the conformance checks"
-    )
-    group.addoption(
-        "--refsampler-level",
-        default="quick",
-        choices=("quick", "full"),
-        help="conformance level (default: quick)",
-    )
+
+
+def _setting(config: pytest.Config, name: str) -> Any:
+    value = config.getoption(f"--refsampler-{name}")
+    if value is None:
+        value = config.getini(f"refsampler_{name.replace('-', '_')}")
+    return value
+
+
+def _level(config: pytest.Config) -> str:
+    return str(_setting(config, "level"))
+
+
+def _family_level(config: pytest.Config) -> float:
+    from .stats import FAMILY_LEVEL
+
+    value = _setting(config, "family-level")
+    return FAMILY_LEVEL if value in (None, "") else float(value)
+
+
+def _timeout(config: pytest.Config) -> float | None:
+    value = _setting(config, "timeout")
+    return None if value in (None, "") else float(value)
+
+
+def _kinds(config: pytest.Config) -> tuple[str, ...]:
+    from .adapters import api_kinds
+
+    chosen = config.getoption("--refsampler-kind")
+    return tuple(chosen) if chosen else api_kinds(str(_setting(config, "api")))
+
+
+# -- the suite is collected only when named ---------------------------------------------------
+
+
+def _inside_suite(path: Path) -> bool:
+    return path == SUITE or SUITE in path.parents
+
+
+def _named(config: pytest.Config) -> bool:
+    for arg in config.args:
+        target = str(arg).split("::", 1)[0]
+        path = Path(config.invocation_params.dir, target)
+        if config.option.pyargs and not path.exists():
+            try:
+                spec = importlib.util.find_spec(target)
+            except (ImportError, ValueError):
+                continue
+            if spec is None:
+                continue
+            if spec.submodule_search_locations:
+                path = Path(next(iter(spec.submodule_search_locations)))
+            elif spec.origin:
+                path = Path(spec.origin)
+        if path.exists() and _inside_suite(path.resolve()):
+            return True
+    return False
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Skip the shipped suite unless it was named on the command line."""
+    if not _inside_suite(Path(collection_path).resolve()):
+        return None
+    return None if _named(config) else True
+
+
+# -- fixtures ---------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
 def refsampler_make_batches(pytestconfig: pytest.Config) -> Any:
     """The implementation under test (``--refsampler-impl``), adapted to the protocol."""
+    from ..errors import InvalidArgumentError
     from . import adapters
 
-    spec = pytestconfig.getoption("--refsampler-impl")
-    if spec is None:
-        return adapters.refsampler
-    return adapters.load(spec, pytestconfig.getoption("--refsampler-api"))
+    spec = _setting(pytestconfig, "impl")
+    if not spec:
+        pytest.exit(NO_IMPLEMENTATION, returncode=pytest.ExitCode.USAGE_ERROR)
+    try:
+        return adapters.load(str(spec), str(_setting(pytestconfig, "api")))
+    except InvalidArgumentError as exc:
+        pytest.exit(f"refsampler: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+@pytest.fixture(scope="session")
+def refsampler_kinds(pytestconfig: pytest.Config) -> tuple[str, ...]:
+    """The kinds under test (``--refsampler-kind``; default every kind the API can express)."""
+    return _kinds(pytestconfig)
 
 
 @pytest.fixture(scope="session")
 def refsampler_verify(
     pytestconfig: pytest.Config, refsampler_make_batches: Any
 ) -> Callable[..., Report]:
-    """``verify`` bound to the implementation, level and seed chosen on the command line."""
+    """``verify`` bound to the implementation, level, seed and kinds chosen for the session."""
     from .runner import verify
 
-    spec = pytestconfig.getoption("--refsampler-impl") or "refsampler (built-in adapter)"
-
-    def run(kinds: Iterable[str] = ("fixed", "quota", "random")) -> Report:
+    def run(kinds: Iterable[str] | None = None) -> Report:
         return verify(
             refsampler_make_batches,
-            kinds=tuple(kinds),
-            level=pytestconfig.getoption("--refsampler-level"),
-            seed=pytestconfig.getoption("--refsampler-seed"),
-            name=spec,
+            kinds=_kinds(pytestconfig) if kinds is None else tuple(kinds),
+            level=_level(pytestconfig),
+            seed=int(_setting(pytestconfig, "seed")),
+            family_level=_family_level(pytestconfig),
+            timeout=_timeout(pytestconfig),
+            name=str(_setting(pytestconfig, "impl")),
         )
 
     return run
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Give a test that takes ``refsampler_check`` one case per check of the kit."""
+    if "refsampler_check" not in metafunc.fixturenames:
+        return
+    from .configs import CONFIGS
+    from .parametrize import checks_of
+
+    config = metafunc.config
+    kinds = _kinds(config)
+    planned: list[Any] = checks_of(kinds, CONFIGS, _level(config), _family_level(config))
+    planned += [f"{kind}-tested" for kind in kinds]
+    metafunc.parametrize(
+        "refsampler_check",
+        planned,
+        ids=[p if isinstance(p, str) else p.id for p in planned],
+        indirect=True,
+    )
+
+
+_RUN = pytest.StashKey[Any]()
+_SELECTED = pytest.StashKey[set[tuple[str, str]]]()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Remember which (kind, configuration) pairs the selected check tests need, so that the
+    shared run draws nothing for checks ``-k`` or ``--deselect`` left out."""
+    pairs: set[tuple[str, str]] = set()
+    for item in items:
+        spec = getattr(item, "callspec", None)
+        param = spec.params.get("refsampler_check") if spec is not None else None
+        if param is None:
+            continue
+        if isinstance(param, str):
+            kind = param.removesuffix("-tested")
+            pairs.add((kind, "*"))
+        else:
+            pairs.add((param.kind, param.config))
+    config.stash[_SELECTED] = pairs
+
+
+@pytest.fixture
+def refsampler_check(request: pytest.FixtureRequest) -> Any:
+    """One check of the session's shared verify run: call it in the test body."""
+    from .parametrize import CheckItem, SharedRun
+
+    config = request.config
+    run = config.stash.get(_RUN, None)
+    if run is None:
+        from .configs import CONFIGS
+
+        wanted = config.stash.get(_SELECTED, set())
+        # A "<kind>-tested" test needs every configuration of its kind.
+        select = {(kind, c.name) for kind, name in wanted for c in CONFIGS if name in ("*", c.name)}
+        run = SharedRun(
+            None,
+            resolve=lambda: request.getfixturevalue("refsampler_make_batches"),
+            kinds=_kinds(config),
+            level=_level(config),
+            seed=int(_setting(config, "seed")),
+            family_level=_family_level(config),
+            timeout=_timeout(config),
+            name=str(_setting(config, "impl")),
+            select=select,
+        )
+        config.stash[_RUN] = run
+    param = request.param
+    if isinstance(param, str):
+        return CheckItem(run, None, param.removesuffix("-tested"))
+    return CheckItem(run, param, param.kind)
+
+
+@pytest.fixture
+def refsampler_stat_seed(request: pytest.FixtureRequest) -> int:
+    """A 63-bit seed from ``--refsampler-seed`` and the test's id (reproducible per test)."""
+    base = str(_setting(request.config, "seed"))
+    digest = hashlib.blake2b(f"{base}:{request.node.nodeid}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1

@@ -3,21 +3,31 @@
 Sample sizes
 ------------
 A run makes ``m`` statistical assertions (:func:`planned_assertions`) and decides them with
-Holm's procedure at the family-wise level :data:`~refsampler.conformance.stats.FAMILY_LEVEL`
-(1e-6). Holm never compares a p-value with less than ``FAMILY_LEVEL / m``, so a test that has
-power 0.999 at that Bonferroni level keeps it inside Holm. At ``level="full"`` the random kind
-draws :func:`~refsampler.conformance.stats.draws_for_family` ``(m)`` positions per
-configuration: the normal-approximation sample size of a two-sided binomial test of a share of
-1/2 (the largest variance, so the worst case) against a shift of one percentage point, at
-level ``FAMILY_LEVEL / m`` and power 0.999. Every per-class binomial test therefore detects a
+Holm's procedure at the family-wise level ``family_level`` (default
+:data:`~refsampler.conformance.stats.FAMILY_LEVEL`, 1e-6). Holm never compares a p-value with
+less than ``family_level / m``, so a test that has power 0.999 at that Bonferroni level keeps
+it inside Holm. At ``level="full"`` kinds with the iid-classes property draw
+:func:`~refsampler.conformance.stats.draws_for_family` ``(m)`` positions per configuration: the
+normal-approximation sample size of a two-sided binomial test of a share of 1/2 (the largest
+variance, so the worst case) against a shift of one percentage point, at level
+``family_level / m`` and power 0.999. Every per-class binomial test therefore detects a
 1-point shift of any class share with power >= 0.999. ``level="quick"`` draws
-:data:`QUICK_DRAWS` and reports the (larger) shift it detects. The fixed and quota kinds are
-checked exactly; their draw counts only need enough cycles and batches for the cycle and
-exchangeability checks.
+:data:`QUICK_DRAWS` and reports the (larger) shift it detects. Kinds with counts properties
+are checked exactly; their draw counts only need enough cycles and batches for the cycle,
+order and mixing checks.
+
+Declines and failures
+---------------------
+An implementation declines a configuration by raising ``NotImplementedError``; the kit skips
+that configuration only and lists it with the reason. Any other exception, or a call that
+outlasts ``timeout``, fails the configuration's ``runs`` check. A kind none of whose
+configurations ran is *not tested*: the run does not conform (exit status 3 from the command
+line).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -25,72 +35,180 @@ from typing import Any
 import numpy as np
 
 from .. import _validate
+from .. import kinds as _kinds
 from ..errors import InvalidArgumentError
-from . import checks, stats
-from .checks import CONFIGS, KINDS, CheckResult, Config
-from .report import Report
+from . import calls, checks, counts, properties, stats
+from .configs import CONFIGS, Config, by_name
+from .report import ConfigRun, Report
+from .results import CheckResult
+from .sample import Sample, Setting
 
-__all__ = ["LEVELS", "QUICK_DRAWS", "planned_assertions", "verify"]
+__all__ = [
+    "COUNTED_DRAWS",
+    "LEVELS",
+    "QUICK_DRAWS",
+    "REPEAT_BATCHES",
+    "default_kinds",
+    "plan_run",
+    "planned_assertions",
+    "run_seed",
+    "validate_options",
+    "verify",
+]
 
 LEVELS = ("quick", "full")
-#: Draws per configuration of the random kind at ``level="quick"``.
+#: Draws per configuration of iid kinds at ``level="quick"``.
 QUICK_DRAWS = 1 << 16
-#: Draws per configuration of the fixed and quota kinds, per level.
+#: Draws per configuration of the other kinds, per level.
 COUNTED_DRAWS = {"quick": 1 << 14, "full": 1 << 16}
-#: Batches of the small runs that check determinism.
-DETERMINISM_BATCHES = 32
+#: Batches of each determinism run (at most; never more than the main run).
+REPEAT_BATCHES = 256
 
 Progress = Callable[[str], None]
 
 
-def planned_assertions(kinds: Iterable[str], configs: Iterable[Config] = CONFIGS) -> int:
-    """Statistical assertions of a run over ``kinds`` (the size of its Holm family)."""
-    selected = tuple(kinds)
-    return sum(
-        checks.statistical_count(kind, config)
-        for config in configs
-        for kind in selected
-        if kind in config.kinds
-    )
+def default_kinds() -> tuple[str, ...]:
+    """Every registered kind the kit can check, in registry order."""
+    return tuple(k for k in _kinds.names() if properties.checkable(k))
 
 
-def _draws(kind: str, level: str, n_assertions: int) -> int:
-    if kind != "random":
+def _draws(kind: str, level: str, n_assertions: int, family_level: float) -> int:
+    if _kinds.PROPERTY_IID_CLASSES not in _kinds.get(kind).properties:
         return COUNTED_DRAWS[level]
     if level == "quick":
         return QUICK_DRAWS
-    return stats.draws_for_family(n_assertions)
+    return stats.draws_for_family(n_assertions, family_level=family_level)
 
 
-def _run_seed(seed: int, config_index: int, kind: str) -> int:
-    state = np.random.SeedSequence([seed, config_index, KINDS.index(kind)]).generate_state(1)
-    return int(state[0])
+def _settings(
+    kinds: tuple[str, ...],
+    configs: tuple[Config, ...],
+    level: str,
+    family_level: float,
+    n_assertions: int,
+) -> list[Setting]:
+    out = []
+    for kind in kinds:
+        draws = _draws(kind, level, n_assertions, family_level)
+        for config in configs:
+            if config.applies_to(kind):
+                n = -(-draws // config.batch_size)
+                floor = family_level / n_assertions
+                out.append(Setting(kind, config, n, min(n, REPEAT_BATCHES), floor))
+    return out
 
 
-def _call(
-    adapter: Any, labels: Any, kind: str, alpha: float, batch_size: int, n_batches: int, seed: int
-) -> Any:
-    return list(
-        adapter(
-            labels,
-            kind=kind,
-            alpha=alpha,
-            batch_size=batch_size,
-            n_batches=n_batches,
-            seed=seed,
-        )
-    )
+def plan_run(
+    kinds: Iterable[str],
+    configs: Iterable[Config],
+    level: str = "quick",
+    family_level: float = stats.FAMILY_LEVEL,
+) -> list[Setting]:
+    """The (kind, configuration) settings of a run, with their batch counts.
+
+    The number of statistical assertions ``m`` sets the draws of iid kinds at level
+    ``full``, and the draws decide which tests have enough data to be planned; the two are
+    iterated to a fixed point (two or three rounds).
+    """
+    selected, chosen = tuple(kinds), tuple(configs)
+    m = 1
+    for _ in range(8):
+        settings = _settings(selected, chosen, level, family_level, m)
+        planned = sum(not c.exact for s in settings for c in properties.plan(s))
+        if max(planned, 1) == m:
+            break
+        m = max(planned, 1)
+    return settings
+
+
+def planned_assertions(
+    kinds: Iterable[str],
+    configs: Iterable[Config] = CONFIGS,
+    level: str = "quick",
+    family_level: float = stats.FAMILY_LEVEL,
+) -> int:
+    """Statistical assertions of a run over ``kinds`` (the size of its Holm family)."""
+    settings = plan_run(kinds, configs, level, family_level)
+    return sum(not c.exact for s in settings for c in properties.plan(s))
+
+
+def run_seed(seed: int, config: str, kind: str) -> int:
+    """The seed of one (configuration, kind): a 31-bit hash of the base seed and the names.
+
+    Keyed by names, not positions, so ``--config NAME`` alone reproduces the same batches.
+    """
+    key = [
+        int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "little")
+        for s in (config, kind)
+    ]
+    state = np.random.SeedSequence([seed, *key]).generate_state(1)
+    return int(state[0]) >> 1
+
+
+def _validate_kinds(kinds: Any) -> tuple[str, ...]:
+    selected = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+    if not selected:
+        raise InvalidArgumentError("`kinds` must not be empty; got ().")
+    known = _kinds.names()
+    for kind in selected:
+        if kind not in known:
+            raise _validate.fail("kinds", "must hold only " + ", ".join(map(repr, known)), selected)
+        if not properties.checkable(kind):
+            missing = sorted(properties.unchecked_properties(kind))
+            why = f"has no checks for {missing}" if missing else "cannot pass its options"
+            raise _validate.fail("kinds", f"names kind {kind!r}, which the kit {why}", selected)
+    return tuple(dict.fromkeys(selected))
+
+
+def validate_options(
+    kinds: Iterable[str] | None,
+    configs: Iterable[Config | str] | None,
+    *,
+    level: str,
+    seed: int,
+    family_level: float,
+    timeout: float | None,
+) -> tuple[tuple[str, ...], tuple[Config, ...], int]:
+    """Check the arguments of :func:`verify`; return the kinds, configurations and seed.
+
+    Raises
+    ------
+    InvalidArgumentError
+        As :func:`verify` documents.
+    """
+    selected = _validate_kinds(default_kinds() if kinds is None else kinds)
+    if level not in LEVELS:
+        raise _validate.fail("level", 'must be "quick" or "full"', level)
+    seed = _validate.non_negative_int("seed", seed)
+    if isinstance(family_level, bool) or not 0.0 < float(family_level) < 1.0:
+        raise _validate.fail("family_level", "must be in (0, 1)", family_level)
+    if timeout is not None and (isinstance(timeout, bool) or not float(timeout) > 0):
+        raise _validate.fail("timeout", "must be a positive number of seconds", timeout)
+    chosen = _configs(CONFIGS if configs is None else configs)
+    for kind in selected:
+        if not any(c.applies_to(kind) for c in chosen):
+            raise _validate.fail(
+                "configs",
+                f"must include a configuration kind {kind!r} applies to",
+                [c.name for c in chosen],
+            )
+    return selected, chosen, seed
 
 
 def verify(
     adapter: Callable[..., Iterable[Any]],
     *,
-    kinds: Iterable[str] = KINDS,
+    kinds: Iterable[str] | None = None,
     level: str = "quick",
     seed: int = 0,
-    configs: Iterable[Config] = CONFIGS,
+    configs: Iterable[Config | str] | None = None,
+    family_level: float = stats.FAMILY_LEVEL,
+    fail_fast: bool = False,
+    timeout: float | None = None,
     progress: Progress | None = None,
     name: str | None = None,
+    command: str | None = None,
+    select: Iterable[tuple[str, str]] | None = None,
 ) -> Report:
     """Check an implementation of the adapter protocol against the contract.
 
@@ -99,146 +217,233 @@ def verify(
     adapter : callable
         ``make_batches(labels, *, kind, alpha, batch_size, n_batches, seed)``; see
         :mod:`refsampler.conformance.adapters` (``adapters.load`` reaches other APIs).
-    kinds : iterable of {"fixed", "quota", "random"}
-        The kinds to check.
+    kinds : iterable of str, optional
+        The kinds to check (default: every registered kind the kit can check).
     level : {"quick", "full"}
         ``full`` draws enough for power 0.999 against a 1-point share shift.
     seed : int
         Base seed; every (configuration, kind) gets its own seed derived from it.
-    configs : iterable of Config
-        The configurations (default :data:`~refsampler.conformance.checks.CONFIGS`).
+    configs : iterable of Config or str, optional
+        The configurations, or their names (default
+        :data:`~refsampler.conformance.configs.CONFIGS`).
+    family_level : float
+        Family-wise false-alarm rate of the run's statistical checks (Holm).
+    fail_fast : bool
+        Stop after the first (kind, configuration) with a failed check.
+    timeout : float, optional
+        Seconds one call of the implementation (building and reading its batches) may take;
+        a slower call fails the ``runs`` check.
     progress : callable, optional
         Called with a short message before each step.
     name : str, optional
         How the report names the implementation.
+    command : str, optional
+        The command that re-runs this check from the shell (the report prints it, with
+        ``--kind`` and ``--config``, for a failing configuration).
+    select : iterable of (kind, config name), optional
+        Run only these pairs of the kinds and configurations (the Holm family is theirs).
 
     Returns
     -------
     Report
-        ``report.conforms`` is False if any check failed. The statistical checks share a
-        family-wise false-alarm rate of at most ``FAMILY_LEVEL`` (Holm).
+        ``report.conforms`` is True when no check failed and every requested kind had at least
+        one configuration that ran. The statistical checks share a family-wise false-alarm
+        rate of at most ``family_level`` (Holm).
 
     Raises
     ------
     InvalidArgumentError
-        For an unknown kind or level, or a negative seed.
+        For an unknown kind, level or configuration, a kind the kit cannot check, a kind no
+        selected configuration applies to, a negative seed, or a bad level or timeout.
+    AdapterExit
+        If the implementation raised ``SystemExit``.
 
     Examples
     --------
     >>> from refsampler.conformance import verify
     >>> from refsampler.conformance.mutants import control
-    >>> verify(control, kinds=["fixed"]).conforms
+    >>> verify(control, kinds=["fixed"], configs=["uniform"]).conforms
     True
     """
-    selected = tuple(kinds)
-    for kind in selected:
-        if kind not in KINDS:
-            raise _validate.fail("kinds", 'must hold only "fixed", "quota", "random"', selected)
-    if not selected:
-        raise InvalidArgumentError("`kinds` must not be empty; got ().")
-    if level not in LEVELS:
-        raise _validate.fail("level", 'must be "quick" or "full"', level)
-    seed = _validate.non_negative_int("seed", seed)
-    configs = tuple(configs)
+    selected, chosen, seed = validate_options(
+        kinds, configs, level=level, seed=seed, family_level=family_level, timeout=timeout
+    )
     say = progress or (lambda message: None)
     started = time.perf_counter()
-    m = max(planned_assertions(selected, configs), 1)
+    settings = plan_run(selected, chosen, level, family_level)
+    if select is not None:
+        pairs = set(select)
+        settings = [s for s in settings if (s.kind, s.config.name) in pairs]
+    m = max(sum(not c.exact for s in settings for c in properties.plan(s)), 1)
     report = Report(
         implementation=name or str(getattr(adapter, "__qualname__", repr(adapter))),
         kinds=selected,
         level=level,
         seed=seed,
-        family_level=stats.FAMILY_LEVEL,
+        family_level=family_level,
+        command=command,
     )
-    for kind in (k for k in KINDS if k in selected):
-        for index, config in enumerate(configs):
-            if kind not in config.kinds:
-                continue
-            n_batches = -(-_draws(kind, level, m) // config.batch_size)
-            say(f"{kind:<6} {config.name:<13} {n_batches} batches of {config.batch_size}")
-            outcome = _check_one(adapter, kind, config, n_batches, _run_seed(seed, index, kind))
-            if isinstance(outcome, str):
-                report.skipped[kind] = outcome
-                say(f"{kind:<6} skipped: {outcome}")
-                break
-            report.results.extend(outcome)
-    _decide(report.results, m)
+    stop = False
+    for setting in settings:
+        config = setting.config
+        derived = run_seed(seed, config.name, setting.kind)
+        run = ConfigRun(
+            setting.kind,
+            config.name,
+            list(config.class_counts),
+            config.batch_size,
+            config.alpha,
+            [float(p) for p in setting.target],
+            setting.n_batches,
+            derived,
+        )
+        report.runs.append(run)
+        if stop:
+            run.status, run.reason = "stopped", "not run: stopped at the first failure"
+            continue
+        say(
+            f"{setting.kind:<6} {config.name:<15} {setting.n_batches} batches of "
+            f"{config.batch_size}"
+        )
+        results = _check_one(adapter, setting, derived, timeout, run)
+        if run.status == "declined":
+            say(f"{setting.kind:<6} {config.name:<15} declined: {run.reason}")
+        report.results.extend(results)
+        if fail_fast and any(_fails(r, family_level / m) for r in results):
+            stop = True
+            report.stopped_early = True
+    _decide(report.results, family_level)
     report.n_statistical = sum(not r.exact for r in report.results)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
 
-def _decide(results: list[CheckResult], planned: int) -> None:
-    """Holm over all statistical results; level and detectable shift recorded per check."""
+def _configs(configs: Iterable[Config | str]) -> tuple[Config, ...]:
+    items = tuple(configs)
+    if all(isinstance(c, str) for c in items):
+        return by_name(items)
+    if not items or not all(isinstance(c, Config) for c in items):
+        raise _validate.fail("configs", "must be configurations or their names", items)
+    return items  # type: ignore[return-value]
+
+
+def _fails(result: CheckResult, floor: float) -> bool:
+    if result.exact:
+        return result.verdict == "fail"
+    return result.pvalue is not None and result.pvalue <= floor
+
+
+def _decide(results: list[CheckResult], family_level: float) -> None:
+    """Holm over all statistical results; the level each p-value met is recorded."""
     pending = [r for r in results if r.verdict == "pending"]
     if not pending:
         return
-    rejected, levels = stats.holm([r.pvalue for r in pending], stats.FAMILY_LEVEL)
-    floor = stats.FAMILY_LEVEL / max(planned, len(pending))
+    rejected, levels = stats.holm([r.pvalue for r in pending], family_level)
     for result, reject, test_level in zip(pending, rejected, levels, strict=True):
         result.verdict = "fail" if reject else "pass"
         result.level = float(test_level)
-        result.detectable = stats.detectable_shift(result.draws, level=floor)
+        if not reject:
+            result.direction = ""
+
+
+def _detectable(result: CheckResult, setting: Setting, sd: float = 0.0) -> None:
+    floor = setting.floor
+    if result.detects == "share" and result.draws:
+        share = float(result.expected) / result.draws if result.expected is not None else 0.5
+        share = min(max(share, 1e-12), 1 - 1e-12)
+        result.detectable = stats.detectable_shift(result.draws, level=floor, share=share)
+    elif result.detects == "w" and result.dof:
+        result.detectable = stats.detectable_w(result.draws, result.dof, level=floor)
+    elif result.detects == "pairs/batch" and sd > 0:
+        result.detectable = stats.detectable_z_shift(sd, result.draws, level=floor)
 
 
 def _check_one(
-    adapter: Any, kind: str, config: Config, n_batches: int, seed: int
-) -> list[CheckResult] | str:
-    """All checks of one (kind, configuration); a string means the kind is not implemented."""
+    adapter: Any, setting: Setting, seed: int, timeout: float | None, run: ConfigRun
+) -> list[CheckResult]:
+    """All checks of one (kind, configuration); fills in ``run``'s status."""
+    config = setting.config
     labels = config.labels()
-    target = config.target()
-    given = labels.copy()
-    try:
-        raw = _call(adapter, given, kind, config.alpha, config.batch_size, n_batches, seed)
-    except NotImplementedError as exc:
-        return f"NotImplementedError: {exc}" if str(exc) else "NotImplementedError"
-    except Exception as exc:
+    kwargs = {"kind": setting.kind, "alpha": config.alpha, "batch_size": config.batch_size}
+
+    def invoke(n_batches: int, call_seed: int) -> calls.Call:
+        return calls.call(
+            adapter, labels, timeout=timeout, n_batches=n_batches, seed=call_seed, **kwargs
+        )
+
+    main = invoke(setting.n_batches, seed)
+    if main.declined:
+        run.status, run.reason = "declined", main.declined
+        return []
+    if main.problem:
+        run.status, run.reason = "failed", f"runs: {main.problem}"
+        return [checks.runs_check(setting, main.problem)]
+    assert main.batches is not None
+    batches, sizes, problem = checks.as_batch_array(main.batches, config.batch_size)
+    shape = checks.shape_check(setting, sizes, setting.n_batches, problem)
+    if batches is None or shape.verdict == "fail":
+        run.status, run.reason = "failed", f"batch_shape: {shape.detail}"
         return [
-            CheckResult(
-                "runs",
-                kind,
-                config.name,
-                "fail",
-                exact=True,
-                statistic=1.0,
-                detectable=0.0,
-                detail=f"raised {type(exc).__name__}: {exc}",
-            )
+            checks.runs_check(setting, ""),
+            shape,
+            checks.inputs_check(setting, main.inputs_changed, sum(sizes)),
         ]
-    batches, sizes, problem = checks.as_batch_array(raw, config.batch_size)
-    results = [checks.shape_check(kind, config, sizes, n_batches, problem)]
-    results.append(checks.labels_check(kind, config, labels, given, sum(sizes)))
-    if batches is None:
-        return results
-    in_range = checks.range_check(kind, config, batches, labels.size)
-    results.append(in_range)
+    in_range = checks.range_check(setting, batches, labels.size)
     if in_range.verdict == "fail":
+        run.status, run.reason = "failed", f"positions_in_range: {in_range.detail}"
+        return [
+            checks.runs_check(setting, ""),
+            shape,
+            in_range,
+            checks.inputs_check(setting, main.inputs_changed, batches.size),
+        ]
+    problems: list[str] = []
+    changed = list(main.inputs_changed)
+    runs = []
+    seeds = [seed, seed, seed + 1]
+    extra = counts.tie_seeds(setting, setting.floor)
+    seeds += [seed + 2 + i for i in range(max(extra - 2, 0))]
+    for index, call_seed in enumerate(seeds):
+        n = setting.n_repeat if index < 3 else 1
+        again = invoke(n, call_seed)
+        changed += [c for c in again.inputs_changed if c not in changed]
+        trouble = again.problem or (again.declined and f"declined it ({again.declined})")
+        if trouble:
+            problems.append(f"the re-run with seed {call_seed} ({n} batches) {trouble}")
+            break  # one failed re-run is the finding; more calls would only repeat it
+        array, _, _ = checks.as_batch_array(again.batches or [], config.batch_size)
+        if (
+            array is None
+            or array.shape != (n, config.batch_size)
+            or (array.size and (array.min() < 0 or array.max() >= labels.size))
+        ):
+            array = np.full((n, config.batch_size), -1, dtype=np.int64)
+        runs.append(array)
+    if not problems and any((r < 0).any() for r in runs):
+        problems.append("a re-run gave batches of the wrong shape or out of range")
+    results = [
+        checks.runs_check(setting, "; ".join(problems)),
+        shape,
+        in_range,
+        checks.inputs_check(setting, changed, batches.size),
+    ]
+    if problems:
+        run.status, run.reason = "failed", f"runs: {problems[0]}"
         return results
-    results.extend(_determinism(adapter, kind, config, seed, labels))
-    if kind == "random":
-        results.extend(checks.random_checks(kind, config, batches, labels, target))
-    else:
-        counts = checks.per_batch_counts(batches, labels, config.num_classes)
-        results.extend(checks.counted_checks(kind, config, counts, target))
-        results.extend(checks.cycle_checks(kind, config, batches, labels))
-    results.append(checks.exchangeability_check(kind, config, batches, labels))
+    sample = Sample(setting, labels, batches, runs[0], runs[1], runs[2], [])
+    results += checks.determinism_checks(sample)
+    sample.tie_rows = [sample.counts_of(r)[0] for r in runs[3:]]
+    for result in properties.run_properties(sample):
+        results.append(result)
+    sds = _adjacency_sd(sample)
+    for result in results:
+        _detectable(result, setting, sds if result.check == "same_class_adjacency" else 0.0)
     return results
 
 
-def _determinism(
-    adapter: Any, kind: str, config: Config, seed: int, labels: Any
-) -> list[CheckResult]:
-    runs = []
-    for run_seed in (seed, seed, seed + 1):
-        raw = _call(
-            adapter,
-            labels.copy(),
-            kind,
-            config.alpha,
-            config.batch_size,
-            DETERMINISM_BATCHES,
-            run_seed,
-        )
-        array, _, _ = checks.as_batch_array(raw, config.batch_size)
-        runs.append(array if array is not None else np.zeros((0, config.batch_size), np.int64))
-    return checks.determinism_checks(kind, config, *runs)
+def _adjacency_sd(sample: Sample) -> float:
+    if "same_class_adjacency" not in {c.check for c in properties.plan(sample.setting)}:
+        return 0.0
+    classes = sample.labels[sample.batches]
+    neighbours = np.count_nonzero(classes[:, 1:] == classes[:, :-1], axis=1)
+    return stats.same_class_adjacency(neighbours, sample.counts).sd

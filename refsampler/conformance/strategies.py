@@ -35,6 +35,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from .. import _validate
+from .. import kinds as _kinds
 from ..allocation import allocate
 from ..errors import InvalidArgumentError
 from ..targets import interpolate
@@ -358,7 +359,8 @@ class Configuration:
     ----------
     labels : numpy.ndarray of int64, shape (N,)
         Every class ``0 .. K-1`` is present.
-    kind : {"fixed", "quota", "random"}
+    kind : str
+        A registered kind name.
     alpha : float
     batch_size, n_batches, seed : int
     """
@@ -386,9 +388,14 @@ class Configuration:
         }
 
 
+def _protocol_kinds() -> tuple[str, ...]:
+    """Registered kinds the adapter protocol can call (no kind-specific options)."""
+    return tuple(k for k in _kinds.names() if not _kinds.get(k).options)
+
+
 def configurations(
     *,
-    kinds: Sequence[str] = _validate.KINDS,
+    kinds: Sequence[str] | None = None,
     min_classes: int = 1,
     max_classes: int = 8,
     max_size: int = 200,
@@ -400,8 +407,8 @@ def configurations(
 
     Parameters
     ----------
-    kinds : sequence of {"fixed", "quota", "random"}, default all three
-        The kinds to draw from.
+    kinds : sequence of str, optional
+        The kinds to draw from (default: every registered kind the adapter protocol can call).
     min_classes, max_classes : int, default 1 and 8
         Bounds on ``K``.
     max_size : int, default 200
@@ -417,9 +424,10 @@ def configurations(
     Returns
     -------
     hypothesis.strategies.SearchStrategy of Configuration
-        Fixed-kind configurations are always feasible: the batch size is raised (up to
-        ``max_batch_size``) until :func:`~refsampler.allocation.allocate` accepts the target,
-        and configurations for which no such batch size exists are rejected.
+        Configurations of kinds with the fixed-counts property are always feasible: the batch
+        size is raised (up to ``max_batch_size``) until
+        :func:`~refsampler.allocation.allocate` accepts the target, and configurations for
+        which no such batch size exists are rejected.
 
     Raises
     ------
@@ -440,15 +448,17 @@ def configurations(
     ...
     refsampler.errors.InvalidArgumentError: `kinds` must be a non-empty sequence of "fixed", "quota", "random"; got ('exact',).
     """  # noqa: E501
+    known = _protocol_kinds()
+    if kinds is None:
+        kinds = known
     if (
         isinstance(kinds, str)
         or not isinstance(kinds, Sequence)
         or not kinds
-        or not all(isinstance(k, str) and k in _validate.KINDS for k in kinds)
+        or not all(isinstance(k, str) and k in known for k in kinds)
     ):
-        raise _validate.fail(
-            "kinds", 'must be a non-empty sequence of "fixed", "quota", "random"', kinds
-        )
+        names = ", ".join(f'"{k}"' for k in known)
+        raise _validate.fail("kinds", f"must be a non-empty sequence of {names}", kinds)
     labels_strategy = labels(
         min_classes=min_classes, max_classes=max_classes, max_size=max_size, long_tail=long_tail
     )
@@ -469,7 +479,7 @@ def _configurations(
     y = draw(labels_strategy)
     alpha = draw(alphas())
     p = interpolate(np.bincount(y), alpha)
-    if kind == "fixed":
+    if _kinds.PROPERTY_FIXED_COUNTS in _kinds.get(kind).properties:
         positive = int(np.count_nonzero(p))
         batch = draw(st.integers(min(positive, batch_max), batch_max))
         if not _feasible(p, batch):

@@ -9,41 +9,51 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from refsampler.conformance import checks, mutants, stats
-from refsampler.conformance.checks import Config
+from refsampler.conformance import mutants, properties, stats
+from refsampler.conformance.configs import Config
+from refsampler.conformance.sample import Sample, Setting
 
-META = Config("meta", (40, 25, 20, 10, 5), 8, 0.5, ("fixed", "random"), "small and cheap")
+META = Config("meta", (40, 25, 20, 10, 5), 8, 0.5, "small and cheap")
 SEEDS = 500
+N_BATCHES = 250
 
 
 def _pvalues(kind: str, seed: int) -> dict[str, float]:
-    labels, target = META.labels(), META.target()
+    labels = META.labels()
     batches = np.asarray(
-        mutants.control(labels, kind=kind, alpha=META.alpha, batch_size=8, n_batches=250, seed=seed)
+        mutants.control(
+            labels, kind=kind, alpha=META.alpha, batch_size=8, n_batches=N_BATCHES, seed=seed
+        )
     )
-    results = [checks.exchangeability_check(kind, META, batches, labels)]
-    if kind == "random":
-        results += checks.random_checks(kind, META, batches, labels, target)
-    return {r.check: float(r.pvalue) for r in results if r.pvalue is not None}
+    setting = Setting(kind, META, N_BATCHES, 32)
+    sample = Sample(setting, labels, batches, batches[:32], batches[:32], batches[:32])
+    return {
+        r.check: float(r.pvalue)
+        for r in properties.run_properties(sample)
+        if not r.exact and r.pvalue is not None
+    }
 
 
 #: The checks whose p-values are continuous enough for a KS test (exact binomial p-values
 #: are discrete, so their KS distance is not zero even under the null).
 CHECKS = {
-    "fixed": ("within_batch_exchangeable",),
-    "quota": ("within_batch_exchangeable",),
+    "fixed": ("within_batch_exchangeable", "same_class_adjacency"),
+    "quota": ("within_batch_exchangeable", "same_class_adjacency"),
     "random": (
         "class_shares",
         "per_batch_dispersion[0]",
         "serial_draws",
         "serial_batches",
         "within_class_uniform",
+        "member_repeats",
         "within_batch_exchangeable",
+        "same_class_adjacency",
     ),
 }
 
 
 @pytest.mark.slow
+@pytest.mark.statistical(level=1e-8)
 @pytest.mark.parametrize("kind", sorted(CHECKS))
 def test_pvalues_are_uniform_under_a_correct_sampler(kind: str, stat_seed: int) -> None:
     """KS tests of 500 p-values per check (one per seed) against U(0, 1), Holm at 1e-8.

@@ -1,4 +1,13 @@
-"""Tests of refsampler.conformance.mutants: the kit catches every deliberately broken sampler."""
+"""Tests of refsampler.conformance.mutants: every defect is caught, every check catches one.
+
+Miss probabilities
+------------------
+A mutant test fails wrongly only if its catching check passes the mutant. Exact checks catch
+their mutants deterministically. For the statistical ones, ``MISS_BOUNDS`` computes an upper
+bound on that probability from the mutant's construction (``miss_bound_*`` below, with
+:mod:`scipy.stats`); all are below ``MISS_BOUND`` = 1e-12, so the mutant tests together add at
+most ``len(CAUGHT_BY) * 1e-12`` to the suite's false-failure budget (``test_budget.py``).
+"""
 
 from __future__ import annotations
 
@@ -6,38 +15,191 @@ import inspect
 
 import numpy as np
 import pytest
+from scipy import stats as scipy_stats
 
-from refsampler.conformance import mutants, verify
-from refsampler.conformance.mutants import MUTANTS
+from refsampler.conformance import mutants, properties, verify
+from refsampler.conformance.configs import CONFIGS, by_name
+from refsampler.conformance.mutants import MUTANTS, PARTIAL
+from refsampler.conformance.runner import plan_run, planned_assertions
+
+from ._shared import ALSO_CAUGHT, CAUGHT_BY, TEST_LEVEL
+
+#: Bound on P(the designated check misses its mutant), for every mutant.
+MISS_BOUND = 1e-12
 
 
-def test_there_are_at_least_12_documented_mutants() -> None:
+def _floor(kind: str, config: str) -> float:
+    """The smallest Holm threshold of a mutant test's run: p <= it is always rejected."""
+    return TEST_LEVEL / planned_assertions([kind], by_name([config]))
+
+
+def _draws(kind: str, config: str) -> int:
+    setting = plan_run([kind], by_name([config]))[0]
+    return setting.n_batches * setting.config.batch_size
+
+
+def miss_bound_biased_target() -> float:
+    """class_share[7]: X ~ Binomial(n, p1) exactly, p1 = (p0 + 0.015) / 1.015. Sum P1 over
+    the counts whose exact two-sided binomial p-value under p0 exceeds the floor."""
+    config = by_name(["long-tail"])[0]
+    p0 = float(config.target()[7])
+    p1 = (p0 + 0.015) / 1.015
+    n, floor = _draws("random", "long-tail"), _floor("random", "long-tail")
+    sd = np.sqrt(n * p1 * (1 - p1))
+    low, high = int(n * p1 - 12 * sd), int(n * p1 + 12 * sd)
+    accepted = [x for x in range(low, high + 1) if scipy_stats.binomtest(x, n, p0).pvalue > floor]
+    inside = float(sum(scipy_stats.binom.pmf(accepted, n, p1)))
+    outside = float(scipy_stats.binom.cdf(low - 1, n, p1) + scipy_stats.binom.sf(high, n, p1))
+    return inside + outside
+
+
+def miss_bound_random_in_cycles() -> float:
+    """member_repeats: class 6 has 2 members, so its disjoint pairs are whole cycles and never
+    repeat; with m pairs it alone adds m to the statistic (dof <= 7). A miss needs m below the
+    critical value: P(Binomial(n, p_6) < 2 * critical + 2)."""
+    config = by_name(["long-tail"])[0]
+    critical = scipy_stats.chi2.isf(_floor("random", "long-tail"), 7)
+    n = _draws("random", "long-tail")
+    return float(scipy_stats.binom.cdf(2 * critical + 2, n, float(config.target()[6])))
+
+
+def miss_bound_serial_repeat() -> float:
+    """serial_draws: the second of a disjoint pair copies the first with probability 0.1, so
+    pairs follow 0.9 p p^T + 0.1 diag(p). Collapsing to class 0 versus the rest only lowers
+    the noncentrality; the statistic has at most (K - 1)^2 dof."""
+    p = float(by_name(["long-tail"])[0].target()[0])
+    shares = np.array([p, 1 - p])
+    null = np.outer(shares, shares)
+    alternative = 0.9 * null + 0.1 * np.diag(shares)
+    pairs = _draws("random", "long-tail") // 2
+    noncentrality = pairs * float(np.sum((alternative - null) ** 2 / null))
+    dof = 49
+    critical = scipy_stats.chi2.isf(_floor("random", "long-tail") / 2, dof)
+    return float(scipy_stats.ncx2.cdf(critical, dof, noncentrality))
+
+
+def miss_bound_nonuniform_members() -> float:
+    """within_class_uniform: class 0's draws land in its first half of members with
+    probability sqrt(1/2) instead of 1/2 (u**2). Collapsing class 0 to halves lowers the
+    noncentrality (computed for 90 % of its expected draws, plus the binomial chance of fewer
+    draws); cells, dof and the scaled chi-square's scale follow the test's pooling at the
+    expected draws."""
+    config = by_name(["long-tail"])[0]
+    target, sizes = config.target(), np.asarray(config.class_counts)
+    draws = _draws("random", "long-tail")
+    expected = draws * target
+    width = np.minimum(np.ceil(5.0 / (expected / sizes)), sizes)
+    cells = np.maximum(sizes // width, 1)
+    dof = int(np.sum(cells - 1))
+    # Equal cells: sum(1 / pi) = k**2 in the exact Pearson variance, leaving (2 - 2k) / N.
+    variance = float(np.sum(2 * (cells - 1) + (2 - 2 * cells) / expected))
+    scale = max(variance / (2 * dof), 1.0)
+    critical = scale * scipy_stats.chi2.isf(_floor("random", "long-tail") / 2, dof / scale)
+    class_draws = 0.9 * expected[0]
+    first = np.sqrt(0.5)
+    noncentrality = class_draws * 2 * (first - 0.5) ** 2 / 0.5
+    fewer = float(scipy_stats.binom.cdf(class_draws, draws, float(target[0])))
+    return float(scipy_stats.ncx2.cdf(critical, dof, noncentrality)) + fewer
+
+
+#: Deterministic catches: the catching statistic does not depend on the seed (or only on
+#: counts the construction fixes). stratified_random: per-batch counts of class 0 are 5 or 6,
+#: every other histogram cell is empty and contributes its expectation (>= 2,400 in all);
+#: repeated_batch_classes: paired batches agree exactly, a perfectly associated table
+#: (statistic = pairs * (categories - 1) >= 2,048); sorted_by_class / class_blocks: fixed
+#: slots and fixed neighbours; low_index_ties: the same winners for every seed, p = 70**-6,
+#: below the floor by construction of the seed count.
+DETERMINISTIC = {
+    "stratified_random",
+    "repeated_batch_classes",
+    "sorted_by_class",
+    "class_blocks",
+    "low_index_ties",
+}
+
+MISS_BOUNDS = {
+    "biased_target": miss_bound_biased_target,
+    "random_in_cycles": miss_bound_random_in_cycles,
+    "serial_repeat": miss_bound_serial_repeat,
+    "nonuniform_members": miss_bound_nonuniform_members,
+}
+
+
+def test_statistically_caught_mutants_are_missed_with_negligible_probability() -> None:
+    """Every mutant caught by a statistical check has a computed miss bound <= 1e-12, or is
+    caught deterministically; the rest are caught by exact checks."""
+    statistical = {
+        name
+        for name, (kind, config, check) in CAUGHT_BY.items()
+        if any(
+            c.check == check and not c.exact
+            for s in plan_run([kind], by_name([config]))
+            for c in properties.plan(s)
+        )
+    }
+    assert statistical == set(MISS_BOUNDS) | DETERMINISTIC
+    for name, bound in MISS_BOUNDS.items():
+        assert bound() <= MISS_BOUND, name
+
+
+def test_there_are_documented_mutants_of_every_blind_spot() -> None:
     """Each mutant is a module-level callable with a docstring naming its defect."""
-    assert len(MUTANTS) >= 12
+    assert len(MUTANTS) >= 25
     for name, mutant in MUTANTS.items():
         assert getattr(mutants, name) is mutant
         assert mutant.__doc__ and len(mutant.__doc__) > 20
+    assert set(CAUGHT_BY) == set(MUTANTS)
 
 
 def test_mutants_follow_the_adapter_protocol() -> None:
     """Every mutant takes labels and the keyword-only protocol arguments."""
-    for mutant in MUTANTS.values():
+    for mutant in [*MUTANTS.values(), *PARTIAL.values()]:
         parameters = inspect.signature(mutant).parameters
         assert list(parameters) == ["labels", "kind", "alpha", "batch_size", "n_batches", "seed"]
 
 
-def test_control_conforms(stat_seed: int) -> None:
-    """The unbroken control passes every kind (false-failure rate 1e-6, one verify run)."""
-    report = verify(mutants.control, level="quick", seed=stat_seed % 2**32)
-    assert report.conforms, report.table(failures_only=True)
+def test_every_check_of_the_kit_catches_some_mutant() -> None:
+    """No check is there for show: each is the designated catcher of at least one mutant."""
+    planned = {
+        c.check.split("[")[0]
+        for s in plan_run(["fixed", "quota", "random"], CONFIGS)
+        for c in properties.plan(s)
+    }
+    catching = {check.split("[")[0] for _, _, check in CAUGHT_BY.values()} | set(ALSO_CAUGHT)
+    assert planned == catching
 
 
+@pytest.mark.statistical(level=MISS_BOUND)
 @pytest.mark.parametrize("name", sorted(MUTANTS))
-def test_verify_rejects_every_mutant(name: str, stat_seed: int) -> None:
-    """verify at level quick rejects each mutant (power: each defect fails >= 1 exact check
-    or a statistical check at p < 1e-20 in the runs of the task description)."""
-    report = verify(MUTANTS[name], level="quick", seed=stat_seed % 2**32)
-    assert not report.conforms
+def test_verify_catches_every_mutant_with_its_check(name: str, stat_seed: int) -> None:
+    """The designated check fails in the designated configuration (miss bound 1e-12)."""
+    kind, config, check = CAUGHT_BY[name]
+    report = verify(
+        MUTANTS[name],
+        kinds=[kind],
+        configs=[config],
+        seed=stat_seed % 2**31,
+        family_level=TEST_LEVEL,
+    )
+    assert check in {r.check for r in report.failures}, report.table()
+    assert report.exit_code == 1
+
+
+@pytest.mark.parametrize("check", sorted(ALSO_CAUGHT))
+def test_checks_without_a_designated_mutant_catch_a_neighbour(check: str) -> None:
+    """classes_not_locked, other_seed_other_batches and class_shares catch their neighbour
+    mutants too (deterministically: a fixed schedule, a fixed seed, shares 1.5 points off at
+    p < 1e-30 -- the bound of biased_target applies)."""
+    name, kind, config = ALSO_CAUGHT[check]
+    report = verify(MUTANTS[name], kinds=[kind], configs=[config], family_level=TEST_LEVEL)
+    assert check in {r.check for r in report.failures}
+
+
+@pytest.mark.statistical(level=TEST_LEVEL)
+def test_control_conforms(stat_seed: int) -> None:
+    """The unbroken control passes every kind (false-failure rate 1e-8, one verify run)."""
+    report = verify(mutants.control, seed=stat_seed % 2**31, family_level=TEST_LEVEL)
+    assert report.conforms, report.table(failures_only=True)
 
 
 def test_mutates_labels_really_mutates() -> None:
@@ -47,3 +209,19 @@ def test_mutates_labels_really_mutates() -> None:
     mutants.mutates_labels(labels, kind="fixed", alpha=1.0, batch_size=3, n_batches=2, seed=0)
     assert not np.array_equal(labels, before)
     assert sorted(labels.tolist()) == sorted(before.tolist())
+
+
+def test_control_quota_rows_have_the_quota_property_for_any_tie_breaking() -> None:
+    """PD2 keeps every prefix within one seat whether ties go by index or at random."""
+    for config in CONFIGS:
+        target, batch = config.target(), config.batch_size
+        for rng in (None, np.random.default_rng(0)):
+            rows = mutants.quota_rows(target, batch, 300, rng)
+            error = np.cumsum(rows, axis=0) - np.arange(1, 301)[:, None] * batch * target
+            assert (rows.sum(axis=1) == batch).all() and np.abs(error).max() < 1 - 1e-9
+
+
+def test_only_alpha_one_names_its_wrapper() -> None:
+    """The wrapper keeps a readable name for reports."""
+    assert mutants.alpha_one_control.__name__ == "alpha_one_control"
+    assert mutants.only_alpha_one(mutants.control).__name__ == "only_alpha_one(control)"

@@ -1,4 +1,4 @@
-"""Tests of refsampler.conformance.pytest_plugin: torch-free loading, options, fixtures."""
+"""Tests of refsampler.conformance.pytest_plugin: loading, options, fixtures, the suite gate."""
 
 from __future__ import annotations
 
@@ -8,6 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from refsampler.conformance.pytest_plugin import NO_IMPLEMENTATION, SUITE
+
+from ._shared import TEST_LEVEL
+
+pytest_plugins = ["pytester"]
+
 CONFORMANCE_TEST = """
 def test_conforms(refsampler_verify):
     report = refsampler_verify(kinds=["fixed"])
@@ -16,7 +22,7 @@ def test_conforms(refsampler_verify):
 
 
 def test_plugin_loads_without_torch_or_scipy() -> None:
-    """Importing the plugin (as pytest does for the pytest11 entry point) imports no torch."""
+    """Importing the plugin (as pytest does for the pytest11 entry point) stays light."""
     code = (
         "import sys, refsampler.conformance.pytest_plugin; "
         "print(sorted(m for m in ('torch', 'scipy') if m in sys.modules))"
@@ -25,32 +31,95 @@ def test_plugin_loads_without_torch_or_scipy() -> None:
     assert done.stdout.strip() == "[]"
 
 
-def _pytest(tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "test_conformance.py").write_text(CONFORMANCE_TEST)
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)]
-    return subprocess.run(
-        [*command, "--rootdir", str(tmp_path), *options],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tmp_path,
-    )
+def test_without_an_implementation_the_session_ends_with_one_line(
+    pytester: pytest.Pytester,
+) -> None:
+    """No --refsampler-impl and no ini key: exit status 4 and the reason, nothing tested."""
+    pytester.makepyfile(test_conformance=CONFORMANCE_TEST)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert any(NO_IMPLEMENTATION in line for line in result.stdout.lines)
+    assert "passed" not in result.stdout.str()
 
 
-def test_refsampler_verify_fixture_passes_for_refsampler(tmp_path: Path) -> None:
-    """Without --refsampler-impl the fixture checks refsampler itself (rate 1e-6)."""
-    done = _pytest(tmp_path)
-    assert done.returncode == 0, done.stdout
+def test_the_implementation_can_come_from_the_ini_file(pytester: pytest.Pytester) -> None:
+    """refsampler_impl in the [pytest] section points the fixtures at a mutant: it fails."""
+    pytester.makeini("[pytest]\nrefsampler_impl = refsampler.conformance.mutants:one_based\n")
+    pytester.makepyfile(test_conformance=CONFORMANCE_TEST)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    assert "positions_in_range" in result.stdout.str()
 
 
-@pytest.mark.parametrize("api", ["batches"])
-def test_refsampler_verify_fixture_fails_for_a_mutant(tmp_path: Path, api: str) -> None:
-    """--refsampler-impl points the fixture at another implementation: a mutant fails."""
-    done = _pytest(
-        tmp_path,
-        "--refsampler-impl=refsampler.conformance.mutants:one_based",
-        f"--refsampler-api={api}",
+@pytest.mark.statistical(level=TEST_LEVEL)
+def test_refsampler_verify_runs_the_named_implementation(pytester: pytest.Pytester) -> None:
+    """--refsampler-impl and the level, seed and family options reach verify (rate 1e-8)."""
+    pytester.makepyfile(test_conformance=CONFORMANCE_TEST)
+    result = pytester.runpytest(
+        "-p",
+        "no:cacheprovider",
+        "--refsampler-impl=refsampler.conformance.mutants:control",
+        f"--refsampler-family-level={TEST_LEVEL}",
         "--refsampler-seed=3",
     )
-    assert done.returncode == 1
-    assert "positions_in_range" in done.stdout
+    result.assert_outcomes(passed=1)
+
+
+def test_an_unloadable_implementation_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    """A bad spec ends the session with the loader's message."""
+    pytester.makepyfile(test_conformance=CONFORMANCE_TEST)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--refsampler-impl=nowhere:f")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "`impl` could not be imported" in result.stdout.str()
+
+
+def test_refsampler_check_gives_one_test_per_check(pytester: pytest.Pytester) -> None:
+    """A test taking refsampler_check is parametrized by the plan of the chosen kinds."""
+    pytester.makepyfile(test_checks="def test_check(refsampler_check):\n    refsampler_check()\n")
+    result = pytester.runpytest(
+        "-p",
+        "no:cacheprovider",
+        "--collect-only",
+        "-q",
+        "--refsampler-impl=refsampler.conformance.mutants:control",
+        "--refsampler-kind=quota",
+    )
+    lines = result.stdout.lines
+    assert "test_checks.py::test_check[quota-rotation-classes_meet]" in lines
+    assert "test_checks.py::test_check[quota-tested]" in lines
+    assert not any("[fixed-" in line for line in lines)
+
+
+def test_deselected_checks_are_not_run(pytester: pytest.Pytester) -> None:
+    """-k keeps the shared run to the configurations the selected checks need."""
+    pytester.makepyfile(
+        test_checks="""
+def test_check(refsampler_check):
+    refsampler_check()
+    assert {(r.kind, r.config) for r in refsampler_check.run.report.runs} == {
+        ("quota", "rotation")}
+"""
+    )
+    result = pytester.runpytest(
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "quota-rotation-runs",
+        "--refsampler-impl=refsampler.conformance.mutants:control",
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_the_shipped_suite_is_collected_only_when_named(pytester: pytest.Pytester) -> None:
+    """Collecting the installed package does not run the suite; naming the suite does."""
+    package = SUITE.parent.parent
+    quiet = ("-p", "no:cacheprovider", "--collect-only", "-q")
+    unnamed = pytester.runpytest(str(package / "conformance"), *quiet)
+    assert not any("suite" in line for line in unnamed.stdout.lines)
+    named = pytester.runpytest(
+        str(SUITE / "test_kit.py"),
+        *quiet,
+        "--refsampler-impl=refsampler.conformance.mutants:control",
+    )
+    assert any("test_kit.py::test_check[fixed-uniform-runs]" in line for line in named.stdout.lines)
+    assert Path(SUITE / "__init__.py").exists()

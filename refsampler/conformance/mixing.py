@@ -1,0 +1,175 @@
+"""Checks of the mixes-classes property: which classes share a batch is random from the seed.
+
+A class whose quota ``B p_c`` is fractional gets its ceiling in some batches and its floor in
+others (an *extra seat*; for a class with ``floor(B p_c) = 0`` the extra seat is its presence
+in the batch). The counts properties fix how often; this property says the choice of *which*
+batches is random. Classes with the same fractional quota are interchangeable, so a schedule
+that is random from the seed must mix them: the schedule changes with the seed, no two of them
+are kept apart, and no two are locked together. A schedule locked to one rotation (10 uniform
+classes, 4 seats: classes 0 and 1 always together, 0 never with 5) passes every counts check
+and fails these.
+
+Only interchangeable classes are compared: for classes with different quotas the prefix
+bound itself can force a deterministic order (a class of quota 0.016 next to two of 0.988),
+and a correct scheduler may legitimately follow it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from .checks import exact
+from .results import CheckResult
+from .sample import Sample, Setting
+
+__all__ = [
+    "MIN_MEETINGS",
+    "MIN_SPLITS",
+    "interchangeable_groups",
+    "meeting_pairs",
+    "mixing_checks",
+    "plan_mixing",
+]
+
+#: A pair of classes is expected to meet at least this often (were the extra seats handed out
+#: at random) before zero meetings count as a violation; a random schedule misses by chance
+#: with probability about ``exp(-40)``.
+MIN_MEETINGS = 40.0
+#: Batches in which a random schedule is expected to split an interchangeable group (some of
+#: it gets extra seats, some not) before the seed must visibly change the schedule; about half
+#: of the splits are free choices, so identical schedules from two seeds have probability
+#: about ``2 ** -40``.
+MIN_SPLITS = 80.0
+
+IntVector = npt.NDArray[np.int64]
+
+
+def interchangeable_groups(setting: Setting) -> list[tuple[IntVector, float]]:
+    """Groups of at least two part-time classes with the same fractional quota ``r``."""
+    rate = np.round(setting.quotas - setting.floors, 9)
+    classes = setting.part_time
+    groups = []
+    for value in np.unique(rate[classes]):
+        group = classes[rate[classes] == value]
+        if group.size >= 2:
+            groups.append((group, float(value)))
+    return groups
+
+
+def _splits(setting: Setting, batches: int) -> float:
+    """Expected batches, out of ``batches``, that split some interchangeable group."""
+    return sum(
+        batches * (1.0 - r**g.size - (1.0 - r) ** g.size)
+        for g, r in interchangeable_groups(setting)
+    )
+
+
+def meeting_pairs(setting: Setting) -> list[tuple[int, int, float]]:
+    """Pairs ``(c, d, expected meetings)`` of interchangeable classes that must meet.
+
+    With ``D`` extra seats per batch and fractional quota ``r``, a batch gives extra seats to
+    both with probability about ``r**2 (D - 1) / D`` when the seats go to random classes;
+    pairs expected to meet at least :data:`MIN_MEETINGS` times over the main run are listed.
+    ``D < 2`` means no two classes can get extra seats together.
+    """
+    seats = setting.extra_seats
+    if seats < 2:
+        return []
+    pairs = []
+    for group, r in interchangeable_groups(setting):
+        expected = setting.n_batches * r * r * (seats - 1) / seats
+        if expected >= MIN_MEETINGS:
+            pairs += [
+                (int(c), int(d), float(expected))
+                for i, c in enumerate(group)
+                for d in group[i + 1 :]
+            ]
+    return pairs
+
+
+def plan_mixing(setting: Setting) -> list[tuple[str, bool]]:
+    """Checks of the mixes-classes property (none without interchangeable part-time classes)."""
+    names: list[tuple[str, bool]] = []
+    if _splits(setting, setting.n_repeat) >= MIN_SPLITS:
+        names.append(("schedule_varies_with_seed", True))
+    if meeting_pairs(setting):
+        names.append(("classes_meet", True))
+    if _splits(setting, setting.n_batches) >= MIN_SPLITS:
+        names.append(("classes_not_locked", True))
+    return names
+
+
+def _together(setting: Setting, c: int, d: int) -> str:
+    if setting.floors[c] == 0 and setting.floors[d] == 0:
+        return "share a batch"
+    return "get their extra seats in the same batch"
+
+
+def mixing_checks(sample: Sample) -> list[CheckResult]:
+    """The schedule changes with the seed; pairs that can meet do; no pair is locked."""
+    setting = sample.setting
+    plan = dict(plan_mixing(setting))
+    counts = sample.counts
+    n = counts.shape[0]
+    classes = setting.part_time
+    extra = counts[:, classes] > setting.floors[classes]
+    results = []
+    if "schedule_varies_with_seed" in plan:
+        same = bool(np.array_equal(sample.counts_of(sample.first), sample.counts_of(sample.other)))
+        results.append(
+            exact(
+                "schedule_varies_with_seed",
+                setting,
+                int(same),
+                sample.first.size,
+                f"per-batch counts of {sample.first.shape[0]} batches under seeds s and s + 1 "
+                + ("are identical" if same else "differ"),
+            )
+        )
+    if "classes_meet" in plan:
+        column = {int(c): i for i, c in enumerate(classes)}
+        apart = []
+        pairs = meeting_pairs(setting)
+        for c, d, expected in pairs:
+            met = int(np.count_nonzero(extra[:, column[c]] & extra[:, column[d]]))
+            if met == 0:
+                apart.append((c, d, expected))
+        detail = f"{len(pairs) - len(apart)} of {len(pairs)} pairs met"
+        if apart:
+            c, d, expected = min(apart, key=lambda t: -t[2])
+            detail += (
+                f"; classes {c} and {d} never {_together(setting, c, d)} in {n} batches "
+                f"(about {expected:.0f} times expected if the seats were spread at random)"
+            )
+        results.append(
+            exact(
+                "classes_meet",
+                setting,
+                len(apart),
+                int(counts.sum()),
+                detail,
+                expected=round(min((e for _, _, e in apart), default=0.0), 1) if apart else None,
+                observed=0 if apart else None,
+            )
+        )
+    if "classes_not_locked" in plan:
+        column = {int(c): i for i, c in enumerate(classes)}
+        locked = []
+        for group, _ in interchangeable_groups(setting):
+            columns = extra[:, [column[int(c)] for c in group]].T
+            _, first, inverse = np.unique(columns, axis=0, return_index=True, return_inverse=True)
+            inverse = np.asarray(inverse).reshape(-1)
+            locked += [
+                (int(group[first[g]]), int(group[i]))
+                for i, g in enumerate(inverse)
+                if first[g] != i
+            ]
+        detail = f"{len(locked)} pairs of interchangeable classes locked together"
+        if locked:
+            c, d = locked[0]
+            times = int(extra[:, column[c]].sum())
+            verb = "appear" if setting.floors[c] == 0 else "get their extra seats"
+            detail += f"; classes {c} and {d} {verb} in exactly the same {times} of {n} batches"
+        results.append(exact("classes_not_locked", setting, len(locked), int(counts.sum()), detail))
+    return results

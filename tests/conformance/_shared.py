@@ -1,0 +1,113 @@
+"""Helpers shared by the kit's tests: running one check family on a known sample."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from refsampler.conformance import properties
+from refsampler.conformance.configs import Config, by_name
+from refsampler.conformance.results import CheckResult
+from refsampler.conformance.runner import REPEAT_BATCHES, plan_run
+from refsampler.conformance.sample import Sample, Setting
+
+#: Family-wise level of every verify run of a correct implementation in tests/ (each one
+#: counts once in property_tests/test_budget.py).
+TEST_LEVEL = 1e-8
+
+
+def setting(kind: str, config: str | Config, n_batches: int | None = None) -> Setting:
+    """The run's setting of (kind, config), optionally with another batch count."""
+    chosen = by_name([config])[0] if isinstance(config, str) else config
+    planned = next(iter(plan_run([kind], [chosen])))
+    if n_batches is None:
+        return planned
+    return Setting(kind, chosen, n_batches, min(n_batches, REPEAT_BATCHES), planned.floor)
+
+
+def sample(make_batches: Callable[..., Any], where: Setting, seed: int = 0) -> Sample:
+    """The implementation's main run and determinism runs for ``where``."""
+    config = where.config
+    labels = config.labels()
+
+    def run(n: int, s: int) -> np.ndarray:
+        rows = make_batches(
+            labels.copy(),
+            kind=where.kind,
+            alpha=config.alpha,
+            batch_size=config.batch_size,
+            n_batches=n,
+            seed=s,
+        )
+        return np.asarray(rows, dtype=np.int64)
+
+    first = run(where.n_repeat, seed)
+    return Sample(
+        where,
+        labels,
+        run(where.n_batches, seed),
+        first,
+        first.copy(),
+        run(where.n_repeat, seed + 1),
+    )
+
+
+def failed(results: list[CheckResult], level: float = TEST_LEVEL) -> set[str]:
+    """Names of the results that fail: exact violations, or p-values at or below the
+    Bonferroni share of ``level`` (so a correct sampler fails with probability <= level)."""
+    floor = level / max(sum(not r.exact for r in results), 1)
+    return {
+        r.check
+        for r in results
+        if (r.exact and r.verdict == "fail") or (not r.exact and (r.pvalue or 0.0) <= floor)
+    }
+
+
+def run_properties(
+    make_batches: Callable[..., Any], kind: str, config: str, seed: int = 0
+) -> list[CheckResult]:
+    """The property checks of one (kind, configuration) of ``make_batches``."""
+    return properties.run_properties(sample(make_batches, setting(kind, config), seed))
+
+
+#: Mutant -> the (kind, configuration, check) that catches it. Every check of the kit appears
+#: here at least once (test_mutants), and each mutant's CLI run narrows to it (test_cli).
+CAUGHT_BY = {
+    "np_round": ("fixed", "tiny-classes", "positive_classes_present"),
+    "tail_boost": ("fixed", "long-tail", "largest_remainder"),
+    "low_index_ties": ("fixed", "tied-remainders", "ties_broken_at_random"),
+    "varying_fixed_counts": ("fixed", "long-tail", "same_counts_every_batch"),
+    "drops_tiny_class": ("fixed", "long-tail", "positive_classes_present"),
+    "ignores_alpha": ("fixed", "long-tail", "counts_within_quota"),
+    "inverted_alpha": ("quota", "tiny-classes", "counts_within_quota"),
+    "biased_target": ("random", "long-tail", "class_share[7]"),
+    "nonuniform_members": ("random", "long-tail", "within_class_uniform"),
+    "random_in_cycles": ("random", "long-tail", "member_repeats"),
+    "serial_repeat": ("random", "long-tail", "serial_draws"),
+    "stratified_random": ("random", "long-tail", "per_batch_dispersion[0]"),
+    "repeated_batch_classes": ("random", "long-tail", "serial_batches"),
+    "with_replacement": ("fixed", "long-tail", "without_replacement_in_cycle"),
+    "no_reshuffle": ("fixed", "long-tail", "cycles_reshuffled"),
+    "repeats_at_wrap": ("fixed", "tied-remainders", "distinct_in_batch"),
+    "same_batch": ("quota", "long-tail", "prefix_error_below_1"),
+    "sorted_by_class": ("fixed", "uniform", "within_batch_exchangeable"),
+    "class_blocks": ("fixed", "uniform", "same_class_adjacency"),
+    "quota_drift": ("quota", "long-tail", "prefix_error_below_1"),
+    "locked_rotation": ("quota", "rotation", "classes_meet"),
+    "unseeded": ("fixed", "uniform", "same_seed_same_batches"),
+    "constant_seed": ("quota", "rotation", "schedule_varies_with_seed"),
+    "extra_batch": ("fixed", "uniform", "batch_shape"),
+    "short_batches": ("fixed", "uniform", "batch_shape"),
+    "one_based": ("fixed", "uniform", "positions_in_range"),
+    "mutates_labels": ("fixed", "uniform", "inputs_unchanged"),
+    "crashes_on_short_runs": ("fixed", "uniform", "runs"),
+}
+
+#: Checks a mutant above does not catch in its own configuration, with the mutant that does.
+ALSO_CAUGHT = {
+    "classes_not_locked": ("locked_rotation", "quota", "rotation"),
+    "other_seed_other_batches": ("constant_seed", "fixed", "uniform"),
+    "class_shares": ("biased_target", "random", "long-tail"),
+}

@@ -1,0 +1,102 @@
+"""Tests of refsampler.conformance.counts: the fixed-counts and quota-counts checks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from refsampler.conformance import counts, mutants
+from refsampler.conformance.sample import Sample
+
+from ._shared import failed, sample, setting
+
+LONG_TAIL = setting("fixed", "long-tail")
+TIED = setting("fixed", "tied-remainders")
+
+
+def test_correct_fixed_counts_pass_every_exact_check() -> None:
+    """The control's constant largest-remainder rows pass (including across tie choices)."""
+    for where in (LONG_TAIL, TIED):
+        results = counts.fixed_checks(sample(mutants.control, where))
+        assert [r.check for r in results] == [
+            "counts_within_quota",
+            "same_counts_every_batch",
+            "positive_classes_present",
+            "largest_remainder",
+        ]
+        assert failed(results) == set()
+
+
+def test_largest_remainder_catches_a_vector_that_floor_ceil_lets_through() -> None:
+    """[5,3,2,1,1,1,1,2] is within floor/ceil of B p but is not [6,3,2,1,1,1,1,1]."""
+    results = {r.check: r for r in counts.fixed_checks(sample(mutants.tail_boost, LONG_TAIL))}
+    assert results["counts_within_quota"].verdict == "pass"
+    remainder = results["largest_remainder"]
+    assert remainder.verdict == "fail"
+    assert remainder.expected == [6, 3, 2, 1, 1, 1, 1, 1]
+    assert remainder.observed == [5, 3, 2, 1, 1, 1, 1, 2]
+    assert "batch 0 has [5, 3, 2, 1, 1, 1, 1, 2]" in remainder.detail
+
+
+def test_largest_remainder_allows_any_choice_among_exact_ties() -> None:
+    """Two seeds give different winners among 8 tied classes; both are largest remainder,
+    but moving a seat out of the tied group is not."""
+    drawn = sample(mutants.control, TIED, seed=1)
+    assert failed(counts.fixed_checks(drawn)) == set()
+    rows = drawn.counts.copy()
+    rows[:, 0] = 3  # a ninth seat for class 0 ...
+    rows[:, int(np.flatnonzero(rows[0] == 2)[-1])] -= 1  # ... taken from another winner
+    ordered = np.repeat(np.arange(8), rows[0])
+    labels = drawn.labels
+    members = [np.flatnonzero(labels == c) for c in range(8)]
+    batch = np.concatenate([members[c][: rows[0, c]] for c in range(8)])
+    assert labels[batch].tolist() == ordered.tolist()
+    broken = Sample(TIED, labels, np.tile(batch, (4, 1)), drawn.first, drawn.again, drawn.other)
+    assert "largest_remainder" in failed(counts.fixed_checks(broken))
+
+
+def test_tie_seeds_puts_one_choice_for_every_seed_below_the_floor() -> None:
+    """C = 70 ways to break the tie; s seeds agree with probability 70**-(s-1) <= floor / 10."""
+    seeds = counts.tie_seeds(TIED, 1e-9)
+    assert 70.0 ** -(seeds - 1) <= 1e-10 < 70.0 ** -(seeds - 2)
+    assert counts.tie_seeds(LONG_TAIL, 1e-9) == 0
+
+
+def test_ties_check_gives_the_probability_of_one_choice_for_every_seed() -> None:
+    """Index tie-breaking picks classes 0-3 for every seed: p = 70 ** -(s - 1)."""
+    drawn = sample(mutants.low_index_ties, TIED)
+    drawn.tie_rows = [drawn.counts[0]] * 5
+    result = counts.ties_check(drawn)
+    assert result.pvalue == pytest.approx(70.0**-6)
+    assert result.observed == [[0, 1, 2, 3]]
+    assert (
+        result.detail == "classes [0, 1, 2, 3, 4, 5, 6, 7] tie for 4 seats (70 ways); "
+        "1 distinct choices in 7 seeds"
+    )
+
+
+@pytest.mark.statistical(level=70.0**-6)
+def test_ties_check_passes_ties_broken_at_random() -> None:
+    """The control's tie-break varies over 7 seeds (it agrees everywhere with probability
+    70**-6 = 8.5e-12, this test's false-failure rate)."""
+    drawn = sample(mutants.control, TIED, seed=5)
+    drawn.tie_rows = [sample(mutants.control, TIED, seed=s).counts[0] for s in range(7, 12)]
+    assert counts.ties_check(drawn).pvalue == 1.0
+
+
+def test_plan_fixed_adds_the_tie_check_only_where_ties_exist() -> None:
+    """long-tail has no tie at its cut; tied-remainders does."""
+    assert ("ties_broken_at_random", False) not in counts.plan_fixed(LONG_TAIL)
+    assert counts.plan_fixed(TIED)[-1] == ("ties_broken_at_random", False)
+    assert math.comb(8, 4) == 70
+
+
+def test_quota_checks_pass_a_schedule_and_catch_drift() -> None:
+    """The control's quota schedule passes; per-batch largest remainder drifts."""
+    where = setting("quota", "long-tail")
+    assert failed(counts.quota_checks(sample(mutants.control, where))) == set()
+    drift = counts.quota_checks(sample(mutants.quota_drift, where))
+    assert failed(drift) == {"prefix_error_below_1"}
+    assert "off by" in drift[1].detail
