@@ -26,43 +26,67 @@ _INT64 = np.iinfo(np.int64)
 def _demo(args: argparse.Namespace) -> int:
     from . import _validate
     from .conformance.stats import chisquare_shares
+    from .diagnostics import _tie_note, describe
     from .errors import InvalidArgumentError
+    from .kinds.pk import samples_per_class
     from .sampler import BalancedBatchSampler
 
-    _validate.batch_size(args.batch_size)
+    batch = _validate.batch_size(args.batch_size)
     _validate.seed(args.seed)
+    # Two classes per batch keeps pk feasible at alpha 0.5 and 1 on the demo data.
+    members = args.samples_per_class
+    if members is None:
+        members = batch // 2 if batch % 2 == 0 else batch
+    members = samples_per_class(members, batch)
     labels = np.repeat(np.arange(len(DEMO_COUNTS)), DEMO_COUNTS)
     shares = np.asarray(DEMO_COUNTS) / sum(DEMO_COUNTS)
     print(
         f"refsampler demo: {labels.size} labels, class counts {list(DEMO_COUNTS)}, "
-        f"batch size {args.batch_size}, seed {args.seed}"
+        f"batch size {batch}, seed {args.seed}"
     )
     print("true shares: " + _shares(shares))
     for alpha in (0.0, 0.5, 1.0):
         print(f"\nalpha = {alpha}")
-        for kind in ("fixed", "quota", "random"):
+        for kind in kinds.names():
+            traits = kinds.get(kind)
+            options = (
+                {"samples_per_class": members} if "samples_per_class" in traits.options else {}
+            )
             try:
                 sampler = BalancedBatchSampler(
-                    labels, args.batch_size, kind=kind, alpha=alpha, seed=args.seed
+                    labels, batch, kind=kind, alpha=alpha, seed=args.seed, **options
                 )
-            except InvalidArgumentError as exc:  # fixed is infeasible when B is small
+            except InvalidArgumentError as exc:  # fixed and pk are infeasible for some targets
                 print(f"  {kind:<6}  not possible: {exc}")
                 continue
+            target = sampler.target
             batches = np.array(list(sampler))
             per_batch = np.stack(
                 [np.bincount(labels[b], minlength=len(DEMO_COUNTS)) for b in batches]
             )
             drawn = per_batch.sum(axis=0)
-            print(f"  {kind:<6}  target   {_shares(sampler.target)}")
+            print(f"  {kind:<6}  target   {_shares(target)}")
             print(f"          realised {_shares(drawn / drawn.sum())}  ({len(batches)} batches)")
-            if kind == "fixed":
-                print(f"          every batch: {per_batch[0].tolist()}")
-            elif kind == "quota":
+            properties = traits.properties
+            if kinds.PROPERTY_FIXED_COUNTS in properties:
+                print(f"          every batch of epoch 0: {per_batch[0].tolist()}")
+                tied, seats = describe(sampler).ties()
+                if tied.size:
+                    print(f"          {_tie_note(tied, seats)}")
+            elif kinds.PROPERTY_QUOTA_COUNTS in properties:
                 low, high = per_batch.min(0), per_batch.max(0)
                 ranges = [f"{lo}-{hi}" for lo, hi in zip(low, high, strict=True)]
                 print(f"          per-batch range: {ranges}")
+            elif kinds.PROPERTY_PK_SHAPE in properties:
+                per_class = batch // members
+                holding = (per_batch > 0).sum(axis=0)
+                ideal = ", ".join(f"{len(batches) * per_class * p:.1f}" for p in target)
+                print(
+                    f"          {per_class} classes x {members} per batch; batches holding each "
+                    f"class: {holding.tolist()} (ideal n_batches*P*p: [{ideal}])"
+                )
             else:
-                test = chisquare_shares(drawn, sampler.target)
+                test = chisquare_shares(drawn, target)
                 print(
                     f"          chi-square {test.statistic:.2f} on {test.dof} dof, "
                     f"p = {test.pvalue:.3f}"
@@ -105,13 +129,41 @@ def _configure_plan(parser: argparse.ArgumentParser) -> None:
         "--alpha", type=float, help="0 keeps the true shares, 1 is uniform (default 1)"
     )
     share.add_argument(
+        "--alpha-schedule",
+        metavar="E:A,E:A,...",
+        help="alpha moving with the epoch, piecewise linear between (epoch, alpha) knots, "
+        "e.g. 0:0,90:1; adds the target of a few epochs",
+    )
+    share.add_argument(
         "--target", metavar="W,W,...", help="explicit target weights per class (normalised)"
     )
     parser.add_argument(
         "--kind", default="fixed", help=f"one of {', '.join(kinds.names())} (default fixed)"
     )
     parser.add_argument(
-        "--n-batches", type=int, metavar="N", help="batches per epoch (default ceil(N / B))"
+        "--samples-per-class",
+        type=int,
+        metavar="M",
+        help="members of each class in a batch (kind pk: B / M classes per batch)",
+    )
+    parser.add_argument(
+        "--n-batches",
+        type=int,
+        metavar="N",
+        help="batches per epoch on each rank (default ceil(N / (B * R)))",
+    )
+    parser.add_argument(
+        "--num-replicas",
+        type=int,
+        default=1,
+        metavar="R",
+        help="data-parallel ranks; per-epoch columns count the batches of all of them (default 1)",
+    )
+    parser.add_argument(
+        "--epoch",
+        type=int,
+        metavar="E",
+        help="the epoch whose target the table shows, with --alpha-schedule (default 0)",
     )
     parser.add_argument(
         "--plot",
@@ -133,7 +185,8 @@ def _configure_plan(parser: argparse.ArgumentParser) -> None:
 
 def _plan(args: argparse.Namespace) -> int:
     from . import _validate
-    from .diagnostics import describe, plot_plan
+    from .diagnostics import describe
+    from .schedules import parse
     from .targets import explicit
 
     # Cheap checks first, so that a typo is reported before any file is read or plan computed.
@@ -142,7 +195,13 @@ def _plan(args: argparse.Namespace) -> int:
     _validate.batch_size(args.batch_size)
     if args.n_batches is not None:
         _validate.n_batches(args.n_batches)
+    _validate.positive_int("num_replicas", args.num_replicas)
+    if args.epoch is not None:
+        _validate.epoch(args.epoch)
     _validate.seed(args.seed)
+    alpha: Any = args.alpha
+    if args.alpha_schedule is not None:
+        alpha = parse(args.alpha_schedule)
     try:
         if args.counts is not None:
             counts: Any = _int_list("--counts", args.counts)
@@ -154,14 +213,25 @@ def _plan(args: argparse.Namespace) -> int:
         if args.target is not None:
             target = explicit(_float_list("--target", args.target))
         options: dict[str, Any] = {
-            "alpha": args.alpha,
+            "alpha": alpha,
             "target": target,
             "kind": args.kind,
             "n_batches": args.n_batches,
+            "num_replicas": args.num_replicas,
+            "samples_per_class": args.samples_per_class,
         }
-        table = describe(counts, args.batch_size, **options)
+        table = describe(counts, args.batch_size, epoch=args.epoch, **options)
         if args.plot is not None:
-            plot_plan(counts, args.batch_size, seed=args.seed, path=args.plot, **options)
+            from .plots import plot_plan
+
+            plot_plan(
+                counts,
+                args.batch_size,
+                epoch=args.epoch,
+                seed=args.seed,
+                path=args.plot,
+                **options,
+            )
         if args.json == "-":
             print(table.to_json(indent=2))
         else:
@@ -295,6 +365,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="show every kind on an embedded long-tailed dataset")
     demo.add_argument("--batch-size", type=int, default=32)
     demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument(
+        "--samples-per-class",
+        type=int,
+        metavar="M",
+        help="members of each class in a pk batch (default B / 2, or B when B is odd)",
+    )
     demo.set_defaults(run=_demo)
     _configure_plan(
         commands.add_parser(

@@ -1,151 +1,313 @@
-"""What a sampler will do to your classes: tables of shares, counts and coverage, and plots.
+"""What a sampler configuration does to each class: per-class tables of counts and coverage.
 
-:func:`describe` answers "what will every batch and every epoch look like?" before training;
-:func:`realised_shares` measures what a sampler actually yielded. The plots need matplotlib
-(``pip install 'refsampler[plot]'``), which is imported only when a plot is drawn.
+:func:`describe` answers "what will every batch and every epoch look like?" before training.
+It reads the plan's own tables (the kind's per-batch counts and rates), never draws a batch,
+and costs ``O(K)`` whatever the number of batches. :func:`targets_by_epoch` tabulates the
+target of an alpha schedule; :func:`realised_shares` measures what a sampler actually yielded.
+The plots are in :mod:`refsampler.plots`.
 
-This module is not part of the pure core: it uses numpy, the samplers and, lazily,
-matplotlib.
+This module imports numpy only: a sampler is recognised by its ``plan`` attribute, so that
+``refsampler plan`` starts without loading torch.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from . import _validate
-from .allocation import allocate, quota_schedule
+from . import kinds as kinds_registry
+from .classes import ClassIndex, num_classes_of
 from .errors import InvalidArgumentError
-from .sampler import BalancedBatchSampler
+from .kinds.base import CountedPlan, SampledPlan, Setting
+from .plan import Plan
+from .schedules import AlphaSchedule
 from .targets import interpolate, resolve
 
-__all__ = [
-    "Description",
-    "describe",
-    "plot_alpha_shares",
-    "plot_plan",
-    "plot_quota_cumulative",
-    "plot_shares",
-    "realised_shares",
-]
+__all__ = ["Description", "TargetsByEpoch", "describe", "realised_shares", "targets_by_epoch"]
 
 IntVector = npt.NDArray[np.int64]
 FloatVector = npt.NDArray[np.float64]
+FloatMatrix = npt.NDArray[np.float64]
+Row = dict[str, Any]
+Column = tuple[str, Callable[[Row], str]]
 
-#: Legends list every class up to this many classes; beyond it they would hide the plot.
-_MAX_LEGEND = 12
+
+# -- targets of an alpha schedule -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TargetsByEpoch:
+    """The target of an alpha schedule at a few epochs, as returned by :func:`targets_by_epoch`.
+
+    Attributes
+    ----------
+    schedule : AlphaSchedule
+    epochs : numpy.ndarray of int64, shape (E,)
+        Increasing epochs.
+    alphas : numpy.ndarray of float64, shape (E,)
+        ``schedule(epoch)`` of every epoch.
+    targets : numpy.ndarray of float64, shape (E, K)
+        Row ``i`` is the target of ``epochs[i]``:
+        :func:`~refsampler.targets.interpolate` at ``alphas[i]``.
+    """
+
+    schedule: AlphaSchedule
+    epochs: IntVector
+    alphas: FloatVector
+    targets: FloatMatrix
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the schedule (``AlphaSchedule.to_dict``), epochs, alphas and targets."""
+        return {
+            "schedule": self.schedule.to_dict(),
+            "epochs": self.epochs.tolist(),
+            "alphas": self.alphas.tolist(),
+            "targets": self.targets.tolist(),
+        }
+
+    def to_text(self) -> str:
+        """A table with one column per epoch and one line per class."""
+        header = [
+            ["epoch", *(f"{e}" for e in self.epochs.tolist())],
+            ["alpha", *(f"{a:g}" for a in self.alphas.tolist())],
+        ]
+        body = [
+            [f"{c}", *(f"{100 * p:.2f}%" for p in self.targets[:, c].tolist())]
+            for c in range(self.targets.shape[1])
+        ]
+        title = f"target by epoch (class shares), alpha schedule {self.schedule}"
+        return "\n".join([title, *_render(header, body)])
+
+
+def targets_by_epoch(class_counts: Any, schedule: Any, epochs: Any = None) -> TargetsByEpoch:
+    """The target of an alpha schedule at a few epochs.
+
+    Parameters
+    ----------
+    class_counts : array_like of int, shape (K,)
+    schedule : AlphaSchedule
+        E.g. :func:`refsampler.schedules.piecewise` or ``refsampler.schedules.parse("0:0,90:1")``.
+    epochs : array_like of int, optional
+        The epochs to tabulate. By default epoch 0, every knot, and the epoch halfway between
+        consecutive knots.
+
+    Returns
+    -------
+    TargetsByEpoch
+
+    Raises
+    ------
+    InvalidArgumentError
+        If ``schedule`` is not an :class:`~refsampler.schedules.AlphaSchedule`, the counts or
+        epochs are invalid, or an alpha of the schedule gives an empty class a share.
+
+    Examples
+    --------
+    >>> from refsampler.diagnostics import targets_by_epoch
+    >>> from refsampler.schedules import piecewise
+    >>> table = targets_by_epoch([600, 300, 100], piecewise([(0, 0.0), (90, 1.0)]))
+    >>> table.epochs.tolist(), table.alphas.tolist()
+    ([0, 45, 90], [0.0, 0.5, 1.0])
+    >>> table.targets[1].round(4).tolist()
+    [0.4667, 0.3167, 0.2167]
+    """
+    counts = _validate.class_counts_vector("class_counts", class_counts)
+    if not isinstance(schedule, AlphaSchedule):
+        raise _validate.fail(
+            "schedule", "must be an AlphaSchedule (see refsampler.schedules)", schedule
+        )
+    if epochs is None:
+        grid = _table_epochs(schedule)
+    else:
+        grid = np.unique(_validate.int_vector("epochs", epochs))
+    alphas = np.array([schedule(e) for e in grid.tolist()], dtype=np.float64)
+    targets = np.stack([interpolate(counts, a) for a in alphas.tolist()])
+    return TargetsByEpoch(schedule, grid, alphas, targets)
+
+
+def _table_epochs(schedule: AlphaSchedule) -> IntVector:
+    """Epoch 0, the knots, and the epoch halfway between consecutive knots."""
+    knots = [e for e, _ in schedule.knots]
+    halves = [(a + b) // 2 for a, b in itertools.pairwise(knots) if b - a > 1]
+    return np.unique(np.array([0, *knots, *halves], dtype=np.int64))
+
+
+# -- the per-class table --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Description:
     """Per-class plan of a sampler configuration, as returned by :func:`describe`.
 
-    Every per-class attribute is a numpy array of shape (K,), indexed by class id.
+    Every per-class attribute is a numpy array of shape (K,), indexed by class id. *Per batch*
+    means one batch of one rank. *Per epoch* means all ``n_batches * num_replicas`` batches of
+    an epoch, summed over the ranks. Figures are long-run values of the kind's plan (see
+    :func:`describe`).
 
     Attributes
     ----------
     kind : str
-        ``"fixed"``, ``"quota"`` or ``"random"``.
+        A registered kind (``"fixed"``, ``"quota"``, ``"random"``, ``"pk"``).
+    properties : frozenset of str
+        The kind's contract properties (:mod:`refsampler.kinds`).
     batch_size, n_batches, num_replicas : int
-        ``B``, batches per epoch on one rank, and the number of ranks.
-    alpha : float or None
-        The interpolation weight, when the target came from ``alpha``.
+        ``B``, batches per epoch on each rank, and the number of ranks ``R``.
+    samples_per_class : int or None
+        ``m`` of the pk kind: every batch holds ``B / m`` classes with ``m`` members each.
+    alpha : float, AlphaSchedule or None
+        Where the target comes from; None for an explicit target.
+    epoch : int
+        The epoch whose target the columns describe (it matters only when the target moves).
+    moving : bool
+        True when the target moves with the epoch (an alpha schedule).
     class_counts : numpy.ndarray of int64
         ``n_c``, samples per class.
     shares : numpy.ndarray of float64
         ``n_c / N``, the true class shares.
     target : numpy.ndarray of float64
-        ``p_c``, the target shares.
-    per_batch_mean, per_batch_sd : numpy.ndarray of float64
-        Mean and standard deviation of the class's count in one batch: over the epoch's
-        batches for fixed (sd 0) and quota, ``B p_c`` and ``sqrt(B p_c (1 - p_c))`` for random.
+        ``p_c``, the target shares of ``epoch``.
     per_batch_min, per_batch_max : numpy.ndarray of float64
-        Smallest and largest count in one batch of the epoch (fixed and quota; NaN for random,
-        whose counts are binomial).
+        Fewest and most draws of the class in one batch over the run (NaN for random, whose
+        counts are binomial).
+    per_batch_mean, per_batch_sd : numpy.ndarray of float64
+        Mean and standard deviation of the class's draws in one batch, over the run's batches
+        (over the randomness for random: ``B p_c`` and ``sqrt(B p_c (1 - p_c))``).
+    batch_share : numpy.ndarray of float64
+        Fraction of batches that hold the class at all: for pk its appearance rate
+        ``P p_c``; for random its expectation ``1 - (1 - p_c)^B``.
     draws_per_epoch : numpy.ndarray of float64
-        Draws of the class per epoch on one rank (the expectation ``n_batches B p_c`` for
-        random).
+        Mean draws of the class per epoch, summed over all ranks:
+        ``n_batches * num_replicas * per_batch_mean``.
     oversampling : numpy.ndarray of float64
-        ``draws_per_epoch / n_c``: above 1 the class is repeated within an epoch, below 1 only
-        part of it is seen per epoch. NaN for an empty class.
+        ``draws_per_epoch / n_c``, over all ranks: above 1 members repeat within an epoch,
+        below 1 only part of the class is seen per epoch. NaN for an empty class.
     epochs_to_see_all : numpy.ndarray of float64
-        Epochs until every member of the class has been drawn at least once (over all ranks);
-        see :func:`describe` for the formulas. ``inf`` for a class that is never drawn.
+        Epochs (of all ranks) until every member of the class has been drawn; see
+        :func:`describe`. 0 for an empty class, ``inf`` for a class that is never drawn.
+    schedule : TargetsByEpoch or None
+        The target at a few epochs, when ``alpha`` is a schedule.
     """
 
     kind: str
+    properties: frozenset[str]
     batch_size: int
     n_batches: int
     num_replicas: int
-    alpha: float | None
+    samples_per_class: int | None
+    alpha: float | AlphaSchedule | None
+    epoch: int
+    moving: bool
     class_counts: IntVector
     shares: FloatVector
     target: FloatVector
-    per_batch_mean: FloatVector
-    per_batch_sd: FloatVector
     per_batch_min: FloatVector
     per_batch_max: FloatVector
+    per_batch_mean: FloatVector
+    per_batch_sd: FloatVector
+    batch_share: FloatVector
     draws_per_epoch: FloatVector
     oversampling: FloatVector
     epochs_to_see_all: FloatVector
+    schedule: TargetsByEpoch | None = field(default=None)
 
     @property
     def num_classes(self) -> int:
         """``K``."""
         return int(self.class_counts.size)
 
-    def rows(self) -> list[dict[str, Any]]:
-        """One dict per class, with the columns that apply to this kind.
+    @property
+    def batches_per_epoch(self) -> int:
+        """Batches of one epoch over all ranks: ``n_batches * num_replicas``."""
+        return self.n_batches * self.num_replicas
+
+    def ties(self) -> tuple[IntVector, int]:
+        """Classes of the fixed kind that take turns on tied seats, and how many seats.
+
+        When largest-remainder rounding of ``B p`` leaves ``s`` seats to ``T > s`` classes with
+        exactly equal remainders, the fixed kind gives every batch of an epoch the same
+        vector, with the ``s`` seats going to ``s`` of the ``T`` classes in rounds of random
+        order over the epochs.
+
+        Returns
+        -------
+        classes : numpy.ndarray of int64
+            The ``T`` tied classes (empty when there are none, or for other kinds).
+        seats : int
+            ``s``, the tied seats of every batch.
+        """
+        if kinds_registry.PROPERTY_FIXED_COUNTS not in self.properties:
+            return np.zeros(0, dtype=np.int64), 0
+        tied = np.flatnonzero(self.per_batch_max > self.per_batch_min)
+        extra = self.per_batch_mean[tied] - self.per_batch_min[tied]
+        return tied, round(math.fsum(extra.tolist()))
+
+    def rows(self) -> list[Row]:
+        """One dict per class; every kind has the same keys.
 
         Returns
         -------
         list of dict
-            Keys ``class``, ``count``, ``share``, ``target``, then ``per_batch`` (fixed),
-            ``per_batch_min``/``per_batch_max``/``per_batch_mean`` (quota) or
-            ``per_batch_mean``/``per_batch_sd`` (random), then ``draws_per_epoch``,
-            ``oversampling`` and ``epochs_to_see_all``. Non-finite numbers are ``None``.
+            Keys ``class``, ``count``, ``share``, ``target``, ``per_batch_min``,
+            ``per_batch_max``, ``per_batch_mean``, ``per_batch_sd``, ``batch_share``,
+            ``draws_per_epoch``, ``oversampling``, ``epochs_to_see_all`` (the attributes of
+            the same names). Non-finite numbers are ``None``.
         """
+        columns = {
+            "per_batch_min": self.per_batch_min,
+            "per_batch_max": self.per_batch_max,
+            "per_batch_mean": self.per_batch_mean,
+            "per_batch_sd": self.per_batch_sd,
+            "batch_share": self.batch_share,
+            "draws_per_epoch": self.draws_per_epoch,
+            "oversampling": self.oversampling,
+            "epochs_to_see_all": self.epochs_to_see_all,
+        }
+        lists = {name: values.tolist() for name, values in columns.items()}
+        counts, shares, target = (
+            self.class_counts.tolist(),
+            self.shares.tolist(),
+            self.target.tolist(),
+        )
         out = []
         for c in range(self.num_classes):
-            row: dict[str, Any] = {
-                "class": c,
-                "count": int(self.class_counts[c]),
-                "share": float(self.shares[c]),
-                "target": float(self.target[c]),
-            }
-            if self.kind == "fixed":
-                row["per_batch"] = int(self.per_batch_mean[c])
-            elif self.kind == "quota":
-                row["per_batch_min"] = int(self.per_batch_min[c])
-                row["per_batch_max"] = int(self.per_batch_max[c])
-                row["per_batch_mean"] = float(self.per_batch_mean[c])
-            else:
-                row["per_batch_mean"] = float(self.per_batch_mean[c])
-                row["per_batch_sd"] = float(self.per_batch_sd[c])
-            draws = float(self.draws_per_epoch[c])
-            row["draws_per_epoch"] = int(draws) if self.kind != "random" else draws
-            row["oversampling"] = _finite_or_none(self.oversampling[c])
-            row["epochs_to_see_all"] = _finite_or_none(self.epochs_to_see_all[c])
+            row: Row = {"class": c, "count": counts[c], "share": shares[c], "target": target[c]}
+            for name, values in lists.items():
+                row[name] = _finite_or_none(values[c])
+            for name in ("per_batch_min", "per_batch_max"):
+                if row[name] is not None:
+                    row[name] = int(row[name])
             out.append(row)
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable summary: the configuration and :meth:`rows` under ``classes``."""
+        """A JSON-serialisable summary: the configuration, :meth:`rows` under ``classes``, and
+        the schedule's table under ``schedule`` (None without one)."""
+        alpha: Any = self.alpha
+        if isinstance(alpha, AlphaSchedule):
+            alpha = alpha.to_dict()
         return {
             "kind": self.kind,
+            "properties": sorted(self.properties),
             "batch_size": self.batch_size,
             "n_batches": self.n_batches,
             "num_replicas": self.num_replicas,
-            "alpha": self.alpha,
+            "batches_per_epoch": self.batches_per_epoch,
+            "samples_per_class": self.samples_per_class,
+            "alpha": alpha,
+            "epoch": self.epoch,
+            "moving": self.moving,
             "num_classes": self.num_classes,
             "size": int(self.class_counts.sum()),
             "classes": self.rows(),
+            "schedule": None if self.schedule is None else self.schedule.to_dict(),
         }
 
     def to_json(self, **kwargs: Any) -> str:
@@ -153,81 +315,130 @@ class Description:
         return json.dumps(self.to_dict(), **kwargs)
 
     def to_text(self) -> str:
-        """A plain-text table with one line per class and a header naming the configuration."""
-        Column = tuple[str, Callable[[dict[str, Any]], str]]
-        batch_cols: list[Column]
-        if self.kind == "fixed":
-            batch_cols = [("per batch", lambda r: f"{r['per_batch']}")]
-        elif self.kind == "quota":
-            batch_cols = [
+        """Plain text: a header naming the configuration, one line per class, and the
+        schedule's table when there is one."""
+        columns = self._columns()
+        rows = self.rows()
+        lines = [self._header()]
+        lines += _render(
+            [[name for name, _ in columns]], [[f(r) for _, f in columns] for r in rows]
+        )
+        tied, seats = self.ties()
+        if tied.size:
+            lines.append(_tie_note(tied, seats))
+        if self.schedule is not None:
+            lines += ["", self.schedule.to_text()]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def _header(self) -> str:
+        kind = f"kind {self.kind}"
+        if self.samples_per_class is not None:
+            m = self.samples_per_class
+            kind += f" ({self.batch_size // m} classes x {m} samples per batch)"
+        ranks = ""
+        if self.num_replicas > 1:
+            ranks = (
+                f" on each of {self.num_replicas} ranks (per-epoch columns: all "
+                f"{self.batches_per_epoch} batches)"
+            )
+        source = ""
+        if isinstance(self.alpha, AlphaSchedule):
+            source = (
+                f", alpha schedule {self.alpha}, epoch {self.epoch} "
+                f"(alpha {self.alpha(self.epoch):g})"
+            )
+        elif self.alpha is not None:
+            source = f", alpha {self.alpha:g}"
+        elif self.moving:
+            source = f", target of epoch {self.epoch}"
+        return (
+            f"{kind}, batch size {self.batch_size}, {self.n_batches} batches per epoch{ranks}"
+            f"{source}; {int(self.class_counts.sum())} samples in {self.num_classes} classes"
+        )
+
+    def _columns(self) -> list[Column]:
+        """The table's columns: the class, then the kind's per-batch view, then the epoch."""
+        scope = ", all ranks" if self.num_replicas > 1 else ""
+        props = self.properties
+        per_batch: list[Column]
+        if kinds_registry.PROPERTY_FIXED_COUNTS in props:
+            per_batch = [("per batch", _count_range)]
+        elif kinds_registry.PROPERTY_PK_SHAPE in props:
+            per_batch = [
+                ("in batches", lambda r: f"{100 * r['batch_share']:.1f}%"),
+                (
+                    f"batches/epoch{scope}",
+                    lambda r: _fmt_count(r["batch_share"] * self.batches_per_epoch),
+                ),
+            ]
+        elif kinds_registry.PROPERTY_IID_CLASSES in props:
+            per_batch = [
+                ("batch E", lambda r: f"{r['per_batch_mean']:.3f}"),
+                ("batch SD", lambda r: f"{r['per_batch_sd']:.3f}"),
+            ]
+        else:
+            per_batch = [
                 ("batch min", lambda r: f"{r['per_batch_min']}"),
                 ("batch max", lambda r: f"{r['per_batch_max']}"),
                 ("batch mean", lambda r: f"{r['per_batch_mean']:.3f}"),
             ]
-        else:
-            batch_cols = [
-                ("batch E", lambda r: f"{r['per_batch_mean']:.3f}"),
-                ("batch SD", lambda r: f"{r['per_batch_sd']:.3f}"),
-            ]
-        draws_fmt = "{:.1f}" if self.kind == "random" else "{}"
-        columns: list[Column] = [
+        see_all = "epochs to see all"
+        if self.moving:
+            see_all += " (at this rate)"
+        return [
             ("class", lambda r: f"{r['class']}"),
             ("count", lambda r: f"{r['count']}"),
             ("share", lambda r: f"{100 * r['share']:.2f}%"),
             ("target", lambda r: f"{100 * r['target']:.2f}%"),
-            *batch_cols,
-            ("draws/epoch", lambda r: draws_fmt.format(r["draws_per_epoch"])),
-            ("oversampling", lambda r: _fmt_number(r["oversampling"], "{:.2f}x")),
-            ("epochs to see all", lambda r: _fmt_number(r["epochs_to_see_all"], "{:.4g}")),
+            *per_batch,
+            (f"draws/epoch{scope}", lambda r: _fmt_count(r["draws_per_epoch"])),
+            (f"oversampling{scope}", lambda r: _fmt_number(r["oversampling"], "{:.2f}x")),
+            (see_all, lambda r: _fmt_number(r["epochs_to_see_all"], "{:.4g}")),
         ]
-        rows = self.rows()
-        cells = [[name for name, _ in columns]]
-        cells += [[fmt(r) for _, fmt in columns] for r in rows]
-        widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-        lines = [
-            "  ".join(cell.rjust(w) for cell, w in zip(line, widths, strict=True)) for line in cells
-        ]
-        lines.insert(1, "  ".join("-" * w for w in widths))
-        alpha = "" if self.alpha is None else f", alpha {self.alpha:g}"
-        replicas = f", {self.num_replicas} replicas" if self.num_replicas > 1 else ""
-        header = (
-            f"kind {self.kind}, batch size {self.batch_size}, {self.n_batches} batches per epoch"
-            f"{replicas}{alpha}; {int(self.class_counts.sum())} samples in "
-            f"{self.num_classes} classes"
-        )
-        return "\n".join([header, *lines])
-
-    def __str__(self) -> str:
-        return self.to_text()
 
 
 def describe(
     sampler_or_counts: Any,
     batch_size: int | None = None,
     *,
-    alpha: float | None = None,
+    alpha: float | AlphaSchedule | None = None,
     target: Any = None,
     kind: str = "fixed",
     n_batches: int | None = None,
     num_replicas: int = 1,
+    samples_per_class: int | None = None,
+    epoch: int | None = None,
 ) -> Description:
     """Per-class table of what a sampler configuration does to each class.
 
     Parameters
     ----------
-    sampler_or_counts : BalancedBatchSampler or array_like of int
-        A sampler (its configuration is used and the other arguments must be left out), or
-        the class counts ``n_c``.
+    sampler_or_counts : sampler, Plan, or array_like of int
+        A sampler (anything with a ``plan`` attribute, such as
+        :class:`~refsampler.BalancedBatchSampler`) or a :class:`~refsampler.plan.Plan`, whose
+        configuration is used (leave the configuration arguments out); or the class counts
+        ``n_c``.
     batch_size : int
         ``B``; required with class counts.
-    alpha, target : optional
-        As in :class:`~refsampler.BalancedBatchSampler`: ``alpha`` defaults to 1.0 unless
-        ``target`` is given.
-    kind : {"fixed", "quota", "random"}, default "fixed"
+    alpha : float or AlphaSchedule, optional
+        As in :class:`~refsampler.BalancedBatchSampler`: defaults to 1.0 unless ``target`` is
+        given. A schedule adds its table of targets by epoch (:func:`targets_by_epoch`).
+    target : array_like of float, optional
+        Explicit target shares.
+    kind : str, default "fixed"
+        A registered kind: ``"fixed"``, ``"quota"``, ``"random"`` or ``"pk"``.
     n_batches : int, optional
-        Batches per epoch on one rank; defaults to ``ceil(N / (B * num_replicas))``.
+        Batches per epoch on each rank; defaults to ``ceil(N / (B * num_replicas))``.
     num_replicas : int, default 1
-        Data-parallel ranks; every rank draws ``n_batches`` batches per epoch.
+        Data-parallel ranks ``R``; every rank draws ``n_batches`` batches per epoch.
+    samples_per_class : int, optional
+        ``m`` of the pk kind (required there).
+    epoch : int, optional
+        The epoch whose target the columns describe when it moves with the epoch; defaults
+        to the epoch a sampler's next pass yields, else 0.
 
     Returns
     -------
@@ -237,32 +448,39 @@ def describe(
     Raises
     ------
     InvalidArgumentError
-        On invalid configuration (the same messages as the sampler), or when a sampler is
-        passed together with configuration arguments.
+        On an invalid configuration (the sampler's messages), or when a sampler is passed
+        together with configuration arguments.
 
     Notes
     -----
-    Per-batch counts are those of the kind: the constant vector :func:`~refsampler.allocate`
-    for fixed; the rows of :func:`~refsampler.quota_schedule` over one epoch for quota; for
-    random, a class's count in a batch is Binomial(``B``, ``p_c``), with mean ``B p_c`` and
-    standard deviation ``sqrt(B p_c (1 - p_c))``.
+    Nothing is drawn: the figures come from the kind's plan (:mod:`refsampler.kinds`), in
+    ``O(K)`` time and memory whatever ``n_batches``. An epoch has ``S = n_batches R`` batches
+    (global slots); per-epoch figures count all of them.
 
-    The draws of a class per epoch on one rank are ``d_c`` (the sum of its per-batch counts;
-    for random its expectation ``n_batches B p_c``), and the oversampling factor is
-    ``d_c / n_c``. With ``R`` ranks the class's stream advances ``R d_c`` draws per epoch.
+    *Per batch.* Fixed: every batch of an epoch has the vector of
+    :func:`~refsampler.allocation.allocate_with_ties`; classes tied for the last seats get
+    one more in a fraction ``s / T`` of the epochs (:meth:`Description.ties`). Quota: class
+    ``c`` gets ``floor(B p_c)`` and one more in a fraction ``B p_c - floor(B p_c)`` of the
+    batches. pk: a class is in a fraction ``P p_c`` of the batches (``P = B / m``), with ``m``
+    members each time. Random: Binomial(``B``, ``p_c``).
 
-    *Epochs until every member has been seen.* Fixed and quota draw members from shuffled
-    cycles that continue across epochs, so the first cycle completes after exactly
+    *Epochs until every member has been seen.* The counted kinds draw members from shuffled
+    cycles that continue across epochs, so every member has been drawn once the class's
+    cumulative draws ``D_c`` reach ``n_c``. The kinds bound ``D_c`` after every batch: fixed
+    gives a tied class its extra seat in ``floor(E s / T)`` of ``E`` epochs or more, quota
+    gives the extra seat in ``floor(t r_c)`` of ``t`` batches or more, pk gives
+    ``floor(t P p_c)`` appearances or more. The column is the first ``E`` at which that lower
+    bound reaches ``n_c``: after ``E`` epochs every member has been drawn, for every seed.
+    For a target that moves with the epoch every epoch has its own plan, and the column is
+    ``n_c / draws_per_epoch``, the epochs it would take at this epoch's rate.
 
-    .. math:: E_c = \\lceil n_c / (R d_c) \\rceil
-
-    epochs. Random draws with replacement; by the coupon-collector argument the expected
-    number of draws until all ``n_c`` members have appeared is ``n_c H_{n_c}`` with
+    Random draws with replacement; by the coupon-collector argument the expected number of
+    draws until all ``n_c`` members have appeared is ``n_c H_{n_c}`` with
     ``H_n = sum_{i=1}^{n} 1/i``, so
 
-    .. math:: E_c \\approx n_c H_{n_c} / (R d_c)
+    .. math:: E_c \\approx n_c H_{n_c} / d_c
 
-    epochs (expected draws needed over draws per epoch; a real number, not rounded).
+    epochs with ``d_c`` the draws per epoch (a real number, not rounded).
 
     References
     ----------
@@ -273,17 +491,154 @@ def describe(
     --------
     >>> from refsampler.diagnostics import describe
     >>> table = describe([740, 70, 150, 20, 20], 32, alpha=0.5, kind="fixed")
-    >>> [row["per_batch"] for row in table.rows()]
-    [15, 4, 6, 4, 3]
+    >>> table.per_batch_min.tolist(), table.per_batch_max.tolist()
+    ([15.0, 4.0, 6.0, 3.0, 3.0], [15.0, 4.0, 6.0, 4.0, 4.0])
+    >>> tied, seats = table.ties()
+    >>> tied.tolist(), seats
+    ([3, 4], 1)
     >>> table.epochs_to_see_all.tolist()
     [2.0, 1.0, 1.0, 1.0, 1.0]
     """
-    if isinstance(sampler_or_counts, BalancedBatchSampler):
+    config = _configure(
+        sampler_or_counts,
+        batch_size,
+        alpha=alpha,
+        target=target,
+        kind=kind,
+        n_batches=n_batches,
+        num_replicas=num_replicas,
+        samples_per_class=samples_per_class,
+        epoch=epoch,
+    )
+    return _describe(config)
+
+
+# -- configuration ----------------------------------------------------------------------------
+
+
+class _ClassSizes:
+    """What a kind reads of a :class:`~refsampler.classes.ClassIndex` to plan counts: the class
+    sizes. Describing class counts needs no member positions, so memory stays O(K)."""
+
+    def __init__(self, counts: IntVector) -> None:
+        self.counts = counts
+        self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.num_classes = int(counts.size)
+        self.size = int(counts.sum())
+
+
+@dataclass(frozen=True)
+class _Config:
+    """A validated configuration: a sampler's plan, or the arguments of :func:`describe`."""
+
+    counts: IntVector
+    kind: str
+    batch_size: int
+    n_batches: int
+    num_replicas: int
+    options: dict[str, Any]
+    alpha: float | AlphaSchedule | None
+    epoch: int
+    #: The sampler's plan; None when the configuration came as class counts.
+    plan: Plan | None
+    #: The target when it does not move with the epoch.
+    constant: FloatVector | None
+    #: Kind plans built from the counts, by epoch (building one may cost O(K) Python steps).
+    built: dict[int, CountedPlan | SampledPlan] = field(default_factory=dict)
+
+    @property
+    def moving(self) -> bool:
+        return self.plan.moving if self.plan is not None else self.constant is None
+
+    @property
+    def properties(self) -> frozenset[str]:
+        return kinds_registry.get(self.kind).properties
+
+    def target(self, epoch: int) -> FloatVector:
+        if self.plan is not None:
+            return self.plan.target(epoch)
+        if self.constant is not None:
+            return self.constant
+        assert isinstance(self.alpha, AlphaSchedule)  # noqa: S101 -- moving means a schedule
+        return interpolate(self.counts, self.alpha(epoch))
+
+    def target_of_epoch(self) -> FloatVector | Callable[[int], FloatVector]:
+        """The target as :class:`~refsampler.plan.Plan` takes it."""
+        return self.constant if self.constant is not None else self.target
+
+    def build_plan(self, seed: int) -> Plan:
+        """The sampler's plan, or one over the samples of the counts in class order (to draw
+        batches from)."""
+        if self.plan is not None:
+            return self.plan
+        labels = np.repeat(np.arange(self.counts.size), self.counts)
+        return Plan(
+            ClassIndex.from_labels(labels, self.counts.size),
+            self.kind,
+            self.target_of_epoch(),
+            self.batch_size,
+            self.n_batches,
+            seed,
+            self.num_replicas,
+            self.options,
+        )
+
+    def kind_plan(self, epoch: int) -> CountedPlan | SampledPlan:
+        """The kind's plan serving ``epoch`` (built from the class sizes for counts)."""
+        if self.plan is not None:
+            return self.plan.kind_plan(epoch)
+        if self.moving and epoch in self.built:
+            return self.built[epoch]
+        if not self.moving and self.built:
+            return next(iter(self.built.values()))
+        options = dict(self.options)
+        alpha = self.alpha(epoch) if isinstance(self.alpha, AlphaSchedule) else self.alpha
+        if alpha is not None:
+            options["alpha"] = alpha  # pk names the feasible alphas in its message
+        setting = Setting(
+            cast(ClassIndex, _ClassSizes(self.counts)),
+            self.target(epoch),
+            self.batch_size,
+            self.n_batches,
+            self.num_replicas,
+            0,
+            options,
+            epoch if self.moving else None,
+        )
+        built: CountedPlan | SampledPlan = kinds_registry.load(self.kind).build(setting)
+        self.built[epoch] = built
+        return built
+
+
+def _plan_of(value: Any) -> Plan | None:
+    """The plan of a sampler (anything with a ``plan``), a plan itself, or None."""
+    if isinstance(value, Plan):
+        return value
+    plan = getattr(value, "plan", None)
+    return plan if isinstance(plan, Plan) else None
+
+
+def _configure(
+    sampler_or_counts: Any,
+    batch_size: Any,
+    *,
+    alpha: Any,
+    target: Any,
+    kind: Any,
+    n_batches: Any,
+    num_replicas: Any,
+    samples_per_class: Any,
+    epoch: Any,
+) -> _Config:
+    """Validate :func:`describe`'s arguments (also :func:`refsampler.plots.plot_plan`'s)."""
+    plan = _plan_of(sampler_or_counts)
+    if plan is not None:
         given = {
             "batch_size": batch_size,
             "alpha": alpha,
             "target": target,
             "n_batches": n_batches,
+            "samples_per_class": samples_per_class,
         }
         extra = [name for name, value in given.items() if value is not None]
         if kind != "fixed":
@@ -292,84 +647,238 @@ def describe(
             extra.append("num_replicas")
         if extra:
             raise InvalidArgumentError(
-                "give a sampler or a configuration, not both; got a BalancedBatchSampler and "
+                f"give a sampler or a configuration, not both; got a "
+                f"{type(sampler_or_counts).__name__} and "
                 + ", ".join(f"`{name}`" for name in extra)
                 + "."
             )
-        sampler = sampler_or_counts
-        plan = sampler.plan
-        counts = plan.index.counts.copy()
-        kind, p = plan.kind, plan.target
-        batch, batches, replicas = plan.batch_size, plan.n_batches, plan.num_replicas
-        rows = plan.counts_rows(0, batches) if kind != "random" else None
-    else:
-        counts = _validate.class_counts_vector("class_counts", sampler_or_counts)
-        kind = _validate.kind(kind)
-        if batch_size is None:
-            raise InvalidArgumentError("`batch_size` is required with class counts; got None.")
-        batch = _validate.positive_int("batch_size", batch_size)
-        replicas = _validate.positive_int("num_replicas", num_replicas)
-        if n_batches is None:
-            n_batches = -(-int(counts.sum()) // (batch * replicas))
-        batches = _validate.positive_int("n_batches", n_batches)
-        p = resolve(counts, alpha, target)
-        if kind == "fixed":
-            rows = np.broadcast_to(allocate(p, batch), (batches, counts.size))
-        elif kind == "quota":
-            rows = quota_schedule(p, batch, batches)
-        else:
-            rows = None
-    if alpha is None and target is None and not isinstance(sampler_or_counts, BalancedBatchSampler):
-        alpha = 1.0
-    return _build(counts, p, kind, batch, batches, replicas, rows, alpha)
+        source_alpha = getattr(sampler_or_counts, "alpha", None)
+        if not isinstance(source_alpha, AlphaSchedule):
+            number = _validate.real_number(source_alpha)
+            source_alpha = None if number is None else number
+        if epoch is None:
+            epoch = getattr(sampler_or_counts, "epoch", 0) if plan is not sampler_or_counts else 0
+        positions = _validate.epoch_positions(plan.batch_size, plan.n_batches, plan.num_replicas)
+        return _Config(
+            counts=plan.index.counts.copy(),
+            kind=plan.kind,
+            batch_size=plan.batch_size,
+            n_batches=plan.n_batches,
+            num_replicas=plan.num_replicas,
+            options=dict(plan.options),
+            alpha=source_alpha,
+            epoch=_validate.epoch(epoch, positions=positions),
+            plan=plan,
+            constant=None if plan.moving else plan.target(0),
+        )
 
-
-def _build(
-    counts: IntVector,
-    p: FloatVector,
-    kind: str,
-    batch: int,
-    batches: int,
-    replicas: int,
-    rows: npt.NDArray[np.int64] | None,
-    alpha: float | None,
-) -> Description:
-    n = counts.astype(np.float64)
-    if rows is None:
-        mean = batch * p
-        sd = np.sqrt(batch * p * (1.0 - p))
-        low = high = np.full(counts.size, np.nan)
-        draws = batches * mean
+    counts = _validate.class_counts_vector("class_counts", sampler_or_counts)
+    kind = _validate.kind(kind)
+    if batch_size is None:
+        raise InvalidArgumentError("`batch_size` is required with class counts; got None.")
+    batch = _validate.batch_size(batch_size)
+    options = _kind_options(kind, {"samples_per_class": samples_per_class})
+    replicas = _validate.positive_int("num_replicas", num_replicas)
+    if n_batches is None:
+        n_batches = -(-int(counts.sum()) // (batch * replicas))
+    batches = _validate.n_batches(n_batches)
+    positions = _validate.epoch_positions(batch, batches, replicas)
+    the_epoch = _validate.epoch(0 if epoch is None else epoch, positions=positions)
+    constant: FloatVector | None
+    if isinstance(alpha, AlphaSchedule):
+        if target is not None:
+            resolve(counts, alpha, target)  # the "not both" message
+        for _, knot_alpha in alpha.knots:  # the alphas between knots are feasible too
+            resolve(counts, knot_alpha, None)
+        source: float | AlphaSchedule | None = alpha
+        constant = None
     else:
-        mean = rows.mean(axis=0)
-        sd = rows.std(axis=0)
-        low, high = rows.min(axis=0).astype(np.float64), rows.max(axis=0).astype(np.float64)
-        draws = rows.sum(axis=0).astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        oversampling = np.where(counts > 0, draws / np.where(counts > 0, n, 1.0), np.nan)
-        per_epoch = replicas * draws
-        needed = n if kind != "random" else n * _harmonic(counts)
-        epochs = np.where(per_epoch > 0, needed / np.where(per_epoch > 0, per_epoch, 1.0), np.inf)
-    if kind != "random":
-        epochs = np.where(np.isfinite(epochs), np.ceil(epochs), epochs)
-    epochs = np.where(counts == 0, 0.0, epochs)
-    return Description(
+        constant = resolve(counts, alpha, target)
+        source = None if target is not None else (1.0 if alpha is None else float(alpha))
+    config = _Config(
+        counts=counts,
         kind=kind,
         batch_size=batch,
         n_batches=batches,
         num_replicas=replicas,
-        alpha=None if alpha is None else float(alpha),
+        options=options,
+        alpha=source,
+        epoch=the_epoch,
+        plan=None,
+        constant=constant,
+    )
+    # Building the kind's plans refuses what the sampler refuses (an infeasible fixed or pk
+    # configuration); a schedule is checked at its knots, as the sampler does.
+    checked = {the_epoch}
+    if isinstance(source, AlphaSchedule):
+        checked.update(e for e, _ in source.knots)
+    if kinds_registry.PROPERTY_IID_CLASSES not in config.properties:
+        for e in sorted(checked):
+            config.kind_plan(e)
+    return config
+
+
+def _kind_options(kind: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The kind's own options among ``given``: each one the kind lists is required, and no
+    other may be given (values are checked when the kind's plan is built)."""
+    accepted = kinds_registry.get(kind).options
+    for name, value in given.items():
+        if value is not None and name not in accepted:
+            raise InvalidArgumentError(
+                f"`{name}` is not an option of kind={kind!r}; got {name}={_validate._show(value)}."
+            )
+    for name in accepted:
+        if given.get(name) is None:
+            raise InvalidArgumentError(f"kind={kind!r} needs `{name}`; got None.")
+    return {name: given[name] for name in accepted}
+
+
+# -- the figures ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _PerBatch:
+    """A counted kind's draws of each class in one batch: ``low``, or ``high`` in a long-run
+    fraction ``num / den`` of the batches. The choice is made once per ``unit`` consecutive
+    global batches, and after ``j`` choices at least ``floor(j num / den)`` were ``high``."""
+
+    low: FloatVector
+    high: FloatVector
+    num: FloatVector
+    den: FloatVector
+    unit: int
+
+    @property
+    def rate(self) -> FloatVector:
+        return self.num / self.den
+
+    @property
+    def mean(self) -> FloatVector:
+        return self.low + (self.high - self.low) * self.rate
+
+    def guaranteed(self, slots: FloatVector, live: npt.NDArray[np.bool_]) -> FloatVector:
+        """The fewest draws of the ``live`` classes in the first ``slots`` global batches."""
+        step = (self.high - self.low)[live]
+        choices = np.floor(slots / self.unit)
+        return self.low[live] * slots + step * self.unit * np.floor(
+            choices * self.num[live] / self.den[live]
+        )
+
+
+def _per_batch(properties: frozenset[str], table: dict[str, Any], slots: int) -> _PerBatch:
+    """The per-batch model of a counted kind, from its plan's ``describe()`` table."""
+    if kinds_registry.PROPERTY_FIXED_COUNTS in properties:
+        low = np.asarray(table["certain"], dtype=np.float64)
+        tied = np.asarray(table["tied"], dtype=np.int64)
+        high, num, den = low.copy(), np.zeros_like(low), np.ones_like(low)
+        high[tied] += 1
+        num[tied] = table["tied_seats"]
+        den[tied] = tied.size
+        return _PerBatch(low, high, num, den, slots)  # one vector per epoch
+    if kinds_registry.PROPERTY_QUOTA_COUNTS in properties:
+        low = np.asarray(table["floors"], dtype=np.float64)
+        rates = np.asarray(table["extra_rates"], dtype=np.float64)
+        high = low + (rates > 0).astype(np.float64)
+        return _PerBatch(low, high, rates, np.ones_like(low), 1)
+    if kinds_registry.PROPERTY_PK_SHAPE in properties:
+        m = float(table["samples_per_class"])
+        rates = np.asarray(table["appearance_rates"], dtype=np.float64)
+        low = np.zeros_like(rates)
+        low[np.asarray(table["every_batch"], dtype=np.int64)] = m
+        high = m * (rates > 0).astype(np.float64)
+        return _PerBatch(low, high, rates, np.ones_like(rates), 1)
+    raise NotImplementedError(
+        f"describe has no per-batch model for a kind with properties {sorted(properties)}"
+    )
+
+
+def _describe(config: _Config) -> Description:
+    counts = config.counts
+    n = counts.astype(np.float64)
+    p = np.array(config.target(config.epoch), dtype=np.float64)
+    batch = config.batch_size
+    slots = config.n_batches * config.num_replicas
+    properties = config.properties
+    live = (counts > 0) & (p > 0)
+    epochs = np.where(counts == 0, 0.0, np.inf)
+    samples: int | None = None
+    if kinds_registry.PROPERTY_IID_CLASSES in properties:
+        mean = batch * p
+        sd = np.sqrt(batch * p * (1.0 - p))
+        low = high = np.full(counts.size, np.nan)
+        with np.errstate(divide="ignore"):  # log1p(-1) for a class with the whole target
+            share = -np.expm1(batch * np.log1p(-p))
+        draws = slots * mean
+        epochs[live] = n[live] * _harmonic(counts[live]) / draws[live]
+    else:
+        kind_plan = config.kind_plan(config.epoch)
+        table = kind_plan.describe()
+        model = _per_batch(properties, table, slots)
+        if kinds_registry.PROPERTY_PK_SHAPE in properties:
+            samples = int(table["samples_per_class"])
+        low, high, mean = model.low, model.high, model.mean
+        rate = model.rate
+        sd = (high - low) * np.sqrt(rate * (1.0 - rate))
+        share = np.where(low > 0, 1.0, np.where(high > 0, rate, 0.0))
+        draws = slots * mean
+        live &= mean > 0
+        if config.moving:
+            epochs[live] = n[live] / draws[live]
+        else:
+            epochs[live] = _first_epoch_covered(n, model, slots, live)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        oversampling = np.where(counts > 0, draws / np.where(counts > 0, n, 1.0), np.nan)
+    schedule = None
+    if isinstance(config.alpha, AlphaSchedule):
+        schedule = targets_by_epoch(counts, config.alpha)
+    return Description(
+        kind=config.kind,
+        properties=properties,
+        batch_size=batch,
+        n_batches=config.n_batches,
+        num_replicas=config.num_replicas,
+        samples_per_class=samples,
+        alpha=config.alpha,
+        epoch=config.epoch,
+        moving=config.moving,
         class_counts=counts,
         shares=n / n.sum(),
-        target=np.array(p, dtype=np.float64),
+        target=p,
+        per_batch_min=np.asarray(low, dtype=np.float64),
+        per_batch_max=np.asarray(high, dtype=np.float64),
         per_batch_mean=np.asarray(mean, dtype=np.float64),
         per_batch_sd=np.asarray(sd, dtype=np.float64),
-        per_batch_min=low,
-        per_batch_max=high,
-        draws_per_epoch=draws,
+        batch_share=np.asarray(share, dtype=np.float64),
+        draws_per_epoch=np.asarray(draws, dtype=np.float64),
         oversampling=oversampling,
         epochs_to_see_all=epochs,
+        schedule=schedule,
     )
+
+
+def _first_epoch_covered(
+    n: FloatVector, model: _PerBatch, slots: int, live: npt.NDArray[np.bool_]
+) -> FloatVector:
+    """The first whole number of epochs after which the kind's lower bound of the draws of
+    each ``live`` class reaches its size: a bisection over epochs, all classes at once.
+
+    The bound lies within one choice (``high - low`` draws, ``unit`` times) below the mean,
+    so the answer lies between ``n / (S mean)`` and ``(n + unit (high - low)) / (S mean)``
+    epochs: O(log) rounds of O(K) whatever the number of batches.
+    """
+    need = n[live]
+    per_epoch = slots * model.mean[live]
+    slack = model.unit * (model.high - model.low)[live]
+    lo = np.maximum(1.0, np.ceil(need / per_epoch))
+    hi = np.maximum(lo, np.ceil((need + slack) / per_epoch) + 1.0)
+    while True:
+        open_ = lo < hi
+        if not open_.any():
+            return lo
+        mid = np.floor((lo + hi) / 2)
+        covered = model.guaranteed(mid * slots, live) >= need
+        hi = np.where(open_ & covered, mid, hi)
+        lo = np.where(open_ & ~covered, mid + 1, lo)
 
 
 def _harmonic(counts: IntVector) -> FloatVector:
@@ -384,6 +893,9 @@ def _harmonic(counts: IntVector) -> FloatVector:
     return np.where(counts <= 64, small[np.minimum(counts, 64)], series)
 
 
+# -- realised shares --------------------------------------------------------------------------
+
+
 def realised_shares(
     batches: Iterable[Sequence[int]] | npt.ArrayLike,
     labels: Any,
@@ -395,7 +907,7 @@ def realised_shares(
     Parameters
     ----------
     batches : iterable of sequences of int, or 2-D array
-        Dataset positions, e.g. ``list(sampler)``.
+        Dataset positions, e.g. ``list(sampler)`` (or the sampler itself: one epoch).
     labels : array_like of int, shape (N,)
         Class id of every dataset position.
     num_classes : int, optional
@@ -409,7 +921,9 @@ def realised_shares(
     Raises
     ------
     InvalidArgumentError
-        If ``batches`` is empty or holds a position outside ``0 .. N-1``.
+        If the labels are not dense class ids (checked before anything of size ``K`` is
+        allocated), ``num_classes`` is not above the largest label, or ``batches`` is empty
+        or holds a position outside ``0 .. N-1``.
 
     Examples
     --------
@@ -420,14 +934,8 @@ def realised_shares(
     >>> realised_shares(sampler, labels).tolist()
     [0.5, 0.5]
     """
-    label_array = _validate.int_vector("labels", labels)
-    k = int(label_array.max()) + 1
-    if num_classes is not None:
-        if _validate.positive_int("num_classes", num_classes) < k:
-            raise _validate.fail(
-                "num_classes", f"must exceed the largest label ({k - 1})", num_classes
-            )
-        k = int(num_classes)
+    label_array = _validate.int_array("labels", labels)
+    k = num_classes_of(label_array, num_classes)
     parts = [np.asarray(b, dtype=np.int64).ravel() for b in batches]  # type: ignore[union-attr]
     positions = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
     if positions.size == 0:
@@ -439,277 +947,54 @@ def realised_shares(
             f"must hold positions in [0, {label_array.size}), but holds {int(positions[bad][0])}",
             "a batch of such positions",
         )
-    counts = np.bincount(label_array[positions], minlength=k)
+    counts = np.bincount(label_array[positions].astype(np.int64, copy=False), minlength=k)
     return counts / counts.sum()
 
 
-# -- plots ---------------------------------------------------------------------------------
+# -- text -------------------------------------------------------------------------------------
 
 
-def _pyplot() -> Any:
-    """Import ``matplotlib.pyplot`` lazily, with an actionable message when it is missing."""
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise ImportError(
-            "refsampler's plots need matplotlib, which is not installed; install it with "
-            "`pip install 'refsampler[plot]'` (or `pip install matplotlib`)."
-        ) from exc
-    return plt
+def _render(header: list[list[str]], body: list[list[str]]) -> list[str]:
+    """Right-aligned columns: the header lines, a rule, then the body lines."""
+    cells = [*header, *body]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(cells[0]))]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.rjust(w) for v, w in zip(values, widths, strict=True))
+
+    return [
+        *(line(h) for h in header),
+        "  ".join("-" * w for w in widths),
+        *(line(b) for b in body),
+    ]
 
 
-def _axes(ax: Any) -> Any:
-    if ax is not None:
-        return ax
-    _, new = _pyplot().subplots(figsize=(6, 4), layout="constrained")
-    return new
-
-
-def _legend(ax: Any, k: int) -> None:
-    if k <= _MAX_LEGEND:
-        ax.legend(fontsize="small")
-
-
-def plot_alpha_shares(
-    class_counts: Any,
-    *,
-    batch_size: int | None = None,
-    alpha: float | None = None,
-    alphas: Any = None,
-    ax: Any = None,
-) -> Any:
-    """Class shares across alpha: the target ``p_c(alpha)`` of every class.
-
-    Parameters
-    ----------
-    class_counts : array_like of int, shape (K,)
-    batch_size : int, optional
-        Also draw the fixed kind's per-batch share ``allocate(p, B) / B`` as steps (where the
-        fixed kind is feasible).
-    alpha : float, optional
-        Mark this alpha with a vertical line.
-    alphas : array_like of float, optional
-        The alphas to evaluate; default 201 points in [0, 1].
-    ax : matplotlib.axes.Axes, optional
-        Draw here; by default a new figure.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-    """
-    counts = _validate.class_counts_vector("class_counts", class_counts)
-    grid = np.linspace(0.0, 1.0, 201) if alphas is None else np.asarray(alphas, dtype=float)
-    shares = np.stack([interpolate(counts, float(a)) for a in grid])
-    ax = _axes(ax)
-    colors = [f"C{c % 10}" for c in range(counts.size)]
-    for c in range(counts.size):
-        ax.plot(grid, shares[:, c], color=colors[c], label=f"class {c} (n={counts[c]})")
-    if batch_size is not None:
-        batch = _validate.positive_int("batch_size", batch_size)
-        fixed = np.full_like(shares, np.nan)
-        for i, p in enumerate(shares):
-            try:
-                fixed[i] = allocate(p, batch) / batch
-            except InvalidArgumentError:
-                continue
-        for c in range(counts.size):
-            ax.plot(grid, fixed[:, c], color=colors[c], ls=":", lw=1.2, drawstyle="steps-mid")
-        ax.plot([], [], color="grey", ls=":", label=f"fixed kind, B={batch}")
-    if alpha is not None:
-        ax.axvline(_validate.unit_interval("alpha", alpha), color="black", lw=0.8, ls="--")
-    ax.set_xlabel("alpha  (0: true distribution, 1: uniform)")
-    ax.set_ylabel("class share in batches")
-    ax.set_xlim(float(grid.min()), float(grid.max()))
-    ax.set_ylim(0, None)
-    ax.set_title("Class shares across alpha")
-    _legend(ax, counts.size)
-    return ax
-
-
-def plot_shares(
-    target: Any,
-    realised: Any,
-    *,
-    labels: tuple[str, str] = ("target", "realised"),
-    ax: Any = None,
-) -> Any:
-    """Target against realised class shares, as grouped bars.
-
-    Parameters
-    ----------
-    target, realised : array_like of float, shape (K,)
-        E.g. ``sampler.target`` and :func:`realised_shares` of an epoch.
-    labels : (str, str)
-        Legend entries of the two bar groups.
-    ax : matplotlib.axes.Axes, optional
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-    """
-    p = np.asarray(target, dtype=np.float64)
-    r = np.asarray(realised, dtype=np.float64)
-    if p.ndim != 1 or r.shape != p.shape:
-        raise InvalidArgumentError(
-            f"`target` and `realised` must be 1-D of equal length; got shapes {p.shape} "
-            f"and {r.shape}."
-        )
-    ax = _axes(ax)
-    x = np.arange(p.size)
-    ax.bar(x - 0.2, p, width=0.4, label=labels[0], color="C0")
-    ax.bar(x + 0.2, r, width=0.4, label=labels[1], color="C1")
-    ax.set_xticks(x)
-    ax.set_xlabel("class")
-    ax.set_ylabel("share")
-    ax.set_title("Target and realised class shares")
-    ax.legend(fontsize="small")
-    return ax
-
-
-def plot_quota_cumulative(
-    target: Any, batch_size: int, n_batches: int, *, deviation: bool = False, ax: Any = None
-) -> Any:
-    """Cumulative per-class counts of the quota kind against the ideal line ``k B p_c``.
-
-    Parameters
-    ----------
-    target : array_like of float, shape (K,)
-    batch_size, n_batches : int
-    deviation : bool, default False
-        Plot the prefix error ``S_c(k) - k B p_c`` instead, between dotted lines at -1 and 1.
-    ax : matplotlib.axes.Axes, optional
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-
-    Notes
-    -----
-    The steps never leave the band of width 1 around the dashed ideal line (the prefix error
-    stays in (-1, 1)): that is the quota property of :func:`~refsampler.quota_schedule`.
-    """
-    schedule = quota_schedule(target, batch_size, n_batches)
-    p = np.asarray(target, dtype=np.float64)
-    cumulative = np.vstack([np.zeros(p.size, dtype=np.int64), np.cumsum(schedule, axis=0)])
-    k = np.arange(n_batches + 1)
-    ideal = k[:, None] * batch_size * p
-    ax = _axes(ax)
-    for c in range(p.size):
-        color = f"C{c % 10}"
-        if deviation:
-            error = cumulative[:, c] - ideal[:, c]
-            ax.plot(k, error, color=color, marker=".", ms=4, lw=0.8, label=f"class {c}")
-        else:
-            ax.step(k, cumulative[:, c], where="post", color=color, label=f"class {c}")
-            ax.plot(k, ideal[:, c], color=color, ls="--", lw=0.8)
-    if deviation:
-        for bound in (-1, 1):
-            ax.axhline(bound, color="grey", ls=":", lw=1)
-        ax.set_ylabel("cumulative count - k·B·p")
-        ax.set_ylim(-1.7, 1.2)
-        ax.set_title(f"Quota kind: prefix error (B={batch_size})")
-    else:
-        ax.plot([], [], color="grey", ls="--", lw=0.8, label="ideal k·B·p")
-        ax.set_ylabel("cumulative count")
-        ax.set_title(f"Quota kind: cumulative counts (B={batch_size})")
-    ax.set_xlabel("batches k")
-    ax.set_xlim(0, n_batches)
-    if deviation and p.size <= _MAX_LEGEND:
-        ax.legend(fontsize="small", loc="lower center", ncols=min(p.size, 6))
-    else:
-        _legend(ax, p.size)
-    return ax
-
-
-def plot_plan(
-    sampler_or_counts: Any,
-    batch_size: int | None = None,
-    *,
-    alpha: float | None = None,
-    target: Any = None,
-    kind: str = "fixed",
-    n_batches: int | None = None,
-    seed: int = 0,
-    path: Any = None,
-) -> Any:
-    """The figure of ``refsampler plan --plot``: shares across alpha, then the chosen kind.
-
-    Panels: (1) :func:`plot_alpha_shares`, with the chosen alpha marked when the target comes
-    from ``alpha``; (2) target against realised shares over one epoch (sampled with ``seed``);
-    (3, quota only) :func:`plot_quota_cumulative` over the first 40 batches.
-
-    Parameters
-    ----------
-    sampler_or_counts, batch_size, alpha, target, kind, n_batches
-        As in :func:`describe`.
-    seed : int, default 0
-        Seed of the epoch drawn for panel 2 when class counts are given.
-    path : str or os.PathLike, optional
-        Save the figure here (PNG by default), then close it.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    plt = _pyplot()
-    if isinstance(sampler_or_counts, BalancedBatchSampler):
-        table = describe(sampler_or_counts)
-        sampler = sampler_or_counts
-        epoch, rank = sampler.epoch, sampler.rank
-    else:
-        table = describe(
-            sampler_or_counts,
-            batch_size,
-            alpha=alpha,
-            target=target,
-            kind=kind,
-            n_batches=n_batches,
-        )
-        labels = np.repeat(np.arange(table.num_classes), table.class_counts)
-        sampler = BalancedBatchSampler(
-            labels,
-            table.batch_size,
-            kind=table.kind,
-            target=table.target,
-            n_batches=table.n_batches,
-            seed=seed,
-            num_replicas=1,
-            rank=0,
-        )
-        epoch, rank = 0, 0
-    realised = _epoch_shares(sampler, epoch, rank)
-    panels = 3 if table.kind == "quota" else 2
-    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4.2), layout="constrained")
-    plot_alpha_shares(
-        table.class_counts,
-        batch_size=table.batch_size if table.kind == "fixed" else None,
-        alpha=table.alpha,
-        ax=axes[0],
+def _tie_note(tied: IntVector, seats: int) -> str:
+    """One line saying how the fixed kind shares tied seats (see :meth:`Description.ties`)."""
+    listed = ", ".join(str(c) for c in tied.tolist())
+    plural = "s" if seats > 1 else ""
+    return (
+        f"tie: classes {listed} share {seats} seat{plural} per batch; each epoch gives "
+        f"{'them' if seats > 1 else 'it'} to {seats} of the {tied.size}, in rounds of random "
+        "order over the epochs"
     )
-    plot_shares(table.target, realised, labels=("target", f"realised, epoch {epoch}"), ax=axes[1])
-    axes[1].set_title(f"{table.kind} kind: one epoch of {table.n_batches} batches")
-    if table.kind == "quota":
-        plot_quota_cumulative(table.target, table.batch_size, min(table.n_batches, 40), ax=axes[2])
-    if path is not None:
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-    return fig
 
 
-def _epoch_shares(sampler: BalancedBatchSampler, epoch: int, rank: int) -> FloatVector:
-    """Realised class shares of one epoch of ``sampler``, without advancing it."""
-    index = sampler.plan.index
-    positions = sampler.plan.batches(epoch, rank).ravel()
-    order = np.argsort(index.positions)
-    owner = np.repeat(np.arange(index.num_classes), index.counts)[order]
-    classes = owner[np.searchsorted(index.positions[order], positions)]
-    counts = np.bincount(classes, minlength=index.num_classes)
-    return counts / counts.sum()
+def _count_range(row: Row) -> str:
+    low, high = row["per_batch_min"], row["per_batch_max"]
+    return f"{low}" if low == high else f"{low}-{high}"
 
 
 def _finite_or_none(value: Any) -> float | None:
     number = float(value)
     return number if math.isfinite(number) else None
+
+
+def _fmt_count(value: float | None) -> str:
+    """A count that is often whole: no decimals when it is."""
+    if value is None:
+        return "-"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
 
 
 def _fmt_number(value: float | None, fmt: str) -> str:

@@ -1,7 +1,7 @@
-"""Tests of :mod:`refsampler.cli`: the ``refsampler demo`` command.
+"""Tests of :mod:`refsampler.cli`: the ``refsampler demo`` command and the entry point.
 
-Expectations are computed with the pure core (allocate, quota_schedule, interpolate) on the
-embedded demo counts, never copied from the output.
+Expectations are computed with the pure core (allocate_with_ties, quota_schedule, interpolate)
+on the embedded demo counts, never copied from the output.
 """
 
 from __future__ import annotations
@@ -14,15 +14,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import refsampler
-from refsampler.allocation import allocate, quota_schedule
+from refsampler import kinds
+from refsampler.allocation import allocate_with_ties, quota_schedule
 from refsampler.cli import DEMO_COUNTS, main
 from refsampler.targets import interpolate
 
 ALPHAS = (0.0, 0.5, 1.0)
 ROOT = Path(refsampler.__file__).resolve().parent.parent
+N_BATCHES = -(-sum(DEMO_COUNTS) // 32)
 
 
 def _sections(output: str) -> dict[float, str]:
@@ -51,28 +54,64 @@ def test_demo_header(demo_output: str) -> None:
 
 
 def test_demo_has_every_alpha_and_kind(demo_output: str) -> None:
-    """Each alpha in 0, 0.5, 1 has a fixed, a quota and a random block, with its target."""
+    """Each alpha in 0, 0.5, 1 has a block of every registered kind with its target; pk with
+    two classes of 16 per batch is impossible at alpha 0 only, and says why in one line."""
     sections = _sections(demo_output)
     assert sorted(sections) == list(ALPHAS)
     for alpha, body in sections.items():
         shares = " ".join(f"{100 * v:5.1f}%" for v in interpolate(DEMO_COUNTS, alpha))
-        for kind in ("fixed", "quota", "random"):
+        for kind in kinds.names():
+            if (kind, alpha) == ("pk", 0.0):
+                continue
             assert f"  {kind:<6}  target   {shares}" in body, (alpha, kind)
+    assert (
+        '  pk      not possible: kind="pk" cannot put class 0 in P * p_c = 1.48 > 1 of the '
+        "batches (P = 2 classes per batch, share p_c = 0.74); alpha in [0.444444, 1] is "
+        "feasible, or use fewer classes per batch (a smaller `batch_size` or larger "
+        "`samples_per_class`); got alpha=0.0.\n"
+    ) in sections[0.0]
+
+
+def _fixed_vector(body: str) -> list[int]:
+    match = re.search(r"every batch of epoch 0: \[([0-9, ]+)\]", body)
+    assert match is not None, body
+    return [int(v) for v in match.group(1).split(",")]
 
 
 @pytest.mark.parametrize("alpha", ALPHAS)
-def test_demo_fixed_prints_allocate(demo_output: str, alpha: float) -> None:
-    """The fixed block prints every batch's counts, equal to allocate(target, 32)
-    (e.g. [15, 4, 6, 4, 3] at alpha 0.5)."""
-    expected = allocate(interpolate(DEMO_COUNTS, alpha), 32).tolist()
-    assert f"every batch: {expected}" in _sections(demo_output)[alpha]
+def test_demo_fixed_prints_the_epoch_vector_and_its_ties(demo_output: str, alpha: float) -> None:
+    """The fixed block prints epoch 0's vector: the certain seats of allocate_with_ties, plus
+    one seat for ``seats`` of the tied classes; when there are ties it names them."""
+    body = _sections(demo_output)[alpha].split("  quota")[0]
+    certain, tied, seats = allocate_with_ties(interpolate(DEMO_COUNTS, alpha), 32)
+    extra = np.array(_fixed_vector(body)) - certain
+    assert set(extra.tolist()) <= {0, 1}
+    assert set(np.flatnonzero(extra).tolist()) <= set(tied.tolist())
+    assert int(extra.sum()) == seats
+    if tied.size:
+        listed = ", ".join(map(str, tied.tolist()))
+        assert f"          tie: classes {listed} share {seats} seat" in body
+    else:
+        assert "tie:" not in body
+
+
+def test_demo_fixed_ties_are_the_ones_of_the_core(demo_output: str) -> None:
+    """At alpha 0 there is no tie; at 0.5 classes 3 and 4 share one seat (allocate would give
+    it to class 3 every time); at 1 all five classes share two seats."""
+    sections = _sections(demo_output)
+    assert "tie:" not in sections[0.0]
+    assert (
+        "          tie: classes 3, 4 share 1 seat per batch; each epoch gives it to 1 of the 2, "
+        "in rounds of random order over the epochs\n"
+    ) in sections[0.5]
+    assert "tie: classes 0, 1, 2, 3, 4 share 2 seats per batch" in sections[1.0]
 
 
 @pytest.mark.parametrize("alpha", ALPHAS)
 def test_demo_quota_prints_range(demo_output: str, alpha: float) -> None:
-    """The quota block prints each class's per-batch min-max, as quota_schedule gives them."""
-    n_batches = -(-sum(DEMO_COUNTS) // 32)
-    rows = quota_schedule(interpolate(DEMO_COUNTS, alpha), 32, n_batches)
+    """The quota block prints each class's per-batch min-max, as quota_schedule gives them
+    (the same seed keys the same schedule)."""
+    rows = quota_schedule(interpolate(DEMO_COUNTS, alpha), 32, N_BATCHES, seed=0)
     ranges = [f"{lo}-{hi}" for lo, hi in zip(rows.min(0), rows.max(0), strict=True)]
     assert f"per-batch range: {ranges}" in _sections(demo_output)[alpha]
 
@@ -88,21 +127,45 @@ def test_demo_random_prints_chi_square(demo_output: str, alpha: float) -> None:
     assert 0.0 <= float(match.group(3)) <= 1.0
 
 
+@pytest.mark.parametrize("alpha", (0.5, 1.0))
+def test_demo_pk_appearances_are_within_one(demo_output: str, alpha: float) -> None:
+    """The pk block prints P x m and how many batches hold each class, which the appearance
+    bound keeps within one of n_batches * P * p_c."""
+    body = _sections(demo_output)[alpha].split("  pk")[1]
+    match = re.search(r"2 classes x 16 per batch; batches holding each class: \[([0-9, ]+)\]", body)
+    assert match is not None, body
+    holding = np.array([int(v) for v in match.group(1).split(",")])
+    ideal = N_BATCHES * 2 * interpolate(DEMO_COUNTS, alpha)
+    assert np.all(np.abs(holding - ideal) < 1)
+    assert f"(ideal n_batches*P*p: [{', '.join(f'{v:.1f}' for v in ideal)}])" in body
+
+
 def test_demo_batch_count(demo_output: str) -> None:
-    """Every block reports ceil(N / B) batches."""
-    n_batches = -(-sum(DEMO_COUNTS) // 32)
-    assert demo_output.count(f"({n_batches} batches)") == 9
+    """Every feasible block (all but pk at alpha 0) reports ceil(N / B) batches."""
+    assert demo_output.count(f"({N_BATCHES} batches)") == 3 * len(kinds.names()) - 1
 
 
 def test_demo_options() -> None:
-    """--batch-size and --seed are honoured."""
+    """--batch-size, --seed and --samples-per-class are honoured."""
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        assert main(["demo", "--batch-size", "64", "--seed", "5"]) == 0
+        assert main(["demo", "--batch-size", "64", "--seed", "5", "--samples-per-class", "8"]) == 0
     output = buffer.getvalue()
     assert "batch size 64, seed 5" in output.splitlines()[0]
-    expected = allocate(interpolate(DEMO_COUNTS, 0.5), 64).tolist()
-    assert f"every batch: {expected}" in _sections(output)[0.5]
+    certain, _, _ = allocate_with_ties(interpolate(DEMO_COUNTS, 1.0), 64)
+    assert len(_fixed_vector(_sections(output)[1.0])) == len(certain)
+    assert output.count('pk      not possible: kind="pk" needs at least P = 8 classes') == 3
+
+
+def test_demo_bad_samples_per_class_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--samples-per-class must divide the batch size."""
+    assert main(["demo", "--samples-per-class", "5"]) == 2
+    assert capsys.readouterr().err == (
+        "refsampler demo: error: `batch_size` must be a multiple of `samples_per_class` (5) for "
+        'kind="pk"; got 32.\n'
+    )
 
 
 def test_demo_unknown_subcommand_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -123,12 +186,13 @@ def test_demo_bad_batch_size_is_a_one_line_error(capsys: pytest.CaptureFixture[s
 
 def test_demo_small_batch_explains_infeasible_fixed(capsys: pytest.CaptureFixture[str]) -> None:
     """At batch 8 the demo still shows quota and random for every alpha, and says why fixed
-    is impossible at alpha 0 (the very case the quota kind exists for)."""
+    is impossible at alpha 0 (the very case the quota kind exists for); pk takes m = 4."""
     assert main(["demo", "--batch-size", "8"]) == 0
     output = capsys.readouterr().out
     assert 'use kind="quota"' in output
     assert output.count("per-batch range:") == 3
     assert output.count("chi-square") == 3
+    assert output.count("2 classes x 4 per batch") == 2
 
 
 def test_python_m_refsampler_demo(demo_output: str) -> None:
@@ -177,3 +241,20 @@ def test_usage_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
         "refsampler demo: error: argument --seed: invalid int value: 'x' "
         "(see refsampler demo --help)\n"
     )
+
+
+def test_verify_help_loads_no_torch() -> None:
+    """``refsampler verify --help`` answers without importing torch."""
+    code = (
+        "import sys\n"
+        "from refsampler.cli import main\n"
+        "try:\n"
+        "    main(['verify', '--help'])\n"
+        "except SystemExit as exit:\n"
+        "    assert exit.code == 0\n"
+        "print('torch' in sys.modules, file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "usage: refsampler verify" in result.stdout
+    assert result.stderr == "False\n"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -10,9 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from refsampler import allocate, kinds
+from refsampler import kinds
+from refsampler.allocation import allocate_with_ties
 from refsampler.cli import _plot_formats, main
 from refsampler.diagnostics import describe
+from refsampler.schedules import piecewise
 from refsampler.targets import interpolate
 
 #: The registered kinds as the `kind` message lists them: "fixed", "quota", "random".
@@ -20,18 +24,19 @@ KIND_CHOICES = ", ".join(f'"{name}"' for name in kinds.names())
 ISSUE = ["plan", "--counts", "740,70,150,20,20", "--batch-size", "32", "--alpha", "0.5"]
 
 
-def _per_batch_column(text: str) -> list[int]:
+def _per_batch_column(text: str) -> list[str]:
     lines = text.splitlines()
     header = lines[1].split()
     col = header.index("per")  # "per batch" splits in two; the value sits at that index
-    return [int(line.split()[col]) for line in lines[3:]]
+    return [line.split()[col] for line in lines[3:8]]
 
 
-def test_issue_example_prints_per_batch_counts(capsys) -> None:
-    """The issue's example prints the per-batch counts 15/4/6/4/3 (and exits 0)."""
+def test_fixed_example_prints_per_batch_counts(capsys) -> None:
+    """The example prints the per-batch counts 15/4/6 and 3-4 for the two classes tied for
+    one seat (and exits 0)."""
     assert main([*ISSUE, "--kind", "fixed"]) == 0
     out = capsys.readouterr().out
-    assert _per_batch_column(out) == [15, 4, 6, 4, 3]
+    assert _per_batch_column(out) == ["15", "4", "6", "3-4", "3-4"]
     assert out.strip() == describe([740, 70, 150, 20, 20], 32, alpha=0.5).to_text()
 
 
@@ -48,7 +53,7 @@ def test_json_to_file_and_plot(tmp_path, capsys) -> None:
     assert main([*ISSUE, "--json", str(json_path), "--plot", str(png_path)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("kind fixed")
-    assert json.loads(json_path.read_text())["classes"][0]["per_batch"] == 15
+    assert json.loads(json_path.read_text())["classes"][0]["per_batch_max"] == 15
     assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -65,7 +70,8 @@ def test_labels_file_formats(tmp_path, capsys, suffix) -> None:
     assert main(["plan", "--labels", str(path), "--batch-size", "10", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["classes"]
     assert [r["count"] for r in rows] == [50, 30, 20]
-    assert [r["per_batch"] for r in rows] == allocate(interpolate([50, 30, 20], 1.0), 10).tolist()
+    certain, _, _ = allocate_with_ties(interpolate([50, 30, 20], 1.0), 10)
+    assert [r["per_batch_min"] for r in rows] == certain.tolist()
 
 
 def test_target_option(capsys) -> None:
@@ -74,7 +80,7 @@ def test_target_option(capsys) -> None:
         main(["plan", "--counts", "10,10", "--batch-size", "4", "--target", "3,1", "--json"]) == 0
     )
     rows = json.loads(capsys.readouterr().out)["classes"]
-    assert [r["per_batch"] for r in rows] == [3, 1]
+    assert [r["per_batch_min"] for r in rows] == [3, 1]
 
 
 @pytest.mark.parametrize(
@@ -124,6 +130,34 @@ def test_target_option(capsys) -> None:
         (
             ["--counts", "5,5", "--batch-size", "4", "--json", "."],
             "Is a directory: .",
+        ),
+        (
+            ["--counts", "5,5", "--batch-size", "4", "--alpha-schedule", "0:0,ten:1"],
+            "`alpha schedule` must look like \"0:0,90:1\"; got '0:0,ten:1'.",
+        ),
+        (
+            ["--counts", "5,5", "--batch-size", "4", "--alpha-schedule", "9:0,3:1"],
+            "`knots` must have strictly increasing epochs; got epoch 3 after 9 at knots[1].",
+        ),
+        (
+            ["--counts", "5,5", "--batch-size", "4", "--kind", "pk"],
+            "kind='pk' needs `samples_per_class`; got None.",
+        ),
+        (
+            ["--counts", "5,5", "--batch-size", "4", "--samples-per-class", "2"],
+            "`samples_per_class` is not an option of kind='fixed'; got samples_per_class=2.",
+        ),
+        (
+            ["--counts", "5,5", "--batch-size", "4", "--kind", "pk", "--samples-per-class", "3"],
+            '`batch_size` must be a multiple of `samples_per_class` (3) for kind="pk"; got 4.',
+        ),
+        (
+            ["--counts", "5,5", "--batch-size", "4", "--num-replicas", "0"],
+            "`num_replicas` must be >= 1; got 0.",
+        ),
+        (
+            ["--counts", "5,5", "--batch-size", "4", "--epoch", "-1"],
+            "`epoch` must be >= 0; got -1.",
         ),
     ],
 )
@@ -282,3 +316,89 @@ def test_plan_into_a_closed_pipe_stops_quietly() -> None:
     assert first.startswith(b"kind random, batch size 64")
     assert err == b""
     assert code == 1
+
+
+def test_plan_loads_no_torch(tmp_path: Path) -> None:
+    """The plan command (table, JSON and figure) runs on numpy and matplotlib alone: torch is
+    never imported, which is what keeps it fast."""
+    argv = [*ISSUE, "--kind", "pk", "--samples-per-class", "16"]
+    argv += ["--plot", str(tmp_path / "f.png"), "--json", str(tmp_path / "f.json")]
+    code = (
+        "import sys\n"
+        "from refsampler.cli import main\n"
+        f"code = main({argv!r})\n"
+        "print(code, 'torch' in sys.modules, file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stderr == "0 False\n"
+    assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_alpha_schedule_prints_targets_by_epoch(capsys) -> None:
+    """--alpha-schedule describes --epoch's target and adds the target at epoch 0, the knots
+    and halfway between; the output is describe's."""
+    args = ["--counts", "740,70,150,20,20", "--batch-size", "32", "--kind", "quota"]
+    assert main(["plan", *args, "--alpha-schedule", "0:0,90:1", "--epoch", "45"]) == 0
+    out = capsys.readouterr().out
+    schedule = piecewise([(0, 0.0), (90, 1.0)])
+    table = describe([740, 70, 150, 20, 20], 32, alpha=schedule, kind="quota", epoch=45)
+    assert out.strip() == table.to_text()
+    schedule_lines = out.split("\n\n")[1].splitlines()
+    assert schedule_lines[0] == "target by epoch (class shares), alpha schedule 0:0,90:1"
+    assert schedule_lines[1].split() == ["epoch", "0", "45", "90"]
+    assert schedule_lines[2].split() == ["alpha", "0", "0.5", "1"]
+
+
+def test_alpha_schedule_excludes_alpha(capsys) -> None:
+    """--alpha-schedule and --alpha (or --target) are mutually exclusive."""
+    with pytest.raises(SystemExit) as info:
+        main([*ISSUE, "--alpha-schedule", "0:0,90:1"])
+    assert info.value.code == 2
+    assert capsys.readouterr().err == (
+        "refsampler plan: error: argument --alpha-schedule: not allowed with argument --alpha "
+        "(see refsampler plan --help)\n"
+    )
+
+
+def test_pk_and_replicas(capsys) -> None:
+    """--kind pk --samples-per-class and --num-replicas reach describe; the headers say the
+    per-epoch columns count every rank."""
+    extra = ["--kind", "pk", "--samples-per-class", "16", "--num-replicas", "2", "--json"]
+    assert main([*ISSUE, *extra]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    expected = describe(
+        [740, 70, 150, 20, 20], 32, alpha=0.5, kind="pk", samples_per_class=16, num_replicas=2
+    )
+    assert printed == expected.to_dict()
+    assert printed["batches_per_epoch"] == 32
+    text = expected.to_text().splitlines()
+    assert "batches/epoch, all ranks" in text[1] and "draws/epoch, all ranks" in text[1]
+
+
+@pytest.mark.parametrize(
+    ("kind", "batch", "extra"),
+    [("quota", "32", []), ("pk", "64", ["--samples-per-class", "1"]), ("fixed", "4096", [])],
+)
+def test_ten_million_batches_and_a_thousand_classes(kind, batch, extra, capsys) -> None:
+    """A long epoch over many classes is a table at once: nothing is computed per batch."""
+    counts = ",".join(str(c) for c in np.random.default_rng(0).integers(1, 5000, 1000))
+    args = ["plan", "--counts", counts, "--batch-size", batch, "--n-batches", "10000000"]
+    assert main([*args, "--kind", kind, "--alpha", "0.5", *extra]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"kind {kind}") and "10000000 batches per epoch" in lines[0]
+    assert len([line for line in lines[3:] if not line.startswith("tie:")]) == 1000
+
+
+def test_documented_examples_are_current(capsys) -> None:
+    """Every `refsampler plan` example in docs/reference/cli.md prints the output shown under
+    it."""
+    page = Path(__file__).resolve().parents[1] / "docs" / "reference" / "cli.md"
+    examples = re.findall(
+        r"```bash\n(refsampler plan [^\n]*)\n```\n\n```text\n(.*?)```",
+        page.read_text(encoding="utf-8"),
+        re.DOTALL,
+    )
+    assert len(examples) == 2
+    for command, shown in examples:
+        assert main(shlex.split(command)[1:]) == 0
+        assert capsys.readouterr().out == shown

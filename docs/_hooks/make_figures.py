@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from refsampler import interpolate
-from refsampler.diagnostics import plot_alpha_shares, plot_plan, plot_quota_cumulative
+from refsampler.plots import plot_alpha_shares, plot_plan, plot_quota_cumulative
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 COUNTS = [740, 70, 150, 20, 20]
