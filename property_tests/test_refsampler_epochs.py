@@ -88,7 +88,7 @@ def test_sampler_yields_the_plan_and_same_seed_epoch_repeats(
 ) -> None:
     """The sampler yields ``plan.batches(epoch, 0)``; a second sampler yields the same.
 
-    For fixed and quota the class counts are ``plan.counts_rows`` (the sampler is a thin
+    For the counted kinds the class counts are ``plan.count_rows`` (the sampler is a thin
     layer over the pure plan).
     """
     first, second = sampler_of(config), sampler_of(config)
@@ -99,7 +99,7 @@ def test_sampler_yields_the_plan_and_same_seed_epoch_repeats(
     assert batches.tolist() == first.plan.batches(epoch, 0).tolist()
     if config.kind != "random":
         counts = per_batch_counts(config.labels, batches, config.target.size)
-        assert counts.tolist() == first.plan.counts_rows(0, config.n_batches).tolist()
+        assert counts.tolist() == first.plan.count_rows(epoch, 0).tolist()
 
 
 @given(
@@ -110,7 +110,7 @@ def test_replicas_split_every_cycle_disjointly(config: Configuration, replicas: 
 
     Interleaving the ranks' batches step by step (step k: rank 0, rank 1, ...) must give a
     valid cycle stream with even coverage, so no member goes to two ranks within a cycle;
-    and every rank's batches have the counts of its kind (the same on every rank).
+    and every rank's batches have the counts its plan gives that rank.
     """
     per_rank = [
         BalancedBatchSampler(
@@ -129,8 +129,8 @@ def test_replicas_split_every_cycle_disjointly(config: Configuration, replicas: 
     counts = [
         per_batch_counts(config.labels, b, config.target.size) for b in batches.swapaxes(0, 1)
     ]
-    assert all(c.tolist() == counts[0].tolist() for c in counts)
-    assert counts[0].tolist() == per_rank[0].plan.counts_rows(0, config.n_batches).tolist()
+    for rank, rank_counts in enumerate(counts):
+        assert rank_counts.tolist() == per_rank[rank].plan.count_rows(0, rank).tolist()
     interleaved = batches.reshape(-1, config.batch_size)
     problems = coverage_violations(config.labels, interleaved)
     problems += cycle_violations(config.labels, interleaved)

@@ -19,12 +19,13 @@ import numpy.typing as npt
 
 __all__ = [
     "TAG_CYCLE",
+    "TAG_EPOCH_PLAN",
     "TAG_GROUP_ROTATION",
     "TAG_PHASE",
     "TAG_RANDOM",
     "TAG_SHUFFLE",
-    "TAG_TIE_ROTATION",
     "TAG_TIES",
+    "TAG_TIE_ROTATION",
     "block_generator",
     "generator",
     "mix64",
@@ -40,19 +41,26 @@ TAG_GROUP_ROTATION = 3  #: rounds of a rate group's classes: (seed, TAG_GROUP_RO
 TAG_TIE_ROTATION = 4  #: fixed kind: rounds of the tied classes, (seed, TAG_TIE_ROTATION, ...)
 TAG_PHASE = 5  #: the phase of a two-group seat schedule: (seed, TAG_PHASE, ...)
 TAG_TIES = 6  #: per-slot random priorities of a PD2 seat schedule: (seed, TAG_TIES, ...)
+TAG_EPOCH_PLAN = 7  #: a moving target's per-epoch plan: (seed, TAG_EPOCH_PLAN, epoch, tag, ...)
 
 _GOLDEN = 0x9E3779B97F4A7C15
 _MASK64 = (1 << 64) - 1
 
 
+def _entropy(key: tuple[int, ...]) -> list[int]:
+    # SeedSequence pads short entropy with zeros, so (7,) and (7, 0) would be one stream; the
+    # key's length in front keeps keys of different lengths apart.
+    return [len(key), *key]
+
+
 def generator(*key: int) -> np.random.Generator:
     """A fresh PCG64 generator keyed by ``key`` (non-negative ints)."""
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(list(key))))
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(_entropy(key))))
 
 
 def stream_start(*key: int) -> tuple[int, int]:
     """The PCG64 ``(state, increment)`` a keyed stream starts from (cache it; it is immutable)."""
-    state = np.random.PCG64(np.random.SeedSequence(list(key))).state["state"]
+    state = np.random.PCG64(np.random.SeedSequence(_entropy(key))).state["state"]
     return int(state["state"]), int(state["inc"])
 
 

@@ -328,3 +328,14 @@ class Plan:
             return entries
         offsets = self.stream_offsets(epoch)[entries.cls]
         return Entries(entries.row, entries.cls, entries.count, entries.start + offsets)
+
+    def count_rows(
+        self, epoch: int, rank: int, start: int = 0, stop: int | None = None
+    ) -> IntMatrix:
+        """Per-class counts of batches ``start .. stop - 1`` as a dense ``(stop - start, K)``
+        matrix (counted kinds; meant for short ranges: it costs that much memory)."""
+        entries = self.entries(epoch, rank, start, stop)
+        stop = self.n_batches if stop is None else stop
+        rows = np.zeros((stop - start, self.index.num_classes), dtype=np.int64)
+        rows[entries.row, entries.cls] = entries.count
+        return rows

@@ -9,7 +9,8 @@ group of classes, the tied seats of an epoch). Slots may be grouped into *steps*
 after ``n`` positions each item has appeared ``floor(n / size)`` or ``ceil(n / size)`` times.
 
 **Head rule.** At the start of round ``r`` the slot (and step) that straddles the boundary
-already holds some items of round ``r - 1``: ``T_slot`` (and ``T_step``). Round ``r`` is its
+already holds some items of round ``r - 1``: ``T_slot`` (and ``T_step``); a slot longer than a
+round repeats items whatever the order, and the rule ignores it. Round ``r`` is its
 base permutation with its first ``h`` items chosen in this order of preference -- items in
 neither, then items only in ``T_step``, then items of ``T_slot`` -- each class in base order;
 ``h`` is the step's part of round ``r`` (the slot's, without steps). Items passed over follow
@@ -146,12 +147,24 @@ class Rotation:
         self.rounds_per_block = (
             max(1, BLOCK_POSITIONS // self.size) if rounds_per_block is None else rounds_per_block
         )
-        self._start = keys.stream_start(*self.key)
+        # Keyed on first use: a schedule with thousands of groups reads few of them early.
+        self._start: tuple[int, int] | None = None
         self._make_caches()
 
     def _make_caches(self) -> None:
-        self._block = functools.lru_cache(maxsize=8)(self._compute_block)
-        self._round = functools.lru_cache(maxsize=64)(self._compute_round)
+        # Built on first use (cheap to lose in a race: both caches give equal results).
+        self._block: Callable[[int], IntVector] | None = None
+        self._round: Callable[[int], tuple[IntVector, int]] | None = None
+
+    def _blocks(self) -> Callable[[int], IntVector]:
+        if self._block is None:
+            self._block = functools.lru_cache(maxsize=8)(self._compute_block)
+        return self._block
+
+    def _rounds(self) -> Callable[[int], tuple[IntVector, int]]:
+        if self._round is None:
+            self._round = functools.lru_cache(maxsize=64)(self._compute_round)
+        return self._round
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -165,6 +178,8 @@ class Rotation:
     # -- base rounds -----------------------------------------------------------------------
 
     def _compute_block(self, block: int) -> IntVector:
+        if self._start is None:
+            self._start = keys.stream_start(*self.key)
         rounds = block_rounds(self._start, self.size, block, self.rounds_per_block)
         rounds.flags.writeable = False
         return rounds
@@ -172,7 +187,7 @@ class Rotation:
     def base_round(self, r: int) -> IntVector:
         """Round ``r``'s base permutation (before the head rule)."""
         block, row = divmod(r, self.rounds_per_block)
-        return self._block(block)[row]  # type: ignore[no-any-return]
+        return self._blocks()(block)[row]
 
     # -- rounds as read --------------------------------------------------------------------
 
@@ -186,7 +201,8 @@ class Rotation:
         x_slot = head = 0
         if self.max_slot >= 2:
             start, stop = self.slot_of(boundary - 1)
-            if stop > boundary:
+            # A slot longer than a round repeats items whatever the order: no rule then.
+            if stop > boundary and stop - start <= self.size:
                 x_slot, head = boundary - start, stop - boundary
         x_step = -1
         if self.step_of is not None:
@@ -208,7 +224,7 @@ class Rotation:
 
     def round_and_change(self, r: int) -> tuple[IntVector, int]:
         """Round ``r`` as read, and the length of its prefix that differs from the base."""
-        return self._round(r)  # type: ignore[no-any-return]
+        return self._rounds()(r)
 
     def _compute_round(self, r: int) -> tuple[IntVector, int]:
         # Walk back to a round whose predecessor's tail, as far as the rule reads it, is its

@@ -21,8 +21,9 @@ How the extra seats are scheduled depends on the number of groups with ``sigma_g
   O(1);
 * three or more: PD2, the optimal Pfair algorithm (earliest pseudo-deadline, then the
   successor bit, then the later group deadline, then a random priority from the seed). PD2 is
-  sequential: its state is kept every :data:`CHECKPOINT_SLOTS` slots once computed, and a slot
-  is computed from the checkpoint before it.
+  sequential: slots are computed :data:`BLOCK_SLOTS` at a time from the state before them,
+  kept at the ends of recent blocks and every :data:`CHECKPOINT_SLOTS` slots once computed; a
+  block far from both is computed from the checkpoint before it.
 
 Arithmetic is exact. The ``sigma_g`` are written over one denominator ``D``: the least common
 denominator of the rates when it is at most ``2**58`` (rates that are fractions with small
@@ -53,13 +54,17 @@ import numpy.typing as npt
 
 from . import keys
 
-__all__ = ["CHECKPOINT_SLOTS", "RATE_BITS", "SeatSchedule"]
+__all__ = ["BLOCK_SLOTS", "CHECKPOINT_SLOTS", "RATE_BITS", "SeatSchedule"]
 
 IntMatrix = npt.NDArray[np.int64]
 IntVector = npt.NDArray[np.int64]
 
 #: PD2 state checkpoints are kept every this many slots.
 CHECKPOINT_SLOTS = 1 << 10
+#: PD2 slots are computed (and cached) in blocks of this many, so a first batch is cheap.
+BLOCK_SLOTS = 1 << 6
+#: States kept at the ends of recently computed blocks (continuing a pass reuses them).
+RECENT_STATES = 64
 #: Extra-seat rates are written over a denominator of at most ``2**RATE_BITS``.
 RATE_BITS = 58
 
@@ -136,12 +141,13 @@ class SeatSchedule:
 
     def _make_caches(self) -> None:
         self._checkpoints: dict[int, IntVector] = {}
+        self._recent: dict[int, IntVector] = {}
         self._lock = threading.Lock()
-        self._block = functools.lru_cache(maxsize=8)(self._compute_block)
+        self._block = functools.lru_cache(maxsize=32)(self._compute_block)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for name in ("_checkpoints", "_lock", "_block"):
+        for name in ("_checkpoints", "_recent", "_lock", "_block"):
             del state[name]
         return state
 
@@ -177,7 +183,7 @@ class SeatSchedule:
         if n == 2:
             first = (t * int(self.num[0]) + self._phase) // self.den
             return np.array([first, t * self.extra - first], dtype=np.int64)
-        block, row = divmod(t, CHECKPOINT_SLOTS)
+        block, row = divmod(t, BLOCK_SLOTS)
         return self._block(block)[row].copy()  # type: ignore[no-any-return]
 
     def slots(self, start: int, stop: int) -> IntMatrix:
@@ -198,10 +204,10 @@ class SeatSchedule:
             out[:, self.active[0]] += inc
             out[:, self.active[1]] += self.extra - inc
             return out
-        first, last = start // CHECKPOINT_SLOTS, (stop - 1) // CHECKPOINT_SLOTS
+        first, last = start // BLOCK_SLOTS, (stop - 1) // BLOCK_SLOTS
         blocks = [self._block(b)[:-1] for b in range(first, last + 1)]
         blocks.append(self._block(last)[-1:])
-        cumulative = np.concatenate(blocks)[start - first * CHECKPOINT_SLOTS :][: n + 1]
+        cumulative = np.concatenate(blocks)[start - first * BLOCK_SLOTS :][: n + 1]
         out[:, self.active] += np.diff(cumulative, axis=0)
         return out
 
@@ -223,13 +229,32 @@ class SeatSchedule:
 
     def _compute_block(self, block: int) -> IntMatrix:
         """``E`` of the active groups at slots ``block * C .. (block + 1) * C`` (both ends),
-        shape (C + 1, active), ``C`` = :data:`CHECKPOINT_SLOTS`."""
-        start = block * CHECKPOINT_SLOTS
-        extra = self._checkpoint(start)
-        out = np.empty((CHECKPOINT_SLOTS + 1, self.active.size), dtype=np.int64)
-        self._advance(extra, start, CHECKPOINT_SLOTS, out)
+        shape (C + 1, active), ``C`` = :data:`BLOCK_SLOTS`."""
+        start = block * BLOCK_SLOTS
+        extra = self._state(start)
+        out = np.empty((BLOCK_SLOTS + 1, self.active.size), dtype=np.int64)
+        self._advance(extra, start, BLOCK_SLOTS, out)
         out.flags.writeable = False
+        end = start + BLOCK_SLOTS
+        with self._lock:
+            self._recent[end] = out[-1]
+            while len(self._recent) > RECENT_STATES:
+                del self._recent[next(iter(self._recent))]
+            if end % CHECKPOINT_SLOTS == 0:
+                self._checkpoints.setdefault(end, out[-1])
         return out
+
+    def _state(self, slot: int) -> IntVector:
+        """``E`` of the active groups before ``slot`` (a multiple of the block length): from
+        a recent block's end, else advanced from the checkpoint before it."""
+        hit = self._recent.get(slot)
+        if hit is not None:
+            return hit
+        at = slot - slot % CHECKPOINT_SLOTS
+        extra = self._checkpoint(at)
+        if at == slot:
+            return extra
+        return self._advance(extra, at, slot - at, None)
 
     def _checkpoint(self, slot: int) -> IntVector:
         """``E`` of the active groups before ``slot`` (a multiple of the checkpoint spacing)."""

@@ -1,68 +1,95 @@
-"""Tests of :mod:`refsampler.plan`: batch ``k`` of epoch ``e`` on rank ``r`` as a pure function."""
+"""Tests of :mod:`refsampler.plan`: batch ``k`` of epoch ``e`` on rank ``r`` as a pure function.
+
+Expectations come from the documented contracts (:mod:`refsampler.plan`, the kind modules and
+:mod:`refsampler.members`), never from recorded streams.
+"""
 
 from __future__ import annotations
 
+import pickle
+import re
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 import pytest
 
-import refsampler.plan as plan_module
-from refsampler.allocation import allocate, quota_schedule
+from refsampler.allocation import allocate, allocate_with_ties, quota_schedule
 from refsampler.classes import ClassIndex
-from refsampler.plan import Plan
+from refsampler.errors import InvalidArgumentError
+from refsampler.plan import CHUNK_DRAWS, Plan
+from refsampler.schedules import linear
 from refsampler.targets import explicit, interpolate
 
-KINDS = ("fixed", "quota", "random")
+IntArray = npt.NDArray[np.int64]
+
+KINDS = ("fixed", "quota", "random", "pk")
+COUNTED = ("fixed", "quota", "pk")
 #: 5 classes with counts 37/7/15/2/5 in shuffled order (66 samples).
-LABELS = np.random.default_rng(20240601).permutation(np.repeat(np.arange(5), [37, 7, 15, 2, 5]))
+SIZES = np.array([37, 7, 15, 2, 5])
+LABELS = np.random.default_rng(20240601).permutation(np.repeat(np.arange(5), SIZES))
+K = SIZES.size
+B = 8
+#: pk batches: P = 4 classes x m = 2 members.
+PK_OPTIONS = {"samples_per_class": 2}
 
 
 def _plan(
     kind: str,
     *,
-    labels: np.ndarray = LABELS,
-    alpha: float = 0.5,
-    target: np.ndarray | None = None,
-    batch_size: int = 8,
+    labels: Any = LABELS,
+    alpha: float | None = None,
+    target: Any = None,
+    batch_size: int = B,
     n_batches: int = 40,
     seed: int = 7,
     num_replicas: int = 1,
+    chunk_draws: int = CHUNK_DRAWS,
+    block_draws: int | None = None,
 ) -> Plan:
-    """A Plan over ``labels`` (targets from alpha unless given)."""
-    index = ClassIndex.from_labels(labels)
-    p = interpolate(index.counts, alpha) if target is None else target
-    return Plan(index, kind, p, batch_size, n_batches, seed, num_replicas)
+    """A Plan over ``labels``; the target is ``interpolate(counts, alpha)`` unless given (alpha
+    defaults to 0.5, or 1.0 for pk, whose P p_c must stay <= 1)."""
+    index = labels if isinstance(labels, ClassIndex) else ClassIndex.from_labels(labels)
+    if target is None:
+        default = 1.0 if kind == "pk" else 0.5
+        target = interpolate(index.counts, default if alpha is None else alpha)
+    options = dict(PK_OPTIONS) if kind == "pk" else None
+    extra: dict[str, int] = {"chunk_draws": chunk_draws}
+    if block_draws is not None:
+        extra["block_draws"] = block_draws
+    return Plan(index, kind, target, batch_size, n_batches, seed, num_replicas, options, **extra)
 
 
-@pytest.fixture
-def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Chunks of 3 batches of 8, so that ranges cross many chunk boundaries."""
-    monkeypatch.setattr(plan_module, "CHUNK_DRAWS", 24)
-
-
-def _batch_counts(batches: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+def _batch_counts(batches: IntArray, labels: IntArray, k: int) -> IntArray:
     """Per-batch class counts, shape (n_batches, K)."""
     ys = labels[batches]
     return np.stack([np.bincount(row, minlength=k) for row in ys])
 
 
-def _cumulative_member_counts(batches: np.ndarray, members: np.ndarray) -> np.ndarray:
-    """After each batch, how often each member of a class has been drawn: (n_batches, n_c)."""
+def _assert_cycle_balance(batches: IntArray, members: npt.NDArray[Any]) -> None:
+    """Reading ``batches`` in order, after every batch each member of the class was drawn
+    floor(D / n_c) or ceil(D / n_c) times, D the class's draws so far."""
+    members = np.asarray(members, dtype=np.int64)
     ordinal = np.full(int(max(batches.max(), members.max())) + 1, -1)
     ordinal[members] = np.arange(members.size)
     hits = ordinal[batches]
     per_batch = np.zeros((batches.shape[0], members.size), dtype=np.int64)
     rows, _ = np.nonzero(hits >= 0)
     np.add.at(per_batch, (rows, hits[hits >= 0]), 1)
-    return np.cumsum(per_batch, axis=0)
-
-
-def _assert_cycle_balance(batches: np.ndarray, members: np.ndarray) -> None:
-    """After every batch, each member was drawn floor(D/n_c) or ceil(D/n_c) times (DESIGN 2)."""
-    cumulative = _cumulative_member_counts(batches, members)
+    cumulative = np.cumsum(per_batch, axis=0)
     draws = cumulative.sum(axis=1, keepdims=True)
     n_c = members.size
     assert np.all(cumulative >= draws // n_c)
     assert np.all(cumulative <= -(-draws // n_c))
+
+
+def _global_order(plan: Plan, epochs: range) -> IntArray:
+    """Every batch of ``epochs`` and every rank, in global slot order (epoch, batch, rank)."""
+    per_epoch = []
+    for e in epochs:
+        ranks = [plan.batches(e, r) for r in range(plan.num_replicas)]
+        per_epoch.append(np.stack(ranks, axis=1).reshape(-1, plan.batch_size))
+    return np.concatenate(per_epoch)
 
 
 # -- geometry and slicing ------------------------------------------------------------------
@@ -72,167 +99,301 @@ def _assert_cycle_balance(batches: np.ndarray, members: np.ndarray) -> None:
 def test_batches_shape_dtype_and_range(kind: str) -> None:
     """batches() returns (n_batches, B) int64 positions, all valid dataset positions."""
     batches = _plan(kind).batches(0, 0)
-    assert batches.shape == (40, 8)
+    assert batches.shape == (40, B)
     assert batches.dtype == np.int64
     assert batches.min() >= 0
     assert batches.max() < LABELS.size
 
 
-@pytest.mark.usefixtures("small_chunks")
 def test_chunk_geometry_follows_chunk_draws() -> None:
-    """chunk_batches = CHUNK_DRAWS // B (at least 1); n_chunks = ceil(n_batches / chunk)."""
-    plan = _plan("fixed", n_batches=40)
+    """chunk_batches = max(1, chunk_draws // B); n_chunks = ceil(n_batches / chunk_batches)."""
+    plan = _plan("fixed", n_batches=40, chunk_draws=24)
     assert plan.chunk_batches == 3
     assert plan.n_chunks == 14
-    huge = _plan("fixed", batch_size=100, n_batches=5)
+    huge = _plan("fixed", batch_size=100, n_batches=5, chunk_draws=24)
     assert huge.chunk_batches == 1
     assert huge.n_chunks == 5
+    default = _plan("fixed", n_batches=40)
+    assert default.chunk_batches == CHUNK_DRAWS // B
+    assert default.n_chunks == 1
 
 
-@pytest.mark.usefixtures("small_chunks")
+@pytest.mark.parametrize("name", ["chunk_draws", "block_draws"])
+@pytest.mark.parametrize("value", [0, -3])
+def test_chunk_and_block_draws_must_be_positive(name: str, value: int) -> None:
+    """A non-positive chunk_draws / block_draws is an InvalidArgumentError naming it."""
+    kwargs: dict[str, Any] = {name: value}
+    with pytest.raises(InvalidArgumentError, match=f"`{name}`.*{value}"):
+        _plan("fixed", **kwargs)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize(
     ("start", "stop"), [(0, 40), (0, 1), (2, 4), (3, 6), (5, 5), (6, 6), (7, 38), (39, 40)]
 )
 def test_batch_range_equals_slice(kind: str, start: int, stop: int) -> None:
-    """batches(e, r, start, stop) equals batches(e, r)[start:stop], across chunk boundaries."""
-    plan = _plan(kind)
-    full = plan.batches(1, 0)
-    part = _plan(kind).batches(1, 0, start, stop)
-    assert part.shape == (stop - start, 8)
+    """batches(e, r, start, stop) equals batches(e, r)[start:stop], across chunk boundaries
+    (chunks of 3 batches), computed by a fresh plan."""
+    full = _plan(kind, chunk_draws=24).batches(1, 0)
+    part = _plan(kind, chunk_draws=24).batches(1, 0, start, stop)
+    assert part.shape == (stop - start, B)
+    assert part.dtype == np.int64
     np.testing.assert_array_equal(part, full[start:stop])
 
 
-@pytest.mark.usefixtures("small_chunks")
 @pytest.mark.parametrize("kind", KINDS)
 def test_chunks_concatenate_to_batches(kind: str) -> None:
     """chunk(e, r, j) for j = 0..n_chunks-1 concatenate to batches(); the last may be short."""
-    plan = _plan(kind, n_batches=40)
+    plan = _plan(kind, n_batches=40, chunk_draws=24)
     chunks = [plan.chunk(2, 0, j) for j in range(plan.n_chunks)]
     assert [c.shape[0] for c in chunks] == [3] * 13 + [1]
-    np.testing.assert_array_equal(np.concatenate(chunks), _plan(kind).batches(2, 0))
+    np.testing.assert_array_equal(
+        np.concatenate(chunks), _plan(kind, chunk_draws=24).batches(2, 0)
+    )
 
 
-@pytest.mark.usefixtures("small_chunks")
 @pytest.mark.parametrize("kind", KINDS)
-def test_batches_independent_of_call_order(kind: str) -> None:
-    """Computing later chunks first (memo of cycle blocks) changes no result."""
-    forward = _plan(kind).batches(0, 0)
-    plan = _plan(kind)
-    backward = np.concatenate([plan.batches(0, 0, k, k + 1) for k in reversed(range(40))][::-1])
-    np.testing.assert_array_equal(backward, forward)
+@pytest.mark.parametrize("block_draws", [3, 4096])
+def test_batches_independent_of_call_order(kind: str, block_draws: int) -> None:
+    """Computing batches in a random order (60 of 160, later chunks first), with one cache
+    or a fresh one per call, changes no result: the caches only remember."""
+    forward = _plan(kind, num_replicas=2, chunk_draws=24, block_draws=block_draws)
+    expected = {(e, r): forward.batches(e, r) for e in range(2) for r in range(2)}
+    plan = _plan(kind, num_replicas=2, chunk_draws=24, block_draws=block_draws)
+    cache = plan.new_cache()
+    coordinates = [(e, r, k) for e in range(2) for r in range(2) for k in range(40)]
+    order = np.random.default_rng(0).permutation(len(coordinates))[:60].tolist()
+    for n, i in enumerate(order):
+        e, r, k = coordinates[i]
+        row = plan.batches(e, r, k, k + 1, cache if n % 2 else None)
+        np.testing.assert_array_equal(row[0], expected[e, r][k])
 
 
-@pytest.mark.parametrize("kind", ("fixed", "quota"))
-def test_batch_contents_independent_of_chunk_size(
-    kind: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.parametrize("kind", COUNTED)
+def test_batch_contents_independent_of_chunk_size(kind: str) -> None:
     """Chunking only moves the within-batch shuffle: each batch's multiset of positions is the
-    same for any CHUNK_DRAWS (cycles are keyed by stream position, not by chunk)."""
-    reference = np.sort(_plan(kind).batches(3, 0), axis=1)
-    for chunk_draws in (8, 24, 40, 1000):
-        monkeypatch.setattr(plan_module, "CHUNK_DRAWS", chunk_draws)
-        np.testing.assert_array_equal(np.sort(_plan(kind).batches(3, 0), axis=1), reference)
+    same for any chunk_draws (member streams are keyed by stream position, not by chunk)."""
+    reference = np.sort(_plan(kind, num_replicas=2).batches(3, 1), axis=1)
+    for chunk_draws in (1, 8, 24, 40, 1000):
+        batches = _plan(kind, num_replicas=2, chunk_draws=chunk_draws).batches(3, 1)
+        np.testing.assert_array_equal(np.sort(batches, axis=1), reference)
+
+
+@pytest.mark.parametrize("kind", COUNTED)
+def test_count_rows_independent_of_chunk_and_block_size(kind: str) -> None:
+    """The planned counts depend on neither tuning knob, and every batch has them for any
+    block size (block_draws changes which members, never how many of each class)."""
+    reference = _plan(kind).count_rows(2, 0)
+    for chunk_draws, block_draws in ((1, 1), (24, 5), (1000, 64), (CHUNK_DRAWS, 1 << 14)):
+        plan = _plan(kind, chunk_draws=chunk_draws, block_draws=block_draws)
+        np.testing.assert_array_equal(plan.count_rows(2, 0), reference)
+        np.testing.assert_array_equal(_batch_counts(plan.batches(2, 0), LABELS, K), reference)
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_batches_rejects_out_of_range(kind: str) -> None:
-    """A batch range outside 0..n_batches is a ValueError (an internal caller bug)."""
+@pytest.mark.parametrize(("start", "stop"), [(5, 41), (6, 5), (-1, 3), (0, 41)])
+def test_batches_rejects_out_of_range(kind: str, start: int, stop: int) -> None:
+    """A batch range outside 0..n_batches is an InvalidArgumentError showing the range."""
     plan = _plan(kind)
-    with pytest.raises(ValueError, match=r"^batch range 5\.\.41 outside 0\.\.40$"):
-        plan.batches(0, 0, 5, 41)
-    with pytest.raises(ValueError, match=r"^batch range 6\.\.5 outside 0\.\.40$"):
-        plan.batches(0, 0, 6, 5)
+    message = f"the batch range must lie in 0 .. 40; got {start} .. {stop}."
+    with pytest.raises(InvalidArgumentError, match="^" + re.escape(message) + "$"):
+        plan.batches(0, 0, start, stop)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_batches_rejects_bad_epoch_and_rank(kind: str) -> None:
+    """A negative epoch, a negative rank or a rank >= num_replicas names the argument."""
+    plan = _plan(kind, num_replicas=2)
+    with pytest.raises(InvalidArgumentError, match=r"`epoch`.*-1"):
+        plan.batches(-1, 0)
+    with pytest.raises(InvalidArgumentError, match=r"`rank`.*-1"):
+        plan.batches(0, -1)
+    with pytest.raises(InvalidArgumentError, match=r"`rank` must be < `num_replicas` \(2\).*2"):
+        plan.batches(0, 2)
 
 
 # -- counts ------------------------------------------------------------------------------------
 
 
-def test_counts_rows_fixed_equals_allocate() -> None:
-    """Fixed kind: every row of counts_rows is allocate(target, B)."""
+def test_count_rows_fixed_equals_allocate_without_ties() -> None:
+    """Fixed kind, a target without exact ties: every row of count_rows is allocate(target, B),
+    in every epoch."""
     plan = _plan("fixed")
-    expected = allocate(plan.target, 8)
-    rows = plan.counts_rows(0, 40)
-    assert rows.shape == (40, 5)
-    assert np.all(rows == expected)
-    np.testing.assert_array_equal(plan.counts_rows(7, 9), [expected, expected])
+    _, tied, seats = allocate_with_ties(plan.target(), B)
+    assert tied.size == 0 and seats == 0  # this target has no ties
+    expected = allocate(plan.target(), B)
+    for epoch in (0, 5):
+        rows = plan.count_rows(epoch, 0)
+        assert rows.shape == (40, K)
+        assert rows.dtype == np.int64
+        assert np.all(rows == expected)
+    np.testing.assert_array_equal(plan.count_rows(1, 0, 7, 9), [expected, expected])
+    assert plan.count_rows(1, 0, 9, 9).shape == (0, K)
 
 
-@pytest.mark.usefixtures("small_chunks")
-@pytest.mark.parametrize(("start", "stop"), [(0, 40), (0, 3), (4, 17), (39, 40), (12, 12)])
-def test_counts_rows_quota_equals_quota_schedule(start: int, stop: int) -> None:
-    """Quota kind: counts_rows(start, stop) is that slice of quota_schedule, from checkpoints."""
-    plan = _plan("quota")
-    expected = quota_schedule(plan.target, 8, 40)[start:stop]
-    np.testing.assert_array_equal(plan.counts_rows(start, stop), expected)
+def test_count_rows_fixed_with_ties_is_allocate_up_to_the_tie_rotation() -> None:
+    """Uniform over 5 classes with B = 8: every epoch's rows are one vector, with the certain
+    seats of allocate and its tied seats on some `seats` of the tied classes."""
+    plan = _plan("fixed", alpha=1.0, num_replicas=2)
+    certain, tied, seats = allocate_with_ties(plan.target(), B)
+    assert seats == 3 and tied.tolist() == [0, 1, 2, 3, 4]
+    canonical = allocate(plan.target(), B)
+    for epoch in range(6):
+        rows = np.concatenate([plan.count_rows(epoch, r) for r in range(2)])
+        assert np.all(rows == rows[0])
+        extra = rows[0] - certain
+        assert set(extra.tolist()) <= {0, 1}
+        assert extra.sum() == seats and np.all(extra[np.setdiff1d(np.arange(K), tied)] == 0)
+        assert sorted(rows[0].tolist()) == sorted(canonical.tolist())
 
 
-def test_counts_rows_random_is_an_error() -> None:
-    """The random kind has no fixed counts."""
-    with pytest.raises(ValueError, match=r"^kind 'random' has no fixed counts$"):
-        _plan("random").counts_rows(0, 1)
+@pytest.mark.parametrize("alpha", [0.0, 0.3, 0.5, 1.0])
+@pytest.mark.parametrize("num_replicas", [1, 3])
+def test_count_rows_quota_satisfies_the_quota_bounds(alpha: float, num_replicas: int) -> None:
+    """Quota kind: every count is floor or ceil of B p_c, rows sum to B, and in global slot
+    order every class's running total is within 1 of t B p_c, across epochs and ranks."""
+    plan = _plan("quota", alpha=alpha, num_replicas=num_replicas, n_batches=13)
+    quota = B * plan.target()
+    rows = np.concatenate(
+        [
+            np.stack([plan.count_rows(e, r) for r in range(num_replicas)], axis=1).reshape(-1, K)
+            for e in range(3)
+        ]
+    )
+    assert np.all(rows.sum(axis=1) == B)
+    assert np.all((rows == np.floor(quota)) | (rows == np.ceil(quota)))
+    t = np.arange(1, rows.shape[0] + 1)[:, None]
+    assert np.all(np.abs(np.cumsum(rows, axis=0) - t * quota) < 1 + 1e-9)
 
 
-@pytest.mark.usefixtures("small_chunks")
-@pytest.mark.parametrize("kind", ("fixed", "quota"))
+@pytest.mark.parametrize("seed", [0, 7])
+def test_count_rows_quota_continue_quota_schedule(seed: int) -> None:
+    """One replica: epoch e's rows are global slots e*n .. (e+1)*n - 1 of quota_schedule with
+    the same seed, so the schedule continues across epochs."""
+    plan = _plan("quota", seed=seed, n_batches=10)
+    full = quota_schedule(plan.target(), B, 30, seed=seed)
+    for epoch in range(3):
+        np.testing.assert_array_equal(plan.count_rows(epoch, 0), full[epoch * 10 : epoch * 10 + 10])
+    np.testing.assert_array_equal(plan.count_rows(1, 0, 3, 7), full[13:17])
+
+
+def test_count_rows_random_is_an_error() -> None:
+    """The random kind has no planned counts."""
+    message = "kind 'random' draws classes at random; it has no planned counts."
+    with pytest.raises(InvalidArgumentError, match="^" + re.escape(message) + "$"):
+        _plan("random").count_rows(0, 0, 0, 1)
+    with pytest.raises(InvalidArgumentError, match=re.escape(message)):
+        _plan("random").entries(0, 0)
+
+
+@pytest.mark.parametrize("kind", COUNTED)
 @pytest.mark.parametrize("epoch", [0, 3])
 def test_every_batch_has_the_planned_class_counts(kind: str, epoch: int) -> None:
-    """Each batch's class counts (via the labels) equal counts_rows."""
-    plan = _plan(kind)
-    batches = plan.batches(epoch, 0)
-    np.testing.assert_array_equal(_batch_counts(batches, LABELS, 5), plan.counts_rows(0, 40))
+    """Each batch's class counts (via the labels) equal count_rows, on every rank, and the
+    entries are count_rows in sparse form (one entry per class and row, counts sum to B)."""
+    plan = _plan(kind, num_replicas=2, chunk_draws=24)
+    for rank in range(2):
+        batches = plan.batches(epoch, rank)
+        rows = plan.count_rows(epoch, rank)
+        np.testing.assert_array_equal(_batch_counts(batches, LABELS, K), rows)
+        entries = plan.entries(epoch, rank)
+        dense = np.zeros_like(rows)
+        np.add.at(dense, (entries.row, entries.cls), entries.count)
+        np.testing.assert_array_equal(dense, rows)
+        assert np.all(entries.count > 0)
+        pairs = entries.row * K + entries.cls
+        assert np.unique(pairs).size == pairs.size
 
 
-@pytest.mark.parametrize("kind", ("fixed", "quota"))
-def test_epoch_draws(kind: str) -> None:
-    """epoch_draws is the per-class total of one epoch on one rank."""
-    plan = _plan(kind)
-    np.testing.assert_array_equal(plan.epoch_draws, plan.counts_rows(0, 40).sum(axis=0))
+def test_pk_batches_hold_p_distinct_classes_of_m_distinct_members() -> None:
+    """pk: every batch holds P = B / m classes with exactly m members each, all distinct."""
+    plan = _plan("pk", num_replicas=2)
+    for rank in range(2):
+        batches = plan.batches(1, rank)
+        counts = _batch_counts(batches, LABELS, K)
+        assert np.all(np.sort(counts, axis=1)[:, -4:] == 2)
+        assert np.all((counts > 0).sum(axis=1) == 4)
+        assert all(np.unique(row).size == B for row in batches)
 
 
-def test_epoch_draws_random_is_zero() -> None:
-    """The random kind uses no cycles, so it advances no class stream."""
-    assert _plan("random").epoch_draws.tolist() == [0] * 5
+@pytest.mark.parametrize("kind", COUNTED)
+def test_moving_target_rows_follow_each_epochs_target(kind: str) -> None:
+    """A target that moves with the epoch: each epoch's counts sum to B per batch and match
+    that epoch's target (fixed: allocate's certain seats; quota: floor/ceil of B p_c)."""
+    index = ClassIndex.from_labels(LABELS)
+    schedule = linear(0.9 if kind == "pk" else 0.0, 1.0, 4)
+
+    def target(epoch: int) -> npt.NDArray[np.float64]:
+        return interpolate(index.counts, schedule(epoch))
+
+    options = dict(PK_OPTIONS) if kind == "pk" else None
+    plan = Plan(index, kind, target, B, 12, 3, 2, options)
+    assert plan.moving
+    for epoch in range(6):
+        np.testing.assert_array_equal(plan.target(epoch), target(epoch))
+        for rank in range(2):
+            rows = plan.count_rows(epoch, rank)
+            np.testing.assert_array_equal(
+                _batch_counts(plan.batches(epoch, rank), LABELS, K), rows
+            )
+            assert np.all(rows.sum(axis=1) == B)
+            quota = B * target(epoch)
+            if kind == "fixed":
+                certain, _, _ = allocate_with_ties(target(epoch), B)
+                assert np.all(rows >= certain) and np.all(rows <= certain + 1)
+            elif kind == "quota":
+                assert np.all((rows == np.floor(quota)) | (rows == np.ceil(quota)))
 
 
 # -- within-class cycles -----------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("small_chunks")
-@pytest.mark.parametrize("kind", ("fixed", "quota"))
+@pytest.mark.parametrize("kind", COUNTED)
 def test_cycles_balance_members_within_an_epoch(kind: str) -> None:
     """After every batch, each member of class c was drawn floor(D/n_c) or ceil(D/n_c) times;
-    in particular over ceil(n_c / a_c) batches every member appears."""
-    plan = _plan(kind, n_batches=60)
+    for fixed, every member appears within ceil(n_c / a_c) batches."""
+    plan = _plan(kind, n_batches=60, chunk_draws=24)
     batches = plan.batches(0, 0)
     index = plan.index
-    for c in range(index.num_classes):
+    for c in range(K):
         _assert_cycle_balance(batches, index.members(c))
-    fixed = allocate(plan.target, 8)
-    for c in range(index.num_classes):
-        span = -(-int(index.counts[c]) // int(fixed[c]))
-        if kind == "fixed":
+    if kind == "fixed":
+        counts = plan.count_rows(0, 0, 0, 1)[0]
+        for c in range(K):
+            span = -(-int(index.counts[c]) // int(counts[c]))
             seen = np.isin(index.members(c), batches[:span])
             assert seen.all(), f"class {c}: not every member within {span} batches"
 
 
-@pytest.mark.usefixtures("small_chunks")
-@pytest.mark.parametrize("kind", ("fixed", "quota"))
-def test_cycles_continue_across_epochs(kind: str) -> None:
-    """Epochs 0, 1, 2 in sequence keep the floor/ceil balance: cycles do not restart."""
-    plan = _plan(kind, n_batches=7)
-    batches = np.concatenate([plan.batches(e, 0) for e in range(3)])
-    for c in range(plan.index.num_classes):
+@pytest.mark.parametrize("kind", COUNTED)
+@pytest.mark.parametrize("moving", [False, True])
+def test_cycles_continue_across_epochs(kind: str, moving: bool) -> None:
+    """Epochs 0, 1, 2 in sequence keep the floor/ceil balance: cycles do not restart, with one
+    target or a target that moves with the epoch."""
+    if moving:
+        index = ClassIndex.from_labels(LABELS)
+        schedule = linear(0.9 if kind == "pk" else 0.0, 1.0, 3)
+
+        def target(epoch: int) -> npt.NDArray[np.float64]:
+            return interpolate(index.counts, schedule(epoch))
+
+        options = dict(PK_OPTIONS) if kind == "pk" else None
+        plan = Plan(index, kind, target, B, 7, 7, 1, options, chunk_draws=24)
+    else:
+        plan = _plan(kind, n_batches=7, chunk_draws=24)
+    batches = _global_order(plan, range(3))
+    for c in range(K):
         _assert_cycle_balance(batches, plan.index.members(c))
 
 
-def test_cycles_cross_block_boundaries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """With tiny cycle blocks (several generators per class), balance still holds."""
-    monkeypatch.setattr(plan_module, "BLOCK_DRAWS", 5)
-    monkeypatch.setattr(plan_module, "CHUNK_DRAWS", 16)
-    plan = _plan("quota", n_batches=50)
-    batches = plan.batches(0, 0)
-    for c in range(plan.index.num_classes):
+@pytest.mark.parametrize("kind", COUNTED)
+@pytest.mark.parametrize("block_draws", [1, 2, 5, 17])
+def test_cycles_cross_block_boundaries(kind: str, block_draws: int) -> None:
+    """With tiny blocks of member rounds (many generators per class, blocks spanning chunks),
+    balance still holds over epochs and ranks."""
+    plan = _plan(kind, n_batches=25, num_replicas=2, chunk_draws=16, block_draws=block_draws)
+    batches = _global_order(plan, range(2))
+    for c in range(K):
         _assert_cycle_balance(batches, plan.index.members(c))
 
 
@@ -240,7 +401,7 @@ def test_small_class_many_cycles_per_block() -> None:
     """A class of 2 members drawn thousands of times (many cycles per block, several blocks)
     alternates perfectly: after every batch both members are within one draw of each other."""
     labels = np.array([0] * 2 + [1] * 50)
-    plan = _plan("fixed", labels=labels, target=np.array([0.5, 0.5]), batch_size=2, n_batches=5000)
+    plan = _plan("fixed", labels=labels, target=explicit([0.5, 0.5]), batch_size=2, n_batches=5000)
     batches = plan.batches(0, 0)
     _assert_cycle_balance(batches, plan.index.members(0))
     _assert_cycle_balance(batches, plan.index.members(1))
@@ -248,9 +409,9 @@ def test_small_class_many_cycles_per_block() -> None:
 
 def test_each_cycle_is_a_fresh_permutation() -> None:
     """With one draw of a class per batch, consecutive cycles are permutations of the class,
-    and not the same permutation repeated (the original never reshuffled on wrap-around)."""
+    and not the same permutation repeated."""
     labels = np.array([0] * 20 + [1] * 20)
-    plan = _plan("fixed", labels=labels, target=np.array([0.5, 0.5]), batch_size=2, n_batches=60)
+    plan = _plan("fixed", labels=labels, target=explicit([0.5, 0.5]), batch_size=2, n_batches=60)
     batches = plan.batches(0, 0)
     stream = batches[np.isin(batches, plan.index.members(1))]
     assert stream.size == 60
@@ -261,16 +422,30 @@ def test_each_cycle_is_a_fresh_permutation() -> None:
     assert not np.array_equal(cycles[1], cycles[2])
 
 
-@pytest.mark.parametrize("kind", ("fixed", "quota"))
-def test_replicas_split_cycles_disjointly(kind: str) -> None:
-    """With 2 replicas, rank 0 and rank 1 interleave one class stream: the union of their first
-    k batches is balanced floor/ceil, so no cycle member goes to both ranks."""
-    plan = _plan(kind, n_batches=30, num_replicas=2)
-    rank0, rank1 = plan.batches(0, 0), plan.batches(0, 1)
-    union = np.stack([rank0, rank1], axis=1).reshape(60, 8)  # step k: rank 0 then rank 1
-    for c in range(plan.index.num_classes):
+@pytest.mark.parametrize("kind", COUNTED)
+def test_no_member_repeats_in_a_batch(kind: str) -> None:
+    """The head rule: no position repeats inside a batch where the class has at least as many
+    members as its count there (here every class does), across cycle wraps, epochs, ranks."""
+    plan = _plan(kind, n_batches=30, num_replicas=2, chunk_draws=24, block_draws=7)
+    for epoch in range(3):
+        for rank in range(2):
+            batches = plan.batches(epoch, rank)
+            rows = plan.count_rows(epoch, rank)
+            assert np.all(rows <= SIZES)
+            assert all(np.unique(row).size == B for row in batches)
+
+
+@pytest.mark.parametrize("kind", COUNTED)
+@pytest.mark.parametrize("num_replicas", [2, 3])
+def test_replicas_split_cycles_disjointly(kind: str, num_replicas: int) -> None:
+    """The ranks interleave one class stream: walking the batches in global slot order (batch
+    by batch, rank by rank) keeps the floor/ceil balance, so no cycle member goes to two ranks
+    before every member has had its turn."""
+    plan = _plan(kind, n_batches=30, num_replicas=num_replicas)
+    union = _global_order(plan, range(2))
+    for c in range(K):
         _assert_cycle_balance(union, plan.index.members(c))
-    assert not np.array_equal(rank0, rank1)
+    assert not np.array_equal(plan.batches(0, 0), plan.batches(0, 1))
 
 
 # -- determinism -------------------------------------------------------------------------------
@@ -278,8 +453,14 @@ def test_replicas_split_cycles_disjointly(kind: str) -> None:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_batches_are_a_pure_function_of_coordinates(kind: str) -> None:
-    """Two plans of the same configuration give identical batches for the same coordinates."""
-    np.testing.assert_array_equal(_plan(kind).batches(4, 0), _plan(kind).batches(4, 0))
+    """Two plans of the same configuration, and a pickled copy, give identical batches."""
+    first = _plan(kind, num_replicas=2)
+    expected = first.batches(4, 1)
+    np.testing.assert_array_equal(_plan(kind, num_replicas=2).batches(4, 1), expected)
+    first.batches(0, 0)
+    copy = pickle.loads(pickle.dumps(first))
+    np.testing.assert_array_equal(copy.batches(4, 1), expected)
+    np.testing.assert_array_equal(first.batches(4, 1), expected)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -291,11 +472,15 @@ def test_batches_depend_on_epoch_rank_and_seed(kind: str) -> None:
     assert not np.array_equal(base, _plan(kind, num_replicas=2, seed=8).batches(0, 0))
 
 
-def test_within_batch_order_is_shuffled() -> None:
-    """Batches are not grouped by class: some batch has its classes out of sorted order."""
-    plan = _plan("fixed")
+@pytest.mark.parametrize("kind", KINDS)
+def test_within_batch_order_is_shuffled(kind: str) -> None:
+    """Batches are not grouped by class, nor in stream order: some batch has its classes out
+    of sorted order, and every class shows up in the first and in the last column."""
+    plan = _plan(kind, alpha=1.0, n_batches=200)
     ys = LABELS[plan.batches(0, 0)]
     assert np.any(np.diff(ys, axis=1) < 0)
+    assert set(ys[:, 0].tolist()) == set(range(K))
+    assert set(ys[:, -1].tolist()) == set(range(K))
 
 
 # -- random kind -------------------------------------------------------------------------------
@@ -307,7 +492,7 @@ def test_within_batch_order_is_shuffled() -> None:
     ids=["middle-zero", "last-zero", "single"],
 )
 def test_random_never_draws_a_zero_target_class(target: list[float]) -> None:
-    """Classes with p_c = 0 never appear, wherever they sit in the CDF."""
+    """Classes with p_c = 0 never appear, wherever they sit in the alias table."""
     p = explicit(target)
     plan = _plan("random", target=p, batch_size=64, n_batches=200)
     batches = plan.batches(0, 0)
@@ -320,16 +505,17 @@ def test_random_positions_come_from_the_index() -> None:
     index = ClassIndex.from_class_indices([[100, 7, 55], [3], [1000, 2000]])
     plan = Plan(index, "random", interpolate(index.counts, 1.0), 16, 30, 3)
     batches = plan.batches(0, 0)
-    assert set(np.unique(batches).tolist()) <= {100, 7, 55, 3, 1000, 2000}
+    assert set(np.unique(batches).tolist()) == {100, 7, 55, 3, 1000, 2000}
 
 
-def test_counted_positions_come_from_the_index() -> None:
-    """Fixed and quota draws hit only indexed positions, each class from its own list."""
-    class_idxs = [[100, 7, 55], [3], [1000, 2000]]
+@pytest.mark.parametrize("kind", COUNTED)
+def test_counted_positions_come_from_the_index(kind: str) -> None:
+    """Counted kinds draw only indexed positions, each class from its own list."""
+    class_idxs = [[100, 7, 55], [3, 9], [1000, 2000]]
     index = ClassIndex.from_class_indices(class_idxs)
-    for kind in ("fixed", "quota"):
-        plan = Plan(index, kind, interpolate(index.counts, 1.0), 6, 10, 3)
-        batches = plan.batches(0, 0)
-        rows = plan.counts_rows(0, 10)
-        for c, idxs in enumerate(class_idxs):
-            np.testing.assert_array_equal(np.isin(batches, idxs).sum(axis=1), rows[:, c])
+    options = {"samples_per_class": 2} if kind == "pk" else None
+    plan = Plan(index, kind, interpolate(index.counts, 1.0), 6, 10, 3, 1, options)
+    batches = plan.batches(0, 0)
+    rows = plan.count_rows(0, 0)
+    for c, idxs in enumerate(class_idxs):
+        np.testing.assert_array_equal(np.isin(batches, idxs).sum(axis=1), rows[:, c])

@@ -1,4 +1,4 @@
-"""Checkpoint and resume of ``BalancedBatchSampler`` (DESIGN: Resume, Determinism).
+"""Checkpoint and resume of ``BalancedBatchSampler`` (specification: Resume, Determinism).
 
 A sampler restored at batch ``k`` of epoch ``e`` yields exactly what the uninterrupted one
 would have yielded from there on, including the following epochs; the state names the epoch,
@@ -100,10 +100,10 @@ def test_resume_does_not_replay_earlier_batches() -> None:
     calls: list[int] = []
     chunk = sampler.plan.chunk
 
-    def spy(epoch: int, rank: int, j: int) -> Any:
+    def spy(epoch: int, rank: int, j: int, cache: Any = None) -> Any:
         """Record which chunk is computed."""
         calls.append(j)
-        return chunk(epoch, rank, j)
+        return chunk(epoch, rank, j, cache)
 
     sampler.plan.chunk = spy  # type: ignore[method-assign]
     k = 2 * sampler.plan.chunk_batches + 3
@@ -155,12 +155,16 @@ def test_set_epoch_after_restore_keeps_the_position() -> None:
     assert list(other) == reference[1]
 
 
-def test_abandoned_pass_restarts_the_epoch() -> None:
-    """Breaking out of a pass does not advance the epoch; the next pass starts it afresh."""
+def test_abandoned_pass_still_advances_the_epoch() -> None:
+    """Breaking out of a pass (a steps-per-epoch loop) does not replay it: the next pass is
+    the next epoch, as for a completed pass, unless set_epoch chose one."""
+    reference = epochs_of(make(), 3)
     sampler = make()
-    first = take(iter(sampler), 3)
-    assert sampler.epoch == 0
-    assert list(sampler)[:3] == first
+    assert take(iter(sampler), 3) == reference[0][:3]
+    assert sampler.epoch == 1
+    assert take(iter(sampler), 2) == reference[1][:2]
+    sampler.set_epoch(0)
+    assert list(sampler) == reference[0]
 
 
 def test_state_is_json_and_names_epoch_position_fingerprint() -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .. import keys
 from ..classes import ClassIndex
 from . import KindTraits
 
@@ -61,9 +62,11 @@ class Setting:
 
     @property
     def key(self) -> tuple[int, ...]:
-        """The prefix of every key this plan draws from: the seed, then the epoch if the plan
-        serves one epoch."""
-        return (self.seed,) if self.epoch is None else (self.seed, self.epoch)
+        """The prefix of every key this plan draws from: the seed, then (if the plan serves
+        one epoch) its own tag and the epoch, so that no per-epoch key meets another stream's."""
+        if self.epoch is None:
+            return (self.seed,)
+        return (self.seed, keys.TAG_EPOCH_PLAN, self.epoch)
 
     @property
     def slots_per_epoch(self) -> int:

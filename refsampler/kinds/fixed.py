@@ -75,7 +75,18 @@ class FixedPlan(CountedPlan):
 
     def entries(self, slots: IntVector) -> Entries:
         per_epoch = self.setting.slots_per_epoch
-        epoch = int(slots[0]) // per_epoch
+        epochs = slots // per_epoch
+        if epochs[0] != epochs[-1]:  # slots across an epoch boundary: one part per epoch
+            cut = np.flatnonzero(np.diff(epochs)) + 1
+            parts = [self.entries(part) for part in np.split(slots, cut)]
+            offsets = np.concatenate(([0], cut))
+            return Entries(
+                np.concatenate([p.row + o for p, o in zip(parts, offsets.tolist())]),
+                np.concatenate([p.cls for p in parts]),
+                np.concatenate([p.count for p in parts]),
+                np.concatenate([p.start for p in parts]),
+            )
+        epoch = int(epochs[0])
         counts = self.counts(epoch)
         cls = np.flatnonzero(counts)
         rows = slots.size

@@ -1,0 +1,152 @@
+"""Tests of :mod:`refsampler.kinds.fixed`: the same counts in every batch of an epoch, exact
+ties rotated over epochs."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from refsampler.allocation import allocate, allocate_with_ties
+from refsampler.classes import ClassIndex
+from refsampler.errors import InvalidArgumentError
+from refsampler.kinds.base import Setting
+from refsampler.kinds.fixed import FixedPlan, build
+from refsampler.plan import Plan
+from refsampler.targets import explicit, interpolate
+
+from . import check_counted_plan
+
+IntArray = npt.NDArray[np.int64]
+
+SIZES = np.array([30, 12, 9, 6, 5])
+INDEX = ClassIndex.from_labels(np.repeat(np.arange(SIZES.size), SIZES))
+#: Uniform over 5 classes with B = 8: every class 1.6, 3 tied seats among 5 classes.
+TIED = explicit([1.0] * 5)
+
+
+def _fixed(
+    target: npt.NDArray[np.float64] = TIED,
+    *,
+    batch_size: int = 8,
+    n_batches: int = 6,
+    replicas: int = 2,
+    seed: int = 1,
+    epoch: int | None = None,
+) -> FixedPlan:
+    return build(Setting(INDEX, target, batch_size, n_batches, replicas, seed, {}, epoch))
+
+
+@pytest.mark.parametrize(
+    "target", [TIED, interpolate(SIZES, 0.5), interpolate(SIZES, 0.0), explicit([3, 1, 1, 1, 0])]
+)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_every_batch_of_an_epoch_has_allocates_counts_up_to_ties(
+    target: npt.NDArray[np.float64], seed: int
+) -> None:
+    """Within an epoch every row is one vector: allocate's certain seats plus `seats` of the
+    tied classes; it equals allocate when nothing ties, and it meets the protocol."""
+    plan = _fixed(target, seed=seed)
+    certain, tied, seats = allocate_with_ties(target, 8)
+    per_epoch = plan.setting.slots_per_epoch
+    for epoch in range(4):
+        rows = check_counted_plan(plan, np.arange(epoch * per_epoch, (epoch + 1) * per_epoch))
+        assert np.all(rows == rows[0])
+        np.testing.assert_array_equal(rows[0], plan.counts(epoch))
+        extra = rows[0] - certain
+        assert set(extra.tolist()) <= {0, 1} and int(extra.sum()) == seats
+        assert np.all(extra[np.setdiff1d(np.arange(SIZES.size), tied)] == 0)
+        if seats == 0:
+            np.testing.assert_array_equal(rows[0], allocate(target, 8))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_tied_seats_rotate_so_no_class_is_favoured(seed: int) -> None:
+    """After E epochs every tied class has had its extra seat floor(E s / T) or ceil(E s / T)
+    times (s = 3 seats among T = 5 classes)."""
+    plan = _fixed(seed=seed)
+    certain, tied, seats = allocate_with_ties(TIED, 8)
+    extra = np.zeros(SIZES.size, dtype=np.int64)
+    for epochs in range(1, 31):
+        extra += plan.counts(epochs - 1) - certain
+        total = epochs * seats
+        lo, hi = total // tied.size, -(-total // tied.size)
+        assert np.all((extra[tied] >= lo) & (extra[tied] <= hi)), epochs
+
+
+def test_tie_order_depends_on_the_seed() -> None:
+    """Which tied classes win in early epochs is random from the seed, not by class index."""
+    orders = {
+        tuple(np.concatenate([_fixed(seed=s).counts(e) for e in range(3)]).tolist())
+        for s in range(12)
+    }
+    assert len(orders) > 1
+    winners = {tuple(np.flatnonzero(_fixed(seed=s).counts(0) == 2).tolist()) for s in range(12)}
+    assert winners != {(0, 1, 2)}
+
+
+def test_plan_for_one_epoch_rotates_by_that_epoch() -> None:
+    """A moving target builds a plan per epoch: its slots count from the epoch's start, its
+    counts are counts(0), and the epoch keys its tie order."""
+    certain, _, seats = allocate_with_ties(TIED, 8)
+    vectors = set()
+    for epoch in range(12):
+        plan = _fixed(epoch=epoch)
+        rows = check_counted_plan(plan, np.arange(0, plan.setting.slots_per_epoch))
+        assert np.all(rows == plan.counts(0))
+        assert int((plan.counts(0) - certain).sum()) == seats
+        vectors.add(tuple(plan.counts(0).tolist()))
+    assert len(vectors) > 1
+
+
+def test_rank_slots_are_evenly_spaced_rows() -> None:
+    """One rank's slots (step num_replicas) give that rank's rows of the full entries."""
+    plan = _fixed(replicas=3, n_batches=5)
+    full = check_counted_plan(plan, np.arange(15, 30))
+    for rank in range(3):
+        np.testing.assert_array_equal(
+            check_counted_plan(plan, np.arange(15 + rank, 30, 3)), full[rank::3]
+        )
+
+
+def test_describe_reports_the_split() -> None:
+    """describe() holds the certain seats, the tied classes and the tied seats."""
+    info = _fixed().describe()
+    certain, tied, seats = allocate_with_ties(TIED, 8)
+    np.testing.assert_array_equal(info["certain"], certain)
+    np.testing.assert_array_equal(info["tied"], tied)
+    assert info["tied_seats"] == seats
+
+
+def test_infeasible_target_is_refused() -> None:
+    """More positive classes than the rounding can seat: InvalidArgumentError."""
+    with pytest.raises(InvalidArgumentError, match='kind="fixed"` is infeasible'):
+        _fixed(explicit([1.0] * 5), batch_size=4)
+
+
+def test_entries_across_an_epoch_boundary_meet_the_protocol() -> None:
+    """CountedPlan.entries takes any increasing, evenly spaced slots; slots 10 .. 13 of a
+    plan with 12 slots per epoch cross into epoch 1, whose tie winners differ."""
+    plan = _fixed(seed=0)
+    assert not np.array_equal(plan.counts(0), plan.counts(1))
+    check_counted_plan(plan, np.arange(10, 14))
+
+
+def test_tie_rotation_is_independent_of_the_member_streams() -> None:
+    """With a target that moves with the epoch, epoch 0's tie winners are not determined by
+    class 4's member cycle. Five classes tie for three seats; class 4 has five members and its
+    blocks of rounds are as long as the tie rotation's, so with a shared key the winners are
+    always the first three items of class 4's first cycle. Independent streams make that
+    happen with probability 1 / C(5, 3) = 1/10 per seed: all 20 seeds, 1e-20."""
+    sizes = [5119, 5119, 5119, 5119, 5]
+    index = ClassIndex.from_labels(np.repeat(np.arange(5), sizes))
+    coincidences = 0
+    for seed in range(20):
+        plan = Plan(index, "fixed", lambda epoch: TIED, 8, 10, seed)
+        kind_plan = plan.kind_plan(0)
+        assert isinstance(kind_plan, FixedPlan)
+        winners = set(np.flatnonzero(kind_plan.counts(0) == 2).tolist())
+        assert plan.members is not None
+        first_cycle = plan.members.rotation(4).base_round(0)
+        coincidences += winners == set(first_cycle[:3].tolist())
+    assert coincidences < 20

@@ -1,0 +1,137 @@
+"""Tests of :mod:`refsampler.kinds.pk`: P distinct classes x m members per batch, appearances
+within one of t P p_c, feasibility messages."""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from refsampler.classes import ClassIndex
+from refsampler.errors import InvalidArgumentError
+from refsampler.kinds.base import Setting
+from refsampler.kinds.pk import PkPlan, build, check_feasible, samples_per_class
+from refsampler.plan import Plan
+from refsampler.targets import explicit, interpolate
+
+from . import check_counted_plan
+
+FloatArray = npt.NDArray[np.float64]
+
+SIZES = np.array([50, 20, 12, 8, 6, 4, 3])
+LABELS = np.repeat(np.arange(SIZES.size), SIZES)
+INDEX = ClassIndex.from_labels(LABELS)
+
+
+def _pk(
+    target: FloatArray, m: int = 2, batch_size: int = 8, replicas: int = 2, seed: int = 4
+) -> PkPlan:
+    setting = Setting(INDEX, target, batch_size, 9, replicas, seed, {"samples_per_class": m})
+    return build(setting)
+
+
+@pytest.mark.parametrize(
+    ("target", "m", "batch_size"),
+    [
+        (interpolate(SIZES, 1.0), 2, 8),
+        (interpolate(SIZES, 0.9), 2, 8),
+        (explicit([3, 3, 2, 2, 1, 1, 0]), 3, 9),
+        (explicit([1, 1, 1, 1, 1, 1, 1]), 1, 7),
+        (explicit([2, 1, 1, 1, 1, 1, 1]), 2, 8),
+    ],
+)
+@pytest.mark.parametrize("seed", [0, 4])
+def test_batches_are_p_classes_times_m_and_appearances_within_one(
+    target: FloatArray, m: int, batch_size: int, seed: int
+) -> None:
+    """Every row holds P = B / m classes with exactly m each, and after every global slot
+    each class's appearances are within 1 of t P p_c (exact fractions)."""
+    plan = _pk(target, m, batch_size, seed=seed)
+    p_count = batch_size // m
+    rows = check_counted_plan(plan, np.arange(0, 4 * plan.setting.slots_per_epoch))
+    assert np.all((rows == 0) | (rows == m))
+    assert np.all((rows > 0).sum(axis=1) == p_count)
+    appearances = np.cumsum(rows > 0, axis=0)
+    load = [Fraction(float(x)).limit_denominator(1 << 24) * p_count for x in target]
+    for t in range(rows.shape[0]):
+        for c, w in enumerate(load):
+            assert abs(int(appearances[t, c]) - (t + 1) * w) < 1, (t, c)
+
+
+def test_plan_batches_hold_distinct_members() -> None:
+    """Through a Plan: each appearance takes m distinct members (the class has at least m),
+    across cycle wraps, epochs and ranks."""
+    target = interpolate(SIZES, 1.0)
+    plan = Plan(INDEX, "pk", target, 8, 9, 4, 2, {"samples_per_class": 2}, block_draws=3)
+    for epoch in range(4):
+        for rank in range(2):
+            batches = plan.batches(epoch, rank)
+            counts = np.stack([np.bincount(LABELS[row], minlength=SIZES.size) for row in batches])
+            np.testing.assert_array_equal(counts, plan.count_rows(epoch, rank))
+            assert all(np.unique(row).size == 8 for row in batches)
+
+
+def test_samples_per_class_is_validated() -> None:
+    """m must be a positive int dividing the batch size."""
+    assert samples_per_class(4, 16) == 4
+    with pytest.raises(InvalidArgumentError, match=r"`samples_per_class`.*0"):
+        samples_per_class(0, 16)
+    multiple = r"multiple of `samples_per_class` \(3\).*got 16"
+    with pytest.raises(InvalidArgumentError, match=multiple):
+        samples_per_class(3, 16)
+
+
+def test_too_few_positive_classes_is_refused() -> None:
+    """P classes per batch need P classes with a positive target."""
+    with pytest.raises(InvalidArgumentError, match=r"at least P = 4 classes.*only 3"):
+        check_feasible(explicit([1, 1, 1, 0, 0, 0, 0]), 4, SIZES, 2)
+
+
+def test_a_class_smaller_than_m_is_refused_by_name() -> None:
+    """A positive class with fewer than m members is named."""
+    with pytest.raises(InvalidArgumentError, match="class 6 has only 3"):
+        check_feasible(interpolate(SIZES, 1.0), 2, SIZES, 4)
+
+
+def _largest_feasible_alpha(counts: npt.NDArray[np.int64], p_count: int) -> float:
+    """Independently: the largest alpha on a fine grid with P * interpolate(counts, alpha)
+    <= 1 everywhere (interpolate is linear in alpha, so the feasible set is an interval)."""
+    grid = np.linspace(0.0, 1.0, 100_001)
+    share = counts / counts.sum()
+    loads = p_count * (grid[:, None] / counts.size + (1 - grid[:, None]) * share)
+    feasible = grid[np.all(loads <= 1 + 1e-12, axis=1)]
+    return float(feasible.max())
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.5])
+def test_infeasible_target_names_the_class_and_the_feasible_alphas(alpha: float) -> None:
+    """P p_c > 1: the message names the class with the largest load and gives the range of
+    feasible alphas, whose upper end is the largest feasible alpha."""
+    target = interpolate(SIZES, alpha)
+    p_count = 4
+    load = p_count * target
+    worst = int(np.argmax(load))
+    with pytest.raises(InvalidArgumentError) as info:
+        check_feasible(target, p_count, SIZES, 2, alpha)
+    message = str(info.value)
+    assert f"class {worst} in P * p_c = {load[worst]:.6g} > 1" in message
+    found = re.search(r"alpha in \[([0-9.e-]+), ([0-9.e-]+)\] is feasible", message)
+    assert found is not None
+    high = float(found.group(2))
+    assert abs(high - _largest_feasible_alpha(SIZES, p_count)) < 2e-5
+    assert f"alpha={alpha!r}" in message
+    with pytest.raises(InvalidArgumentError, match=f"class {worst} in P"):
+        _pk(target, 2, 8)
+
+
+def test_describe_reports_rates() -> None:
+    """describe(): m, P, and the appearance rates P p_c."""
+    target = interpolate(SIZES, 1.0)
+    info = _pk(target).describe()
+    assert info["samples_per_class"] == 2 and info["classes_per_batch"] == 4
+    np.testing.assert_allclose(info["appearance_rates"], 4 * target, atol=1e-12)
+    full = _pk(explicit([2, 1, 1, 1, 1, 1, 1])).describe()
+    assert full["every_batch"].tolist() == [0]

@@ -1,0 +1,188 @@
+"""Tests of :mod:`refsampler.groups`: snapping floats to the fractions they stand for, and
+:class:`~refsampler.groups.RateGroups` (seats per slot for classes at fractional rates)."""
+
+from __future__ import annotations
+
+import math
+import pickle
+from fractions import Fraction
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from refsampler.groups import SNAP_DENOMINATOR, RateGroups, exact_values, snap
+
+IntArray = npt.NDArray[np.int64]
+
+
+# -- snap ------------------------------------------------------------------------------------
+
+
+def test_snap_examples() -> None:
+    """The documented examples: B p products and sums of decimals snap to their fractions;
+    a tiny dyadic value stays exact."""
+    assert snap(3 * 0.45) == Fraction(27, 20)
+    assert snap(0.1 + 0.2) == Fraction(3, 10)
+    assert snap(2.0**-40) == Fraction(1, 2**40)
+    assert snap(0.0) == 0 and snap(5.0) == 5
+
+
+@settings(max_examples=100, deadline=None)
+@given(num=st.integers(0, 10**6), den=st.integers(1, 4096))
+def test_snap_recovers_small_fractions(num: int, den: int) -> None:
+    """The float nearest a fraction with a small denominator snaps back to that fraction."""
+    exact = Fraction(num, den)
+    assert snap(float(exact)) == exact
+
+
+@settings(max_examples=100, deadline=None)
+@given(value=st.floats(0, 1e6, allow_nan=False))
+def test_snap_stays_within_four_ulps(value: float) -> None:
+    """snap never moves a value by more than 4 ulps, and its denominator is at most
+    SNAP_DENOMINATOR unless it is the value exactly."""
+    result = snap(value)
+    assert abs(result - Fraction(value)) <= 4 * Fraction(math.ulp(value))
+    assert result == Fraction(value) or result.denominator <= SNAP_DENOMINATOR
+
+
+def test_exact_values_gives_distinct_fractions_and_inverse() -> None:
+    """exact_values: the snapped distinct values, and each input's index among them."""
+    values = np.array([0.3, 0.1 + 0.2, 0.5, 0.3, 0.0])
+    fractions, inverse = exact_values(values)
+    assert inverse.dtype == np.int64
+    assert [fractions[i] for i in inverse] == [snap(float(v)) for v in values]
+    assert Fraction(1, 2) in fractions and Fraction(0) in fractions
+
+
+# -- rate groups ------------------------------------------------------------------------------
+
+
+@st.composite
+def _rates(draw: st.DrawFn) -> list[Fraction]:
+    """Class rates in [0, 1) over a small denominator, summing to an integer."""
+    den = draw(st.integers(2, 12))
+    nums = draw(st.lists(st.integers(0, den - 1), min_size=1, max_size=9))
+    while sum(nums) % den:
+        nums.append(min(den - 1, den - sum(nums) % den))
+    if sum(nums) == 0:
+        nums += [1, den - 1]
+    return draw(st.permutations([Fraction(n, den) for n in nums]))
+
+
+def _groups(rates: list[Fraction], seed: int, replicas: int = 1) -> RateGroups:
+    values = np.array([float(r) for r in rates])
+    return RateGroups(values, int(sum(rates, Fraction(0))), (seed, 3), replicas)
+
+
+def _per_slot(groups: RateGroups, start: int, stop: int) -> IntArray:
+    """Dense seats of picks(start, stop), shape (stop - start, K); asserts no class twice."""
+    slot, cls = groups.picks(start, stop)
+    assert np.all(np.diff(slot) >= 0)
+    dense = np.zeros((stop - start, groups.num_classes), dtype=np.int64)
+    np.add.at(dense, (slot - start, cls), 1)
+    assert dense.max(initial=0) <= 1
+    return dense
+
+
+@settings(max_examples=40, deadline=None)
+@given(rates=_rates(), seed=st.integers(0, 2**32), replicas=st.integers(1, 3))
+def test_picks_meet_the_rates(rates: list[Fraction], seed: int, replicas: int) -> None:
+    """Every slot has exactly d seats on distinct classes; a class of rate 0 never gets one;
+    after t slots class c has had floor(t r_c) or ceil(t r_c) seats, as seats_before says."""
+    groups = _groups(rates, seed, replicas)
+    d = int(sum(rates, Fraction(0)))
+    horizon = 120
+    dense = _per_slot(groups, 0, horizon)
+    assert np.all(dense.sum(axis=1) == d)
+    cumulative = np.vstack([np.zeros(len(rates), dtype=np.int64), np.cumsum(dense, axis=0)])
+    for c, r in enumerate(rates):
+        if r == 0:
+            assert cumulative[-1, c] == 0 and groups.group_of[c] == -1
+        for t in range(0, horizon + 1, 7):
+            assert math.floor(t * r) <= cumulative[t, c] <= math.ceil(t * r), (c, t)
+            assert groups.seats_before(c, t) == cumulative[t, c]
+    for t in (0, 1, 50, horizon):
+        np.testing.assert_array_equal(groups.seats_before_all(t), cumulative[t])
+
+
+@settings(max_examples=25, deadline=None)
+@given(rates=_rates(), seed=st.integers(0, 2**32), replicas=st.integers(1, 3), a=st.integers(0, 80))
+def test_picks_random_access_equals_sequential(
+    rates: list[Fraction], seed: int, replicas: int, a: int
+) -> None:
+    """picks(a, b) of a fresh instance is the slice of a sequential read; so is a pickled
+    copy's."""
+    sequential = _per_slot(_groups(rates, seed, replicas), 0, 120)
+    fresh = _groups(rates, seed, replicas)
+    np.testing.assert_array_equal(_per_slot(fresh, a, a + 40), sequential[a : a + 40])
+    copy = pickle.loads(pickle.dumps(fresh))
+    np.testing.assert_array_equal(_per_slot(copy, 0, 120), sequential)
+
+
+@settings(max_examples=25, deadline=None)
+@given(rates=_rates(), seed=st.integers(0, 2**32), replicas=st.integers(2, 3))
+def test_a_step_spreads_a_groups_seats(rates: list[Fraction], seed: int, replicas: int) -> None:
+    """With replicas, a group's seats in one global step (``replicas`` slots) go to
+    min(|g|, seats) different classes."""
+    groups = _groups(rates, seed, replicas)
+    dense = _per_slot(groups, 0, 60 * replicas)
+    for step in range(60):
+        block = dense[step * replicas : (step + 1) * replicas]
+        for cls in groups.members:
+            seats = int(block[:, cls].sum())
+            distinct = int((block[:, cls].sum(axis=0) > 0).sum())
+            assert distinct == min(cls.size, seats)
+
+
+def test_group_structure_and_singleton_split() -> None:
+    """Equal rates form one group unless the group would never hold two seats in a slot while
+    a slot has room for two: then each class is its own group."""
+    rates = np.array([0.4, 0.4, 0.4, 0.4, 0.4, 0.5, 0.5, 0.0])  # d = 3
+    groups = RateGroups(rates, 3, (1, 3))
+    assert groups.group_of[7] == -1
+    # 5 classes of 2/5: group rate 2 > 1, one group; the 1/2 pair (group rate 1) is split.
+    assert groups.num_groups == 3
+    assert sorted(len(m) for m in groups.members) == [1, 1, 5]
+    np.testing.assert_allclose(groups.rates[groups.group_of[:7]], rates[:7])
+    thin = np.array([0.1] * 5 + [0.5, 0.5, 0.5])  # d = 2; the 0.1 group has rate 1/2 <= 1
+    split = RateGroups(thin, 2, (1, 3))
+    assert len({int(g) for g in split.group_of[:5]}) == 5
+    assert all(len(split.members[split.group_of[c]]) == 1 for c in range(5))
+    one_seat = np.array([0.1] * 5 + [0.5])  # d = 1: no room for two, no split
+    together = RateGroups(one_seat, 1, (1, 3))
+    assert len({int(g) for g in together.group_of[:5]}) == 1
+    for g, cls in enumerate(groups.members):
+        assert cls.tolist() == sorted(cls.tolist())
+        assert groups.local[cls].tolist() == list(range(cls.size))
+        assert np.all(groups.group_of[cls] == g)
+
+
+def test_float_residual_goes_to_the_largest_group() -> None:
+    """Rates that sum to d only up to float rounding still give exactly d seats per slot."""
+    rates = np.array([0.1, 0.2, 0.3, 0.4, 1 / 3, 2 / 3])  # sums to 2 up to rounding
+    groups = RateGroups(rates, 2, (4, 3))
+    assert sum(groups.rho, Fraction(0)) == 2
+    dense = _per_slot(groups, 0, 90)
+    assert np.all(dense.sum(axis=1) == 2)
+
+
+def test_classes_meet_and_the_key_matters() -> None:
+    """Which classes share a slot is random from the key: different seeds give different
+    picks, and every pair of a group of equal rates shares some slot."""
+    rates = np.array([0.5] * 6)  # d = 3
+    dense = [_per_slot(RateGroups(rates, 3, (s, 3)), 0, 40) for s in range(6)]
+    assert any(not np.array_equal(dense[0], other) for other in dense[1:])
+    together = dense[0].T @ dense[0]
+    assert np.all(together > 0)
+
+
+@pytest.mark.parametrize("seats", [0])
+def test_no_rates(seats: int) -> None:
+    """All rates 0: no groups, no picks."""
+    groups = RateGroups(np.zeros(4), seats, (1, 3))
+    slot, cls = groups.picks(0, 10)
+    assert slot.size == 0 and cls.size == 0
+    assert groups.seats_before_all(10).tolist() == [0] * 4

@@ -1,0 +1,146 @@
+"""Tests of :mod:`refsampler.keys`: keyed generators, stream blocks and the 64-bit mix."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from refsampler import keys
+
+TAGS = (
+    keys.TAG_CYCLE,
+    keys.TAG_SHUFFLE,
+    keys.TAG_RANDOM,
+    keys.TAG_GROUP_ROTATION,
+    keys.TAG_TIE_ROTATION,
+    keys.TAG_PHASE,
+    keys.TAG_TIES,
+)
+KEY = st.lists(st.integers(0, 2**64), min_size=1, max_size=6).map(tuple)
+
+
+def _words(rng: np.random.Generator, n: int = 8) -> list[int]:
+    return rng.integers(0, 2**63, size=n).tolist()
+
+
+def test_tags_are_distinct() -> None:
+    """Every purpose has its own tag."""
+    assert len(set(TAGS)) == len(TAGS)
+
+
+@settings(max_examples=30, deadline=None)
+@given(key=KEY)
+def test_generator_is_deterministic_and_fresh(key: tuple[int, ...]) -> None:
+    """The same key gives the same stream, however many other generators were made or drawn
+    from in between."""
+    first = _words(keys.generator(*key))
+    _words(keys.generator(*key, 1), 100)
+    assert _words(keys.generator(*key)) == first
+
+
+@settings(max_examples=30, deadline=None)
+@given(key=KEY, other=KEY)
+def test_distinct_keys_give_distinct_streams(key: tuple[int, ...], other: tuple[int, ...]) -> None:
+    """Different keys give different streams (8 words of 63 bits
+    agree by chance with probability 2**-504)."""
+    assume(key != other)
+    assert _words(keys.generator(*key)) != _words(keys.generator(*other))
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        (7, keys.TAG_SHUFFLE, 0, 0, 0),
+        (7, keys.TAG_SHUFFLE, 0, 1, 0),
+        (7, keys.TAG_RANDOM, 0, 0, 0),
+        (7, keys.TAG_CYCLE, 3),
+    ],
+)
+def test_each_coordinate_and_tag_changes_the_stream(key: tuple[int, ...]) -> None:
+    """Changing the seed, the tag or any one coordinate of a key changes its stream."""
+    base = _words(keys.generator(*key))
+    for i in range(len(key)):
+        changed = list(key)
+        changed[i] += 1
+        assert _words(keys.generator(*changed)) != base, f"coordinate {i}"
+    swapped = (key[0], keys.TAG_TIES, *key[2:])
+    assert _words(keys.generator(*swapped)) != base
+
+
+@pytest.mark.parametrize("key", [(7,), (7, keys.TAG_CYCLE), (7, 3, 4)])
+def test_keys_differing_by_a_trailing_zero_give_distinct_streams(key: tuple[int, ...]) -> None:
+    """Different keys give different streams, also when one is the other plus a zero
+    coordinate (e.g. (seed, TAG_CYCLE, 0), the member cycle of class 0, and (seed,))."""
+    assert _words(keys.generator(*key)) != _words(keys.generator(*key, 0))
+
+
+@settings(max_examples=20, deadline=None)
+@given(key=KEY)
+def test_stream_start_is_the_generators_start(key: tuple[int, ...]) -> None:
+    """stream_start is the PCG64 state generator(*key) starts from: block 0 of the stream is
+    that generator."""
+    start = keys.stream_start(*key)
+    assert keys.stream_start(*key) == start
+    assert _words(keys.block_generator(start, 0)) == _words(keys.generator(*key))
+
+
+def test_blocks_are_the_stream_advanced_by_2_to_the_64() -> None:
+    """Block b is the stream advanced by b * 2**64 outputs: a PCG64 advanced by hand gives the
+    same numbers, and different blocks differ."""
+    start = keys.stream_start(5, keys.TAG_CYCLE, 2)
+    for block in (1, 2, 2**40 + 3):
+        bits = np.random.PCG64(keys.generator(5, keys.TAG_CYCLE, 2).bit_generator.seed_seq)
+        bits.advance(block * 2**64)
+        assert _words(keys.block_generator(start, block)) == _words(np.random.Generator(bits))
+    firsts = {tuple(_words(keys.block_generator(start, b), 4)) for b in range(20)}
+    assert len(firsts) == 20
+
+
+def test_block_generators_are_independent_objects() -> None:
+    """Drawing from one block's generator does not move another's."""
+    start = keys.stream_start(1, 2)
+    a = keys.block_generator(start, 3)
+    expected = _words(keys.block_generator(start, 3))
+    _words(keys.block_generator(start, 3), 50)
+    assert _words(a) == expected
+
+
+@settings(max_examples=30, deadline=None)
+@given(key=KEY)
+def test_mix64_is_deterministic_64_bit(key: tuple[int, ...]) -> None:
+    """mix64 is a pure 64-bit hash of the key."""
+    value = keys.mix64(*key)
+    assert 0 <= value < 2**64
+    assert keys.mix64(*key) == value
+
+
+def test_mix64_separates_order_and_coordinates() -> None:
+    """mix64 gives distinct values to permuted and neighbouring keys (no collisions among
+    a few thousand small keys)."""
+    values = {keys.mix64(a, b, c) for a in range(16) for b in range(16) for c in range(16)}
+    assert len(values) == 16**3
+    assert keys.mix64(1, 2) != keys.mix64(2, 1)
+
+
+@pytest.mark.parametrize(("size", "rows"), [(1, 1), (1, 4), (7, 1), (7, 5), (50, 3)])
+def test_uniform_order_gives_permutations(size: int, rows: int) -> None:
+    """uniform_order gives `rows` permutations of range(size), deterministic in the generator
+    state; rows of a block are not all equal when they can differ."""
+    order = keys.uniform_order(keys.generator(1, 2), size, rows)
+    assert order.shape == (rows, size)
+    assert all(sorted(row.tolist()) == list(range(size)) for row in order)
+    np.testing.assert_array_equal(order, keys.uniform_order(keys.generator(1, 2), size, rows))
+    if size == 50 and rows > 1:
+        assert not np.array_equal(order[0], order[1])
+
+
+def test_generators_pickle_to_the_same_stream() -> None:
+    """A keyed generator is an ordinary Generator: pickling keeps its position."""
+    rng = keys.generator(3, keys.TAG_SHUFFLE, 0, 0, 0)
+    _words(rng, 3)
+    copy = pickle.loads(pickle.dumps(rng))
+    assert _words(copy) == _words(rng)

@@ -1,0 +1,155 @@
+"""Tests of :mod:`refsampler.members`: the per-class member streams (cycles of fresh
+permutations, keyed per class, random access, the head rule inside batches)."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from refsampler.classes import ClassIndex
+from refsampler.members import MemberStreams
+
+IntArray = npt.NDArray[np.int64]
+
+SIZES = np.array([1, 2, 3, 7, 20, 64])
+LABELS = np.random.default_rng(11).permutation(np.repeat(np.arange(SIZES.size), SIZES))
+INDEX = ClassIndex.from_labels(LABELS)
+#: Draws one batch takes of each class (<= its size, so the head rule applies where >= 2).
+RUN = np.array([1, 2, 2, 5, 6, 9])
+
+
+class _Runs:
+    """Fixed runs of RUN[c] stream positions per batch: the member streams' slot oracle."""
+
+    def __call__(self, c: int, position: int) -> tuple[int, int]:
+        start = position - position % int(RUN[c])
+        return start, start + int(RUN[c])
+
+
+def _streams(seed: int = 3, block_draws: int = 4096, head_rule: bool = True) -> MemberStreams:
+    return MemberStreams(
+        INDEX, seed, RUN, _Runs() if head_rule else None, block_draws=block_draws
+    )
+
+
+def _draw(streams: MemberStreams, c: int, start: int, stop: int) -> IntArray:
+    """Positions start .. stop - 1 of class c's stream, in one entry, with a fresh cache."""
+    drawn = streams.draw(
+        np.array([c]), np.array([start]), np.array([stop - start]), streams.new_cache()
+    )
+    return drawn.astype(np.int64)
+
+
+@pytest.mark.parametrize("block_draws", [1, 5, 64, 4096])
+@pytest.mark.parametrize("head_rule", [False, True])
+def test_every_prefix_draws_each_member_floor_or_ceil(block_draws: int, head_rule: bool) -> None:
+    """After any prefix of D draws of class c, each member has been drawn floor(D/n_c) or
+    ceil(D/n_c) times, and only members of c are drawn."""
+    streams = _streams(block_draws=block_draws, head_rule=head_rule)
+    for c in range(SIZES.size):
+        members = INDEX.members(c).astype(np.int64)
+        n = members.size
+        stream = _draw(streams, c, 0, 7 * n + 3)
+        assert np.isin(stream, members).all()
+        ordinal = np.searchsorted(members, stream)
+        hits = np.zeros(n, dtype=np.int64)
+        for d, m in enumerate(ordinal, start=1):
+            hits[m] += 1
+            assert hits.min() >= d // n and hits.max() <= -(-d // n)
+
+
+@pytest.mark.parametrize("block_draws", [1, 5, 4096])
+def test_no_member_repeats_inside_a_batch(block_draws: int) -> None:
+    """With the head rule, every batch's run of RUN[c] <= n_c positions holds distinct
+    members, also where a run straddles two cycles, far into the stream."""
+    streams = _streams(block_draws=block_draws)
+    for c in range(SIZES.size):
+        run = int(RUN[c])
+        for first in (0, 10**9 * run):
+            stream = _draw(streams, c, first, first + 40 * run)
+            for b in range(40):
+                assert np.unique(stream[b * run : (b + 1) * run]).size == run
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    c=st.integers(0, SIZES.size - 1),
+    start=st.integers(0, 500),
+    length=st.integers(0, 200),
+    block_draws=st.sampled_from([1, 3, 64, 4096]),
+    head_rule=st.booleans(),
+)
+def test_random_access_equals_sequential(
+    c: int, start: int, length: int, block_draws: int, head_rule: bool
+) -> None:
+    """Any run of positions read by itself, with a fresh cache or a used one, equals that
+    slice of the stream read from 0."""
+    streams = _streams(block_draws=block_draws, head_rule=head_rule)
+    sequential = _draw(streams, c, 0, start + length)
+    np.testing.assert_array_equal(_draw(streams, c, start, start + length), sequential[start:])
+    cache = streams.new_cache()
+    pieces = [
+        streams.draw(np.array([c]), np.array([p]), np.array([1]), cache)
+        for p in reversed(range(start, start + length))
+    ]
+    got = np.array([int(p[0]) for p in reversed(pieces)], dtype=np.int64)
+    np.testing.assert_array_equal(got, sequential[start:])
+
+
+def test_entries_of_many_classes_in_one_call_equal_separate_calls() -> None:
+    """draw() over interleaved entries of several classes returns, entry by entry, what each
+    class's stream holds at those positions: a class's draws do not depend on the others."""
+    streams = _streams(block_draws=5)
+    rng = np.random.default_rng(0)
+    cls = rng.integers(0, SIZES.size, size=60)
+    start = rng.integers(0, 300, size=60)
+    count = rng.integers(1, 12, size=60)
+    drawn = streams.draw(cls, start, count, streams.new_cache()).astype(np.int64)
+    at = 0
+    for c, s, n in zip(cls.tolist(), start.tolist(), count.tolist(), strict=True):
+        np.testing.assert_array_equal(drawn[at : at + n], _draw(streams, c, s, s + n))
+        at += n
+    assert at == drawn.size
+    empty = streams.draw(cls[:0], start[:0], count[:0], streams.new_cache())
+    assert empty.size == 0
+
+
+def test_streams_are_keyed_per_class_and_seed() -> None:
+    """Each class's stream is its own: same seed, same stream (also after pickling); another
+    seed, another stream; two classes of equal size are not the same permutation of their
+    members."""
+    a = _draw(_streams(seed=3), 5, 0, 640)
+    np.testing.assert_array_equal(_draw(_streams(seed=3), 5, 0, 640), a)
+    np.testing.assert_array_equal(_draw(pickle.loads(pickle.dumps(_streams(seed=3))), 5, 0, 640), a)
+    assert not np.array_equal(_draw(_streams(seed=4), 5, 0, 640), a)
+    twins = ClassIndex.from_labels(np.repeat([0, 1], 30))
+    streams = MemberStreams(twins, 9, np.array([1, 1]))
+    first = _draw(streams, 0, 0, 300)
+    second = _draw(streams, 1, 0, 300) - 30
+    assert not np.array_equal(first, second)
+
+
+def test_each_cycle_is_a_fresh_permutation() -> None:
+    """Consecutive cycles of a class are permutations of its members, not one repeated."""
+    streams = _streams(head_rule=False)
+    stream = _draw(streams, 4, 0, 20 * 5).reshape(5, 20)
+    members = sorted(INDEX.members(4).tolist())
+    for cycle in stream:
+        assert sorted(cycle.tolist()) == members
+    assert len({tuple(cycle.tolist()) for cycle in stream}) == 5
+
+
+def test_rotation_matches_the_drawn_stream() -> None:
+    """rotation(c) is the stream over item indices: members(c)[rotation.items] is the draw."""
+    streams = _streams(block_draws=7)
+    for c in range(SIZES.size):
+        rot = streams.rotation(c)
+        items = rot.items(0, 50)
+        np.testing.assert_array_equal(
+            INDEX.members(c)[items].astype(np.int64), _draw(streams, c, 0, 50)
+        )

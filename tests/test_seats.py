@@ -1,0 +1,186 @@
+"""Tests of :mod:`refsampler.seats`: seats per rate group per slot (the Pfair lag bound, the
+closed form of two groups, PD2 for three or more, random access)."""
+
+from __future__ import annotations
+
+import math
+import pickle
+from fractions import Fraction
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from refsampler.seats import CHECKPOINT_SLOTS, RATE_BITS, SeatSchedule
+
+IntArray = npt.NDArray[np.int64]
+
+
+@st.composite
+def _rates(draw: st.DrawFn, min_free: int = 0, max_free: int = 5) -> list[Fraction]:
+    """Group rates rho_g = n_g + sigma_g summing to an integer, with small denominators:
+    ``min_free .. max_free`` free fractional parts, and one more that completes the sum."""
+    count = draw(st.integers(min_free, max_free))
+    sigma = [Fraction(draw(st.integers(1, 40)), draw(st.integers(41, 60))) for _ in range(count)]
+    short = math.ceil(sum(sigma, Fraction(0))) - sum(sigma, Fraction(0))
+    if short and count:
+        sigma.append(short)
+    integral = draw(st.lists(st.integers(0, 2), min_size=len(sigma), max_size=len(sigma)))
+    rho = [Fraction(n) + s for n, s in zip(integral, sigma, strict=True)]
+    rho += [Fraction(n) for n in draw(st.lists(st.integers(0, 2), max_size=2))]
+    return draw(st.permutations(rho))
+
+
+def _check_schedule(schedule: SeatSchedule, rho: list[Fraction], horizon: int) -> IntArray:
+    """The contract over slots 0 .. horizon - 1; returns the per-slot seats."""
+    per_slot = schedule.slots(0, horizon)
+    d = int(sum(rho, Fraction(0)))
+    assert per_slot.shape == (horizon, len(rho))
+    assert np.all(per_slot.sum(axis=1) == d)
+    base = np.array([math.floor(r) for r in rho], dtype=np.int64)
+    extra = per_slot - base
+    assert np.all((extra == 0) | (extra == 1))
+    cumulative = np.vstack([np.zeros(len(rho), dtype=np.int64), np.cumsum(per_slot, axis=0)])
+    for g, r in enumerate(rho):
+        for t in range(horizon + 1):
+            assert abs(int(cumulative[t, g]) - t * r) < 1, (g, t)
+    return per_slot
+
+
+@settings(max_examples=40, deadline=None)
+@given(rho=_rates(max_free=1), seed=st.integers(0, 2**32))
+def test_up_to_two_groups_meet_the_lag_bound(rho: list[Fraction], seed: int) -> None:
+    """At most two groups share the extra seats: n_g or n_g + 1 seats per slot, rows sum to
+    d, and |cumulative_g(t) - t rho_g| < 1 for every prefix."""
+    schedule = SeatSchedule(rho, (seed, 1))
+    assert not schedule.sequential
+    _check_schedule(schedule, rho, 150)
+
+
+@settings(max_examples=30, deadline=None)
+@given(rho=_rates(max_free=1), seed=st.integers(0, 2**32))
+def test_two_groups_are_a_sturmian_sequence(rho: list[Fraction], seed: int) -> None:
+    """With two active groups, E_A(t) = floor(t sigma_A + phi) for one phase phi in [0, 1):
+    the phases each prefix allows have a common point."""
+    schedule = SeatSchedule(rho, (seed, 1))
+    sigma = [r - math.floor(r) for r in rho]
+    active = [g for g, s in enumerate(sigma) if s > 0]
+    if len(active) != 2:
+        return
+    a = active[0]
+    extra = schedule.slots(0, 200)[:, a] - math.floor(rho[a])
+    e = np.concatenate([[0], np.cumsum(extra)])
+    low, high = Fraction(0), Fraction(1)
+    for t in range(201):
+        low = max(low, int(e[t]) - t * sigma[a])
+        high = min(high, int(e[t]) + 1 - t * sigma[a])
+    assert low < high
+
+
+def test_two_groups_phase_varies_with_the_key() -> None:
+    """The phase comes from the key: over a few keys the two-group sequence changes."""
+    rho = [Fraction(3, 7), Fraction(4, 7)]
+    sequences = {tuple(SeatSchedule(rho, (s, 1)).slots(0, 14)[:, 0].tolist()) for s in range(20)}
+    assert len(sequences) > 1
+
+
+@settings(max_examples=6, deadline=None)
+@given(rho=_rates(min_free=3, max_free=4), seed=st.integers(0, 2**32))
+def test_three_or_more_groups_meet_the_lag_bound(rho: list[Fraction], seed: int) -> None:
+    """PD2 (three or more groups share the extra seats): the same per-slot and prefix
+    contract, across a checkpoint."""
+    schedule = SeatSchedule(rho, (seed, 1))
+    assert schedule.sequential
+    _check_schedule(schedule, rho, CHECKPOINT_SLOTS + 40)
+
+
+def test_pd2_random_access_equals_sequential() -> None:
+    """A fresh schedule asked for late slots first (across checkpoints) gives the slots that
+    a sequential read gives; cumulative(t) is the sum of slots before t."""
+    rho = [Fraction(1, 3), Fraction(2, 5), Fraction(4, 15), Fraction(2, 1), Fraction(1, 1)]
+    sequential = SeatSchedule(rho, (5, 2))
+    horizon = 2 * CHECKPOINT_SLOTS + 50
+    rows = sequential.slots(0, horizon)
+    fresh = SeatSchedule(rho, (5, 2))
+    for a, b in [(2 * CHECKPOINT_SLOTS + 3, horizon), (CHECKPOINT_SLOTS - 5, CHECKPOINT_SLOTS + 5)]:
+        np.testing.assert_array_equal(fresh.slots(a, b), rows[a:b])
+    for t in (0, 1, CHECKPOINT_SLOTS, CHECKPOINT_SLOTS + 1, horizon):
+        np.testing.assert_array_equal(fresh.cumulative(t), rows[:t].sum(axis=0))
+    copy = pickle.loads(pickle.dumps(sequential))
+    np.testing.assert_array_equal(copy.slots(0, 100), rows[:100])
+
+
+@settings(max_examples=20, deadline=None)
+@given(rho=_rates(max_free=1), seed=st.integers(0, 2**32), a=st.integers(0, 300))
+def test_closed_form_random_access(rho: list[Fraction], seed: int, a: int) -> None:
+    """Up to two active groups: slots(a, b) is the slice of a sequential read, and
+    cumulative(t) its prefix sum, also far out (t near 2**40)."""
+    schedule = SeatSchedule(rho, (seed, 1))
+    rows = schedule.slots(0, 400)
+    np.testing.assert_array_equal(schedule.slots(a, a + 100), rows[a : a + 100])
+    np.testing.assert_array_equal(schedule.cumulative(a), rows[:a].sum(axis=0))
+    far = 2**40 + a
+    assert np.all(
+        schedule.cumulative(far + 30) - schedule.cumulative(far)
+        == schedule.slots(far, far + 30).sum(axis=0)
+    )
+    for g, r in enumerate(rho):
+        assert abs(int(schedule.cumulative(far)[g]) - far * r) < 1
+
+
+def test_schedule_depends_only_on_rates_and_key() -> None:
+    """Two schedules of the same rates and key agree; PD2's random priorities follow the key."""
+    rho = [Fraction(1, 2)] * 4
+    a = SeatSchedule(rho, (1, 2)).slots(0, 64)
+    np.testing.assert_array_equal(SeatSchedule(rho, (1, 2)).slots(0, 64), a)
+    others = [SeatSchedule(rho, (s, 2)).slots(0, 64) for s in range(2, 12)]
+    assert any(not np.array_equal(a, other) for other in others)
+
+
+def test_slot_containing() -> None:
+    """slot_containing(g, p) is the slot t with cumulative(t)[g] <= p < cumulative(t+1)[g]."""
+    rho = [Fraction(5, 3), Fraction(1, 6), Fraction(1, 6), Fraction(2)]
+    schedule = SeatSchedule(rho, (3,))
+    for g in range(len(rho)):
+        for p in range(0, 60):
+            t = schedule.slot_containing(g, p)
+            assert schedule.cumulative(t)[g] <= p < schedule.cumulative(t + 1)[g]
+    zero = SeatSchedule([Fraction(0), Fraction(1)], (3,))
+    with pytest.raises(ValueError, match="never gets a seat"):
+        zero.slot_containing(0, 0)
+
+
+def test_rates_must_sum_to_an_integer() -> None:
+    """A non-integral total is refused."""
+    with pytest.raises(ValueError, match="must sum to an integer"):
+        SeatSchedule([Fraction(1, 3), Fraction(1, 3)], (0,))
+
+
+def test_no_active_group_or_one() -> None:
+    """Integral rates: every slot is the base; one fractional group cannot exist alone, but a
+    whole-seat group with fractional neighbours still gets its base every slot."""
+    schedule = SeatSchedule([Fraction(2), Fraction(1), Fraction(0)], (0,))
+    assert schedule.slots(5, 9).tolist() == [[2, 1, 0]] * 4
+    assert schedule.cumulative(7).tolist() == [14, 7, 0]
+    assert schedule.slots(3, 3).shape == (0, 3)
+
+
+def test_huge_denominators_are_rounded_within_2_to_the_minus_58() -> None:
+    """Rates whose common denominator passes 2**58 are rounded to that grid: per slot the
+    contract holds, and each group's lag stays below 1 plus t * 2**-58."""
+    primes = [1_000_003, 998_244_353, 1_000_000_007]
+    sigma = [Fraction(1, p) for p in primes]
+    sigma.append(math.ceil(sum(sigma)) - sum(sigma, Fraction(0)))
+    rho = [*sigma, Fraction(1)]
+    schedule = SeatSchedule(rho, (8,))
+    assert schedule.den == 1 << RATE_BITS
+    horizon = 300
+    rows = schedule.slots(0, horizon)
+    assert np.all(rows.sum(axis=1) == 2)
+    cumulative = np.cumsum(rows, axis=0)
+    slack = Fraction(1, 1 << RATE_BITS)
+    for g, r in enumerate(rho):
+        for t in range(1, horizon + 1):
+            assert abs(int(cumulative[t - 1, g]) - t * r) < 1 + t * slack
