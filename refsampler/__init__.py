@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .allocation import allocate, quota_schedule
 from .classes import ClassIndex, class_counts
-from .errors import InvalidArgumentError, RefSamplerError
+from .errors import InvalidArgumentError, RefSamplerError, RefSamplerWarning
 from .targets import effective_number, explicit, interpolate, power
 from .weights import sample_weights
 
@@ -27,6 +27,7 @@ __all__ = [
     "ClassIndex",
     "InvalidArgumentError",
     "RefSamplerError",
+    "RefSamplerWarning",
     "SamplerFactory",
     "__version__",
     "allocate",

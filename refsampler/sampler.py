@@ -237,6 +237,10 @@ class BalancedBatchSampler(Sampler[list[int]]):
         self._last_epoch: int | None = None  # epoch of the most recent pass
         self._pass_id = 0  # id of the most recent pass; only that pass moves the cursor
         self._cursor: tuple[int, int] | None = None  # (epoch, batches yielded) of a live pass
+        # (epoch, start) of the most recent pass while it has yielded nothing: a loader that
+        # makes an iterator and replaces it before use (DataLoader workers, Lightning) does
+        # not skip an epoch.
+        self._pending: tuple[int, int] | None = None
 
     # -- public attributes -----------------------------------------------------------------
 
@@ -301,6 +305,8 @@ class BalancedBatchSampler(Sampler[list[int]]):
         """The epoch the next pass will yield."""
         if self._chosen or self._last_epoch is None:
             return self._epoch
+        if self._pending is not None:
+            return self._pending[0]
         return self._last_epoch + 1
 
     # -- torch Sampler protocol -------------------------------------------------------------
@@ -319,7 +325,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
         if not (self._restored and epoch == self._epoch):
             self._start, self._restored = 0, False
         self._epoch, self._chosen = epoch, True
-        self._cursor = None
+        self._cursor = self._pending = None
         self._pass_id += 1  # a pass begun before this call no longer moves the cursor
 
     def __iter__(self) -> Iterator[list[int]]:
@@ -331,7 +337,11 @@ class BalancedBatchSampler(Sampler[list[int]]):
             A resumable iterator (it has ``state_dict`` / ``load_state_dict`` as well, which
             ``torchdata``'s ``StatefulDataLoader`` uses).
         """
-        epoch, start = self.epoch, (self._start if self._chosen else 0)
+        if self._pending is not None and not self._chosen:
+            epoch, start = self._pending
+        else:
+            epoch, start = self.epoch, (self._start if self._chosen else 0)
+        self._pending = (epoch, start)
         self._epoch, self._start, self._chosen, self._restored = epoch, 0, False, False
         self._last_epoch = epoch
         self._pass_id += 1
@@ -381,7 +391,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
         epoch, position = self._check_state(state)
         self._epoch, self._start = epoch, position
         self._chosen = self._restored = True
-        self._cursor = None
+        self._cursor = self._pending = None
         self._pass_id += 1  # a pass begun before the restore no longer moves the cursor
 
     def _state(self, epoch: int, position: int) -> dict[str, Any]:
@@ -496,6 +506,7 @@ class _BatchIterator(Iterator[list[int]]):
         sampler = self._sampler
         if sampler._pass_id == self._pass_id:  # self._publish(), inlined: a live pass has rows
             sampler._cursor = (self._epoch, k)
+            sampler._pending = None
         row: list[int] = self._rows[i].tolist()
         return row
 
@@ -520,6 +531,7 @@ class _BatchIterator(Iterator[list[int]]):
         self._rows, self._rows_start, self._finished = [], 0, False
         if self._is_current():
             self._sampler._last_epoch = self._epoch
+            self._sampler._pending = None
         if self._position >= self._sampler.n_batches:
             self._finish()
         else:
@@ -535,7 +547,7 @@ class _BatchIterator(Iterator[list[int]]):
     def _finish(self) -> None:
         """The pass is over: the sampler has no live pass until the next one begins."""
         if self._is_current():
-            self._sampler._cursor = None
+            self._sampler._cursor = self._sampler._pending = None
         self._finished = True
         self._rows = []
 

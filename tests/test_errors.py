@@ -17,7 +17,7 @@ def test_refsampler_error_is_an_exception() -> None:
 
 
 def test_invalid_argument_error_is_value_error_and_refsampler_error() -> None:
-    """InvalidArgumentError subclasses both RefSamplerError and ValueError (DESIGN 2)."""
+    """InvalidArgumentError subclasses both RefSamplerError and ValueError."""
     assert issubclass(InvalidArgumentError, RefSamplerError)
     assert issubclass(InvalidArgumentError, ValueError)
 
@@ -35,8 +35,11 @@ def test_errors_are_reexported_from_package() -> None:
     """The top-level package exports the same classes, listed in __all__."""
     assert refsampler.InvalidArgumentError is InvalidArgumentError
     assert refsampler.RefSamplerError is RefSamplerError
-    assert {"InvalidArgumentError", "RefSamplerError"} <= set(refsampler.__all__)
-    assert set(refsampler.errors.__all__) == {"InvalidArgumentError", "RefSamplerError"}
+    names = {"InvalidArgumentError", "RefSamplerError", "RefSamplerWarning"}
+    assert names <= set(refsampler.__all__)
+    assert set(refsampler.errors.__all__) == names
+    assert refsampler.RefSamplerWarning is refsampler.errors.RefSamplerWarning
+    assert issubclass(refsampler.RefSamplerWarning, UserWarning)
 
 
 def test_library_raises_invalid_argument_error_from_public_api() -> None:

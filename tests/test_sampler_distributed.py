@@ -1,4 +1,4 @@
-"""Data-parallel sharding of ``BalancedBatchSampler`` (DESIGN: Replicas, Determinism).
+"""Data-parallel sharding of ``BalancedBatchSampler`` (specification: Replicas, Determinism).
 
 Two layers:
 
@@ -45,7 +45,7 @@ def batch_counts(labels: IntArray, batches: IntArray, num_classes: int) -> IntAr
 def check_rank_batches(
     scenario: Scenario, batches: IntArray, n_batches: int, target: npt.NDArray[np.float64]
 ) -> None:
-    """One rank's epoch satisfies its kind's properties (DESIGN: Kinds)."""
+    """One rank's epoch satisfies its kind's properties (specification: Kinds)."""
     labels = scenario.labels()
     B, K = scenario.batch_size, len(scenario.class_sizes)
     assert batches.shape == (n_batches, B)
@@ -60,9 +60,23 @@ def check_rank_batches(
     assert np.all((counts >= low) & (counts <= high))
     if scenario.kind == "fixed":
         assert np.all(counts == allocate(target, B))
-    else:
-        steps = np.arange(1, n_batches + 1)[:, None]
-        assert np.all(np.abs(np.cumsum(counts, axis=0) - steps * B * target) < 1)
+
+
+def check_global_prefix(scenario: Scenario, per_rank: list[list[IntArray]]) -> None:
+    """Quota: the run's global stream (epoch by epoch, step by step, rank by rank) keeps every
+    class's cumulative count within 1 of ``t B p_c`` after every global batch ``t``; one rank
+    alone need not (it sees every ``R``-th batch of one schedule)."""
+    if scenario.kind != "quota":
+        return
+    labels = scenario.labels()
+    K, B = len(scenario.class_sizes), scenario.batch_size
+    target = scenario_target(scenario)
+    stream = np.concatenate(
+        [np.stack([epochs[e] for epochs in per_rank], axis=1) for e in range(scenario.epochs)]
+    ).reshape(-1, B)
+    counts = batch_counts(labels, stream, K)
+    t = np.arange(1, stream.shape[0] + 1)[:, None]
+    assert np.all(np.abs(np.cumsum(counts, axis=0) - t * B * target) < 1)
 
 
 def check_union_coverage(scenario: Scenario, per_rank: list[list[IntArray]]) -> None:
@@ -128,10 +142,13 @@ def test_every_rank_has_the_kind_properties_and_equal_length(name: str, num_repl
     samplers = local_replicas(scenario, num_replicas)
     expected = -(-sum(scenario.class_sizes) // (scenario.batch_size * num_replicas))
     target = scenario_target(scenario)
+    per_rank = []
     for sampler in samplers:
         assert len(sampler) == expected
-        for batches in local_epochs(sampler, scenario.epochs):
+        per_rank.append(local_epochs(sampler, scenario.epochs))
+        for batches in per_rank[-1]:
             check_rank_batches(scenario, batches, expected, target)
+    check_global_prefix(scenario, per_rank)
 
 
 @pytest.mark.parametrize("num_replicas", [2, 3, 4])
@@ -285,6 +302,7 @@ def test_group_ranks_have_kind_properties(two_runs: tuple[int, list[Any], list[A
             got = result[scenario.name]
             for batches in got["epochs"]:
                 check_rank_batches(scenario, batches, got["len"], target)
+        check_global_prefix(scenario, [result[scenario.name]["epochs"] for result in run])
 
 
 @pytest.mark.distributed

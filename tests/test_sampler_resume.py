@@ -167,6 +167,23 @@ def test_abandoned_pass_still_advances_the_epoch() -> None:
     assert list(sampler) == reference[0]
 
 
+def test_an_iterator_dropped_before_its_first_batch_does_not_skip_an_epoch() -> None:
+    """DataLoader workers and Lightning may make an iterator and replace it before reading
+    it: a pass that yielded nothing is made again, so epoch 0 is not skipped; a pass that
+    yielded a batch counts."""
+    reference = epochs_of(make(), 2)
+    sampler = make()
+    iter(sampler)
+    iter(sampler)
+    assert sampler.epoch == 0
+    assert list(sampler) == reference[0]
+    assert sampler.epoch == 1
+    restored = make()
+    restored.load_state_dict(sampler.state_dict() | {"epoch": 1, "batches_yielded": 2})
+    iter(restored)
+    assert list(restored) == reference[1][2:]
+
+
 def test_state_is_json_and_names_epoch_position_fingerprint() -> None:
     """The state is JSON-serialisable and carries epoch, position, fingerprint, config."""
     sampler = make()
