@@ -116,7 +116,7 @@ class RateGroups:
         for g, cls in enumerate(self.members):
             self.group_of[cls] = g
             self.local[cls] = np.arange(cls.size)
-        rho = [value * int(cls.size) for value, cls in zip(exact, self.members)]
+        rho = [value * int(cls.size) for value, cls in zip(exact, self.members, strict=True)]
         if rho and sum(rho, Fraction(0)) != self.seats_per_slot:
             largest = max(range(len(rho)), key=lambda g: (rho[g], g))
             rho[largest] = Fraction(self.seats_per_slot) - sum(
@@ -124,9 +124,8 @@ class RateGroups:
             )
         #: Exact group rates; member rate is ``rho[g] / len(members[g])``.
         self.rho = rho
-        self.rates = np.array(
-            [float(r / cls.size) for r, cls in zip(rho, self.members)], dtype=np.float64
-        )
+        per_class = [float(r / cls.size) for r, cls in zip(rho, self.members, strict=True)]
+        self.rates = np.array(per_class, dtype=np.float64)
         self.schedule = SeatSchedule(rho, (*self.key, keys.TAG_PHASE))
         self.rotations = [
             Rotation(

@@ -167,7 +167,7 @@ class Plan:
         """The kind's plan that serves ``epoch``."""
         if self._constant is not None:
             return self._constant
-        return self._epoch_plan(epoch)  # type: ignore[no-any-return]
+        return self._epoch_plan(epoch)
 
     def target(self, epoch: int = 0) -> FloatVector:
         """The target of ``epoch``."""

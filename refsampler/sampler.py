@@ -201,6 +201,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
         seed = _validate.seed(seed)
         counts = index.counts
         schedule = alpha if isinstance(alpha, AlphaSchedule) else None
+        plain = None if alpha is None or schedule is not None else float(alpha)  # type: ignore[arg-type]
         if schedule is not None:
             if target is not None:
                 resolve(counts, 0.5, target)  # the "not both" message
@@ -209,12 +210,12 @@ class BalancedBatchSampler(Sampler[list[int]]):
             the_target: Any = _TargetOfEpoch(counts, schedule)
             first = the_target(0)
         else:
-            the_target = first = resolve(counts, alpha, target)
+            the_target = first = resolve(counts, plain, target)
             first.flags.writeable = False
         if kind == "pk":
-            alphas = [a for _, a in schedule.knots] if schedule else [alpha]
+            alphas: list[float | None] = [a for _, a in schedule.knots] if schedule else [plain]
             for value in alphas:
-                p = first if schedule is None else interpolate(counts, value)
+                p = first if schedule is None or value is None else interpolate(counts, value)
                 check_feasible(
                     p,
                     batch_size // options["samples_per_class"],
@@ -223,7 +224,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
                     None if target is not None else (1.0 if value is None else float(value)),
                 )
         self._alpha: float | AlphaSchedule | None = (
-            None if target is not None else (schedule or (1.0 if alpha is None else float(alpha)))
+            None if target is not None else (schedule or (1.0 if plain is None else plain))
         )
         self._plan = Plan(
             index, kind, the_target, batch_size, n_batches, seed, num_replicas, options

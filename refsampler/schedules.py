@@ -16,6 +16,7 @@ References
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ class AlphaSchedule:
         knots = self.knots
         if epoch <= knots[0][0]:
             return knots[0][1]
-        for (e0, a0), (e1, a1) in zip(knots, knots[1:]):
+        for (e0, a0), (e1, a1) in itertools.pairwise(knots):
             if epoch <= e1:
                 if epoch == e1:
                     return a1

@@ -184,7 +184,7 @@ class SeatSchedule:
             first = (t * int(self.num[0]) + self._phase) // self.den
             return np.array([first, t * self.extra - first], dtype=np.int64)
         block, row = divmod(t, BLOCK_SLOTS)
-        return self._block(block)[row].copy()  # type: ignore[no-any-return]
+        return self._block(block)[row].copy()
 
     def slots(self, start: int, stop: int) -> IntMatrix:
         """Seats of each group in slots ``start .. stop - 1``, shape (stop - start, G)."""
@@ -199,15 +199,15 @@ class SeatSchedule:
         if self.active.size == 2:
             num, phase = int(self.num[0]), self._phase
             den = self.den
-            first = [(t * num + phase) // den for t in range(start, stop + 1)]
-            inc = np.diff(np.array(first, dtype=np.int64))
+            seats = [(t * num + phase) // den for t in range(start, stop + 1)]
+            inc = np.diff(np.array(seats, dtype=np.int64)).astype(np.int64)
             out[:, self.active[0]] += inc
             out[:, self.active[1]] += self.extra - inc
             return out
-        first, last = start // BLOCK_SLOTS, (stop - 1) // BLOCK_SLOTS
-        blocks = [self._block(b)[:-1] for b in range(first, last + 1)]
-        blocks.append(self._block(last)[-1:])
-        cumulative = np.concatenate(blocks)[start - first * BLOCK_SLOTS :][: n + 1]
+        lo, hi = start // BLOCK_SLOTS, (stop - 1) // BLOCK_SLOTS
+        blocks = [self._block(b)[:-1] for b in range(lo, hi + 1)]
+        blocks.append(self._block(hi)[-1:])
+        cumulative = np.concatenate(blocks)[start - lo * BLOCK_SLOTS :][: n + 1]
         out[:, self.active] += np.diff(cumulative, axis=0)
         return out
 
@@ -290,7 +290,7 @@ class SeatSchedule:
         count = extra.copy()
         # |lag| < den for every slot; only start * num needs Python's big integers.
         lag = np.array(
-            [start * int(n) - int(e) * den for n, e in zip(num, count)], dtype=np.int64
+            [start * int(n) - int(e) * den for n, e in zip(num, count, strict=True)], dtype=np.int64
         )
         heavy = self._heavy
         light = den - num

@@ -81,7 +81,7 @@ class FixedPlan(CountedPlan):
             parts = [self.entries(part) for part in np.split(slots, cut)]
             offsets = np.concatenate(([0], cut))
             return Entries(
-                np.concatenate([p.row + o for p, o in zip(parts, offsets.tolist())]),
+                np.concatenate([p.row + o for p, o in zip(parts, offsets.tolist(), strict=True)]),
                 np.concatenate([p.cls for p in parts]),
                 np.concatenate([p.count for p in parts]),
                 np.concatenate([p.start for p in parts]),

@@ -35,7 +35,7 @@ class QuotaPlan(CountedPlan):
         # B p_c as the fraction it stands for, so that an integral quota is exactly integral.
         values, inverse = exact_values(setting.batch_size * p)
         floors = np.array([v.numerator // v.denominator for v in values], dtype=np.int64)
-        remainders = np.array([float(v - int(f)) for v, f in zip(values, floors)])
+        remainders = np.array([float(v - int(f)) for v, f in zip(values, floors, strict=True)])
         self.floors = floors[inverse]
         rates = np.where(p > 0, remainders[inverse], 0.0)
         extra = setting.batch_size - int(self.floors.sum())
