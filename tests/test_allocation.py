@@ -20,8 +20,9 @@ def _raises(message: str) -> Any:
 
 
 def _reference_allocate(p: np.ndarray, batch_size: int) -> list[int] | None:
-    """DESIGN 2 "fixed", written out literally: floors, then forced classes, then the largest
-    fractional parts with ties to the lower index; None when infeasible."""
+    """The fixed kind's rounding rule (docs/specification.md, "fixed"), written out literally:
+    floors, then forced classes, then the largest fractional parts with ties to the lower
+    index; None when infeasible."""
     quotas = [batch_size * float(x) for x in p]
     floors = [math.floor(q) for q in quotas]
     seats = batch_size - sum(floors)
@@ -53,7 +54,7 @@ def _random_targets(seed: int, how_many: int) -> list[np.ndarray]:
     return targets
 
 
-# -- allocate: DESIGN examples ---------------------------------------------------------------
+# -- allocate: worked examples ---------------------------------------------------------------
 
 
 def test_allocate_never_drops_the_small_class() -> None:
@@ -144,7 +145,7 @@ def test_allocate_returns_int64_vector() -> None:
 @pytest.mark.parametrize("batch_size", [1, 2, 3, 7, 8, 16, 32, 100])
 def test_allocate_matches_the_contract_on_assorted_targets(batch_size: int) -> None:
     """On assorted targets: sum B, floor/ceil, >= 1 for positive classes, and the same choice
-    as a literal transcription of DESIGN 2 (errors exactly when that finds no vector)."""
+    as a literal transcription of the rounding rule (errors exactly when that finds no vector)."""
     for p in _random_targets(batch_size, 60):
         expected = _reference_allocate(p, batch_size)
         if expected is None:
@@ -195,7 +196,7 @@ def test_allocate_rejects_bad_arguments(target: Any, batch_size: Any, message: s
 
 
 def _check_quota_schedule(rows: np.ndarray, p: np.ndarray, batch_size: int) -> None:
-    """DESIGN 2 "quota": floor/ceil entries, rows sum to B, every prefix within 1 of k B p."""
+    """The quota property: floor/ceil entries, rows sum to B, every prefix within 1 of k B p."""
     quotas = batch_size * p
     assert rows.dtype == np.int64
     assert np.all((rows == np.floor(quotas)) | (rows == np.ceil(quotas)))

@@ -505,7 +505,7 @@ def test_target_array_not_mutated() -> None:
     assert target.flags.writeable
 
 
-# -- bad input (DESIGN 2) ------------------------------------------------------------------------
+# -- bad input (docs/specification.md, "Bad input") -----------------------------------------------
 
 _UNIFORM_21 = "[0.047619 0.047619 0.047619 ... 0.047619 0.047619 0.047619]"
 BAD_INPUT = [
@@ -628,7 +628,7 @@ BAD_INPUT = [
     ids=[case[0] for case in BAD_INPUT],
 )
 def test_bad_input_raises_exact_message(labels: Any, kwargs: dict[str, Any], message: str) -> None:
-    """Every bad input of DESIGN 2 raises InvalidArgumentError (a ValueError and a
+    """Every bad input of the specification raises InvalidArgumentError (a ValueError and a
     RefSamplerError) with the exact message naming the argument and the value."""
     kwargs = dict(kwargs)
     batch_size = kwargs.pop("batch_size", 2)

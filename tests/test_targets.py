@@ -1,4 +1,4 @@
-"""Tests of :mod:`refsampler.targets`: the target families of DESIGN 2, exactly."""
+"""Tests of :mod:`refsampler.targets`: the target families of the specification, exactly."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def _raises(message: str) -> Any:
 
 
 def _check_is_target(p: np.ndarray, k: int) -> None:
-    """DESIGN 2: float64, shape (K,), non-negative, sums to 1 within 1e-12."""
+    """A target is float64, shape (K,), non-negative, and sums to 1 within 1e-12."""
     assert p.dtype == np.float64
     assert p.shape == (k,)
     assert np.all(p >= 0)

@@ -541,7 +541,7 @@ def test_feasible_target_rejects_wrong_length() -> None:
 
 
 def test_feasible_target_rejects_positive_share_on_empty_class() -> None:
-    """A positive share on an empty class is an error (DESIGN 2: never silently renormalised)."""
+    """A positive share on an empty class is an error (a target is never silently renormalised)."""
     message = (
         "`target` gives class 1 a target share of 0.25, but it has no samples; give it share 0 "
         "with an explicit `target`, or relabel so that every class id has samples; "
