@@ -1,5 +1,5 @@
 # Every target creates .venv on first use. torch 2.13.0 (CPU) is installed first, by exact
-# version: any other specification may pull a multi-GB CUDA build (DESIGN.md section 6).
+# version: any other specification may pull a multi-GB CUDA build.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -29,6 +29,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/compare.py
+
+ecosystem: $(STAMP)
+	$(PY) benchmarks/ecosystem.py
 
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict

@@ -1,8 +1,15 @@
 """Adapters: every checked implementation is seen through one protocol.
 
 ``make_batches(labels, *, kind, alpha, batch_size, n_batches, seed) -> Iterable[Sequence[int]]``
+(``+ samples_per_class`` for kinds that take it)
 
 * ``labels`` is a 1-D int64 numpy array of class ids ``0 .. K-1``; every class is non-empty.
+* ``alpha`` is a number, or an alpha schedule (:mod:`refsampler.schedules`: a callable of the
+  epoch); the batches API is epoch 0. An adapter that cannot take a schedule declines it.
+* ``samples_per_class`` (``m``) is passed only for kinds whose traits name that option
+  (``pk``: ``B / m`` classes of ``m`` members per batch). An adapter without that keyword
+  declines those configurations (the kit reads its signature; a ``TypeError`` naming the
+  keyword counts as well).
 * The result is ``n_batches`` batches of ``batch_size`` positions into ``labels``.
 * Raising ``NotImplementedError`` means "this configuration is not supported" (a kind, an
   alpha, a tiny class ...): the kit skips that configuration only, lists it as declined with
@@ -38,10 +45,11 @@ __all__ = [
     "from_weights",
     "load",
     "refsampler",
+    "refsampler_sampler",
     "weights_kinds",
 ]
 
-APIS = ("batches", "factory", "weights")
+APIS = ("batches", "factory", "weights", "sampler")
 
 
 class MakeBatches(Protocol):
@@ -52,7 +60,7 @@ class MakeBatches(Protocol):
         labels: npt.NDArray[np.int64],
         *,
         kind: str,
-        alpha: float,
+        alpha: Any,
         batch_size: int,
         n_batches: int,
         seed: int,
@@ -63,12 +71,14 @@ def refsampler(
     labels: npt.NDArray[np.int64],
     *,
     kind: str,
-    alpha: float,
+    alpha: Any,
     batch_size: int,
     n_batches: int,
     seed: int,
+    samples_per_class: int | None = None,
 ) -> list[list[int]]:
-    """refsampler's own :class:`~refsampler.BalancedBatchSampler`, for every kind."""
+    """refsampler's own :class:`~refsampler.BalancedBatchSampler`, for every kind (epoch 0
+    of an alpha schedule)."""
     from ..sampler import BalancedBatchSampler
 
     sampler = BalancedBatchSampler(
@@ -80,8 +90,44 @@ def refsampler(
         seed=seed,
         num_replicas=1,
         rank=0,
+        samples_per_class=samples_per_class,
     )
     return list(sampler)
+
+
+def refsampler_sampler(
+    labels: npt.NDArray[np.int64],
+    *,
+    kind: str,
+    alpha: Any,
+    batch_size: int,
+    n_batches: int,
+    seed: int,
+    num_replicas: int,
+    rank: int,
+    samples_per_class: int | None = None,
+) -> Any:
+    """refsampler's :class:`~refsampler.BalancedBatchSampler` for ``--api sampler``.
+
+    Its ``load_state_dict`` refuses a state of another configuration (or seed), which the
+    attribute ``refuses_foreign_states`` tells the kit.
+    """
+    from ..sampler import BalancedBatchSampler
+
+    return BalancedBatchSampler(
+        labels,
+        batch_size,
+        kind=kind,
+        alpha=alpha,
+        n_batches=n_batches,
+        seed=seed,
+        num_replicas=num_replicas,
+        rank=rank,
+        samples_per_class=samples_per_class,
+    )
+
+
+refsampler_sampler.refuses_foreign_states = True  # type: ignore[attr-defined]
 
 
 class WatchedBatches(list[list[int]]):
@@ -136,37 +182,47 @@ def from_factory(factory: Any) -> MakeBatches:
             f"`factory` must have a .get(class_idxs, batch_size, n_batches, alpha, kind) "
             f"method; got {type(instance).__name__}."
         )
-    takes_seed = "seed" in inspect.signature(instance.get).parameters
+    parameters = inspect.signature(instance.get).parameters
+    takes_seed = "seed" in parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    takes_m = takes_any or "samples_per_class" in parameters
 
-    def build(class_idxs: list[list[int]], args: tuple[Any, ...], kind: str, seed: int) -> Any:
+    def build(
+        class_idxs: list[list[int]], args: tuple[Any, ...], kind: str, seed: int, extra: Any
+    ) -> Any:
+        keywords = {"seed": seed, **extra} if takes_seed else dict(extra)
         try:
-            return (
-                instance.get(class_idxs, *args, seed=seed)
-                if takes_seed
-                else instance.get(class_idxs, *args)
-            )
+            return instance.get(class_idxs, *args, **keywords)
         except NotImplementedError:
             raise
         except Exception as exc:
             if _names_kind(exc, kind):
                 raise NotImplementedError(f"the factory rejects kind {kind!r}: {exc}") from exc
+            if callable(args[2]) and isinstance(exc, TypeError | ValueError | AttributeError):
+                raise NotImplementedError(
+                    f"the factory does not take an alpha schedule: {type(exc).__name__}: {exc}"
+                ) from exc
             raise
 
     def make_batches(
         labels: npt.NDArray[np.int64],
         *,
         kind: str,
-        alpha: float,
+        alpha: Any,
         batch_size: int,
         n_batches: int,
         seed: int,
+        samples_per_class: int | None = None,
     ) -> WatchedBatches:
+        extra = {} if samples_per_class is None else {"samples_per_class": samples_per_class}
+        if extra and not takes_m:
+            raise NotImplementedError("the factory's get() takes no samples_per_class=")
         class_idxs = [np.flatnonzero(labels == c).tolist() for c in range(int(labels.max()) + 1)]
         original = copy.deepcopy(class_idxs)
         args = (batch_size, n_batches, alpha, kind)
 
         def read() -> WatchedBatches:
-            sampler = build(class_idxs, args, kind, seed)
+            sampler = build(class_idxs, args, kind, seed, extra)
             changed = _list_changes(original, class_idxs, "building the sampler")
             batches = [list(map(int, b)) for b in sampler]
             if not changed:
@@ -227,10 +283,11 @@ def from_weights(weights_fn: Callable[..., Any]) -> MakeBatches:
         labels: npt.NDArray[np.int64],
         *,
         kind: str,
-        alpha: float,
+        alpha: Any,
         batch_size: int,
         n_batches: int,
         seed: int,
+        samples_per_class: int | None = None,
     ) -> list[list[int]]:
         if kind not in weights_kinds():
             raise NotImplementedError(
@@ -239,7 +296,14 @@ def from_weights(weights_fn: Callable[..., Any]) -> MakeBatches:
         import torch
         from torch.utils.data import BatchSampler, WeightedRandomSampler
 
-        raw = weights_fn(labels, alpha=alpha) if by_keyword else weights_fn(labels, alpha)
+        try:
+            raw = weights_fn(labels, alpha=alpha) if by_keyword else weights_fn(labels, alpha)
+        except (TypeError, ValueError, AttributeError) as exc:
+            if callable(alpha):
+                raise NotImplementedError(
+                    f"the weights take no alpha schedule: {type(exc).__name__}: {exc}"
+                ) from exc
+            raise
         weights = np.asarray(raw, dtype=np.float64).tolist()
         generator = torch.Generator().manual_seed(seed)
         sampler = WeightedRandomSampler(
@@ -259,7 +323,7 @@ def api_kinds(api: str) -> tuple[str, ...]:
     return default_kinds()
 
 
-def load(spec: str, api: str = "batches") -> MakeBatches:
+def load(spec: str, api: str = "batches", *, index_sampler: bool = False) -> MakeBatches:
     """Import ``MODULE:CALLABLE`` and adapt it to the protocol.
 
     Importing runs the module's code, so only load code you trust.
@@ -268,8 +332,12 @@ def load(spec: str, api: str = "batches") -> MakeBatches:
     ----------
     spec : str
         ``"package.module:name"``; ``name`` may be dotted (``module:Class.attr``).
-    api : {"batches", "factory", "weights"}
-        How the object is called.
+    api : {"batches", "factory", "weights", "sampler"}
+        How the object is called (``sampler``: a
+        :class:`~refsampler.conformance.streams.SamplerAdapter`).
+    index_sampler : bool
+        For ``api="sampler"``: the sampler yields positions one by one (batched with
+        ``BatchSampler(drop_last=False)``).
 
     Raises
     ------
@@ -279,7 +347,7 @@ def load(spec: str, api: str = "batches") -> MakeBatches:
     """
     if api not in APIS:
         raise InvalidArgumentError(
-            f'`api` must be one of "batches", "factory", "weights"; got {api!r}.'
+            f'`api` must be one of "batches", "factory", "weights", "sampler"; got {api!r}.'
         )
     module_name, sep, attribute = spec.partition(":")
     if not sep or not module_name or not attribute:
@@ -310,4 +378,8 @@ def load(spec: str, api: str = "batches") -> MakeBatches:
         raise InvalidArgumentError(f"`impl` must name a callable; got {spec!r}.")
     if api == "weights":
         return from_weights(target)
+    if api == "sampler":
+        from .streams import SamplerAdapter
+
+        return SamplerAdapter(target, index_sampler=index_sampler)
     return target

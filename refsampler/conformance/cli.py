@@ -19,14 +19,14 @@ import argparse
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
-from ..errors import InvalidArgumentError
-from .adapters import APIS, api_kinds, load
-from .calls import AdapterExit
-from .configs import CONFIGS
-from .report import EXIT_CONFORMS, EXIT_NOT_TESTED, EXIT_USAGE, EXIT_VIOLATION, Report
-from .runner import LEVELS, default_kinds, plan_run, verify
-from .stats import FAMILY_LEVEL
+from .. import kinds as _kinds
+from .constants import API_NAMES, FAMILY_LEVEL, LEVELS
+from .report import EXIT_CONFORMS, EXIT_NOT_TESTED, EXIT_USAGE, EXIT_VIOLATION
+
+if TYPE_CHECKING:  # the runner (scipy) and the adapters are imported when a run starts
+    from .report import Report
 
 __all__ = ["EXIT_CODES", "configs_table", "configure", "run"]
 
@@ -58,15 +58,35 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--api",
-        choices=APIS,
+        choices=API_NAMES,
         default="batches",
         help="batches: make_batches(labels, *, kind, alpha, batch_size, n_batches, seed); "
         "factory: an object or class with pytorch_balanced_sampler's .get(); "
-        "weights: weights(labels, alpha) for WeightedRandomSampler (i.i.d. kinds only)",
+        "weights: weights(labels, alpha) for WeightedRandomSampler (i.i.d. kinds only); "
+        "sampler: make_sampler(labels, *, kind, alpha, batch_size, n_batches, seed, "
+        "num_replicas, rank) returning the sampler a DataLoader gets (epochs, ranks, resume)",
+    )
+    parser.add_argument(
+        "--index-sampler",
+        action="store_true",
+        help="with --api sampler: the sampler yields single positions; batch it with "
+        "BatchSampler(sampler, batch_size, drop_last=False)",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        metavar="E",
+        help="with --api sampler: epochs of the epoch checks (default: 3 quick, 4 full)",
+    )
+    parser.add_argument(
+        "--world-size",
+        metavar="W,W,...",
+        default="1,2",
+        help="with --api sampler: world sizes of the rank checks (default: 1,2)",
     )
     parser.add_argument(
         "--kind",
-        choices=(*default_kinds(), "all"),
+        choices=(*_kinds.names(), "all"),
         action="append",
         help="kind to check (repeatable; default: all kinds the API can express)",
     )
@@ -117,6 +137,9 @@ def configs_table(level: str = "quick", kinds: tuple[str, ...] | None = None) ->
     Columns: name, classes, class counts, batch size, alpha, batches per kind at ``level``
     (``-`` where the kind cannot serve the configuration), and what it probes.
     """
+    from .configs import CONFIGS
+    from .runner import default_kinds, plan_run
+
     selected = default_kinds() if kinds is None else kinds
     batches: dict[tuple[str, str], int] = {
         (s.kind, s.config.name): s.n_batches for s in plan_run(selected, CONFIGS, level)
@@ -138,7 +161,7 @@ def configs_table(level: str = "quick", kinds: tuple[str, ...] | None = None) ->
                 str(config.num_classes),
                 shown,
                 str(config.batch_size),
-                f"{config.alpha:g}",
+                str(config.alpha) if config.scheduled else f"{config.alpha:g}",
                 per_kind,
                 config.why,
             )
@@ -159,6 +182,11 @@ def _error(message: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run the checks; return the exit code."""
+    from ..errors import InvalidArgumentError
+    from .adapters import api_kinds, load
+    from .calls import AdapterExit
+    from .runner import verify
+
     possible = api_kinds(args.api)
     requested = tuple(dict.fromkeys(args.kind or ["all"]))
     kinds = possible if "all" in requested else requested
@@ -179,7 +207,13 @@ def run(args: argparse.Namespace) -> int:
         # must find `mypkg` in the project directory the same way.
         sys.path.insert(0, here)
     try:
-        adapter = load(args.impl, args.api)
+        sizes = tuple(int(w) for w in str(args.world_size).split(",") if w.strip())
+    except ValueError:
+        return _error(f"--world-size must be comma-separated integers; got {args.world_size!r}")
+    if args.api != "sampler" and (args.index_sampler or args.epochs is not None):
+        return _error("--index-sampler and --epochs need --api sampler")
+    try:
+        adapter = load(args.impl, args.api, index_sampler=args.index_sampler)
     except InvalidArgumentError as exc:
         return _error(str(exc))
     started = time.perf_counter()
@@ -188,6 +222,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"[{time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
 
     command = f"refsampler verify {args.impl} --api {args.api}"
+    stream_options: dict[str, object] = {}
+    if args.api == "sampler":
+        stream_options = {"epochs": args.epochs, "world_sizes": sizes}
+        command += f" --world-size {','.join(map(str, sizes))}"
+        command += " --index-sampler" if args.index_sampler else ""
+        command += f" --epochs {args.epochs}" if args.epochs is not None else ""
     if args.timeout is not None:
         command += f" --timeout {args.timeout:g}"
     if args.family_level != FAMILY_LEVEL:
@@ -205,6 +245,7 @@ def run(args: argparse.Namespace) -> int:
             progress=progress,
             name=f"{args.impl} (api={args.api})",
             command=command,
+            **stream_options,  # type: ignore[arg-type]
         )
     except InvalidArgumentError as exc:
         return _error(str(exc))
@@ -233,5 +274,9 @@ def _print(report: Report, failures_only: bool) -> None:
         f"{report.family_level:g} (Holm); {len(report.results)} checks in "
         f"{report.seconds:.1f} s"
     )
+    if report.notes:
+        print("notes:")
+        for note in report.notes:
+            print(f"  {note}")
     for line in report.verdict_lines():
         print(line)

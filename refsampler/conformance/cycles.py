@@ -16,6 +16,11 @@ MIN_MEMBERS = 16
 MAX_BATCH_FRACTION = 8
 
 
+def _most_per_batch(setting: Setting, c: int) -> int:
+    # ceil(B p_c) draws, or m draws per appearance under the pk shape.
+    return setting.unit if setting.unit > 1 else int(setting.ceils[c])
+
+
 def reshuffle_observable(setting: Setting) -> list[int]:
     """Classes whose consecutive cycles the main run shows well enough to compare.
 
@@ -27,7 +32,7 @@ def reshuffle_observable(setting: Setting) -> list[int]:
         c
         for c in range(sizes.size)
         if sizes[c] >= MIN_MEMBERS
-        and setting.ceils[c] * MAX_BATCH_FRACTION <= sizes[c]
+        and _most_per_batch(setting, c) * MAX_BATCH_FRACTION <= sizes[c]
         and setting.expected_draws[c] >= 3 * sizes[c]
     ]
 

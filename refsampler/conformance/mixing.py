@@ -47,7 +47,7 @@ IntVector = npt.NDArray[np.int64]
 
 def interchangeable_groups(setting: Setting) -> list[tuple[IntVector, float]]:
     """Groups of at least two part-time classes with the same fractional quota ``r``."""
-    rate = np.round(setting.quotas - setting.floors, 9)
+    rate = np.round(setting.seat_quotas - setting.seat_floors, 9)
     classes = setting.part_time
     groups = []
     for value in np.unique(rate[classes]):
@@ -101,7 +101,7 @@ def plan_mixing(setting: Setting) -> list[tuple[str, bool]]:
 
 
 def _together(setting: Setting, c: int, d: int) -> str:
-    if setting.floors[c] == 0 and setting.floors[d] == 0:
+    if setting.seat_floors[c] == 0 and setting.seat_floors[d] == 0:
         return "share a batch"
     return "get their extra seats in the same batch"
 
@@ -113,7 +113,8 @@ def mixing_checks(sample: Sample) -> list[CheckResult]:
     counts = sample.counts
     n = counts.shape[0]
     classes = setting.part_time
-    extra = counts[:, classes] > setting.floors[classes]
+    # Seats of each class per batch (draws, or appearances of m draws under the pk shape).
+    extra = counts[:, classes] // setting.unit > setting.seat_floors[classes]
     results = []
     if "schedule_varies_with_seed" in plan:
         same = bool(np.array_equal(sample.counts_of(sample.first), sample.counts_of(sample.other)))
@@ -169,7 +170,7 @@ def mixing_checks(sample: Sample) -> list[CheckResult]:
         if locked:
             c, d = locked[0]
             times = int(extra[:, column[c]].sum())
-            verb = "appear" if setting.floors[c] == 0 else "get their extra seats"
+            verb = "appear" if setting.seat_floors[c] == 0 else "get their extra seats"
             detail += f"; classes {c} and {d} {verb} in exactly the same {times} of {n} batches"
         results.append(exact("classes_not_locked", setting, len(locked), int(counts.sum()), detail))
     return results

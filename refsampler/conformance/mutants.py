@@ -12,14 +12,22 @@ nothing left), and a few adapters that are broken as *adapters*: :func:`exits` (
 :class:`ShufflingFactory` (exit 1: it shuffles the caller's lists) and
 :class:`KindRejectingFactory` (declines ``quota`` as pytorch_balanced_sampler does).
 
-Every function follows the adapter protocol
+Every function above :data:`SAMPLER_MUTANTS` follows the adapter protocol
 ``make_batches(labels, *, kind, alpha, batch_size, n_batches, seed)``.
+
+Sampler mutants (``--api sampler``)
+-----------------------------------
+Each ``make_sampler`` in :data:`SAMPLER_MUTANTS` is refsampler's sampler
+(:func:`~refsampler.conformance.adapters.refsampler_sampler`, which conforms) with one
+typical defect of a sampler under a training loop -- replayed or
+unreproducible epochs, unequal or overlapping ranks, per-shard targets, broken resumes -- so
+``refsampler verify refsampler.conformance.mutants:NAME --api sampler`` exits 1 for each.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -32,10 +40,13 @@ from ..targets import interpolate
 __all__ = [
     "MUTANTS",
     "PARTIAL",
+    "SAMPLER_MUTANTS",
     "KindRejectingFactory",
     "ShufflingFactory",
+    "Wrapped",
     "allocate_loose",
     "control",
+    "declines_every_sampler",
     "declines_everything",
     "exits",
     "hangs",
@@ -121,6 +132,36 @@ def _fixed_counts(
     return counts
 
 
+def _pk_rows(
+    target: FloatVector,
+    batch_size: int,
+    n_batches: int,
+    samples_per_class: int | None,
+    rng: np.random.Generator,
+    defect: str,
+) -> IntMatrix:
+    """Per-batch counts of P x m batches: the appearances follow a PD2 schedule of the
+    appearance rates ``P p_c`` (so every prefix is within one appearance), times ``m``."""
+    if not samples_per_class:
+        raise NotImplementedError("P x m batches need samples_per_class")
+    m = int(samples_per_class)
+    seats = batch_size // m
+    if defect == "appearance_drift":
+        # Rounds every batch on its own: the same P classes in every batch.
+        appear = np.broadcast_to(allocate_loose(target, seats), (n_batches, target.size)).copy()
+    else:
+        appear = quota_rows(target, seats, n_batches, None if defect == "locked_rotation" else rng)
+    rows = m * appear
+    if defect == "class_twice":
+        # Every batch gives its last class's m seats to its first class: 2m of one class.
+        for row in rows:
+            present = np.flatnonzero(row)
+            if present.size >= 2:
+                row[present[0]] += row[present[-1]]
+                row[present[-1]] = 0
+    return rows
+
+
 def _stream(rng: np.random.Generator, size: int, rows: IntVector, defect: str) -> IntVector:
     """Member offsets ``0 .. size-1`` for a class drawn ``rows[k]`` times in batch ``k``.
 
@@ -155,15 +196,22 @@ def _stream(rng: np.random.Generator, size: int, rows: IntVector, defect: str) -
 def _sample(
     labels: IntVector,
     kind: str,
-    alpha: float,
+    alpha: Any,
     batch_size: int,
     n_batches: int,
     seed: int | None,
     defect: str = "",
+    samples_per_class: int | None = None,
+    epoch: int = 0,
 ) -> IntMatrix:
-    """The contract in a few lines of numpy, with at most one ``defect`` switched on."""
+    """The contract in a few lines of numpy, with at most one ``defect`` switched on.
+
+    An alpha schedule is read at ``epoch`` (the batches API is epoch 0).
+    """
     properties = _kinds.get(kind).properties
     rng = np.random.default_rng(seed)
+    if callable(alpha):
+        alpha = float(alpha(epoch))
     class_counts = np.bincount(labels)
     k = class_counts.size
     if defect == "inverted_alpha":
@@ -188,6 +236,8 @@ def _sample(
         rows = np.broadcast_to(counts, (n_batches, k))
         if defect == "varying_fixed_counts":
             rows = quota_rows(target, batch_size, n_batches, rng)
+    elif _kinds.PROPERTY_PK_SHAPE in properties:
+        rows = _pk_rows(target, batch_size, n_batches, samples_per_class, rng, defect)
     elif _kinds.PROPERTY_QUOTA_COUNTS in properties:
         if defect == "quota_drift":
             # Largest remainder in every batch on its own: no memory of earlier batches.
@@ -294,7 +344,14 @@ def allocate_loose(target: FloatVector, batch_size: int) -> IntVector:
 
 
 def control(
-    labels: IntVector, *, kind: str, alpha: float, batch_size: int, n_batches: int, seed: int
+    labels: IntVector,
+    *,
+    kind: str,
+    alpha: Any,
+    batch_size: int,
+    n_batches: int,
+    seed: int,
+    samples_per_class: int | None = None,
 ) -> list[list[int]]:
     """A correct implementation of every kind the kit checks (the mutants' control group).
 
@@ -307,16 +364,34 @@ def control(
     >>> [sorted(labels[b].tolist()) for b in batches]
     [[0, 1, 2], [0, 1, 2]]
     """
-    return _sample(labels, kind, alpha, batch_size, n_batches, seed).tolist()
+    return _sample(
+        labels, kind, alpha, batch_size, n_batches, seed, samples_per_class=samples_per_class
+    ).tolist()
 
 
-def _mutant(defect: str, doc: str) -> MakeBatches:
+def _mutant(defect: str, doc: str, name: str | None = None) -> MakeBatches:
     def make_batches(
-        labels: IntVector, *, kind: str, alpha: float, batch_size: int, n_batches: int, seed: int
+        labels: IntVector,
+        *,
+        kind: str,
+        alpha: Any,
+        batch_size: int,
+        n_batches: int,
+        seed: int,
+        samples_per_class: int | None = None,
     ) -> list[list[int]]:
-        return _sample(labels, kind, alpha, batch_size, n_batches, seed, defect).tolist()
+        return _sample(
+            labels,
+            kind,
+            alpha,
+            batch_size,
+            n_batches,
+            seed,
+            defect,
+            samples_per_class=samples_per_class,
+        ).tolist()
 
-    make_batches.__name__ = make_batches.__qualname__ = defect
+    make_batches.__name__ = make_batches.__qualname__ = name or defect
     make_batches.__doc__ = doc
     return make_batches
 
@@ -402,59 +477,153 @@ locked_rotation = _mutant(
     "classes, 4 seats: classes 0 and 1 always together, 0 never with 5).",
 )
 
+pk_with_replacement = _mutant(
+    "with_replacement",
+    "P x m kind draws the m members of a class with replacement, not from its cycle.",
+    "pk_with_replacement",
+)
+pk_locked_rotation = _mutant(
+    "locked_rotation",
+    "P x m kind breaks appearance-schedule ties by class index: one rotation for every seed "
+    "(10 uniform classes, P = 4: some pairs of classes never share a batch).",
+    "pk_locked_rotation",
+)
+pk_class_twice = _mutant(
+    "class_twice",
+    "P x m kind gives one class two of the P slots of every batch (2m members of it, P - 1 "
+    "classes).",
+    "pk_class_twice",
+)
+pk_appearance_drift = _mutant(
+    "appearance_drift",
+    "P x m kind rounds every batch on its own: the P classes with the largest rates appear in "
+    "every batch, the others never (the appearance bound drifts without limit).",
+    "pk_appearance_drift",
+)
+
 
 def unseeded(
-    labels: IntVector, *, kind: str, alpha: float, batch_size: int, n_batches: int, seed: int
+    labels: IntVector,
+    *,
+    kind: str,
+    alpha: Any,
+    batch_size: int,
+    n_batches: int,
+    seed: int,
+    samples_per_class: int | None = None,
 ) -> list[list[int]]:
     """Ignores ``seed`` and draws from fresh OS entropy: runs are not reproducible."""
-    return _sample(labels, kind, alpha, batch_size, n_batches, None).tolist()
+    return _sample(
+        labels, kind, alpha, batch_size, n_batches, None, samples_per_class=samples_per_class
+    ).tolist()
 
 
 def constant_seed(
-    labels: IntVector, *, kind: str, alpha: float, batch_size: int, n_batches: int, seed: int
+    labels: IntVector,
+    *,
+    kind: str,
+    alpha: Any,
+    batch_size: int,
+    n_batches: int,
+    seed: int,
+    samples_per_class: int | None = None,
 ) -> list[list[int]]:
     """Ignores ``seed`` and always uses seed 1234: every seed gives the same batches."""
-    return _sample(labels, kind, alpha, batch_size, n_batches, 1234).tolist()
+    return _sample(
+        labels, kind, alpha, batch_size, n_batches, 1234, samples_per_class=samples_per_class
+    ).tolist()
 
 
 def extra_batch(
-    labels: IntVector, *, kind: str, alpha: float, batch_size: int, n_batches: int, seed: int
+    labels: IntVector,
+    *,
+    kind: str,
+    alpha: Any,
+    batch_size: int,
+    n_batches: int,
+    seed: int,
+    samples_per_class: int | None = None,
 ) -> list[list[int]]:
     """Off by one: yields ``n_batches + 1`` batches."""
-    return _sample(labels, kind, alpha, batch_size, n_batches + 1, seed).tolist()
+    return _sample(
+        labels, kind, alpha, batch_size, n_batches + 1, seed, samples_per_class=samples_per_class
+    ).tolist()
 
 
 def short_batches(
-    labels: IntVector, *, kind: str, alpha: float, batch_size: int, n_batches: int, seed: int
+    labels: IntVector,
+    *,
+    kind: str,
+    alpha: Any,
+    batch_size: int,
+    n_batches: int,
+    seed: int,
+    samples_per_class: int | None = None,
 ) -> list[list[int]]:
     """Wrong batch size: drops the last position of every batch."""
-    return _sample(labels, kind, alpha, batch_size, n_batches, seed)[:, :-1].tolist()
+    return _sample(
+        labels, kind, alpha, batch_size, n_batches, seed, samples_per_class=samples_per_class
+    )[:, :-1].tolist()
 
 
 def one_based(
-    labels: IntVector, *, kind: str, alpha: float, batch_size: int, n_batches: int, seed: int
+    labels: IntVector,
+    *,
+    kind: str,
+    alpha: Any,
+    batch_size: int,
+    n_batches: int,
+    seed: int,
+    samples_per_class: int | None = None,
 ) -> list[list[int]]:
     """Out-of-range positions: indexes from 1 (so position N appears, 0 never)."""
-    return (_sample(labels, kind, alpha, batch_size, n_batches, seed) + 1).tolist()
+    return (
+        _sample(
+            labels, kind, alpha, batch_size, n_batches, seed, samples_per_class=samples_per_class
+        )
+        + 1
+    ).tolist()
 
 
 def mutates_labels(
-    labels: IntVector, *, kind: str, alpha: float, batch_size: int, n_batches: int, seed: int
+    labels: IntVector,
+    *,
+    kind: str,
+    alpha: Any,
+    batch_size: int,
+    n_batches: int,
+    seed: int,
+    samples_per_class: int | None = None,
 ) -> list[list[int]]:
     """Shuffles the caller's labels in place (the original shuffled the caller's lists)."""
-    batches = _sample(labels, kind, alpha, batch_size, n_batches, seed).tolist()
+    batches = _sample(
+        labels, kind, alpha, batch_size, n_batches, seed, samples_per_class=samples_per_class
+    ).tolist()
     np.random.default_rng(seed).shuffle(labels)
     return batches
 
 
 def crashes_on_short_runs(
-    labels: IntVector, *, kind: str, alpha: float, batch_size: int, n_batches: int, seed: int
+    labels: IntVector,
+    *,
+    kind: str,
+    alpha: Any,
+    batch_size: int,
+    n_batches: int,
+    seed: int,
+    samples_per_class: int | None = None,
 ) -> list[list[int]]:
     """Raises ``ValueError`` for runs of fewer than 300 batches (the kit's re-runs)."""
     if n_batches < 300:
         raise ValueError(f"n_batches={n_batches} is too small for the warm-up")
     return control(
-        labels, kind=kind, alpha=alpha, batch_size=batch_size, n_batches=n_batches, seed=seed
+        labels,
+        kind=kind,
+        alpha=alpha,
+        batch_size=batch_size,
+        n_batches=n_batches,
+        seed=seed,
+        samples_per_class=samples_per_class,
     )
 
 
@@ -490,6 +659,10 @@ MUTANTS: dict[str, Callable[..., Any]] = {
         one_based,
         mutates_labels,
         crashes_on_short_runs,
+        pk_with_replacement,
+        pk_locked_rotation,
+        pk_class_twice,
+        pk_appearance_drift,
     )
 }
 
@@ -513,12 +686,26 @@ def only_alpha_one(make_batches: Callable[..., Any], name: str | None = None) ->
     """
 
     def make(
-        labels: IntVector, *, kind: str, alpha: float, batch_size: int, n_batches: int, seed: int
+        labels: IntVector,
+        *,
+        kind: str,
+        alpha: Any,
+        batch_size: int,
+        n_batches: int,
+        seed: int,
+        samples_per_class: int | None = None,
     ) -> list[list[int]]:
-        if alpha != 1.0:
+        if callable(alpha) or alpha != 1.0:
             raise NotImplementedError(f"only alpha = 1 (uniform classes); got alpha = {alpha}")
+        extra = {} if samples_per_class is None else {"samples_per_class": samples_per_class}
         batches = make_batches(
-            labels, kind=kind, alpha=alpha, batch_size=batch_size, n_batches=n_batches, seed=seed
+            labels,
+            kind=kind,
+            alpha=alpha,
+            batch_size=batch_size,
+            n_batches=n_batches,
+            seed=seed,
+            **extra,
         )
         return [list(map(int, b)) for b in batches]
 
@@ -531,19 +718,39 @@ alpha_one_control = only_alpha_one(control, "alpha_one_control")
 
 
 def alpha_one_refsampler(
-    labels: IntVector, *, kind: str, alpha: float, batch_size: int, n_batches: int, seed: int
+    labels: IntVector,
+    *,
+    kind: str,
+    alpha: Any,
+    batch_size: int,
+    n_batches: int,
+    seed: int,
+    samples_per_class: int | None = None,
 ) -> list[list[int]]:
     """refsampler's own sampler, declining every alpha other than 1."""
     from .adapters import refsampler
 
     wrapped = only_alpha_one(refsampler)
     return wrapped(
-        labels, kind=kind, alpha=alpha, batch_size=batch_size, n_batches=n_batches, seed=seed
+        labels,
+        kind=kind,
+        alpha=alpha,
+        batch_size=batch_size,
+        n_batches=n_batches,
+        seed=seed,
+        samples_per_class=samples_per_class,
     )
 
 
 def declines_everything(
-    labels: IntVector, *, kind: str, alpha: float, batch_size: int, n_batches: int, seed: int
+    labels: IntVector,
+    *,
+    kind: str,
+    alpha: Any,
+    batch_size: int,
+    n_batches: int,
+    seed: int,
+    samples_per_class: int | None = None,
 ) -> list[list[int]]:
     """Declines every configuration: nothing can be tested (exit 3)."""
     raise NotImplementedError("not implemented yet")
@@ -555,14 +762,21 @@ def inverse_count_weights(labels: IntVector, alpha: float) -> FloatVector:
     ``w_i = 1 / n_{y_i}`` makes every class equally likely, which is the target at alpha = 1
     and no other alpha.
     """
-    if alpha != 1.0:
+    if callable(alpha) or alpha != 1.0:
         raise NotImplementedError("1/count weights give alpha = 1 only")
     counts = np.bincount(labels)
     return np.asarray(1.0 / counts[labels], dtype=np.float64)
 
 
 def imbalanced_dataset_sampler(
-    labels: IntVector, *, kind: str, alpha: float, batch_size: int, n_batches: int, seed: int
+    labels: IntVector,
+    *,
+    kind: str,
+    alpha: Any,
+    batch_size: int,
+    n_batches: int,
+    seed: int,
+    samples_per_class: int | None = None,
 ) -> list[list[int]]:
     """torchsampler's ``ImbalancedDatasetSampler`` recipe: 1/count weights drawn with
     replacement by ``torch.multinomial``, batched in order (random kind, alpha = 1 only)."""
@@ -591,14 +805,28 @@ PARTIAL: dict[str, Callable[..., Any]] = {
 
 
 def exits(
-    labels: IntVector, *, kind: str, alpha: float, batch_size: int, n_batches: int, seed: int
+    labels: IntVector,
+    *,
+    kind: str,
+    alpha: Any,
+    batch_size: int,
+    n_batches: int,
+    seed: int,
+    samples_per_class: int | None = None,
 ) -> list[list[int]]:
     """Calls ``sys.exit(3)``: an adapter error (exit 2), never a silent verdict."""
     raise SystemExit(3)
 
 
 def hangs(
-    labels: IntVector, *, kind: str, alpha: float, batch_size: int, n_batches: int, seed: int
+    labels: IntVector,
+    *,
+    kind: str,
+    alpha: Any,
+    batch_size: int,
+    n_batches: int,
+    seed: int,
+    samples_per_class: int | None = None,
 ) -> list[list[int]]:
     """Never returns for runs of fewer than 300 batches (the kit's re-runs): ``--timeout``
     turns that into a failed ``runs`` check."""
@@ -607,7 +835,13 @@ def hangs(
         while time.monotonic() < deadline:
             time.sleep(0.01)
     return control(
-        labels, kind=kind, alpha=alpha, batch_size=batch_size, n_batches=n_batches, seed=seed
+        labels,
+        kind=kind,
+        alpha=alpha,
+        batch_size=batch_size,
+        n_batches=n_batches,
+        seed=seed,
+        samples_per_class=samples_per_class,
     )
 
 
@@ -664,3 +898,196 @@ def _from_class_idxs(
     order = np.argsort(index, kind="stable")
     batches = _sample(labels[order], kind, alpha, batch_size, n_batches, seed)
     return index[order][batches].tolist()
+
+
+# -- sampler mutants (--api sampler) ------------------------------------------------------
+
+
+class Wrapped:
+    """A :class:`~refsampler.BalancedBatchSampler` behind the sampler protocol, with hooks a
+    mutant overrides: ``epoch_of(e)`` (what ``set_epoch`` passes on, None to drop it),
+    ``state_in(state)`` (what ``load_state_dict`` passes on), ``length`` and ``yielded``."""
+
+    def __init__(self, inner: Any, *, drop: int = 0, length_bonus: int = 0) -> None:
+        self.inner, self.drop, self.length_bonus = inner, drop, length_bonus
+
+    def epoch_of(self, epoch: int) -> int | None:
+        """The epoch handed to the inner sampler."""
+        return epoch
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the next pass's epoch (through :meth:`epoch_of`)."""
+        chosen = self.epoch_of(epoch)
+        if chosen is not None:
+            self.inner.set_epoch(chosen)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        if not self.drop:
+            return iter(self.inner)  # lazily, so state_dict() follows the batches taken
+        batches = list(self.inner)
+        return iter(batches[: len(batches) - self.drop])
+
+    def __len__(self) -> int:
+        return len(self.inner) - self.drop + self.length_bonus
+
+    def state_dict(self) -> dict[str, Any]:
+        """The inner sampler's state."""
+        return dict(self.inner.state_dict())
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore (through :meth:`state_in`)."""
+        self.inner.load_state_dict(self.state_in(dict(state)))
+
+    def state_in(self, state: dict[str, Any]) -> dict[str, Any]:
+        """The state handed to the inner sampler."""
+        return state
+
+
+def _inner(labels: Any, **kwargs: Any) -> Any:
+    from .adapters import refsampler_sampler
+
+    return refsampler_sampler(labels, **kwargs)
+
+
+def replays_epoch_0(labels: Any, **kwargs: Any) -> Wrapped:
+    """``set_epoch`` is ignored and every pass starts epoch 0 again: a replay every epoch."""
+
+    class Replay(Wrapped):
+        def epoch_of(self, epoch: int) -> int | None:
+            return 0
+
+        def __iter__(self) -> Iterator[list[int]]:
+            self.inner.set_epoch(0)
+            return super().__iter__()
+
+    return Replay(_inner(labels, **kwargs))
+
+
+def ignores_set_epoch(labels: Any, **kwargs: Any) -> Wrapped:
+    """``set_epoch`` does nothing: passes advance on their own, so a fresh sampler asked for
+    epoch e (a restarted job) yields epoch 0."""
+
+    class Ignore(Wrapped):
+        def epoch_of(self, epoch: int) -> int | None:
+            return None
+
+    return Ignore(_inner(labels, **kwargs))
+
+
+def unequal_rank_lengths(labels: Any, **kwargs: Any) -> Wrapped:
+    """The last rank drops its last batch (its shard came out one batch short): DDP hangs."""
+    last = kwargs["rank"] == kwargs["num_replicas"] - 1 and kwargs["num_replicas"] > 1
+    return Wrapped(_inner(labels, **kwargs), drop=int(last))
+
+
+def len_lies(labels: Any, **kwargs: Any) -> Wrapped:
+    """``len()`` says one batch more than a pass yields."""
+    return Wrapped(_inner(labels, **kwargs), length_bonus=1)
+
+
+def ranks_share_members(labels: Any, **kwargs: Any) -> Wrapped:
+    """Every rank runs its own single-replica sampler (seed + rank): the ranks' cycles are
+    independent, so one member goes to two ranks within a cycle."""
+    world, rank = kwargs.pop("num_replicas"), kwargs.pop("rank")
+    kwargs["seed"] = kwargs["seed"] + rank * (world > 1)
+    return Wrapped(_inner(labels, num_replicas=1, rank=0, **kwargs))
+
+
+def per_shard_renormalisation(labels: Any, **kwargs: Any) -> Any:
+    """Each rank balances its own shard (positions ``rank::W``, DistributedSampler-style) with
+    the target renormalised over the shard's classes."""
+    world, rank = kwargs.pop("num_replicas"), kwargs.pop("rank")
+    positions = np.arange(len(labels))[rank::world]
+    shard = np.asarray(labels)[positions]
+    if world > 1:
+        # The shard's classes, renumbered 0..K'-1 (a class missing from the shard is gone).
+        _, shard = np.unique(shard, return_inverse=True)
+    inner = _inner(shard, num_replicas=1, rank=0, **kwargs)
+
+    class Shard(Wrapped):
+        def __iter__(self) -> Iterator[list[int]]:
+            return iter([positions[b].tolist() for b in self.inner])
+
+    return Shard(inner)
+
+
+def resume_off_by_one(labels: Any, **kwargs: Any) -> Wrapped:
+    """``load_state_dict`` resumes one batch late (a batch is skipped)."""
+
+    class Skip(Wrapped):
+        def state_in(self, state: dict[str, Any]) -> dict[str, Any]:
+            if 0 < state["batches_yielded"] < len(self.inner):
+                state["batches_yielded"] += 1
+            return state
+
+    return Skip(_inner(labels, **kwargs))
+
+
+def resume_restarts_epoch(labels: Any, **kwargs: Any) -> Wrapped:
+    """``load_state_dict`` keeps the epoch but restarts it at its first batch."""
+
+    class Restart(Wrapped):
+        def state_in(self, state: dict[str, Any]) -> dict[str, Any]:
+            state["batches_yielded"] = 0
+            return state
+
+    return Restart(_inner(labels, **kwargs))
+
+
+def accepts_foreign_state(labels: Any, **kwargs: Any) -> Wrapped:
+    """Claims to refuse foreign states but loads a state of another seed as its own."""
+
+    class Accept(Wrapped):
+        def state_in(self, state: dict[str, Any]) -> dict[str, Any]:
+            mine = self.inner.state_dict()
+            return {**mine, "epoch": state["epoch"], "batches_yielded": state["batches_yielded"]}
+
+    return Accept(_inner(labels, **kwargs))
+
+
+accepts_foreign_state.refuses_foreign_states = True  # type: ignore[attr-defined]
+
+
+def restarts_cycles_each_epoch(labels: Any, **kwargs: Any) -> Wrapped:
+    """A new sampler every epoch (seeded from seed and epoch): cycles and the quota schedule
+    start afresh at every epoch instead of running on."""
+    base = dict(kwargs)
+
+    class Fresh(Wrapped):
+        def set_epoch(self, epoch: int) -> None:
+            self.inner = _inner(labels, **{**base, "seed": base["seed"] * 1009 + epoch})
+            self.inner.set_epoch(0)
+
+    return Fresh(_inner(labels, **kwargs))
+
+
+def schedule_ignored(labels: Any, **kwargs: Any) -> Wrapped:
+    """Reads an alpha schedule once, at epoch 0: every epoch gets epoch 0's target."""
+    alpha = kwargs["alpha"]
+    if callable(alpha):
+        kwargs["alpha"] = float(alpha(0))
+    return Wrapped(_inner(labels, **kwargs))
+
+
+#: Every sampler mutant by name: each exits 1 under ``refsampler verify --api sampler``.
+SAMPLER_MUTANTS: dict[str, Callable[..., Any]] = {
+    f.__name__: f
+    for f in (
+        replays_epoch_0,
+        ignores_set_epoch,
+        unequal_rank_lengths,
+        len_lies,
+        ranks_share_members,
+        per_shard_renormalisation,
+        resume_off_by_one,
+        resume_restarts_epoch,
+        accepts_foreign_state,
+        restarts_cycles_each_epoch,
+        schedule_ignored,
+    )
+}
+
+
+def declines_every_sampler(labels: Any, **kwargs: Any) -> Any:
+    """Declines every configuration (``--api sampler`` exits 3: nothing tested)."""
+    raise NotImplementedError("not implemented yet")

@@ -15,13 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .. import kinds as _kinds
-from . import counts, cycles, iid, mixing, order
+from . import appearances, counts, cycles, iid, mixing, order
 from .checks import BASE_CHECKS
 from .results import CheckResult
 from .sample import Sample, Setting
+from .streams import plan_streams
 
 __all__ = [
     "PROPERTY_CHECKS",
+    "SUPPORTED_OPTIONS",
     "Family",
     "PlannedCheck",
     "checkable",
@@ -63,7 +65,15 @@ PROPERTY_CHECKS: dict[str, Family] = {
     _kinds.PROPERTY_MIXES_CLASSES: Family(mixing.plan_mixing, mixing.mixing_checks),
     _kinds.PROPERTY_IID_CLASSES: Family(iid.plan_iid, iid.iid_checks),
     _kinds.PROPERTY_WITH_REPLACEMENT: Family(iid.plan_replacement, iid.replacement_checks),
+    _kinds.PROPERTY_PK_SHAPE: Family(appearances.plan_pk_shape, appearances.pk_shape_checks),
+    _kinds.PROPERTY_APPEARANCE_BOUND: Family(
+        appearances.plan_appearances, appearances.appearance_checks
+    ),
 }
+
+#: Kind options the kit can pass (a configuration supplies them; an adapter that does not
+#: take one declines the configurations that need it).
+SUPPORTED_OPTIONS = frozenset({"samples_per_class"})
 
 
 def unchecked_properties(kind: str) -> frozenset[str]:
@@ -72,10 +82,10 @@ def unchecked_properties(kind: str) -> frozenset[str]:
 
 
 def checkable(kind: str) -> bool:
-    """Whether the kit checks every property of ``kind`` and can call it through the adapter
-    protocol (kinds with extra options, such as a per-class sample count, cannot be)."""
+    """Whether the kit checks every property of ``kind`` and can pass its options (only the
+    options in :data:`SUPPORTED_OPTIONS`)."""
     traits = _kinds.get(kind)
-    return not unchecked_properties(kind) and not traits.options
+    return not unchecked_properties(kind) and set(traits.options) <= SUPPORTED_OPTIONS
 
 
 def _families(setting: Setting) -> list[Family]:
@@ -111,6 +121,7 @@ def plan(setting: Setting) -> list[PlannedCheck]:
     names: list[tuple[str, bool]] = [(name, True) for name in BASE_CHECKS]
     for family in _families(setting):
         names += family.plan(setting)
+    names += plan_streams(setting)
     seen: set[str] = set()
     out = []
     for name, is_exact in names:

@@ -36,8 +36,10 @@ class ConfigRun:
     kind, config : str
     class_counts : list of int
     batch_size : int
-    alpha : float
+    alpha : float or str
+        The number, or a schedule as ``epoch:alpha,...``.
     target : list of float
+        The target of epoch 0.
     n_batches : int
         Batches of the main run.
     seed : int
@@ -54,7 +56,7 @@ class ConfigRun:
     config: str
     class_counts: list[int]
     batch_size: int
-    alpha: float
+    alpha: float | str
     target: list[float]
     n_batches: int
     seed: int
@@ -91,6 +93,9 @@ class Report:
         Wall time of the run.
     stopped_early : bool
         The run stopped at its first failure (``fail_fast``).
+    notes : list of str
+        Observations that are not verdicts (``--api sampler``: the sampler's methods, what a
+        loop without ``set_epoch`` gets).
     """
 
     implementation: str
@@ -104,6 +109,7 @@ class Report:
     runs: list[ConfigRun] = field(default_factory=list)
     seconds: float = 0.0
     stopped_early: bool = False
+    notes: list[str] = field(default_factory=list)
 
     def declined(self, kind: str) -> list[ConfigRun]:
         """The configurations of ``kind`` the implementation declined."""
@@ -164,6 +170,7 @@ class Report:
             "verdicts": {kind: self.verdict(kind) for kind in self.kinds},
             "stopped_early": self.stopped_early,
             "seconds": self.seconds,
+            "notes": list(self.notes),
             "configurations": [
                 {
                     **run.to_dict(),

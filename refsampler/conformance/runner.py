@@ -37,8 +37,9 @@ import numpy as np
 from .. import _validate
 from .. import kinds as _kinds
 from ..errors import InvalidArgumentError
-from . import calls, checks, counts, properties, stats
+from . import calls, checks, counts, properties, stats, streams
 from .configs import CONFIGS, Config, by_name
+from .constants import LEVELS
 from .report import ConfigRun, Report
 from .results import CheckResult
 from .sample import Sample, Setting
@@ -49,6 +50,7 @@ __all__ = [
     "QUICK_DRAWS",
     "REPEAT_BATCHES",
     "default_kinds",
+    "missing_options",
     "plan_run",
     "planned_assertions",
     "run_seed",
@@ -56,7 +58,6 @@ __all__ = [
     "verify",
 ]
 
-LEVELS = ("quick", "full")
 #: Draws per configuration of iid kinds at ``level="quick"``.
 QUICK_DRAWS = 1 << 16
 #: Draws per configuration of the other kinds, per level.
@@ -86,6 +87,7 @@ def _settings(
     level: str,
     family_level: float,
     n_assertions: int,
+    stream_plan: Any = None,
 ) -> list[Setting]:
     out = []
     for kind in kinds:
@@ -94,7 +96,9 @@ def _settings(
             if config.applies_to(kind):
                 n = -(-draws // config.batch_size)
                 floor = family_level / n_assertions
-                out.append(Setting(kind, config, n, min(n, REPEAT_BATCHES), floor))
+                out.append(
+                    Setting(kind, config, n, min(n, REPEAT_BATCHES), floor, streams=stream_plan)
+                )
     return out
 
 
@@ -103,17 +107,19 @@ def plan_run(
     configs: Iterable[Config],
     level: str = "quick",
     family_level: float = stats.FAMILY_LEVEL,
+    streams: Any = None,
 ) -> list[Setting]:
     """The (kind, configuration) settings of a run, with their batch counts.
 
     The number of statistical assertions ``m`` sets the draws of iid kinds at level
     ``full``, and the draws decide which tests have enough data to be planned; the two are
-    iterated to a fixed point (two or three rounds).
+    iterated to a fixed point (two or three rounds). ``streams`` (a
+    :class:`~refsampler.conformance.streams.StreamPlan`) adds the sampler-API checks.
     """
     selected, chosen = tuple(kinds), tuple(configs)
     m = 1
     for _ in range(8):
-        settings = _settings(selected, chosen, level, family_level, m)
+        settings = _settings(selected, chosen, level, family_level, m, streams)
         planned = sum(not c.exact for s in settings for c in properties.plan(s))
         if max(planned, 1) == m:
             break
@@ -209,6 +215,8 @@ def verify(
     name: str | None = None,
     command: str | None = None,
     select: Iterable[tuple[str, str]] | None = None,
+    epochs: int | None = None,
+    world_sizes: Iterable[int] | None = None,
 ) -> Report:
     """Check an implementation of the adapter protocol against the contract.
 
@@ -242,6 +250,11 @@ def verify(
         ``--kind`` and ``--config``, for a failing configuration).
     select : iterable of (kind, config name), optional
         Run only these pairs of the kinds and configurations (the Holm family is theirs).
+    epochs : int, optional
+        For a :class:`~refsampler.conformance.streams.SamplerAdapter` (``--api sampler``):
+        passes of the epoch checks (default ``streams.EPOCHS[level]``).
+    world_sizes : iterable of int, optional
+        For a sampler adapter: world sizes of the rank checks (default ``(1, 2)``).
 
     Returns
     -------
@@ -270,7 +283,15 @@ def verify(
     )
     say = progress or (lambda message: None)
     started = time.perf_counter()
-    settings = plan_run(selected, chosen, level, family_level)
+    stream_plan = None
+    if isinstance(adapter, streams.SamplerAdapter):
+        n_epochs, sizes = streams.validate_streams(
+            streams.EPOCHS[level] if epochs is None else epochs,
+            streams.DEFAULT_WORLD_SIZES if world_sizes is None else world_sizes,
+        )
+        candidates = _settings(selected, chosen, level, family_level, 1)
+        stream_plan = streams.detect(adapter, candidates, n_epochs, sizes)
+    settings = plan_run(selected, chosen, level, family_level, stream_plan)
     if select is not None:
         pairs = set(select)
         settings = [s for s in settings if (s.kind, s.config.name) in pairs]
@@ -283,6 +304,8 @@ def verify(
         family_level=family_level,
         command=command,
     )
+    if stream_plan is not None:
+        report.notes.append(_capabilities_note(stream_plan))
     stop = False
     for setting in settings:
         config = setting.config
@@ -292,7 +315,7 @@ def verify(
             config.name,
             list(config.class_counts),
             config.batch_size,
-            config.alpha,
+            config.alpha_text(),
             [float(p) for p in setting.target],
             setting.n_batches,
             derived,
@@ -306,6 +329,10 @@ def verify(
             f"{config.batch_size}"
         )
         results = _check_one(adapter, setting, derived, timeout, run)
+        if isinstance(adapter, streams.SamplerAdapter) and run.status == "ran":
+            results += streams.stream_checks(adapter, setting, config.labels(), derived)
+            note = streams.plain_loop_note(adapter, setting, config.labels(), derived)
+            report.notes.append(f"{setting.kind}/{config.name}: {note}")
         if run.status == "declined":
             say(f"{setting.kind:<6} {config.name:<15} declined: {run.reason}")
         report.results.extend(results)
@@ -316,6 +343,21 @@ def verify(
     report.n_statistical = sum(not r.exact for r in report.results)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+def _capabilities_note(plan: Any) -> str:
+    has = {
+        "set_epoch": plan.set_epoch,
+        "state_dict/load_state_dict": plan.resume,
+        "len": plan.has_len,
+    }
+    found = [name for name, present in has.items() if present]
+    missing = [name for name, present in has.items() if not present]
+    text = f"sampler methods found: {', '.join(found) or 'none'}"
+    if missing:
+        text += f"; absent (their checks skipped): {', '.join(missing)}"
+    text += f"; {plan.epochs} epochs, world sizes {', '.join(map(str, plan.world_sizes))}"
+    return text
 
 
 def _configs(configs: Iterable[Config | str]) -> tuple[Config, ...]:
@@ -364,7 +406,16 @@ def _check_one(
     """All checks of one (kind, configuration); fills in ``run``'s status."""
     config = setting.config
     labels = config.labels()
-    kwargs = {"kind": setting.kind, "alpha": config.alpha, "batch_size": config.batch_size}
+    kwargs = {
+        "kind": setting.kind,
+        "alpha": config.alpha,
+        "batch_size": config.batch_size,
+        **setting.options,
+    }
+    refused = missing_options(adapter, setting.options)
+    if refused:
+        run.status, run.reason = "declined", refused
+        return []
 
     def invoke(n_batches: int, call_seed: int) -> calls.Call:
         return calls.call(
@@ -372,6 +423,10 @@ def _check_one(
         )
 
     main = invoke(setting.n_batches, seed)
+    if main.problem and setting.options and _rejects_options(main.problem, setting.options):
+        run.status = "declined"
+        run.reason = f"the adapter does not take {', '.join(setting.options)}= ({main.problem})"
+        return []
     if main.declined:
         run.status, run.reason = "declined", main.declined
         return []
@@ -439,6 +494,32 @@ def _check_one(
     for result in results:
         _detectable(result, setting, sds if result.check == "same_class_adjacency" else 0.0)
     return results
+
+
+def missing_options(adapter: Any, options: dict[str, Any]) -> str:
+    """Why ``adapter`` cannot be given ``options`` (its signature lacks them), or ``""``.
+
+    An adapter whose signature cannot be read is called anyway; a ``TypeError`` naming the
+    option then declines the configuration too.
+    """
+    import inspect
+
+    if not options:
+        return ""
+    try:
+        parameters = inspect.signature(adapter).parameters
+    except (TypeError, ValueError):
+        return ""
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return ""
+    absent = [name for name in options if name not in parameters]
+    if not absent:
+        return ""
+    return f"the adapter takes no {', '.join(f'{a}=' for a in absent)} (the kind needs it)"
+
+
+def _rejects_options(problem: str, options: dict[str, Any]) -> bool:
+    return problem.startswith("raised TypeError") and any(name in problem for name in options)
 
 
 def _adjacency_sd(sample: Sample) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +45,11 @@ class Setting:
     floor : float
         The smallest Holm threshold of the run (``family_level / m``): smallest-detectable
         figures and the number of seeds of the tie check refer to it.
+    epoch : int
+        The epoch whose target the batches are checked against (0 for the batches API).
+    streams : object, optional
+        For ``--api sampler``: the :class:`~refsampler.conformance.streams.StreamPlan` of the
+        epoch, rank and resume checks (None otherwise).
     """
 
     kind: str
@@ -51,6 +57,8 @@ class Setting:
     n_batches: int
     n_repeat: int
     floor: float = 1e-8
+    epoch: int = 0
+    streams: Any = None
 
     @cached_property
     def properties(self) -> frozenset[str]:
@@ -59,8 +67,41 @@ class Setting:
 
     @cached_property
     def target(self) -> FloatVector:
-        """The target shares of the configuration."""
-        return self.config.target()
+        """The target shares of the configuration at :attr:`epoch`."""
+        return self.config.target(self.epoch)
+
+    @cached_property
+    def options(self) -> dict[str, Any]:
+        """The kind's keyword options in this configuration (``samples_per_class``)."""
+        return self.config.options(self.kind)
+
+    @cached_property
+    def unit(self) -> int:
+        """Draws per seat: ``m`` for the pk-shape property (a seat is a class appearance of
+        ``m`` members), else 1."""
+        if _kinds.PROPERTY_PK_SHAPE in self.properties:
+            return int(self.config.samples_per_class or 1)
+        return 1
+
+    @cached_property
+    def seats(self) -> int:
+        """Seats per batch: ``B`` draws, or ``P = B / m`` class appearances (pk shape)."""
+        return self.config.batch_size // self.unit
+
+    @cached_property
+    def seat_quotas(self) -> FloatVector:
+        """Expected seats of each class per batch: ``B p`` draws, or ``P p`` appearances."""
+        return self.seats * self.target
+
+    @cached_property
+    def seat_floors(self) -> IntVector:
+        """``floor`` of :attr:`seat_quotas` (float round-off below 1e-9 ignored)."""
+        return np.floor(self.seat_quotas + EPS).astype(np.int64)
+
+    @cached_property
+    def seat_ceils(self) -> IntVector:
+        """``ceil`` of :attr:`seat_quotas` (float round-off below 1e-9 ignored)."""
+        return np.ceil(self.seat_quotas - EPS).astype(np.int64)
 
     @cached_property
     def quotas(self) -> FloatVector:
@@ -83,12 +124,13 @@ class Setting:
         property (fractional quotas); none when every batch has the same counts."""
         if _kinds.PROPERTY_FIXED_COUNTS in self.properties:
             return np.zeros(0, dtype=np.int64)
-        return np.flatnonzero(self.ceils > self.floors)
+        return np.flatnonzero(self.seat_ceils > self.seat_floors)
 
     @cached_property
     def extra_seats(self) -> int:
-        """``B - sum(floor(B p))``: seats handed out above the floors in every batch."""
-        return int(self.config.batch_size - self.floors.sum())
+        """Seats handed out above the floors in every batch: ``B - sum(floor(B p))`` (or
+        ``P - sum(floor(P p))`` appearances under the pk-shape property)."""
+        return int(self.seats - self.seat_floors.sum())
 
     @cached_property
     def largest_count(self) -> int:
@@ -99,6 +141,8 @@ class Setting:
             return int(allocate(self.target, self.config.batch_size).max())
         if _kinds.PROPERTY_QUOTA_COUNTS in self.properties:
             return int(self.ceils.max())
+        if _kinds.PROPERTY_PK_SHAPE in self.properties:
+            return self.unit
         return self.config.batch_size
 
     @cached_property
@@ -139,7 +183,14 @@ class Setting:
             return [int(allocate(self.target, self.config.batch_size)[c])]
         if _kinds.PROPERTY_QUOTA_COUNTS in self.properties:
             return sorted({int(self.floors[c]), int(self.ceils[c])})
+        if _kinds.PROPERTY_PK_SHAPE in self.properties:
+            seats = {int(self.seat_floors[c]), int(self.seat_ceils[c])}
+            return sorted(self.unit * a for a in seats)
         return list(range(self.config.batch_size + 1))
+
+    def largest_count_of(self, c: int) -> int:
+        """The largest count of class ``c`` in one batch the kind can give."""
+        return max(self.achievable_counts(c))
 
     @cached_property
     def expected_draws(self) -> FloatVector:

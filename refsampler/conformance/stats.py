@@ -27,6 +27,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import optimize, stats
 
+from .constants import FAMILY_LEVEL
+
 __all__ = [
     "FAMILY_LEVEL",
     "LOWER_TAIL_PROBE",
@@ -57,8 +59,6 @@ __all__ = [
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
-#: Family-wise false-failure rate of one ``verify`` run (Holm over its statistical checks).
-FAMILY_LEVEL = 1e-6
 #: Pearson's approximation is trusted when every expected count is at least this.
 MIN_EXPECTED = 5.0
 #: Power every "smallest detectable deviation" figure refers to.

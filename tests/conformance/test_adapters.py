@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from refsampler import InvalidArgumentError, sample_weights
+from refsampler import kinds as _kinds
 from refsampler.conformance import adapters, calls, mutants, verify
 
 from ._shared import TEST_LEVEL
@@ -22,7 +23,8 @@ ARGS = {"alpha": 1.0, "batch_size": 3, "n_batches": 4, "seed": 0}
 def test_refsampler_adapter_gives_the_requested_batches() -> None:
     """refsampler's adapter returns n_batches lists of batch_size in-range positions."""
     for kind in adapters.api_kinds("batches"):
-        array = np.asarray(adapters.refsampler(LABELS, kind=kind, **ARGS))
+        options = {"samples_per_class": 1} if _kinds.get(kind).options else {}
+        array = np.asarray(adapters.refsampler(LABELS, kind=kind, **ARGS, **options))
         assert array.shape == (4, 3) and array.min() >= 0 and array.max() < LABELS.size
 
 
@@ -71,7 +73,11 @@ def test_load_turns_any_import_failure_into_a_usage_error(
 @pytest.mark.parametrize(
     ("spec", "api", "message"),
     [
-        ("m:f", "tensor", '`api` must be one of "batches", "factory", "weights"; got \'tensor\'.'),
+        (
+            "m:f",
+            "tensor",
+            '`api` must be one of "batches", "factory", "weights", "sampler"; got \'tensor\'.',
+        ),
         ("no_colon", "batches", "`impl` must look like MODULE:CALLABLE; got 'no_colon'."),
         (
             "refsampler.nowhere:f",
@@ -185,16 +191,7 @@ def test_weighted_random_sampler_with_sample_weights_passes_at_level_full(stat_s
 @pytest.mark.statistical(level=TEST_LEVEL)
 @pytest.mark.parametrize(
     "kind",
-    [
-        "fixed",
-        pytest.param(
-            "quota",
-            marks=pytest.mark.xfail(
-                strict=False, reason="refsampler's quota schedule is fixed by the core redesign"
-            ),
-        ),
-        "random",
-    ],
+    ["fixed", "quota", "random"],
 )
 def test_samplerfactory_through_the_factory_api_conforms(kind: str, stat_seed: int) -> None:
     """refsampler.SamplerFactory adapted with --api factory passes (rate 1e-8 per kind)."""

@@ -14,11 +14,12 @@ from refsampler.targets import interpolate
 
 def test_configs_cover_the_cases_that_break_samplers() -> None:
     """alpha 0, 1 and between; a singleton class; B <= 3; K > B; exact ties; a rotation."""
-    alphas = {c.alpha for c in CONFIGS}
+    alphas = {c.alpha for c in CONFIGS if not c.scheduled}
+    assert any(c.scheduled for c in CONFIGS)
     assert {0.0, 1.0} <= alphas and any(0 < a < 1 for a in alphas)
     assert any(min(c.class_counts) == 1 for c in CONFIGS)
     assert any(c.batch_size <= 3 for c in CONFIGS)
-    wide = [c for c in CONFIGS if c.num_classes > c.batch_size]
+    wide = [c for c in CONFIGS if c.num_classes > c.batch_size and c.samples_per_class is None]
     assert wide and all(not c.applies_to("fixed") and c.applies_to("quota") for c in wide)
     quotas = [c.batch_size * c.target() for c in CONFIGS]
     assert any(np.allclose(q, 1.5) for q in quotas)  # tied-remainders
@@ -77,7 +78,7 @@ def test_by_name_keeps_the_order_given() -> None:
             ["uniform", "nope"],
             "`configs` must name configurations among uniform, long-tail, tiny-classes, "
             "small-batch, wrap-in-batch, single-class, tied-remainders, rotation, "
-            "many-classes; got 'nope'.",
+            "many-classes, schedule, pk-rotation, pk-long-tail, pk-every-batch; got 'nope'.",
         ),
     ],
 )

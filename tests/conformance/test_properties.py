@@ -17,17 +17,18 @@ from ._shared import TEST_LEVEL
 PK_PROPERTIES = {_kinds.PROPERTY_PK_SHAPE, _kinds.PROPERTY_APPEARANCE_BOUND}
 
 
-def test_every_property_but_the_pk_shape_has_checks() -> None:
-    """The registry's properties map to check families; the P x m shape is not checked yet,
-    so a kind declaring it (or needing options the protocol cannot pass) is not checkable."""
-    assert set(properties.PROPERTY_CHECKS) == _kinds.PROPERTIES - PK_PROPERTIES
+def test_every_property_has_checks() -> None:
+    """Every property of the registry maps to a check family, the P x m shape and the
+    appearance bound included; a kind is checkable when the kit can pass its options."""
+    assert set(properties.PROPERTY_CHECKS) == _kinds.PROPERTIES
+    assert PK_PROPERTIES <= set(properties.PROPERTY_CHECKS)
     for kind in _kinds.names():
         traits = _kinds.get(kind)
-        assert properties.unchecked_properties(kind) == traits.properties & PK_PROPERTIES
-        assert properties.checkable(kind) == (
-            not traits.properties & PK_PROPERTIES and not traits.options
-        )
-    assert {"fixed", "quota", "random"} <= {k for k in _kinds.names() if properties.checkable(k)}
+        assert properties.unchecked_properties(kind) == frozenset()
+        assert properties.checkable(kind) == (set(traits.options) <= properties.SUPPORTED_OPTIONS)
+    assert {"fixed", "quota", "random", "pk"} <= {
+        k for k in _kinds.names() if properties.checkable(k)
+    }
 
 
 def test_the_plan_names_exactly_what_the_run_reports() -> None:
@@ -55,7 +56,7 @@ def extra_kinds(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, like in (("shuffled", "random"), ("rotating", "quota")):
         traits[name] = _kinds.KindTraits(name, _kinds.get(like).properties, (), "test kind")
     traits["paired"] = _kinds.KindTraits(
-        "paired", frozenset({_kinds.PROPERTY_PK_SHAPE}), ("samples_per_class",), "test kind"
+        "paired", frozenset({_kinds.PROPERTY_PK_SHAPE}), ("pairs_per_batch",), "test kind"
     )
     monkeypatch.setattr(_kinds, "_TRAITS", traits)
 
@@ -79,10 +80,7 @@ def test_a_new_kind_is_checked_by_declaring_its_properties() -> None:
 
 @pytest.mark.usefixtures("extra_kinds")
 def test_a_kind_with_unchecked_properties_is_refused() -> None:
-    """The kit does not pretend to verify a property it has no checks for."""
-    message = (
-        "`kinds` names kind 'paired', which the kit has no checks for ['pk_shape']; "
-        "got ('paired',)."
-    )
+    """The kit does not pretend to verify a kind whose options it cannot pass."""
+    message = "`kinds` names kind 'paired', which the kit cannot pass its options; got ('paired',)."
     with pytest.raises(InvalidArgumentError, match=re.escape(message)):
         verify(mutants.control, kinds=["paired"])

@@ -14,10 +14,6 @@ from refsampler.conformance.configs import CONFIGS, by_name
 
 from ._shared import TEST_LEVEL
 
-REFSAMPLER_XFAIL = pytest.mark.xfail(
-    strict=False, reason="refsampler's quota schedule is fixed by the core redesign"
-)
-
 
 def test_planned_assertions_count_every_statistical_check() -> None:
     """The planned family size equals the number of p-values a run produces."""
@@ -43,11 +39,7 @@ def test_full_level_draws_reach_the_promised_power() -> None:
 @pytest.mark.statistical(level=TEST_LEVEL)
 @pytest.mark.parametrize(
     "kind",
-    [
-        pytest.param("fixed", marks=REFSAMPLER_XFAIL),
-        pytest.param("quota", marks=REFSAMPLER_XFAIL),
-        "random",
-    ],
+    ["fixed", "quota", "random"],
 )
 def test_refsampler_conforms_at_level_quick(kind: str, stat_seed: int) -> None:
     """refsampler's own adapter conforms (false-failure rate 1e-8: one run per kind).
@@ -65,11 +57,7 @@ def test_refsampler_conforms_at_level_quick(kind: str, stat_seed: int) -> None:
 @pytest.mark.statistical(level=TEST_LEVEL)
 @pytest.mark.parametrize(
     "kind",
-    [
-        pytest.param("fixed", marks=REFSAMPLER_XFAIL),
-        pytest.param("quota", marks=REFSAMPLER_XFAIL),
-        "random",
-    ],
+    ["fixed", "quota", "random"],
 )
 def test_an_alpha_one_wrapper_of_refsampler_is_tested_on_alpha_one(kind: str) -> None:
     """refsampler declining every alpha but 1 conforms, with its alpha = 1 configurations
@@ -88,9 +76,13 @@ def test_a_declined_configuration_skips_only_itself() -> None:
     assert report.exit_code == 0 and report.conforms
     for kind in report.kinds:
         tested = {r.config for r in report.tested(kind)}
-        assert {"uniform", "tied-remainders"} <= tested
-        assert {r.config for r in report.declined(kind)} >= {"long-tail", "tiny-classes"}
+        alpha_one = {c.name for c in CONFIGS if c.applies_to(kind) and c.alpha == 1.0}
+        assert tested == alpha_one and len(tested) >= 1
+        declined = {r.config for r in report.declined(kind)}
+        assert declined and declined.isdisjoint(alpha_one)
         assert sum(r.kind == kind and r.verdict == "pass" for r in report.results) > 0
+    assert {"uniform", "tied-remainders"} <= {r.config for r in report.tested("fixed")}
+    assert {"long-tail", "tiny-classes"} <= {r.config for r in report.declined("fixed")}
     reasons = {r.reason for r in report.declined("fixed")}
     assert "NotImplementedError: only alpha = 1 (uniform classes); got alpha = 0.5" in reasons
 

@@ -1,0 +1,861 @@
+"""``--api sampler``: the sampler a user hands to a ``DataLoader``, over epochs, ranks and resumes.
+
+The target is ``make_sampler(labels, *, kind, alpha, batch_size, n_batches, seed,
+num_replicas, rank)`` (``+ samples_per_class`` for kinds that take it) returning an iterable of
+batches (lists, arrays or tensors of positions). ``set_epoch(e)``, ``state_dict()`` /
+``load_state_dict()`` and ``len()`` are optional and detected. With ``index_sampler=True`` the
+result is a per-index sampler, batched with ``torch.utils.data.BatchSampler(sampler,
+batch_size, drop_last=False)``.
+
+Every (kind, configuration) first gets the checks of the batches API on one pass of epoch 0
+(rank 0 of 1, ``set_epoch(0)`` when there is one). Then, chosen by the kind's contract
+properties:
+
+Epochs (``epochs`` passes, ``set_epoch(e)`` before each, as a training loop calls it)
+    ``epochs_shape`` (exact): every pass has ``n_batches`` batches of ``batch_size`` positions in
+    range, and ``len()`` (if any) says so. ``epochs_have_properties`` (exact): every epoch has
+    the per-batch count properties against *its own* target (an alpha schedule moves it).
+    ``run_prefix_below_1`` (exact): the quota / appearance bound holds over the whole run of
+    epochs, not only inside one. ``epochs_differ`` (exact): no epoch replays another.
+    ``epoch_reproducible`` (exact): a fresh sampler given ``set_epoch(e)`` yields epoch ``e``
+    again. ``cycles_continue_across_epochs`` (exact): within-class cycles run on over epoch
+    boundaries (each member drawn ``floor`` or ``ceil`` of ``D / n_c`` times, no member twice
+    in a cycle). ``epochs_pooled_shares`` (statistical): the pooled classes of all epochs are
+    i.i.d. from the epochs' targets. The same passes *without* ``set_epoch`` are summarised as
+    a note (what a plain loop gets).
+Ranks (every world size ``W >= 2``, two epochs)
+    ``ranks_equal_length[W]``, ``ranks_have_properties[W]`` (exact);
+    ``ranks_disjoint_in_cycle[W]`` (exact): the ranks' draws, interleaved by global step, never
+    give one member to two ranks within a cycle; ``ranks_pooled_prefix[W]`` (exact): the
+    interleaved counts keep the quota / appearance bound; ``rank_shares[W/r]`` and
+    ``ranks_pooled_shares[W]`` (statistical): each rank's stream and the pooled stream meet
+    the target.
+Resume (when ``state_dict`` exists)
+    ``resume_continues_exactly`` (exact): a state saved after ``k`` batches (``k = 0``, mid
+    epoch, end of epoch), loaded into a fresh sampler, continues exactly as the uninterrupted
+    run, across the epoch boundary. ``resume_refuses_foreign_state`` (exact; only when the
+    adapter sets ``refuses_foreign_states = True``): a state saved under another seed is
+    refused with an exception.
+
+Exact checks never fail a correct sampler; each reports a failure when it looked at nothing
+(zero cases is a failure, never a pass). Statistical checks join the run's Holm family.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .. import kinds as _kinds
+from . import appearances, counts, cycles, stats
+from .checks import exact, pending
+from .results import CheckResult
+from .sample import EPS, Sample, Setting, per_batch_counts
+
+__all__ = [
+    "COUNTED_BATCHES",
+    "DEFAULT_WORLD_SIZES",
+    "EPOCHS",
+    "RESUME_BATCHES",
+    "SamplerAdapter",
+    "StreamPlan",
+    "detect",
+    "epoch_batches",
+    "plain_loop_note",
+    "plan_streams",
+    "stream_checks",
+    "validate_streams",
+]
+
+IntMatrix = npt.NDArray[np.int64]
+FloatMatrix = npt.NDArray[np.float64]
+
+#: Epochs of the epoch checks, per level (``--epochs`` overrides).
+EPOCHS = {"quick": 3, "full": 4}
+#: World sizes of the rank checks (``--world-size``); size 1 is the epoch checks' run.
+DEFAULT_WORLD_SIZES = (1, 2)
+#: Batches per epoch of the resume checks (at most).
+RESUME_BATCHES = 32
+#: Batches per epoch of the epoch checks of kinds without the iid-classes property.
+COUNTED_BATCHES = 512
+#: Epochs of each world size's run.
+RANK_EPOCHS = 2
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    """What the sampler-API checks of a run do.
+
+    Attributes
+    ----------
+    epochs : int
+        Passes of the epoch checks (>= 2).
+    world_sizes : tuple of int
+        World sizes of the rank checks (1 is skipped: it is the epoch checks' run).
+    set_epoch, resume, has_len : bool
+        Whether the sampler has ``set_epoch``, ``state_dict`` + ``load_state_dict``, ``len``.
+    refuses_foreign : bool
+        Whether the adapter claims to refuse states of another configuration.
+    """
+
+    epochs: int
+    world_sizes: tuple[int, ...]
+    set_epoch: bool = True
+    resume: bool = True
+    has_len: bool = True
+    refuses_foreign: bool = False
+
+
+class SamplerAdapter:
+    """``make_sampler`` seen as a batches-API adapter (one pass of epoch 0, rank 0 of 1), with
+    what the stream checks need.
+
+    Parameters
+    ----------
+    make_sampler : callable
+        ``make_sampler(labels, *, kind, alpha, batch_size, n_batches, seed, num_replicas,
+        rank, [samples_per_class])``.
+    index_sampler : bool
+        The result yields single positions: batch it with ``BatchSampler(drop_last=False)``.
+    """
+
+    def __init__(self, make_sampler: Callable[..., Any], index_sampler: bool = False) -> None:
+        self.make_sampler = make_sampler
+        self.index_sampler = index_sampler
+        self.refuses_foreign = bool(getattr(make_sampler, "refuses_foreign_states", False))
+        self.__qualname__ = str(getattr(make_sampler, "__qualname__", repr(make_sampler)))
+        self.__signature__ = _signature(make_sampler)
+
+    def build(self, labels: Any, *, num_replicas: int = 1, rank: int = 0, **kwargs: Any) -> Any:
+        """The user's sampler (batched when it is a per-index sampler)."""
+        sampler = self.make_sampler(labels, num_replicas=num_replicas, rank=rank, **kwargs)
+        if self.index_sampler:
+            from torch.utils.data import BatchSampler
+
+            return _Batched(sampler, BatchSampler(sampler, kwargs["batch_size"], drop_last=False))
+        return sampler
+
+    def __call__(self, labels: Any, **kwargs: Any) -> list[list[int]]:
+        sampler = self.build(labels, **kwargs)
+        if callable(getattr(sampler, "set_epoch", None)):
+            sampler.set_epoch(0)
+        return [_positions(b).tolist() for b in sampler]
+
+    def capabilities(self, labels: Any, **kwargs: Any) -> tuple[bool, bool, bool]:
+        """(set_epoch, state_dict + load_state_dict, len) of a sampler built with ``kwargs``."""
+        sampler = self.build(labels, **kwargs)
+        has = [
+            callable(getattr(sampler, name, None))
+            for name in ("set_epoch", "state_dict", "load_state_dict")
+        ]
+        try:
+            len(sampler)
+            has_len = True
+        except TypeError:
+            has_len = False
+        return has[0], has[1] and has[2], has_len
+
+
+def _signature(function: Any) -> Any:
+    import inspect
+
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return None
+    keep = [p for name, p in signature.parameters.items() if name not in ("num_replicas", "rank")]
+    return signature.replace(parameters=keep)
+
+
+class _Batched:
+    """A per-index sampler batched by ``BatchSampler``; ``set_epoch`` and the state methods
+    go to the per-index sampler when it has them."""
+
+    def __init__(self, inner: Any, batched: Any) -> None:
+        self._inner, self._batched = inner, batched
+        for name in ("set_epoch", "state_dict", "load_state_dict"):
+            if callable(getattr(inner, name, None)):
+                setattr(self, name, getattr(inner, name))
+
+    def __iter__(self) -> Any:
+        return iter(self._batched)
+
+    def __len__(self) -> int:
+        return len(self._batched)
+
+
+def _positions(batch: Any) -> npt.NDArray[np.int64]:
+    if hasattr(batch, "tolist") and not isinstance(batch, list):
+        batch = batch.tolist()
+    return np.asarray(batch, dtype=np.int64).reshape(-1)
+
+
+def plan_streams(setting: Setting) -> list[tuple[str, bool]]:
+    """The sampler-API checks of ``setting``: ``(name, exact)``; none without a plan."""
+    plan: StreamPlan | None = setting.streams
+    if plan is None:
+        return []
+    props = setting.properties
+    counted = bool(
+        props
+        & {_kinds.PROPERTY_FIXED_COUNTS, _kinds.PROPERTY_QUOTA_COUNTS, _kinds.PROPERTY_PK_SHAPE}
+    )
+    prefix = bool(props & {_kinds.PROPERTY_QUOTA_COUNTS, _kinds.PROPERTY_APPEARANCE_BOUND})
+    iid = _kinds.PROPERTY_IID_CLASSES in props and int(np.count_nonzero(setting.target > 0)) >= 2
+    cyc = _kinds.PROPERTY_CYCLES in props
+    names: list[tuple[str, bool]] = [("epochs_shape", True)]
+    if counted:
+        names.append(("epochs_have_properties", True))
+    if prefix:
+        names.append(("run_prefix_below_1", True))
+    names += [("epochs_differ", True), ("epoch_reproducible", True)]
+    if cyc:
+        names.append(("cycles_continue_across_epochs", True))
+    if iid:
+        names.append(("epochs_pooled_shares", False))
+    for w in plan.world_sizes:
+        if w < 2:
+            continue
+        names += [(f"ranks_equal_length[{w}]", True), (f"ranks_have_properties[{w}]", True)]
+        if cyc:
+            names.append((f"ranks_disjoint_in_cycle[{w}]", True))
+        if prefix:
+            names.append((f"ranks_pooled_prefix[{w}]", True))
+        if iid:
+            names += [(f"rank_shares[{w}/{r}]", False) for r in range(w)]
+            names.append((f"ranks_pooled_shares[{w}]", False))
+    if plan.resume:
+        names.append(("resume_continues_exactly", True))
+        if plan.refuses_foreign:
+            names.append(("resume_refuses_foreign_state", True))
+    return names
+
+
+def epoch_batches(setting: Setting, epochs: int, world: int = 1) -> int:
+    """Batches per epoch (and rank) of the epoch and rank checks.
+
+    Kinds with the iid-classes property spread the main run's draws over the epochs (and
+    ranks), so the pooled share tests have the main run's power. The exact checks of the
+    other kinds need whole cycles and many batches, not power: at most
+    :data:`COUNTED_BATCHES` per epoch (``/ world`` per rank).
+    """
+    n = max(-(-setting.n_batches // (epochs * world)), 2)
+    if _kinds.PROPERTY_IID_CLASSES not in setting.properties:
+        n = min(n, max(COUNTED_BATCHES // world, 2))
+    return n
+
+
+# -- running the sampler -------------------------------------------------------------------
+
+
+class _Run:
+    """Builds samplers of one (kind, configuration) and reads passes, recording problems."""
+
+    def __init__(self, adapter: SamplerAdapter, setting: Setting, labels: Any, seed: int) -> None:
+        self.adapter, self.setting, self.labels, self.seed = adapter, setting, labels, seed
+        self.problems: list[str] = []
+        self.inputs: list[str] = []
+
+    def build(
+        self, n_batches: int, *, seed: int | None = None, world: int = 1, rank: int = 0
+    ) -> Any:
+        config = self.setting.config
+        given = self.labels.copy()
+        sampler = self.adapter.build(
+            given,
+            kind=self.setting.kind,
+            alpha=config.alpha,
+            batch_size=config.batch_size,
+            n_batches=n_batches,
+            seed=self.seed if seed is None else seed,
+            num_replicas=world,
+            rank=rank,
+            **self.setting.options,
+        )
+        sampler._conformance_labels = given if _settable(sampler) else None
+        return sampler
+
+    def read(self, sampler: Any, epoch: int | None) -> list[npt.NDArray[np.int64]]:
+        """One pass (after ``set_epoch(epoch)`` unless ``epoch`` is None)."""
+        if epoch is not None and callable(getattr(sampler, "set_epoch", None)):
+            sampler.set_epoch(epoch)
+        out = [_positions(b) for b in sampler]
+        given = getattr(sampler, "_conformance_labels", None)
+        if given is not None and not np.array_equal(given, self.labels):
+            self.inputs.append("labels modified by the sampler")
+        return out
+
+    def epochs(
+        self, n_batches: int, epochs: int, *, set_epoch: bool = True, **where: Any
+    ) -> list[list[npt.NDArray[np.int64]]]:
+        sampler = self.build(n_batches, **where)
+        return [self.read(sampler, e if set_epoch else None) for e in range(epochs)]
+
+
+def _settable(sampler: Any) -> bool:
+    try:
+        sampler._conformance_probe = None
+        del sampler._conformance_probe
+    except (AttributeError, TypeError):
+        return False
+    return True
+
+
+def _matrix(passes: list[npt.NDArray[np.int64]], batch: int, size: int) -> tuple[IntMatrix, int]:
+    """Stack the full, in-range batches; count the malformed ones."""
+    good = [
+        p for p in passes if p.size == batch and p.min(initial=0) >= 0 and p.max(initial=0) < size
+    ]
+    bad = len(passes) - len(good)
+    if not good:
+        return np.zeros((0, batch), dtype=np.int64), bad
+    return np.stack(good), bad
+
+
+# -- the checks -----------------------------------------------------------------------------
+
+
+def stream_checks(
+    adapter: SamplerAdapter, setting: Setting, labels: Any, seed: int
+) -> list[CheckResult]:
+    """Every check :func:`plan_streams` lists for ``setting``, in that order, plus notes.
+
+    Exceptions raised by the sampler fail the check that was running (its detail says so).
+    """
+    plan: StreamPlan = setting.streams
+    planned = dict(plan_streams(setting))
+    run = _Run(adapter, setting, labels, seed)
+    results: list[CheckResult] = []
+    sections: list[Callable[[], list[CheckResult]]] = [lambda: _epoch_checks(run, planned)]
+    for w in plan.world_sizes:
+        if w >= 2:
+            sections.append(functools.partial(_rank_checks, run, planned, w))
+    if plan.resume:
+        sections.append(lambda: _resume_checks(run, planned))
+    for section, names in zip(sections, _section_names(planned, plan), strict=True):
+        try:
+            results += section()
+        except Exception as exc:  # the sampler raised: every check of the section fails
+            text = f"the sampler raised {type(exc).__name__}: {exc}"
+            results += [exact(name, setting, 1, 0, text) for name in names if planned[name]] + [
+                _failed_statistical(name, setting, text) for name in names if not planned[name]
+            ]
+    order = {name: i for i, name in enumerate(planned)}
+    results.sort(key=lambda r: order.get(r.check, len(order)))
+    return results
+
+
+def _section_names(planned: dict[str, bool], plan: StreamPlan) -> list[list[str]]:
+    epochs = [n for n in planned if not n.startswith(("rank", "resume"))]
+    out = [epochs]
+    for w in plan.world_sizes:
+        if w >= 2:
+            out.append([n for n in planned if n.startswith("rank") and f"[{w}" in n])
+    if plan.resume:
+        out.append([n for n in planned if n.startswith("resume")])
+    return out
+
+
+def _failed_statistical(name: str, setting: Setting, text: str) -> CheckResult:
+    return pending(name, setting, 0.0, 0, text, detects="")
+
+
+def _epoch_targets(setting: Setting, epochs: int) -> list[npt.NDArray[np.float64]]:
+    return [setting.config.target(e) for e in range(epochs)]
+
+
+def _epoch_setting(setting: Setting, n: int, epoch: int) -> Setting:
+    return Setting(setting.kind, setting.config, n, n, setting.floor, epoch=epoch)
+
+
+def _count_properties(sample: Sample) -> list[CheckResult]:
+    """The per-batch count checks of the kind's properties (not the run-long ones)."""
+    props = sample.setting.properties
+    out: list[CheckResult] = []
+    if _kinds.PROPERTY_FIXED_COUNTS in props:
+        out += counts.fixed_checks(sample)
+    if _kinds.PROPERTY_QUOTA_COUNTS in props:
+        out += [r for r in counts.quota_checks(sample) if r.check == "counts_within_quota"]
+    if _kinds.PROPERTY_PK_SHAPE in props:
+        out += appearances.pk_shape_checks(sample)
+    return out
+
+
+def _rates(setting: Setting, epoch: int) -> npt.NDArray[np.float64]:
+    """Expected seats per batch of ``epoch``: ``B p`` (quota) or ``P p`` (appearances)."""
+    return _epoch_setting(setting, 1, epoch).seat_quotas
+
+
+def _prefix_violations(
+    setting: Setting, rows: IntMatrix, rates: FloatMatrix, epoch_length: int
+) -> tuple[int, str]:
+    """Violations of the quota / appearance bound over a run of batch count rows.
+
+    One schedule plays over the whole run, so the bound holds across epoch boundaries; under
+    an alpha schedule each epoch has a plan of its own, and the bound restarts with every
+    epoch (``epoch_length`` rows).
+    """
+    if setting.config.scheduled and rows.shape[0] > epoch_length:
+        parts = [
+            _prefix_violations(
+                setting, rows[i : i + epoch_length], rates[i : i + epoch_length], epoch_length
+            )
+            for i in range(0, rows.shape[0], epoch_length)
+        ]
+        bad = sum(b for b, _ in parts)
+        first = next((d for b, d in parts if b), parts[0][1])
+        return bad, first + " (per epoch: under an alpha schedule each epoch has its own plan)"
+    if _kinds.PROPERTY_APPEARANCE_BOUND in setting.properties:
+        error = appearances.appearance_errors(rows, rates)
+    else:
+        error = (np.cumsum(rows, axis=0) - np.cumsum(rates, axis=0)).astype(np.float64)
+    drift = np.abs(error) >= 1 - EPS
+    worst = float(np.abs(error).max()) if error.size else 0.0
+    detail = f"max |cumulative - ideal| = {worst:.3f} over {rows.shape[0]} batches"
+    if drift.any():
+        k, c = np.argwhere(drift)[0]
+        detail += f"; class {c} after batch {k + 1} of the run: off by {error[k, c]:+.3f}"
+    return int(drift.sum()), detail
+
+
+def _cycle_violations(setting: Setting, labels: Any, batches: IntMatrix) -> tuple[int, int, str]:
+    """(violations, classes looked at, detail) of the cycles over a run of batches: no member
+    twice within its class's cycle, and each member drawn floor or ceil of ``D / n_c`` times."""
+    if batches.shape[0] == 0:
+        return 0, 0, ""
+    where = Setting(setting.kind, setting.config, batches.shape[0], 1, setting.floor)
+    sample = Sample(where, labels, batches, batches[:1], batches[:1], batches[:1])
+    result = next(
+        r for r in cycles.cycle_checks(sample) if r.check == "without_replacement_in_cycle"
+    )
+    violations = int(result.statistic or 0)
+    detail = result.detail if violations else ""
+    sizes = np.asarray(setting.config.class_counts)
+    classes = labels[batches].ravel()
+    hits = np.bincount(batches.ravel(), minlength=labels.size)
+    drawn = np.bincount(classes, minlength=sizes.size)
+    looked = 0
+    for c in np.flatnonzero(drawn):
+        looked += 1
+        mine = hits[labels == c]
+        low, high = drawn[c] // sizes[c], -(-drawn[c] // sizes[c])
+        off = int(np.count_nonzero((mine < low) | (mine > high)))
+        if off:
+            violations += off
+            if not detail:
+                detail = (
+                    f"; class {int(c)}: {int(drawn[c])} draws of {int(sizes[c])} members, "
+                    f"hits per member from {int(mine.min())} to {int(mine.max())} "
+                    f"(want {int(low)}..{int(high)})"
+                )
+    return violations, looked, detail
+
+
+def _shares(
+    name: str,
+    setting: Setting,
+    rows: IntMatrix,
+    expected: npt.NDArray[np.float64],
+    what: str,
+) -> CheckResult:
+    totals = rows.sum(axis=0)
+    draws = int(totals.sum())
+    target = expected / expected.sum() if expected.sum() > 0 else expected
+    outcome = stats.chisquare_shares(totals, target)
+    result = pending(
+        name,
+        setting,
+        outcome,
+        draws,
+        f"chi-square of the class counts of {what} against the target",
+        words=(
+            "class counts depart from the target",
+            "class counts closer to the target than i.i.d. draws allow",
+        ),
+    )
+    result.detectable = stats.detectable_w(draws, max(outcome.dof, 1), level=setting.floor)
+    return result
+
+
+def _epoch_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
+    setting, labels = run.setting, run.labels
+    plan: StreamPlan = setting.streams
+    config = setting.config
+    batch, size = config.batch_size, labels.size
+    n_epochs = plan.epochs
+    n = epoch_batches(setting, n_epochs)
+    passes = run.epochs(n, n_epochs)
+    out: list[CheckResult] = []
+    # epochs_shape
+    bad, detail = 0, ""
+    lengths = [len(p) for p in passes]
+    matrices = []
+    for e, p in enumerate(passes):
+        m, malformed = _matrix(p, batch, size)
+        matrices.append(m)
+        off = abs(len(p) - n) + malformed
+        if off and not detail:
+            detail = f"; epoch {e}: {len(p)} batches (want {n}), {malformed} malformed"
+        bad += off
+    if plan.has_len:
+        sampler = run.build(n)
+        if len(sampler) != n:
+            bad += 1
+            detail += f"; len() is {len(sampler)}, want {n}"
+    out.append(
+        exact(
+            "epochs_shape",
+            setting,
+            bad + int(not passes),
+            sum(lengths) * batch,
+            f"{n_epochs} epochs of {n} batches of {batch} positions in range"
+            + detail
+            + ("" if not run.inputs else "; " + run.inputs[0]),
+            expected=[n] * n_epochs,
+            observed=lengths,
+        )
+    )
+    full = [m for m in matrices if m.shape[0] == n]
+    if "epochs_have_properties" in planned:
+        bad, detail, looked = 0, "", 0
+        for e, m in enumerate(matrices):
+            if not m.shape[0]:
+                continue
+            sample = Sample(_epoch_setting(setting, m.shape[0], e), labels, m, m, m, m)
+            for r in _count_properties(sample):
+                looked += 1
+                if r.verdict == "fail":
+                    bad += 1
+                    if not detail:
+                        detail = f"; epoch {e}: {r.check}: {r.detail}"
+        out.append(
+            exact(
+                "epochs_have_properties",
+                setting,
+                bad + int(looked == 0),
+                sum(m.size for m in matrices),
+                "every epoch has the per-batch counts of its own target" + detail,
+            )
+        )
+    if "run_prefix_below_1" in planned:
+        rows = [per_batch_counts(m, labels, config.num_classes) for m in matrices]
+        rates = np.vstack(
+            [np.broadcast_to(_rates(setting, e), r.shape) for e, r in enumerate(rows)]
+        )
+        bad, detail = _prefix_violations(setting, np.vstack(rows), rates, n)
+        out.append(
+            exact(
+                "run_prefix_below_1",
+                setting,
+                bad + int(rates.shape[0] == 0),
+                int(rates.shape[0]) * batch,
+                "cumulative counts over the run of epochs within 1 of ideal: " + detail,
+            )
+        )
+    same = [
+        (a, b)
+        for a in range(len(full))
+        for b in range(a + 1, len(full))
+        if np.array_equal(full[a], full[b])
+    ]
+    out.append(
+        exact(
+            "epochs_differ",
+            setting,
+            len(same) + int(len(full) < 2),
+            sum(m.size for m in full),
+            f"{len(same)} pairs of identical epochs among {len(full)}"
+            + (f"; epoch {same[0][1]} replays epoch {same[0][0]}" if same else ""),
+        )
+    )
+    # epoch_reproducible: a fresh sampler per chosen epoch
+    chosen = sorted({n_epochs - 1, n_epochs // 2})
+    bad, detail = 0, ""
+    for e in chosen:
+        if plan.set_epoch:
+            fresh = run.build(n)
+            again = run.read(fresh, e)
+        else:
+            again = run.epochs(n, e + 1, set_epoch=False)[-1]
+        m, _ = _matrix(again, batch, size)
+        if m.shape != matrices[e].shape or not np.array_equal(m, matrices[e]):
+            bad += 1
+            if not detail:
+                detail = f"; epoch {e} from a fresh sampler differs from the run's epoch {e}"
+    out.append(
+        exact(
+            "epoch_reproducible",
+            setting,
+            bad,
+            len(chosen) * n * batch,
+            f"epochs {chosen} rebuilt from (seed, epoch) "
+            + ("with set_epoch" if plan.set_epoch else "by passes (no set_epoch)")
+            + detail,
+        )
+    )
+    if "cycles_continue_across_epochs" in planned:
+        stacked = np.vstack(matrices) if matrices else np.zeros((0, batch), np.int64)
+        bad, looked, detail = _cycle_violations(setting, labels, stacked)
+        out.append(
+            exact(
+                "cycles_continue_across_epochs",
+                setting,
+                bad + int(looked == 0),
+                int(stacked.size),
+                f"cycles over {len(matrices)} epochs: no member twice in a cycle, every member "
+                f"floor/ceil of D/n_c times ({looked} classes)" + detail,
+            )
+        )
+    if "epochs_pooled_shares" in planned:
+        rows = [per_batch_counts(m, labels, config.num_classes) for m in matrices]
+        expected = sum(
+            (r.shape[0] * t for r, t in zip(rows, _epoch_targets(setting, n_epochs), strict=True)),
+            np.zeros(config.num_classes),
+        )
+        out.append(
+            _shares(
+                "epochs_pooled_shares",
+                setting,
+                np.vstack(rows),
+                np.asarray(expected, np.float64),
+                f"{n_epochs} epochs pooled",
+            )
+        )
+    return out
+
+
+def plain_loop_note(adapter: SamplerAdapter, setting: Setting, labels: Any, seed: int) -> str:
+    """What a loop that never calls ``set_epoch`` gets: distinct epochs, or replays."""
+    run = _Run(adapter, setting, labels, seed)
+    plan: StreamPlan = setting.streams
+    n = min(epoch_batches(setting, plan.epochs), RESUME_BATCHES)
+    try:
+        passes = run.epochs(n, plan.epochs, set_epoch=False)
+    except Exception as exc:
+        return f"without set_epoch the sampler raised {type(exc).__name__}: {exc}"
+    keys = [tuple(tuple(p.tolist()) for p in one) for one in passes]
+    distinct = len(set(keys))
+    if distinct == len(keys):
+        return f"without set_epoch, {len(keys)} passes gave {distinct} distinct epochs"
+    return (
+        f"without set_epoch, {len(keys)} passes gave only {distinct} distinct epoch(s): a "
+        "plain loop replays them (call set_epoch(epoch) every epoch)"
+    )
+
+
+def _rank_checks(run: _Run, planned: dict[str, bool], world: int) -> list[CheckResult]:
+    setting, labels = run.setting, run.labels
+    config = setting.config
+    batch, size, k = config.batch_size, labels.size, config.num_classes
+    n = epoch_batches(setting, RANK_EPOCHS, world)
+    streams = [run.epochs(n, RANK_EPOCHS, world=world, rank=r) for r in range(world)]
+    out: list[CheckResult] = []
+    lengths = [[len(p) for p in s] for s in streams]
+    unequal = sum(int(len({lengths[r][e] for r in range(world)}) > 1) for e in range(RANK_EPOCHS))
+    out.append(
+        exact(
+            f"ranks_equal_length[{world}]",
+            setting,
+            unequal,
+            sum(map(sum, lengths)) * batch,
+            f"batches per rank and epoch: {lengths}",
+            expected=n,
+            observed=lengths,
+        )
+    )
+    mats = [[_matrix(p, batch, size) for p in s] for s in streams]
+    bad, detail, looked = 0, "", 0
+    for r in range(world):
+        for e in range(RANK_EPOCHS):
+            m, malformed = mats[r][e]
+            bad += malformed + abs(m.shape[0] - n) * 0
+            if malformed and not detail:
+                detail = f"; rank {r} epoch {e}: {malformed} malformed batches"
+            if not m.shape[0]:
+                continue
+            sample = Sample(_epoch_setting(setting, m.shape[0], e), labels, m, m, m, m)
+            looked += 1
+            for res in _count_properties(sample):
+                if res.verdict == "fail":
+                    bad += 1
+                    if not detail:
+                        detail = f"; rank {r} epoch {e}: {res.check}: {res.detail}"
+    out.append(
+        exact(
+            f"ranks_have_properties[{world}]",
+            setting,
+            bad + int(looked == 0),
+            sum(m.size for s in mats for m, _ in s),
+            "every rank's batches: shape, range and per-batch counts of the kind" + detail,
+        )
+    )
+    # Interleave by global step t = (epoch * n + k) * world + rank.
+    steps = min(m.shape[0] for s in mats for m, _ in s)
+    pooled = (
+        np.stack(
+            [
+                np.stack([mats[r][e][0][:steps] for r in range(world)], axis=1)
+                for e in range(RANK_EPOCHS)
+            ]
+        ).reshape(-1, batch)
+        if steps
+        else np.zeros((0, batch), np.int64)
+    )
+    if f"ranks_disjoint_in_cycle[{world}]" in planned:
+        bad, looked, detail = _cycle_violations(setting, labels, pooled)
+        out.append(
+            exact(
+                f"ranks_disjoint_in_cycle[{world}]",
+                setting,
+                bad + int(looked == 0),
+                int(pooled.size),
+                f"the {world} ranks' draws interleaved by step: no member to two ranks within "
+                f"a cycle ({looked} classes)" + detail,
+            )
+        )
+    if f"ranks_pooled_prefix[{world}]" in planned:
+        rows = per_batch_counts(pooled, labels, k)
+        rates = (
+            np.vstack(
+                [
+                    np.broadcast_to(_rates(setting, e), (steps * world, k))
+                    for e in range(RANK_EPOCHS)
+                ]
+            )
+            if steps
+            else np.zeros((0, k))
+        )
+        bad, detail = _prefix_violations(setting, rows, rates, steps * world)
+        out.append(
+            exact(
+                f"ranks_pooled_prefix[{world}]",
+                setting,
+                bad + int(rows.shape[0] == 0),
+                int(pooled.size),
+                "pooled counts of all ranks, step by step, within 1 of ideal: " + detail,
+            )
+        )
+    if f"ranks_pooled_shares[{world}]" in planned:
+        expected_rank = []
+        for r in range(world):
+            per_epoch = [per_batch_counts(m, labels, k) for m, _ in mats[r]]
+            expected = sum(
+                (x.shape[0] * config.target(e) for e, x in enumerate(per_epoch)), np.zeros(k)
+            )
+            expected_rank.append((np.vstack(per_epoch), np.asarray(expected, np.float64)))
+            out.append(
+                _shares(f"rank_shares[{world}/{r}]", setting, *expected_rank[-1], f"rank {r}")
+            )
+        out.append(
+            _shares(
+                f"ranks_pooled_shares[{world}]",
+                setting,
+                np.vstack([x for x, _ in expected_rank]),
+                np.asarray(sum(e for _, e in expected_rank), np.float64),
+                f"all {world} ranks pooled",
+            )
+        )
+    return out
+
+
+def _resume_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
+    setting = run.setting
+    plan: StreamPlan = setting.streams
+    batch = setting.config.batch_size
+    n = min(setting.n_batches, RESUME_BATCHES)
+    straight = run.epochs(n, 2)
+    want = [p.tolist() for p in straight[0]], [p.tolist() for p in straight[1]]
+    bad, compared, detail = 0, 0, ""
+    for k in sorted({0, n // 2, n}):
+        sampler = run.build(n)
+        if plan.set_epoch:
+            sampler.set_epoch(0)
+        iterator = iter(sampler)
+        for _ in range(k):
+            next(iterator)
+        state = sampler.state_dict()
+        fresh = run.build(n)
+        fresh.load_state_dict(state)
+        rest = [p.tolist() for p in run.read(fresh, 0 if plan.set_epoch else None)]
+        after = [p.tolist() for p in run.read(fresh, 1 if plan.set_epoch else None)]
+        expected = want[0][k:] + want[1]
+        got = rest + after
+        compared += len(expected)
+        if got != expected:
+            bad += 1
+            if not detail:
+                first = next(
+                    (i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b),
+                    min(len(got), len(expected)),
+                )
+                detail = (
+                    f"; saved after {k} batches: {len(got)} batches follow (want "
+                    f"{len(expected)}), first difference at batch {k + first} of epoch 0+1"
+                )
+    out = [
+        exact(
+            "resume_continues_exactly",
+            setting,
+            bad + int(compared == 0),
+            compared * batch,
+            f"state saved after k = 0, {n // 2}, {n} of {n} batches, loaded into a fresh "
+            "sampler: the rest of the epoch and the next as uninterrupted" + detail,
+        )
+    ]
+    if "resume_refuses_foreign_state" in planned:
+        other = run.build(n, seed=run.seed + 1)
+        state = other.state_dict()
+        mine = run.build(n)
+        try:
+            mine.load_state_dict(state)
+            refused, text = False, "a state of seed s + 1 was accepted by a sampler of seed s"
+        except Exception as exc:
+            refused, text = True, f"a state of seed s + 1 was refused ({type(exc).__name__})"
+        out.append(exact("resume_refuses_foreign_state", setting, int(not refused), 1, text))
+    return out
+
+
+def detect(
+    adapter: SamplerAdapter,
+    settings: Iterable[Setting],
+    epochs: int,
+    world_sizes: tuple[int, ...],
+) -> StreamPlan:
+    """The :class:`StreamPlan` of a run: the sampler's methods, read off one sampler built for
+    the first (kind, configuration) that builds; all absent when none does."""
+    for setting in settings:
+        config = setting.config
+        try:
+            has_epoch, has_state, has_len = adapter.capabilities(
+                config.labels(),
+                kind=setting.kind,
+                alpha=config.alpha,
+                batch_size=config.batch_size,
+                n_batches=2,
+                seed=0,
+                **setting.options,
+            )
+        except Exception:  # declines and failures are the main run's findings
+            continue
+        return StreamPlan(
+            epochs, world_sizes, has_epoch, has_state, has_len, adapter.refuses_foreign
+        )
+    return StreamPlan(epochs, world_sizes, False, False, False, adapter.refuses_foreign)
+
+
+def validate_streams(epochs: Any, world_sizes: Any) -> tuple[int, tuple[int, ...]]:
+    """Check ``epochs`` (>= 2) and ``world_sizes`` (positive ints); return them."""
+    from .. import _validate
+
+    e = _validate.positive_int("epochs", epochs)
+    if e < 2:
+        raise _validate.fail("epochs", "must be at least 2", epochs)
+    sizes = tuple(world_sizes)
+    if not sizes or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in sizes):
+        raise _validate.fail("world_sizes", "must be positive integers", world_sizes)
+    return e, tuple(dict.fromkeys(sizes))

@@ -1,0 +1,216 @@
+"""Tests of refsampler.conformance.streams: ``--api sampler`` over epochs, ranks and resumes.
+
+Each check has a sampler mutant it catches (``SAMPLER_CAUGHT_BY``) and is passed by a correct
+sampler (refsampler's own; torch's WeightedRandomSampler as a per-index sampler). The
+statistically caught mutants miss with negligible probability: a rank that never draws a
+class of target share 0.06 in thousands of draws, or epochs whose targets are up to 2/3
+alpha apart, give p-values far below 1e-100, so 1e-12 per case bounds the miss.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from refsampler.cli import main
+from refsampler.conformance import properties, verify
+from refsampler.conformance.adapters import refsampler_sampler
+from refsampler.conformance.configs import by_name
+from refsampler.conformance.mutants import SAMPLER_MUTANTS
+from refsampler.conformance.runner import default_kinds, plan_run
+from refsampler.conformance.streams import SamplerAdapter, StreamPlan
+
+from ._shared import TEST_LEVEL
+
+#: Sampler mutant -> the (kind, configuration, check) that catches it.
+SAMPLER_CAUGHT_BY = {
+    "replays_epoch_0": ("fixed", "long-tail", "epochs_differ"),
+    "ignores_set_epoch": ("fixed", "long-tail", "epoch_reproducible"),
+    "unequal_rank_lengths": ("fixed", "long-tail", "ranks_equal_length[2]"),
+    "len_lies": ("fixed", "long-tail", "epochs_shape"),
+    "ranks_share_members": ("quota", "long-tail", "ranks_disjoint_in_cycle[2]"),
+    "per_shard_renormalisation": ("random", "long-tail", "rank_shares[2/1]"),
+    "resume_off_by_one": ("fixed", "long-tail", "resume_continues_exactly"),
+    "resume_restarts_epoch": ("fixed", "long-tail", "resume_continues_exactly"),
+    "accepts_foreign_state": ("fixed", "long-tail", "resume_refuses_foreign_state"),
+    "restarts_cycles_each_epoch": ("quota", "long-tail", "cycles_continue_across_epochs"),
+    "schedule_ignored": ("random", "schedule", "epochs_pooled_shares"),
+}
+#: Stream checks no designated catch above covers, with the mutant that also fails them.
+SAMPLER_ALSO_CAUGHT = {
+    "run_prefix_below_1": ("restarts_cycles_each_epoch", "quota", "long-tail"),
+    "ranks_pooled_prefix": ("ranks_share_members", "quota", "long-tail"),
+    "ranks_pooled_shares": ("per_shard_renormalisation", "random", "long-tail"),
+    "ranks_have_properties": ("per_shard_renormalisation", "fixed", "long-tail"),
+    "epochs_have_properties": ("schedule_ignored", "fixed", "schedule"),
+}
+
+
+def _failures(name: str, kind: str, config: str) -> set[str]:
+    report = verify(
+        SamplerAdapter(SAMPLER_MUTANTS[name]),
+        kinds=[kind],
+        configs=[config],
+        family_level=TEST_LEVEL,
+        world_sizes=(1, 2),
+    )
+    assert report.exit_code == 1
+    return {r.check for r in report.failures}
+
+
+@pytest.mark.statistical(level=TEST_LEVEL)
+def test_refsampler_sampler_conforms_over_epochs_ranks_and_resumes() -> None:
+    """refsampler's sampler passes every stream check of every kind on a configuration with
+    an alpha schedule and a long tail, world sizes 1-3 (one run at rate 1e-8)."""
+    report = verify(
+        SamplerAdapter(refsampler_sampler),
+        configs=["long-tail", "schedule", "pk-long-tail"],
+        family_level=TEST_LEVEL,
+        world_sizes=(1, 2, 3),
+    )
+    assert report.conforms, report.table(failures_only=True)
+    checks = {r.check for r in report.results}
+    assert {"resume_refuses_foreign_state", "ranks_disjoint_in_cycle[3]", "epochs_differ"} <= checks
+    assert any("set_epoch, state_dict/load_state_dict, len" in n for n in report.notes)
+    assert any("distinct epochs" in n for n in report.notes)
+
+
+def wrs_sampler(
+    labels: Any,
+    *,
+    kind: str,
+    alpha: Any,
+    batch_size: int,
+    n_batches: int,
+    seed: int,
+    num_replicas: int,
+    rank: int,
+) -> Any:
+    """torch's WeightedRandomSampler with refsampler's sample weights, one generator per rank
+    (seeded from seed, epoch and rank), as a per-index sampler."""
+    import torch
+    from torch.utils.data import WeightedRandomSampler
+
+    from refsampler import sample_weights
+
+    if callable(alpha):
+        raise NotImplementedError("fixed weights cannot follow an alpha schedule")
+    weights = torch.as_tensor(sample_weights(labels, alpha=alpha))
+
+    class Sharded(WeightedRandomSampler):
+        epoch = 0
+
+        def set_epoch(self, epoch: int) -> None:
+            self.epoch = epoch
+
+        def __iter__(self) -> Any:
+            self.generator = torch.Generator().manual_seed(
+                (seed * 1_000_003 + self.epoch) * 64 + rank
+            )
+            return super().__iter__()
+
+    return Sharded(weights, n_batches * batch_size, replacement=True)
+
+
+@pytest.mark.statistical(level=TEST_LEVEL)
+def test_torch_weighted_random_sampler_as_an_index_sampler_conforms() -> None:
+    """The WRS recipe batched by BatchSampler passes the random kind (rate 1e-8); the
+    schedule configuration is declined, not failed, and it has no resume checks."""
+    report = verify(
+        SamplerAdapter(wrs_sampler, index_sampler=True),
+        kinds=["random"],
+        configs=["long-tail", "schedule"],
+        family_level=TEST_LEVEL,
+    )
+    assert report.conforms, report.table(failures_only=True)
+    assert [r.config for r in report.declined("random")] == ["schedule"]
+    assert not any(r.check.startswith("resume") for r in report.results)
+
+
+@pytest.mark.statistical(level=1e-12)
+@pytest.mark.parametrize("name", sorted(SAMPLER_CAUGHT_BY))
+def test_every_sampler_mutant_is_caught_by_its_check(name: str) -> None:
+    """Each sampler mutant fails its designated check (misses below 1e-12, module notes)."""
+    kind, config, check = SAMPLER_CAUGHT_BY[name]
+    assert check in _failures(name, kind, config)
+
+
+def test_every_stream_check_has_a_mutant() -> None:
+    """Every stream check a run plans (all methods present, a claim to refuse foreign
+    states) is some mutant's designated or documented catch."""
+    plan = StreamPlan(3, (1, 2), refuses_foreign=True)
+    names = {
+        c.check.split("[")[0]
+        for s in plan_run(
+            default_kinds(), by_name(["long-tail", "schedule", "pk-long-tail"]), streams=plan
+        )
+        for c in properties.plan(s)
+        if c.check.split("[")[0] in {n for n, _ in _stream_names(s)}
+    }
+    caught = {c.split("[")[0] for _, _, c in SAMPLER_CAUGHT_BY.values()} | set(SAMPLER_ALSO_CAUGHT)
+    assert names == caught
+    assert set(SAMPLER_CAUGHT_BY) == set(SAMPLER_MUTANTS)
+
+
+def _stream_names(setting: Any) -> list[tuple[str, bool]]:
+    from refsampler.conformance.streams import plan_streams
+
+    return [(n.split("[")[0], e) for n, e in plan_streams(setting)]
+
+
+@pytest.mark.statistical(level=1e-12)
+@pytest.mark.parametrize("check", sorted(SAMPLER_ALSO_CAUGHT))
+def test_stream_checks_without_a_designated_mutant_catch_a_neighbour(check: str) -> None:
+    """Exact catches (shard counts, cycles restarted, a wrong epoch target), and one
+    statistical (a rank that never draws a class: misses below 1e-12, module notes)."""
+    name, kind, config = SAMPLER_ALSO_CAUGHT[check]
+    assert check in {c.split("[")[0] for c in _failures(name, kind, config)}
+
+
+def test_a_sampler_without_optional_methods_skips_their_checks() -> None:
+    """A plain iterable of batches: no resume checks, the epoch checks run on passes, and
+    replaying every pass is a failure (zero distinct epochs is never a pass)."""
+
+    def plain(labels: Any, **kwargs: Any) -> list[list[int]]:
+        return [list(range(kwargs["batch_size"]))] * kwargs["n_batches"]
+
+    report = verify(SamplerAdapter(plain), kinds=["random"], configs=["uniform"])
+    assert report.exit_code == 1
+    assert not any(r.check.startswith("resume") for r in report.results)
+    assert "epochs_differ" in {r.check for r in report.failures}
+    assert (
+        "absent (their checks skipped): set_epoch, state_dict/load_state_dict;" in (report.notes[0])
+    )
+
+
+@pytest.mark.statistical(level=TEST_LEVEL)
+def test_the_cli_runs_the_sampler_api_with_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    """exit 0 for refsampler's sampler, 1 for a mutant, 2 for a bad --world-size, 3 when
+    everything is declined (one conforming run at rate 1e-8)."""
+    base = ["verify", "--api", "sampler", "--kind", "fixed", "--config", "uniform"]
+    good = "refsampler.conformance.adapters:refsampler_sampler"
+    assert main([*base[:1], good, *base[1:], "--world-size", "1,2,3"]) == 0
+    out = capsys.readouterr().out
+    assert "ranks_disjoint_in_cycle[3]" in out and "notes:" in out
+    bad = "refsampler.conformance.mutants:resume_off_by_one"
+    assert main([*base[:1], bad, *base[1:]]) == 1
+    assert main([*base[:1], good, *base[1:], "--world-size", "two"]) == 2
+    declines = "refsampler.conformance.mutants:declines_every_sampler"
+    assert main([*base[:1], declines, *base[1:]]) == 3
+    capsys.readouterr()
+
+
+def test_pk_configurations_decline_adapters_without_samples_per_class() -> None:
+    """An adapter without ``samples_per_class`` declines every pk configuration cleanly."""
+
+    def no_m(
+        labels: Any, *, kind: str, alpha: Any, batch_size: int, n_batches: int, seed: int
+    ) -> list[list[int]]:
+        raise AssertionError("never called for pk")
+
+    report = verify(no_m, kinds=["pk"], configs=["pk-rotation"])
+    assert report.exit_code == 3
+    assert "samples_per_class" in report.runs[0].reason
+    assert np.isfinite(report.seconds)
