@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "FEISTEL_ROUNDS",
     "TAG_CYCLE",
     "TAG_EPOCH_PLAN",
     "TAG_GROUP_ROTATION",
@@ -27,6 +28,8 @@ __all__ = [
     "TAG_TIES",
     "TAG_TIE_ROTATION",
     "block_generator",
+    "feistel_keys",
+    "feistel_permute",
     "generator",
     "mix64",
     "stream_start",
@@ -45,6 +48,10 @@ TAG_EPOCH_PLAN = 7  #: a moving target's per-epoch plan: (seed, TAG_EPOCH_PLAN, 
 
 _GOLDEN = 0x9E3779B97F4A7C15
 _MASK64 = (1 << 64) - 1
+#: Rounds of the keyed Feistel bijection of :func:`feistel_permute`.
+FEISTEL_ROUNDS = 4
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
 
 
 def _entropy(key: tuple[int, ...]) -> list[int]:
@@ -101,3 +108,74 @@ def uniform_order(rng: np.random.Generator, size: int, rows: int) -> npt.NDArray
         return rng.permutation(size)[None, :]
     order = np.tile(np.arange(size, dtype=np.int64), (rows, 1))
     return rng.permuted(order, axis=1, out=order)
+
+
+def feistel_keys(*key: int) -> npt.NDArray[np.uint64]:
+    """The :data:`FEISTEL_ROUNDS` round keys of the bijection keyed by ``key``."""
+    return np.array([mix64(*key, j) for j in range(FEISTEL_ROUNDS)], dtype=np.uint64)
+
+
+def feistel_permute(
+    values: npt.NDArray[np.int64],
+    size: int | npt.NDArray[np.int64],
+    round_keys: npt.NDArray[np.uint64],
+) -> npt.NDArray[np.int64]:
+    """A keyed pseudo-random permutation of ``range(size)``, applied to ``values``.
+
+    A balanced Feistel network over ``2**(2 h)`` values (``h`` bits per half, the smallest
+    with ``4**h >= size``) whose round function is a splitmix64-style mix of the right half and
+    the round key, made a bijection of ``range(size)`` by cycle walking (a value that lands at
+    ``size`` or above is permuted again until it does not). Any position of the permutation
+    costs O(1), so a long cycle of a large class is read where it is needed instead of being
+    shuffled in full up front. It is meant for large domains (it serves classes of more than
+    :data:`refsampler.members.LAZY_SIZE` members, and its tests check uniformity there): with
+    only a few bits per half its four rounds are measurably non-uniform, so small classes are
+    shuffled instead.
+
+    Parameters
+    ----------
+    values : numpy.ndarray of int64
+        Points in ``range(size)``.
+    size : int or numpy.ndarray of int64
+        ``>= 1``; one size, or one per value (many permutations evaluated in one call).
+    round_keys : numpy.ndarray of uint64, shape (FEISTEL_ROUNDS,) or (values.size, FEISTEL_ROUNDS)
+        One bijection for all values, or one per value (rows of :func:`feistel_keys`).
+    """
+    sizes = np.broadcast_to(np.asarray(size, dtype=np.int64), np.shape(values))
+    unique, which = np.unique(sizes, return_inverse=True)
+    halves = np.array(
+        [max(1, (max(int(n) - 1, 1).bit_length() + 1) // 2) for n in unique.tolist()],
+        dtype=np.uint64,
+    )
+    shift_all = halves[which.reshape(-1)]
+    mask_all = (np.uint64(1) << shift_all) - np.uint64(1)
+    keys_all = (
+        round_keys
+        if round_keys.ndim == 2
+        else np.broadcast_to(round_keys, (sizes.size, FEISTEL_ROUNDS))
+    )
+
+    def encrypt(
+        x: npt.NDArray[np.uint64], at: npt.NDArray[np.int64] | None
+    ) -> npt.NDArray[np.uint64]:
+        shift = shift_all if at is None else shift_all[at]
+        mask = mask_all if at is None else mask_all[at]
+        k = keys_all if at is None else keys_all[at]
+        left, right = x >> shift, x & mask
+        for j in range(FEISTEL_ROUNDS):
+            f = right ^ k[:, j]
+            f *= _M1
+            f ^= f >> np.uint64(29)
+            f *= _M2
+            f ^= f >> np.uint64(32)
+            left, right = right, left ^ (f & mask)
+        out: npt.NDArray[np.uint64] = (left << shift) | right
+        return out
+
+    limit = sizes.reshape(-1).astype(np.uint64)
+    x = encrypt(np.asarray(values, dtype=np.uint64).reshape(-1), None)
+    outside = np.flatnonzero(x >= limit)
+    while outside.size:
+        x[outside] = encrypt(x[outside], outside)
+        outside = outside[x[outside] >= limit[outside]]
+    return x.astype(np.int64).reshape(np.shape(values))

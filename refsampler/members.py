@@ -37,6 +37,12 @@ ClassSlotOracle = Callable[[int, int], tuple[int, int]]
 #: class of 3 members does not pay for a keyed generator every 3 draws while the memo of
 #: current blocks stays below ``2 N`` entries.
 BLOCK_DRAWS = 1 << 12
+#: Classes with more members than this read their cycles lazily (keyed Feistel bijections,
+#: see :class:`~refsampler.rotation.Rotation`): a block is a stretch of a cycle, so the first
+#: batch never waits for a shuffle of a class of millions.
+LAZY_SIZE = 1 << 14
+#: Positions per block of a lazily read class (small: the first batch reads one of each).
+LAZY_BLOCK = 1 << 10
 
 
 class MemberCache:
@@ -65,6 +71,8 @@ class MemberStreams:
         positions that contains ``position``.
     block_draws : int, default BLOCK_DRAWS
         Draws generated together (rounds of small classes share a keyed generator).
+    lazy_size : int, default LAZY_SIZE
+        Classes with more members than this read their cycles lazily.
 
     Notes
     -----
@@ -80,6 +88,7 @@ class MemberStreams:
         slot_of: ClassSlotOracle | None = None,
         *,
         block_draws: int = BLOCK_DRAWS,
+        lazy_size: int = LAZY_SIZE,
     ) -> None:
         self.index = index
         self.seed = seed
@@ -92,6 +101,9 @@ class MemberStreams:
         #: Rounds per block of each class, and the draws a block holds.
         self.rounds_per_block = np.maximum(1, cap // sizes)
         self.block_len = self.rounds_per_block * sizes
+        #: Classes read lazily; their blocks are stretches of the stream.
+        self.lazy = counts > lazy_size
+        self.block_len[self.lazy] = min(cap, LAZY_BLOCK)
         self.memo_start = np.zeros(self.num_classes + 1, dtype=np.int64)
         np.cumsum(self.block_len, out=self.memo_start[1:])
         self._starts: dict[int, tuple[int, int]] = {}
@@ -119,6 +131,7 @@ class MemberStreams:
                 oracle,
                 int(self.max_count[c]),
                 rounds_per_block=int(self.rounds_per_block[c]),
+                lazy=bool(self.lazy[c]),
             )
             self._rotations[c] = rot
         return rot
@@ -150,7 +163,12 @@ class MemberStreams:
         low = first[present] // lengths
         high = last[present] // lengths
         stale = cache.block[present] != low
-        for c, b in zip(present[stale].tolist(), low[stale].tolist(), strict=True):
+        stale_classes, stale_blocks = present[stale], low[stale]
+        lazy = self.lazy[stale_classes]
+        if lazy.any():
+            self._remember_lazy(cache, stale_classes[lazy], stale_blocks[lazy])
+        eager = zip(stale_classes[~lazy].tolist(), stale_blocks[~lazy].tolist(), strict=True)
+        for c, b in eager:
             self._remember(cache, c, b)
         origin = np.zeros(k, dtype=np.int64)
         origin[present] = self.memo_start[present] - low * lengths
@@ -228,9 +246,41 @@ class MemberStreams:
         """Put block ``b`` of class ``c``'s base rounds into the memo, as dataset positions."""
         members = self.index.members(c)
         region = cache.memo[self.memo_start[c] : self.memo_start[c + 1]]
-        order = block_rounds(self._start(c), members.size, b, int(self.rounds_per_block[c]))
+        if self.lazy[c]:
+            length = int(self.block_len[c])
+            order = self.rotation(c).base_items(b * length, (b + 1) * length)
+        else:
+            order = block_rounds(self._start(c), members.size, b, int(self.rounds_per_block[c]))
         np.take(members, order.reshape(-1), out=region)
         cache.block[c] = b
+
+    def _remember_lazy(self, cache: MemberCache, classes: IntVector, blocks: IntVector) -> None:
+        """:meth:`_remember` for many lazily read classes at once: one vectorised evaluation
+        of their Feistel bijections (the keys of :meth:`Rotation.base_items
+        <refsampler.rotation.Rotation.base_items>`)."""
+        length = int(self.block_len[classes[0]])  # equal for every lazy class
+        sizes = self.index.counts[classes]
+        pos = blocks[:, None] * length + np.arange(length)
+        first_round = pos[:, 0] // sizes
+        rounds = pos // sizes[:, None]
+        spans = pos[:, -1] // sizes - first_round + 1
+        runs = zip(classes.tolist(), first_round.tolist(), spans.tolist(), strict=True)
+        table = np.stack(
+            [
+                keys.feistel_keys(self.seed, keys.TAG_CYCLE, c, r)
+                for c, r0, n in runs
+                for r in range(r0, r0 + n)
+            ]
+        )
+        row0 = np.cumsum(spans) - spans
+        which = row0[:, None] + (rounds - first_round[:, None])
+        full = np.broadcast_to(sizes[:, None], pos.shape)
+        items = keys.feistel_permute(pos % full, full, table[which.reshape(-1)])
+        offsets = self.index.offsets[classes]
+        drawn = self.index.positions.take(items + offsets[:, None])
+        dest = self.memo_start[classes][:, None] + np.arange(length)
+        cache.memo[dest] = drawn
+        cache.block[classes] = blocks
 
     def _fill_scratch(
         self, cache: MemberCache, classes: IntVector, first: IntVector, last: IntVector

@@ -38,7 +38,7 @@ from . import kinds as kinds_registry
 from .classes import ClassIndex
 from .errors import InvalidArgumentError
 from .kinds.base import CountedPlan, Entries, SampledPlan, Setting
-from .members import BLOCK_DRAWS, MemberCache, MemberStreams
+from .members import BLOCK_DRAWS, LAZY_SIZE, MemberCache, MemberStreams
 
 __all__ = ["CHUNK_DRAWS", "STREAM_VERSION", "Plan", "PlanCache"]
 
@@ -88,6 +88,9 @@ class Plan:
     block_draws : int, default members.BLOCK_DRAWS
         Draws of a class's member stream generated together (a tuning knob of the member
         streams; part of the configuration too).
+    lazy_size : int, default members.LAZY_SIZE
+        Classes with more members than this read their cycles lazily, from keyed Feistel
+        bijections instead of shuffles (part of the configuration too).
     """
 
     def __init__(
@@ -103,6 +106,7 @@ class Plan:
         *,
         chunk_draws: int = CHUNK_DRAWS,
         block_draws: int = BLOCK_DRAWS,
+        lazy_size: int = LAZY_SIZE,
     ) -> None:
         self.index = index
         self.kind = kind
@@ -115,6 +119,7 @@ class Plan:
         draws = _validate.positive_int("chunk_draws", chunk_draws)
         self.chunk_batches = max(1, draws // batch_size)
         self.block_draws = _validate.positive_int("block_draws", block_draws)
+        self.lazy_size = _validate.positive_int("lazy_size", lazy_size)
         self.moving = callable(target)
         self._target_of: TargetOf | None = target if callable(target) else None
         self._constant = None if callable(target) else self._build(target, None)
@@ -125,7 +130,12 @@ class Plan:
         if isinstance(first, CountedPlan):
             most = first.max_count if self._constant is not None else self._max_counts(first)
             self.members = MemberStreams(
-                index, seed, most, self._slot_of, block_draws=self.block_draws
+                index,
+                seed,
+                most,
+                self._slot_of,
+                block_draws=self.block_draws,
+                lazy_size=self.lazy_size,
             )
 
     def _make_caches(self) -> None:

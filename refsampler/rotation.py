@@ -121,6 +121,11 @@ class Rotation:
     step_of : callable, optional
         ``step_of(position) -> (start, stop)``: the step containing ``position`` (a run of
         whole slots). Without it every slot is its own step.
+    lazy : bool, default False
+        Base rounds are keyed Feistel bijections (:func:`~refsampler.keys.feistel_permute`,
+        keyed by ``(*key, r)``) instead of shuffles, so that any stretch of a round is read
+        in O(its length) (:meth:`base_items`) without building the whole round: for large
+        item sets, whose first positions are needed long before the rest.
 
     Notes
     -----
@@ -137,8 +142,10 @@ class Rotation:
         max_slot: int = 1,
         rounds_per_block: int | None = None,
         step_of: SlotOracle | None = None,
+        lazy: bool = False,
     ) -> None:
         self.size = int(size)
+        self.lazy = bool(lazy)
         self.key = tuple(int(k) for k in key)
         self.slot_of = slot_of
         self.step_of = step_of
@@ -147,6 +154,8 @@ class Rotation:
         self.rounds_per_block = (
             max(1, BLOCK_POSITIONS // self.size) if rounds_per_block is None else rounds_per_block
         )
+        if self.lazy:
+            self.rounds_per_block = 1
         # Keyed on first use: a schedule with thousands of groups reads few of them early.
         self._start: tuple[int, int] | None = None
         self._make_caches()
@@ -178,11 +187,26 @@ class Rotation:
     # -- base rounds -----------------------------------------------------------------------
 
     def _compute_block(self, block: int) -> IntVector:
+        if self.lazy:
+            rounds = self.base_items(block * self.size, (block + 1) * self.size)[None, :]
+            rounds.flags.writeable = False
+            return rounds
         if self._start is None:
             self._start = keys.stream_start(*self.key)
         rounds = block_rounds(self._start, self.size, block, self.rounds_per_block)
         rounds.flags.writeable = False
         return rounds
+
+    def base_items(self, start: int, stop: int) -> IntVector:
+        """Items of the base rounds at positions ``start .. stop - 1`` (lazy rotations)."""
+        positions = np.arange(start, stop, dtype=np.int64)
+        first, last = start // self.size, (stop - 1) // self.size
+        offsets = positions - first * self.size
+        if first == last:
+            return keys.feistel_permute(offsets, self.size, keys.feistel_keys(*self.key, first))
+        table = np.stack([keys.feistel_keys(*self.key, r) for r in range(first, last + 1)])
+        round_of = offsets // self.size
+        return keys.feistel_permute(offsets % self.size, self.size, table[round_of])
 
     def base_round(self, r: int) -> IntVector:
         """Round ``r``'s base permutation (before the head rule)."""

@@ -7,7 +7,7 @@ import json
 import os
 import warnings
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -201,7 +201,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
         seed = _validate.seed(seed)
         counts = index.counts
         schedule = alpha if isinstance(alpha, AlphaSchedule) else None
-        plain = None if alpha is None or schedule is not None else float(alpha)  # type: ignore[arg-type]
+        plain: float | None = None  # a constant alpha, once validated
         if schedule is not None:
             if target is not None:
                 resolve(counts, 0.5, target)  # the "not both" message
@@ -210,8 +210,9 @@ class BalancedBatchSampler(Sampler[list[int]]):
             the_target: Any = _TargetOfEpoch(counts, schedule)
             first = the_target(0)
         else:
-            the_target = first = resolve(counts, plain, target)
+            the_target = first = resolve(counts, cast("float | None", alpha), target)
             first.flags.writeable = False
+            plain = None if alpha is None else float(cast(float, alpha))
         if kind == "pk":
             alphas: list[float | None] = [a for _, a in schedule.knots] if schedule else [plain]
             for value in alphas:

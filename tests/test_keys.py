@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from scipy import stats
 
 from refsampler import keys
 
@@ -144,3 +145,50 @@ def test_generators_pickle_to_the_same_stream() -> None:
     _words(rng, 3)
     copy = pickle.loads(pickle.dumps(rng))
     assert _words(copy) == _words(rng)
+
+
+# -- keyed Feistel bijections -----------------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(size=st.integers(1, 5000), seed=st.integers(0, 2**63))
+def test_feistel_permute_is_a_bijection(size: int, seed: int) -> None:
+    """Every size gets a permutation of range(size) (cycle walking keeps values inside)."""
+    out = keys.feistel_permute(np.arange(size), size, keys.feistel_keys(seed))
+    assert np.array_equal(np.sort(out), np.arange(size))
+
+
+def test_feistel_permute_with_one_size_and_key_per_value_equals_separate_calls() -> None:
+    """Many bijections in one call (sizes and keys per value) give what each gives alone."""
+    sizes = np.array([5] * 5 + [70_000] * 3 + [9] * 9)
+    values = np.concatenate([np.arange(5), [0, 69_999, 12_345], np.arange(9)])
+    table = [keys.feistel_keys(1), keys.feistel_keys(2), keys.feistel_keys(3)]
+    rows = np.stack([table[0]] * 5 + [table[1]] * 3 + [table[2]] * 9)
+    out = keys.feistel_permute(values, sizes, rows)
+    parts = [(slice(0, 5), 5, 0), (slice(5, 8), 70_000, 1), (slice(8, 17), 9, 2)]
+    for where, size, k in parts:
+        np.testing.assert_array_equal(
+            out[where], keys.feistel_permute(values[where], size, table[k])
+        )
+
+
+@pytest.mark.statistical
+def test_feistel_positions_are_uniform_over_keys() -> None:
+    """The bijections serve classes of more than 16,384 members (smaller classes are
+    shuffled). For a class of 20,000, over 8,000 keys, 8 items spread over the class land in
+    each eighth of the positions equally often: a chi-square test of the 8 x 8 (item, eighth)
+    table against independence at level 1e-6 (false-failure rate 1e-6); with 64,000
+    observations it detects Cohen's w = 0.04 (for example one item landing 25 % too often in
+    one eighth) with power above 0.9. And the relative order of two items is a fair coin:
+    item 0 precedes item 1 in a binomial test over the same keys at level 1e-6, which detects
+    a bias of 0.035 with power above 0.9."""
+    size, rounds, bins = 20_000, 8_000, 8
+    items = np.linspace(0, size - 1, bins).astype(np.int64)
+    table = np.zeros((bins, bins), dtype=np.int64)
+    before = 0
+    for r in range(rounds):
+        out = keys.feistel_permute(items, size, keys.feistel_keys(11, r))
+        table[np.arange(bins), out * bins // size] += 1
+        before += int(out[0] < out[1])
+    assert stats.chi2_contingency(table).pvalue > 1e-6
+    assert stats.binomtest(before, rounds, 0.5).pvalue > 1e-6

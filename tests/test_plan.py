@@ -519,3 +519,34 @@ def test_counted_positions_come_from_the_index(kind: str) -> None:
     rows = plan.count_rows(0, 0)
     for c, idxs in enumerate(class_idxs):
         np.testing.assert_array_equal(np.isin(batches, idxs).sum(axis=1), rows[:, c])
+
+
+@pytest.mark.parametrize("kind", ["fixed", "quota", "pk"])
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_lazily_read_classes_keep_every_contract(kind: str, replicas: int) -> None:
+    """Classes above ``lazy_size`` read their cycles from keyed bijections (any stretch of a
+    cycle in O(its length)): with three of four classes lazy, the interleaved stream of all
+    ranks still draws each member floor or ceil of its share after every batch, no batch
+    repeats a member, and random access equals sequential reads."""
+    labels = np.repeat(np.arange(4), [300, 120, 40, 9])
+    index = ClassIndex.from_labels(labels)
+    options = {"samples_per_class": 3} if kind == "pk" else None
+    p = interpolate(index.counts, 1.0 if kind == "pk" else 0.5)
+
+    def make() -> Plan:
+        return Plan(index, kind, p, 12, 50, 3, replicas, options, lazy_size=30, block_draws=64)
+
+    plan = make()
+    assert plan.members is not None and int(plan.members.lazy.sum()) == 3
+    steps = [np.stack([plan.batches(e, r) for r in range(replicas)], 1) for e in range(6)]
+    stream = np.concatenate(steps).reshape(-1, 12)
+    drawn = np.zeros(labels.size, dtype=np.int64)
+    for batch in stream:
+        assert np.unique(batch).size == batch.size
+        drawn += np.bincount(batch, minlength=labels.size)
+        for c in range(4):
+            mine = drawn[labels == c]
+            assert mine.max() - mine.min() <= 1
+    np.testing.assert_array_equal(
+        make().batches(5, replicas - 1, 20, 30), plan.batches(5, replicas - 1)[20:30]
+    )
