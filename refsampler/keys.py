@@ -50,8 +50,10 @@ _GOLDEN = 0x9E3779B97F4A7C15
 _MASK64 = (1 << 64) - 1
 #: Rounds of the keyed Feistel bijection of :func:`feistel_permute`.
 FEISTEL_ROUNDS = 4
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
+_M1_INT, _M2_INT = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+_M1, _M2 = np.uint64(_M1_INT), np.uint64(_M2_INT)
+#: Cycle walks left for this few values run on Python ints.
+_WALK_IN_PYTHON = 32
 
 
 def _entropy(key: tuple[int, ...]) -> list[int]:
@@ -122,15 +124,18 @@ def feistel_permute(
 ) -> npt.NDArray[np.int64]:
     """A keyed pseudo-random permutation of ``range(size)``, applied to ``values``.
 
-    A balanced Feistel network over ``2**(2 h)`` values (``h`` bits per half, the smallest
-    with ``4**h >= size``) whose round function is a splitmix64-style mix of the right half and
-    the round key, made a bijection of ``range(size)`` by cycle walking (a value that lands at
-    ``size`` or above is permuted again until it does not). Any position of the permutation
-    costs O(1), so a long cycle of a large class is read where it is needed instead of being
-    shuffled in full up front. It is meant for large domains (it serves classes of more than
-    :data:`refsampler.members.LAZY_SIZE` members, and its tests check uniformity there): with
-    only a few bits per half its four rounds are measurably non-uniform, so small classes are
-    shuffled instead.
+    An alternating Feistel network over ``2**b`` values (``b`` the bit length of
+    ``size - 1``): each round splits a value into a top of ``t`` bits and a bottom of ``u``
+    bits and maps it to ``bottom * 2**t + (top XOR F(bottom))``, ``F`` a splitmix64-style mix
+    of the bottom and the round key, so the split alternates between ``floor(b/2)`` and
+    ``ceil(b/2)`` bits and every round is a bijection. Cycle walking (a value that lands at
+    ``size`` or above is permuted again) makes it a bijection of ``range(size)``; since
+    ``2**b < 2 size`` a walk takes fewer than two rounds of the network on average. Any
+    position of the permutation costs O(1), so a long cycle of a large class is read where it
+    is needed instead of being shuffled in full up front. It is meant for large domains (it
+    serves classes of more than :data:`refsampler.members.LAZY_SIZE` members, and its tests
+    check uniformity there): with only a few bits per half its four rounds are measurably
+    non-uniform, so small classes are shuffled instead.
 
     Parameters
     ----------
@@ -143,12 +148,11 @@ def feistel_permute(
     """
     sizes = np.broadcast_to(np.asarray(size, dtype=np.int64), np.shape(values))
     unique, which = np.unique(sizes, return_inverse=True)
-    halves = np.array(
-        [max(1, (max(int(n) - 1, 1).bit_length() + 1) // 2) for n in unique.tolist()],
-        dtype=np.uint64,
-    )
-    shift_all = halves[which.reshape(-1)]
-    mask_all = (np.uint64(1) << shift_all) - np.uint64(1)
+    bits = np.array([max(2, (max(int(n) - 1, 1)).bit_length()) for n in unique.tolist()])
+    top_all = (bits // 2).astype(np.uint64)[which.reshape(-1)]
+    bottom_all = (bits - bits // 2).astype(np.uint64)[which.reshape(-1)]
+    top_mask_all = (np.uint64(1) << top_all) - np.uint64(1)
+    bottom_mask_all = (np.uint64(1) << bottom_all) - np.uint64(1)
     keys_all = (
         round_keys
         if round_keys.ndim == 2
@@ -158,24 +162,45 @@ def feistel_permute(
     def encrypt(
         x: npt.NDArray[np.uint64], at: npt.NDArray[np.int64] | None
     ) -> npt.NDArray[np.uint64]:
-        shift = shift_all if at is None else shift_all[at]
-        mask = mask_all if at is None else mask_all[at]
+        t = top_all if at is None else top_all[at]
+        u = bottom_all if at is None else bottom_all[at]
+        t_mask = top_mask_all if at is None else top_mask_all[at]
+        u_mask = bottom_mask_all if at is None else bottom_mask_all[at]
         k = keys_all if at is None else keys_all[at]
-        left, right = x >> shift, x & mask
         for j in range(FEISTEL_ROUNDS):
-            f = right ^ k[:, j]
+            f = x & u_mask  # the bottom
+            top = x >> u
+            x = f << t
+            f ^= k[:, j]
             f *= _M1
             f ^= f >> np.uint64(29)
             f *= _M2
             f ^= f >> np.uint64(32)
-            left, right = right, left ^ (f & mask)
-        out: npt.NDArray[np.uint64] = (left << shift) | right
-        return out
+            f &= t_mask
+            f ^= top
+            x |= f
+            t, u, t_mask, u_mask = u, t, u_mask, t_mask
+        return x
 
     limit = sizes.reshape(-1).astype(np.uint64)
     x = encrypt(np.asarray(values, dtype=np.uint64).reshape(-1), None)
     outside = np.flatnonzero(x >= limit)
-    while outside.size:
+    while outside.size > _WALK_IN_PYTHON:
         x[outside] = encrypt(x[outside], outside)
         outside = outside[x[outside] >= limit[outside]]
+    # The last few walks: plain ints cost less than a pass of array operations each.
+    for i in outside.tolist():
+        value, bound = int(x[i]), int(limit[i])
+        round_keys_i = keys_all[i].tolist()
+        while value >= bound:
+            t, u = int(top_all[i]), int(bottom_all[i])
+            for key in round_keys_i:
+                top, bottom = value >> u, value & ((1 << u) - 1)
+                f = ((bottom ^ key) * _M1_INT) & _MASK64
+                f ^= f >> 29
+                f = (f * _M2_INT) & _MASK64
+                f ^= f >> 32
+                value = (bottom << t) | (top ^ (f & ((1 << t) - 1)))
+                t, u = u, t
+        x[i] = value
     return x.astype(np.int64).reshape(np.shape(values))
