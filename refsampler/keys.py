@@ -53,7 +53,7 @@ FEISTEL_ROUNDS = 4
 _M1_INT, _M2_INT = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
 _M1, _M2 = np.uint64(_M1_INT), np.uint64(_M2_INT)
 #: Cycle walks left for this few values run on Python ints.
-_WALK_IN_PYTHON = 32
+_WALK_IN_PYTHON = 8
 
 
 def _entropy(key: tuple[int, ...]) -> list[int]:

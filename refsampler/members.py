@@ -220,9 +220,9 @@ class MemberStreams:
             changed = np.zeros(r_last - r_first + 1, dtype=np.int64)
             prefixes: list[IntVector] = []
             for r in range(r_first, r_last + 1):
-                actual, length = rot.round_and_change(r)
+                prefix, length = rot.head_of(r)
                 changed[r - r_first] = length
-                prefixes.append(actual[:length])
+                prefixes.append(prefix)
             if not changed.any():
                 continue
             table = np.concatenate(prefixes)
@@ -243,27 +243,37 @@ class MemberStreams:
                 drawn[flat[inside]] = members[picks]
 
     def _remember(self, cache: MemberCache, c: int, b: int) -> None:
-        """Put block ``b`` of class ``c``'s base rounds into the memo, as dataset positions."""
+        """Put block ``b`` of class ``c``'s base rounds into the memo, as dataset positions
+        (a class read eagerly; see :meth:`_remember_lazy`)."""
         members = self.index.members(c)
         region = cache.memo[self.memo_start[c] : self.memo_start[c + 1]]
-        if self.lazy[c]:
-            length = int(self.block_len[c])
-            order = self.rotation(c).base_items(b * length, (b + 1) * length)
-        else:
-            order = block_rounds(self._start(c), members.size, b, int(self.rounds_per_block[c]))
+        order = block_rounds(self._start(c), members.size, b, int(self.rounds_per_block[c]))
         np.take(members, order.reshape(-1), out=region)
         cache.block[c] = b
 
     def _remember_lazy(self, cache: MemberCache, classes: IntVector, blocks: IntVector) -> None:
-        """:meth:`_remember` for many lazily read classes at once: one vectorised evaluation
-        of their Feistel bijections (the keys of :meth:`Rotation.base_items
-        <refsampler.rotation.Rotation.base_items>`)."""
+        """:meth:`_remember` for many lazily read classes at once."""
         length = int(self.block_len[classes[0]])  # equal for every lazy class
-        sizes = self.index.counts[classes]
-        pos = blocks[:, None] * length + np.arange(length)
-        first_round = pos[:, 0] // sizes
-        rounds = pos // sizes[:, None]
-        spans = pos[:, -1] // sizes - first_round + 1
+        lengths = np.full(classes.size, length, dtype=np.int64)
+        drawn = self._lazy_draws(classes, blocks * length, lengths)
+        dest = self.memo_start[classes][:, None] + np.arange(length)
+        cache.memo[dest.reshape(-1)] = drawn
+        cache.block[classes] = blocks
+
+    def _lazy_draws(
+        self, classes: IntVector, starts: IntVector, lengths: IntVector
+    ) -> npt.NDArray[Any]:
+        """Dataset positions at stream positions ``starts[i] .. starts[i] + lengths[i] - 1`` of
+        each lazily read class ``classes[i]``, concatenated: one vectorised evaluation of their
+        Feistel bijections (the keys of :meth:`Rotation.base_items
+        <refsampler.rotation.Rotation.base_items>`)."""
+        sizes = np.repeat(self.index.counts[classes], lengths)
+        owner = np.repeat(np.arange(classes.size), lengths)
+        pos = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+        pos += np.arange(pos.size)
+        rounds = pos // sizes
+        first_round = starts // self.index.counts[classes]
+        spans = (starts + lengths - 1) // self.index.counts[classes] - first_round + 1
         runs = zip(classes.tolist(), first_round.tolist(), spans.tolist(), strict=True)
         table = np.stack(
             [
@@ -273,14 +283,9 @@ class MemberStreams:
             ]
         )
         row0 = np.cumsum(spans) - spans
-        which = row0[:, None] + (rounds - first_round[:, None])
-        full = np.broadcast_to(sizes[:, None], pos.shape)
-        items = keys.feistel_permute(pos % full, full, table[which.reshape(-1)])
-        offsets = self.index.offsets[classes]
-        drawn = self.index.positions.take(items + offsets[:, None])
-        dest = self.memo_start[classes][:, None] + np.arange(length)
-        cache.memo[dest] = drawn
-        cache.block[classes] = blocks
+        which = row0[owner] + rounds - first_round[owner]
+        items = keys.feistel_permute(pos - rounds * sizes, sizes, table[which])
+        return self.index.positions.take(items + self.index.offsets[classes][owner])
 
     def _fill_scratch(
         self, cache: MemberCache, classes: IntVector, first: IntVector, last: IntVector
@@ -296,9 +301,20 @@ class MemberStreams:
             cache.memo = grown
         memo = cache.memo
         origin = np.empty(classes.size, dtype=np.int64)
-        at = end
+        lengths = last - first + 1
+        placed = np.cumsum(lengths) - lengths + end
+        lazy = self.lazy[classes]
+        if lazy.any():  # straight from the bijections, in one evaluation
+            origin[lazy] = placed[lazy] - first[lazy]
+            drawn = self._lazy_draws(classes[lazy], first[lazy], lengths[lazy])
+            runs = lengths[lazy]
+            dest = np.repeat(placed[lazy] - (np.cumsum(runs) - runs), runs)
+            memo[dest + np.arange(dest.size)] = drawn
         spans = zip(classes.tolist(), first.tolist(), last.tolist(), strict=True)
         for i, (c, s0, s1) in enumerate(spans):
+            if lazy[i]:
+                continue
+            at = int(placed[i])
             length = int(self.block_len[c])
             region = int(self.memo_start[c])
             origin[i] = at - s0

@@ -81,12 +81,14 @@ def adjust_round(base: IntVector, head: int, rank: IntVector) -> tuple[IntVector
     >>> actual.tolist(), changed
     ([0, 1, 3, 2], 3)
     """
+    return _adjust(base, min(head, base.size), rank[base])
+
+
+def _adjust(base: IntVector, head: int, ranks: IntVector) -> tuple[IntVector, int]:
+    """:func:`adjust_round` with the ranks given per position of ``base`` (which may be just
+    a prefix of the round long enough to hold the head)."""
     size = base.size
-    head = min(head, size)
-    if head <= 0:
-        return base, 0
-    ranks = rank[base]
-    if not ranks.any():
+    if head <= 0 or not ranks.any():
         return base, 0
     # The head: the best `head` items by (rank, base position).
     order = np.lexsort((np.arange(size), ranks))
@@ -164,6 +166,7 @@ class Rotation:
         # Built on first use (cheap to lose in a race: both caches give equal results).
         self._block: Callable[[int], IntVector] | None = None
         self._round: Callable[[int], tuple[IntVector, int]] | None = None
+        self._head: Callable[[int], tuple[IntVector, int]] | None = None
 
     def _blocks(self) -> Callable[[int], IntVector]:
         if self._block is None:
@@ -177,7 +180,7 @@ class Rotation:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        del state["_block"], state["_round"]
+        del state["_block"], state["_round"], state["_head"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -241,6 +244,37 @@ class Rotation:
         if head == 0:
             return 0
         return min(self.size, head + max(x_slot, x_step))
+
+    def head_of(self, r: int) -> tuple[IntVector, int]:
+        """The prefix of round ``r`` that differs from its base permutation, and its length:
+        what a reader of the base rounds patches. A lazy rotation computes it from the
+        round's first positions and the previous round's last ones alone."""
+        if not self.lazy:
+            actual, changed = self.round_and_change(r)
+            return actual[:changed], changed
+        if self._head is None:
+            self._head = functools.lru_cache(maxsize=64)(self._compute_head)
+        return self._head(r)
+
+    def _compute_head(self, r: int) -> tuple[IntVector, int]:
+        x_slot, x_step, head = self._boundary(r)
+        empty = np.zeros(0, dtype=np.int64)
+        if head == 0:
+            return empty, 0
+        x = max(x_slot, x_step)
+        if self._reach(r - 1) > self.size - x:  # a chain: read the whole rounds
+            actual, changed = self.round_and_change(r)
+            return actual[:changed], changed
+        boundary = r * self.size
+        prefix = self.base_items(boundary, boundary + min(self.size, head + x))
+        tail = self.base_items(boundary - x, boundary)  # the previous round's, unchanged
+        ranks = np.full(prefix.size, _FREE, dtype=np.int64)
+        if x_step > 0:
+            ranks[np.isin(prefix, tail[x - x_step :])] = _STEP_ONLY
+        if x_slot > 0:
+            ranks[np.isin(prefix, tail[x - x_slot :])] = _SLOT
+        actual, changed = _adjust(prefix, min(head, self.size), ranks)
+        return actual[:changed], changed
 
     def round(self, r: int) -> IntVector:
         """Round ``r`` as read (the head rule applied)."""

@@ -15,7 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from refsampler.classes import ClassIndex
+from refsampler.plan import Plan
 from refsampler.rotation import Rotation, adjust_round, block_rounds
+from refsampler.targets import interpolate
 
 IntArray = npt.NDArray[np.int64]
 Oracle = Callable[[int], tuple[int, int]]
@@ -211,3 +214,24 @@ def test_adjust_round_follows_the_head_rule(base: IntArray, head: int, data: st.
     chosen = set(by_preference[:h])
     rest = [int(base[i]) for i in range(size) if i not in chosen]
     assert actual[h:].tolist() == rest
+
+
+@pytest.mark.parametrize("replicas", [1, 2, 3])
+def test_lazy_head_of_equals_the_whole_round(replicas: int) -> None:
+    """A lazily read class computes the changed head of a round from that round's first
+    positions and the previous round's last ones; it equals the head of the whole round as
+    read, for every kind's slots (and steps under replicas)."""
+    labels = np.repeat(np.arange(4), [300, 120, 40, 9])
+    index = ClassIndex.from_labels(labels)
+    for kind, options in [("fixed", None), ("quota", None), ("pk", {"samples_per_class": 3})]:
+        p = interpolate(index.counts, 1.0 if kind == "pk" else 0.5)
+        plan = Plan(index, kind, p, 12, 50, 3, replicas, options, lazy_size=30, block_draws=64)
+        assert plan.members is not None
+        for c in np.flatnonzero(plan.members.lazy).tolist():
+            rotation = plan.members.rotation(c)
+            assert rotation.lazy
+            for r in range(1, 12):
+                head, changed = rotation.head_of(r)
+                whole, whole_changed = rotation.round_and_change(r)
+                assert changed == whole_changed
+                np.testing.assert_array_equal(head, whole[:changed])

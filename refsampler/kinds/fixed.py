@@ -11,6 +11,8 @@ epoch, and over ``E`` epochs every tied class gets its extra seat ``floor(E s / 
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -50,8 +52,14 @@ class FixedPlan(CountedPlan):
             if seats
             else None
         )
+        self._starts: Callable[[int], IntVector] | None = None
         self.max_count = self.certain + (self._tie_index >= 0)
         self.present = np.flatnonzero(self.max_count > 0)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_starts"] = None  # a cache
+        return state
 
     def _tie_slot(self, position: int) -> tuple[int, int]:
         """The tied seats of the epoch that holds tie position ``position``."""
@@ -68,10 +76,21 @@ class FixedPlan(CountedPlan):
 
     def _epoch_start(self, epoch: int) -> IntVector:
         """Draws of every class in the epochs before ``epoch`` (all ranks)."""
+        return self._epoch_starts(epoch).copy()
+
+    def _epoch_starts(self, epoch: int) -> IntVector:
+        # Member oracles ask for the same few epochs over and over: keep them (read-only).
+        if self._starts is None:
+            self._starts = functools.lru_cache(maxsize=8)(self._compute_epoch_start)
+        return self._starts(epoch)
+
+    def _compute_epoch_start(self, epoch: int) -> IntVector:
         drawn = self.certain * epoch
         if self.rotation is not None:
             drawn[self.tied] += self.rotation.counts_before(epoch * self.tied_seats)
-        return drawn * self.setting.slots_per_epoch
+        out = drawn * self.setting.slots_per_epoch
+        out.flags.writeable = False
+        return out
 
     def entries(self, slots: IntVector) -> Entries:
         per_epoch = self.setting.slots_per_epoch
@@ -105,11 +124,7 @@ class FixedPlan(CountedPlan):
         return self._epoch_start(epoch) + within * self.counts(epoch)
 
     def _class_epoch_start(self, c: int, epoch: int) -> int:
-        drawn = int(self.certain[c]) * epoch
-        local = int(self._tie_index[c])
-        if local >= 0 and self.rotation is not None:
-            drawn += int(self.rotation.counts_before(epoch * self.tied_seats)[local])
-        return drawn * self.setting.slots_per_epoch
+        return int(self._epoch_starts(epoch)[c])
 
     def slot_of(self, c: int, position: int) -> tuple[int, int]:
         per_epoch = self.setting.slots_per_epoch
