@@ -27,8 +27,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check refsampler tests property_tests benchmarks
 	$(VENV)/bin/mypy
 
+# BENCH_ARGS: e.g. --quick (about 2 minutes, leaves docs/performance.md alone) or --scale.
 bench: $(STAMP)
-	$(PY) benchmarks/compare.py
+	$(PY) benchmarks/compare.py $(BENCH_ARGS)
 
 ecosystem: $(STAMP)
 	$(PY) benchmarks/ecosystem.py
