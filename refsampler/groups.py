@@ -152,7 +152,7 @@ class RateGroups:
         schedule = self.schedule
         t = schedule.slot_containing(g, position)
         first = t - t % width
-        return int(schedule.cumulative(first)[g]), int(schedule.cumulative(first + width)[g])
+        return schedule.cumulative_of(g, first), schedule.cumulative_of(g, first + width)
 
     # -- per class -------------------------------------------------------------------------
 
@@ -161,7 +161,7 @@ class RateGroups:
         g = int(self.group_of[c])
         if g < 0:
             return 0
-        position = int(self.schedule.cumulative(t)[g])
+        position = self.schedule.cumulative_of(g, t)
         rot = self.rotations[g]
         if rot.size == 1:
             return position

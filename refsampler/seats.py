@@ -211,17 +211,32 @@ class SeatSchedule:
         out[:, self.active] += np.diff(cumulative, axis=0)
         return out
 
+    def cumulative_of(self, group: int, t: int) -> int:
+        """``cumulative(t)[group]`` alone (O(1) unless the slots come from PD2)."""
+        if self.active.size >= 3:
+            return int(self.cumulative(t)[group])
+        seats = int(self.base[group]) * t
+        if self.active.size == 1 and group == int(self.active[0]):
+            seats += t * self.extra
+        elif self.active.size == 2 and group in (int(self.active[0]), int(self.active[1])):
+            first = (t * int(self.num[0]) + self._phase) // self.den
+            seats += first if group == int(self.active[0]) else t * self.extra - first
+        return seats
+
     def slot_containing(self, group: int, position: int) -> int:
         """The slot ``t`` whose seats of ``group`` include seat number ``position``:
         ``cumulative(t)[group] <= position < cumulative(t + 1)[group]``."""
         rho = self.rho[group]
         if rho == 0:
             raise ValueError(f"group {group} never gets a seat")
+        if self.active.size <= 1 or group not in self.active:
+            # The same seats in every slot.
+            return position // int(self.cumulative_of(group, 1))
         # cumulative is within 1 of t * rho: start just below the estimate and step.
-        t = max(0, int(Fraction(position) / rho) - 1)
-        while int(self.cumulative(t + 1)[group]) <= position:
+        t = max(0, position * rho.denominator // rho.numerator - 1)
+        while self.cumulative_of(group, t + 1) <= position:
             t += 1
-        while t > 0 and int(self.cumulative(t)[group]) > position:
+        while t > 0 and self.cumulative_of(group, t) > position:
             t -= 1
         return t
 
