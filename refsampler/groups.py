@@ -199,6 +199,8 @@ class RateGroups:
             items = self.rotations[g].items(int(first[g]), int(first[g]) + total)
             slot_parts.append(np.repeat(np.arange(start, stop, dtype=np.int64), counts))
             class_parts.append(cls[items])
+        if not slot_parts:  # every extra rate snapped to 0: no extra seats at all
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         slot = np.concatenate(slot_parts)
         cls_all = np.concatenate(class_parts)
         order = np.argsort(slot, kind="stable")

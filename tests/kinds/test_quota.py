@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from refsampler import BalancedBatchSampler
 from refsampler.allocation import quota_schedule
 from refsampler.classes import ClassIndex
 from refsampler.kinds.base import Setting
@@ -129,3 +130,14 @@ def test_describe_reports_floors_and_rates() -> None:
     np.testing.assert_array_equal(info["floors"], np.floor(quota))
     np.testing.assert_allclose(info["extra_rates"], quota - np.floor(quota), atol=1e-12)
     assert info["extra_seats"] == 8 - int(np.floor(quota).sum())
+
+
+def test_extra_rates_that_snap_to_zero_give_plain_floors() -> None:
+    """An alpha a hair below 1 (0.9999999999999998) makes every B p_c an integer once snapped:
+    no extra seats at all, and every batch holds each class exactly B p_c times."""
+    labels = np.repeat(np.arange(8), [53, 6, 3, 3, 3, 3, 3, 3])
+    sampler = BalancedBatchSampler(
+        labels, 8, kind="quota", alpha=0.9999999999999998, n_batches=3, seed=0
+    )
+    for batch in sampler:
+        assert np.bincount(labels[batch], minlength=8).tolist() == [1] * 8
