@@ -20,13 +20,14 @@ from hypothesis import strategies as st
 
 from refsampler import BalancedBatchSampler, InvalidArgumentError, allocate
 from refsampler.conformance import strategies as rst
+from refsampler.conformance.sample import per_batch_counts
 from refsampler.conformance.strategies import Configuration
 
-from ._support import coverage_violations, cycle_violations, per_batch_counts
+from ._support import coverage_violations, cycle_violations
 
 
-def sampler_of(config: Configuration) -> BalancedBatchSampler:
-    """refsampler's sampler for a generated configuration (one replica)."""
+def sampler_of(config: Configuration, num_replicas: int = 1, rank: int = 0) -> BalancedBatchSampler:
+    """refsampler's sampler for a generated configuration (one replica unless given)."""
     return BalancedBatchSampler(
         config.labels,
         config.batch_size,
@@ -34,8 +35,8 @@ def sampler_of(config: Configuration) -> BalancedBatchSampler:
         alpha=config.alpha,
         n_batches=config.n_batches,
         seed=config.seed,
-        num_replicas=1,
-        rank=0,
+        num_replicas=num_replicas,
+        rank=rank,
     )
 
 
@@ -61,8 +62,9 @@ def epochs_of(sampler: BalancedBatchSampler, epochs: int) -> np.ndarray:
 def test_coverage_and_cycles_continue_across_epochs(config: Configuration, epochs: int) -> None:
     """Over set_epoch(0..E-1), members are drawn floor/ceil(D/n_c) times after every batch.
 
-    Cycles continue across epochs, so the concatenation of the epochs is itself a stream of
-    consecutive permutations per class (DESIGN, "Within a class").
+    Each class's stream of cycles continues across epochs, so the concatenation of the
+    epochs is itself a stream of consecutive permutations per class (docs/specification.md,
+    "Members within a class").
     """
     batches = epochs_of(sampler_of(config), epochs)
     problems = coverage_violations(config.labels, batches)
@@ -98,7 +100,7 @@ def test_sampler_yields_the_plan_and_same_seed_epoch_repeats(
     assert batches.tolist() == list(second)
     assert batches.tolist() == first.plan.batches(epoch, 0).tolist()
     if config.kind != "random":
-        counts = per_batch_counts(config.labels, batches, config.target.size)
+        counts = per_batch_counts(batches, config.labels, config.target.size)
         assert counts.tolist() == first.plan.count_rows(epoch, 0).tolist()
 
 
@@ -112,22 +114,10 @@ def test_replicas_split_every_cycle_disjointly(config: Configuration, replicas: 
     valid cycle stream with even coverage, so no member goes to two ranks within a cycle;
     and every rank's batches have the counts its plan gives that rank.
     """
-    per_rank = [
-        BalancedBatchSampler(
-            config.labels,
-            config.batch_size,
-            kind=config.kind,
-            alpha=config.alpha,
-            n_batches=config.n_batches,
-            seed=config.seed,
-            num_replicas=replicas,
-            rank=rank,
-        )
-        for rank in range(replicas)
-    ]
+    per_rank = [sampler_of(config, replicas, rank) for rank in range(replicas)]
     batches = np.stack([np.array(list(s), dtype=np.int64) for s in per_rank], axis=1)
     counts = [
-        per_batch_counts(config.labels, b, config.target.size) for b in batches.swapaxes(0, 1)
+        per_batch_counts(b, config.labels, config.target.size) for b in batches.swapaxes(0, 1)
     ]
     for rank, rank_counts in enumerate(counts):
         assert rank_counts.tolist() == per_rank[rank].plan.count_rows(0, rank).tolist()

@@ -41,7 +41,9 @@ __all__ = [
     "int_vector",
     "is_int",
     "kind",
+    "kind_options",
     "n_batches",
+    "n_batches_or_default",
     "non_negative_int",
     "positive_int",
     "probability_vector",
@@ -49,6 +51,8 @@ __all__ = [
     "seed",
     "unit_interval",
 ]
+
+#: Whose messages :func:`kind_options` gives.
 
 #: The kind names registered at import; :func:`kind` asks the registry on every call.
 KINDS: tuple[str, ...] = _kinds.names()
@@ -212,6 +216,19 @@ def n_batches(value: Any, *, name: str = "n_batches") -> int:
     return positive_int(name, value, maximum=MAX_N_BATCHES)
 
 
+def n_batches_or_default(value: Any, size: int, batch: int, replicas: int) -> int:
+    """Batches per epoch on each rank: ``value``, or by default (None)
+    ``ceil(size / (batch * replicas))``, about one pass over the ``size`` samples per epoch
+    over all ranks; then checked by :func:`n_batches`.
+
+    The samplers and :func:`refsampler.diagnostics.describe` share it, so that their defaults
+    cannot drift. ``batch`` and ``replicas`` are validated ints.
+    """
+    if value is None:
+        value = -(-size // (batch * replicas))
+    return n_batches(value)
+
+
 def seed(value: Any, *, name: str = "seed") -> int:
     """A seed: an int in ``[0, MAX_SEED]``."""
     return non_negative_int(name, value, maximum=MAX_SEED)
@@ -296,6 +313,39 @@ def kind(value: Any) -> str:
         listed = ", ".join(f'"{n}"' for n in names)
         raise fail("kind", f"must be one of {listed}", value)
     return value
+
+
+def kind_options(kind: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The options of ``kind`` (a registered name) among ``given``, by name.
+
+    Every option the kind lists (:attr:`refsampler.kinds.KindTraits.options`) is required,
+    and no other may be given: a ``None`` value counts as not given. The values are not
+    checked here; the kind checks them (the sampler at once, the kind's plan when built).
+    The sampler, :func:`refsampler.diagnostics.describe` and ``refsampler plan`` share it, so
+    they refuse the same options with the same messages.
+    """
+    accepted = _kinds.get(kind).options
+    for name, value in given.items():
+        if value is not None and name not in accepted:
+            owners = " or ".join(
+                f'kind="{k}"' for k in _kinds.names() if name in _kinds.get(k).options
+            )
+            raise InvalidArgumentError(
+                f"`{name}` is only for {owners}; got {name}={_show(value)} with kind={kind!r}."
+            )
+    for name in accepted:
+        if given.get(name) is None:
+            meaning = _OPTION_MEANINGS.get(name)
+            raise InvalidArgumentError(
+                f'kind="{kind}" needs `{name}`'
+                + (f" ({meaning})" if meaning else "")
+                + "; got None."
+            )
+    return {name: given[name] for name in accepted}
+
+
+#: What each option of a kind is, for the messages.
+_OPTION_MEANINGS = {"samples_per_class": "m, the members of each class in a batch"}
 
 
 # -- vectors ----------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from .classes import ClassIndex, num_classes_of
 from .errors import InvalidArgumentError
 from .kinds.base import CountedPlan, SampledPlan, Setting
 from .plan import Plan
-from .schedules import AlphaSchedule
+from .schedules import AlphaSchedule, TargetOfEpoch, alpha_source
 from .targets import interpolate, resolve
 
 __all__ = ["Description", "TargetsByEpoch", "describe", "realised_shares", "targets_by_epoch"]
@@ -557,14 +557,15 @@ class _Config:
     def target(self, epoch: int) -> FloatVector:
         if self.plan is not None:
             return self.plan.target(epoch)
+        target = self.target_of_epoch()
+        return target if isinstance(target, np.ndarray) else target(epoch)
+
+    def target_of_epoch(self) -> FloatVector | TargetOfEpoch:
+        """The target as :class:`~refsampler.plan.Plan` takes it (of the class counts)."""
         if self.constant is not None:
             return self.constant
         assert isinstance(self.alpha, AlphaSchedule)  # noqa: S101 -- moving means a schedule
-        return interpolate(self.counts, self.alpha(epoch))
-
-    def target_of_epoch(self) -> FloatVector | Callable[[int], FloatVector]:
-        """The target as :class:`~refsampler.plan.Plan` takes it."""
-        return self.constant if self.constant is not None else self.target
+        return TargetOfEpoch(self.counts, self.alpha)
 
     def build_plan(self, seed: int) -> Plan:
         """The sampler's plan, or one over the samples of the counts in class order (to draw
@@ -677,11 +678,9 @@ def _configure(
     if batch_size is None:
         raise InvalidArgumentError("`batch_size` is required with class counts; got None.")
     batch = _validate.batch_size(batch_size)
-    options = _kind_options(kind, {"samples_per_class": samples_per_class})
+    options = _validate.kind_options(kind, {"samples_per_class": samples_per_class})
     replicas = _validate.positive_int("num_replicas", num_replicas)
-    if n_batches is None:
-        n_batches = -(-int(counts.sum()) // (batch * replicas))
-    batches = _validate.n_batches(n_batches)
+    batches = _validate.n_batches_or_default(n_batches, int(counts.sum()), batch, replicas)
     positions = _validate.epoch_positions(batch, batches, replicas)
     the_epoch = _validate.epoch(0 if epoch is None else epoch, positions=positions)
     constant: FloatVector | None
@@ -690,11 +689,10 @@ def _configure(
             resolve(counts, alpha, target)  # the "not both" message
         for _, knot_alpha in alpha.knots:  # the alphas between knots are feasible too
             resolve(counts, knot_alpha, None)
-        source: float | AlphaSchedule | None = alpha
         constant = None
     else:
         constant = resolve(counts, alpha, target)
-        source = None if target is not None else (1.0 if alpha is None else float(alpha))
+    source = alpha_source(alpha, target)
     config = _Config(
         counts=counts,
         kind=kind,
@@ -716,21 +714,6 @@ def _configure(
         for e in sorted(checked):
             config.kind_plan(e)
     return config
-
-
-def _kind_options(kind: str, given: dict[str, Any]) -> dict[str, Any]:
-    """The kind's own options among ``given``: each one the kind lists is required, and no
-    other may be given (values are checked when the kind's plan is built)."""
-    accepted = kinds_registry.get(kind).options
-    for name, value in given.items():
-        if value is not None and name not in accepted:
-            raise InvalidArgumentError(
-                f"`{name}` is not an option of kind={kind!r}; got {name}={_validate._show(value)}."
-            )
-    for name in accepted:
-        if given.get(name) is None:
-            raise InvalidArgumentError(f"kind={kind!r} needs `{name}`; got None.")
-    return {name: given[name] for name in accepted}
 
 
 # -- the figures ------------------------------------------------------------------------------

@@ -15,12 +15,11 @@ import torch
 from torch.utils.data import Sampler
 
 from . import _validate
-from . import kinds as kinds_registry
 from .classes import ClassIndex, subset_labels
 from .errors import InvalidArgumentError, RefSamplerWarning
-from .kinds.pk import check_feasible, samples_per_class
+from .kinds import pk
 from .plan import STREAM_VERSION, Plan
-from .schedules import AlphaSchedule
+from .schedules import AlphaSchedule, TargetOfEpoch, alpha_source
 from .targets import interpolate, resolve
 
 __all__ = ["STATE_VERSION", "BalancedBatchSampler", "SamplerFactory"]
@@ -190,43 +189,37 @@ class BalancedBatchSampler(Sampler[list[int]]):
     ) -> None:
         kind = _validate.kind(kind)
         batch_size = _validate.batch_size(batch_size)
-        options = _kind_options(kind, batch_size, samples_per_class)
+        options = _validate.kind_options(kind, {"samples_per_class": samples_per_class})
+        if "samples_per_class" in options:
+            options["samples_per_class"] = pk.samples_per_class(
+                options["samples_per_class"], batch_size
+            )
         num_replicas, rank = _replicas(num_replicas, rank)
-        if n_batches is None:
-            n_batches = -(-index.size // (batch_size * num_replicas))
-        n_batches = _validate.n_batches(n_batches)
+        n_batches = _validate.n_batches_or_default(n_batches, index.size, batch_size, num_replicas)
         self._positions = _validate.epoch_positions(batch_size, n_batches, num_replicas)
         if seed is None:
             seed = 0 if num_replicas > 1 else _seed_from_torch()
         seed = _validate.seed(seed)
         counts = index.counts
         schedule = alpha if isinstance(alpha, AlphaSchedule) else None
-        plain: float | None = None  # a constant alpha, once validated
         if schedule is not None:
             if target is not None:
                 resolve(counts, 0.5, target)  # the "not both" message
             for _, knot_alpha in schedule.knots:  # every alpha between knots is feasible too
                 resolve(counts, knot_alpha, None)
-            the_target: Any = _TargetOfEpoch(counts, schedule)
-            first = the_target(0)
+            the_target: Any = TargetOfEpoch(counts, schedule)
         else:
-            the_target = first = resolve(counts, cast("float | None", alpha), target)
-            first.flags.writeable = False
-            plain = None if alpha is None else float(cast(float, alpha))
+            the_target = resolve(counts, cast("float | None", alpha), target)
+            the_target.flags.writeable = False
+        self._alpha: float | AlphaSchedule | None = alpha_source(alpha, target)
         if kind == "pk":
-            alphas: list[float | None] = [a for _, a in schedule.knots] if schedule else [plain]
-            for value in alphas:
-                p = first if schedule is None or value is None else interpolate(counts, value)
-                check_feasible(
-                    p,
-                    batch_size // options["samples_per_class"],
-                    counts,
-                    options["samples_per_class"],
-                    None if target is not None else (1.0 if value is None else float(value)),
-                )
-        self._alpha: float | AlphaSchedule | None = (
-            None if target is not None else (schedule or (1.0 if plain is None else plain))
-        )
+            m = options["samples_per_class"]
+            if schedule is None:  # the target, and the alpha it came from (None for a target)
+                pairs = [(the_target, cast("float | None", self._alpha))]
+            else:  # feasible at the knots is feasible between them
+                pairs = [(interpolate(counts, a), a) for _, a in schedule.knots]
+            for p, value in pairs:
+                pk.check_feasible(p, batch_size // m, counts, m, value)
         self._plan = Plan(
             index, kind, the_target, batch_size, n_batches, seed, num_replicas, options
         )
@@ -554,19 +547,6 @@ class _BatchIterator(Iterator[list[int]]):
         self._rows = []
 
 
-class _TargetOfEpoch:
-    """``interpolate(counts, schedule(epoch))``: the target of every epoch (picklable)."""
-
-    def __init__(self, counts: npt.NDArray[np.int64], schedule: AlphaSchedule) -> None:
-        self.counts = counts
-        self.schedule = schedule
-
-    def __call__(self, epoch: int) -> npt.NDArray[np.float64]:
-        target = interpolate(self.counts, self.schedule(epoch))
-        target.flags.writeable = False
-        return target
-
-
 class SamplerFactory:
     """Drop-in replacement for pytorch_balanced_sampler's ``SamplerFactory``.
 
@@ -662,24 +642,6 @@ def dataset_labels(dataset: Any) -> tuple[npt.NDArray[np.int64], int | None]:
     return labels, num_classes
 
 
-def _kind_options(kind: str, batch_size: int, samples: Any) -> dict[str, Any]:
-    """The kind's own keyword arguments, validated."""
-    accepted = kinds_registry.get(kind).options
-    if samples is not None and "samples_per_class" not in accepted:
-        raise InvalidArgumentError(
-            f'`samples_per_class` is only for kind="pk"; got samples_per_class='
-            f"{_validate._show(samples)} with kind={kind!r}."
-        )
-    if "samples_per_class" in accepted:
-        if samples is None:
-            raise InvalidArgumentError(
-                'kind="pk" needs `samples_per_class` (m, the members of each class in a batch); '
-                "got None."
-            )
-        return {"samples_per_class": samples_per_class(samples, batch_size)}
-    return {}
-
-
 def _replicas(num_replicas: int | None, rank: int | None) -> tuple[int, int]:
     distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
     if num_replicas is None and not distributed:
@@ -720,7 +682,7 @@ def _config(
     """The configuration a state belongs to (small: scalars and digests) and its fingerprint,
     computed once so that ``state_dict`` costs O(1)."""
     plan = sampler.plan
-    if isinstance(target, _TargetOfEpoch):
+    if isinstance(target, TargetOfEpoch):
         target_text = f"alpha schedule {target.schedule}"
     else:
         target_text = "target " + _digest(np.asarray(target).tolist())

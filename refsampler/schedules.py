@@ -22,8 +22,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from . import _validate
 from .errors import InvalidArgumentError
+from .targets import DEFAULT_ALPHA, interpolate
 
 __all__ = ["AlphaSchedule", "linear", "piecewise"]
 
@@ -75,6 +79,39 @@ class AlphaSchedule:
 
     def __str__(self) -> str:
         return ",".join(f"{e}:{a:g}" for e, a in self.knots)
+
+
+class TargetOfEpoch:
+    """``interpolate(counts, schedule(epoch))``: the target of every epoch, as a picklable
+    callable (read-only arrays) for :class:`~refsampler.plan.Plan`.
+
+    Not public: :class:`~refsampler.BalancedBatchSampler` and
+    :func:`refsampler.diagnostics.describe` share it so that a schedule gives both the same
+    targets.
+    """
+
+    def __init__(self, counts: npt.NDArray[np.int64], schedule: AlphaSchedule) -> None:
+        self.counts = counts
+        self.schedule = schedule
+
+    def __call__(self, epoch: int) -> npt.NDArray[np.float64]:
+        target = interpolate(self.counts, self.schedule(epoch))
+        target.flags.writeable = False
+        return target
+
+
+def alpha_source(alpha: Any, target: Any) -> float | AlphaSchedule | None:
+    """Where a sampler's target comes from, as its ``alpha`` attribute reports it: None for an
+    explicit ``target``, else the schedule or the alpha as a float (:data:`DEFAULT_ALPHA`
+    for None). The arguments are validated (the sampler's ``alpha`` / ``target`` rules).
+
+    Not public: the sampler and :func:`refsampler.diagnostics.describe` share it.
+    """
+    if target is not None:
+        return None
+    if isinstance(alpha, AlphaSchedule):
+        return alpha
+    return DEFAULT_ALPHA if alpha is None else float(alpha)
 
 
 def piecewise(knots: Sequence[Any]) -> AlphaSchedule:

@@ -20,6 +20,9 @@ __all__ = ["effective_number", "explicit", "interpolate", "power"]
 
 FloatVector = npt.NDArray[np.float64]
 
+#: The ``alpha`` of a sampler given neither ``alpha`` nor ``target``: uniform over the classes.
+DEFAULT_ALPHA = 1.0
+
 
 def interpolate(class_counts: Any, alpha: float) -> FloatVector:
     """Move from the empirical class shares (alpha = 0) to uniform (alpha = 1).
@@ -241,7 +244,8 @@ def _empty_class_error(counts: npt.NDArray[np.int64], when: str) -> InvalidArgum
 def resolve(class_counts: npt.NDArray[np.int64], alpha: Any, target: Any) -> FloatVector:
     """The target the samplers use: ``target`` if given, else ``interpolate(alpha)``.
 
-    ``alpha=None`` means 1.0 when no ``target`` is given; giving both is an error. Not public:
+    ``alpha=None`` means :data:`DEFAULT_ALPHA` when no ``target`` is given; giving both is an
+    error. Not public:
     the samplers and :func:`refsampler.sample_weights` share it so their rules cannot drift.
     """
     if target is not None:
@@ -253,4 +257,4 @@ def resolve(class_counts: npt.NDArray[np.int64], alpha: Any, target: Any) -> Flo
         p = _validate.probability_vector("target", target)
         _validate.feasible_target(p, class_counts, "`target`")
         return p
-    return interpolate(class_counts, 1.0 if alpha is None else alpha)
+    return interpolate(class_counts, DEFAULT_ALPHA if alpha is None else alpha)

@@ -12,11 +12,7 @@ import pytest
 from refsampler.allocation import allocate, allocate_with_ties, quota_schedule
 from refsampler.errors import InvalidArgumentError
 from refsampler.targets import explicit, interpolate
-
-
-def _raises(message: str) -> Any:
-    """pytest.raises for InvalidArgumentError with exactly ``message``."""
-    return pytest.raises(InvalidArgumentError, match="^" + re.escape(message) + "$")
+from tests._assertions import raises_exactly
 
 
 def _reference_allocate(p: np.ndarray, batch_size: int) -> list[int] | None:
@@ -86,7 +82,7 @@ def test_allocate_infeasible_21_uniform_classes_at_batch_8() -> None:
         'use kind="quota" or a larger `batch_size`; got target '
         "[0.047619 0.047619 0.047619 ... 0.047619 0.047619 0.047619]."
     )
-    with _raises(message):
+    with raises_exactly(message):
         allocate(target, 8)
 
 
@@ -97,7 +93,7 @@ def test_allocate_infeasible_when_floors_use_the_seats() -> None:
         "`batch_size` 2 leaves only 1 seats for the 2 classes whose floor is 0; "
         'use kind="quota" or a larger `batch_size`; got target [0.9  0.05 0.05].'
     )
-    with _raises(message):
+    with raises_exactly(message):
         allocate([0.9, 0.05, 0.05], 2)
 
 
@@ -188,7 +184,7 @@ def test_allocate_does_not_mutate_target() -> None:
 )
 def test_allocate_rejects_bad_arguments(target: Any, batch_size: Any, message: str) -> None:
     """Bad targets and batch sizes are rejected with the exact message."""
-    with _raises(message):
+    with raises_exactly(message):
         allocate(target, batch_size)
 
 
@@ -288,7 +284,7 @@ def test_quota_schedule_rejects_bad_arguments(args: tuple[Any, ...], message: st
             "`target` must sum to 1 (within 1e-09), but sums to 0.9; use "
             "refsampler.targets.explicit(weights) to normalise weights; got [0.5, 0.4]."
         )
-    with _raises(message):
+    with raises_exactly(message):
         quota_schedule(*args)
 
 

@@ -12,13 +12,9 @@ import torch
 
 from refsampler.classes import ClassIndex, class_counts, max_classes, subset_labels
 from refsampler.errors import InvalidArgumentError
+from tests._assertions import raises_exactly
 
 LABELS = [2, 0, 2, 1, 0, 2, 2, 1]
-
-
-def _raises(message: str) -> Any:
-    """pytest.raises for InvalidArgumentError with exactly ``message``."""
-    return pytest.raises(InvalidArgumentError, match="^" + re.escape(message) + "$")
 
 
 # -- class_counts ----------------------------------------------------------------------------
@@ -60,7 +56,7 @@ def test_class_counts_counts_missing_middle_class_as_zero() -> None:
 )
 def test_class_counts_rejects(labels: Any, num_classes: Any, message: str) -> None:
     """Too small num_classes and bad labels are rejected with the exact message."""
-    with _raises(message):
+    with raises_exactly(message):
         class_counts(labels, num_classes)
 
 
@@ -87,14 +83,14 @@ def test_sparse_class_ids_are_refused_before_allocating(
     """A label id far beyond the number of samples is refused, saying how to remap, instead of
     allocating one counter per id."""
     largest = int(np.max(labels))
-    with _raises(_sparse_message(len(labels), largest, shown)):
+    with raises_exactly(_sparse_message(len(labels), largest, shown)):
         build(labels)
 
 
 @pytest.mark.parametrize("build", [class_counts, ClassIndex.from_labels], ids=["counts", "index"])
 def test_num_classes_beyond_the_limit_is_refused(build: Any) -> None:
     """An explicit num_classes obeys the same limit as the largest label."""
-    with _raises(
+    with raises_exactly(
         "`num_classes` must be <= max(2 * N, 2**20) = 1048576 for N = 2 samples; got 10000000000."
     ):
         build([0, 1], num_classes=10**10)
@@ -114,7 +110,7 @@ def test_labels_up_to_the_limit_are_accepted() -> None:
     assert counts.size == 2**20
     assert counts[0] == counts[-1] == 1
     assert class_counts([0], num_classes=2**20).size == 2**20
-    with _raises(_sparse_message(2, 2**20, "[      0 1048576]")):
+    with raises_exactly(_sparse_message(2, 2**20, "[      0 1048576]")):
         class_counts(np.array([0, 2**20]))
 
 
@@ -149,7 +145,7 @@ def test_sparse_check_costs_order_n() -> None:
 def test_class_counts_names_the_real_problem(labels: Any, message: str) -> None:
     """Ids beyond int64 are named as such (not as float64), 0-d arrays as 0-d, and a tensor
     that requires grad gets the standard message instead of a RuntimeError."""
-    with _raises(message):
+    with raises_exactly(message):
         class_counts(labels)
 
 
@@ -226,7 +222,7 @@ def test_from_labels_tensor_and_list_agree() -> None:
 )
 def test_from_labels_rejects(labels: Any, message: str) -> None:
     """Empty, negative, float and 2-D labels are rejected with the exact message."""
-    with _raises(message):
+    with raises_exactly(message):
         ClassIndex.from_labels(labels)
 
 
@@ -270,7 +266,7 @@ def test_from_class_indices_accepts_arrays_and_tensors() -> None:
 )
 def test_from_class_indices_rejects(class_idxs: Any, message: str) -> None:
     """Overlapping, duplicate, negative, float, empty and malformed class_idxs are rejected."""
-    with _raises(message):
+    with raises_exactly(message):
         ClassIndex.from_class_indices(class_idxs)
 
 
@@ -397,7 +393,7 @@ def test_direct_construction_checks_the_fields_and_narrows() -> None:
 def test_direct_construction_rejects_bad_fields(positions: Any, offsets: Any, message: str) -> None:
     """Bad offsets (they would give negative counts) and bad positions are refused, naming
     the field."""
-    with _raises(message):
+    with raises_exactly(message):
         ClassIndex(positions, offsets)
 
 
@@ -449,5 +445,5 @@ def test_subset_labels_empty_subset() -> None:
 )
 def test_subset_labels_rejects_bad_indices(indices: Any, message: str) -> None:
     """Indices outside the parent dataset are an InvalidArgumentError, not an IndexError."""
-    with _raises(message):
+    with raises_exactly(message):
         subset_labels(np.array([0, 1, 2]), indices, name="dataset.indices")

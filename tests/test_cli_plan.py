@@ -141,11 +141,13 @@ def test_target_option(capsys) -> None:
         ),
         (
             ["--counts", "5,5", "--batch-size", "4", "--kind", "pk"],
-            "kind='pk' needs `samples_per_class`; got None.",
+            'kind="pk" needs `samples_per_class` (m, the members of each class in a batch); '
+            "got None.",
         ),
         (
             ["--counts", "5,5", "--batch-size", "4", "--samples-per-class", "2"],
-            "`samples_per_class` is not an option of kind='fixed'; got samples_per_class=2.",
+            "`samples_per_class` is only for kind=\"pk\"; "
+            "got samples_per_class=2 with kind='fixed'.",
         ),
         (
             ["--counts", "5,5", "--batch-size", "4", "--kind", "pk", "--samples-per-class", "3"],

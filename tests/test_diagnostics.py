@@ -399,12 +399,14 @@ def test_targets_by_epoch_wants_a_schedule() -> None:
         (
             (COUNTS, 32),
             {"kind": "pk"},
-            "kind='pk' needs `samples_per_class`; got None.",
+            'kind="pk" needs `samples_per_class` (m, the members of each class in a batch); '
+            "got None.",
         ),
         (
             (COUNTS, 32),
             {"samples_per_class": 4},
-            "`samples_per_class` is not an option of kind='fixed'; got samples_per_class=4.",
+            "`samples_per_class` is only for kind=\"pk\"; "
+            "got samples_per_class=4 with kind='fixed'.",
         ),
         (
             (COUNTS, 32),

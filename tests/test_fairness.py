@@ -14,17 +14,10 @@ import numpy.typing as npt
 import pytest
 
 from refsampler import BalancedBatchSampler, allocate
+from refsampler.conformance.sample import per_batch_counts
 from refsampler.targets import interpolate
 
 IntArray = npt.NDArray[np.int64]
-
-
-def class_counts_per_batch(labels: IntArray, batches: IntArray, k: int) -> IntArray:
-    """Counts of each class in each batch, shape (batches, k)."""
-    rows = np.repeat(np.arange(batches.shape[0]), batches.shape[1])
-    out = np.zeros((batches.shape[0], k), dtype=np.int64)
-    np.add.at(out, (rows, labels[batches.ravel()]), 1)
-    return out
 
 
 def run(sampler: BalancedBatchSampler, epochs: int) -> IntArray:
@@ -62,7 +55,7 @@ def test_quota_has_no_preference_by_class_id_over_epochs() -> None:
     labels = np.repeat(np.arange(1000), sizes)
     sampler = BalancedBatchSampler(labels, 64, kind="quota", alpha=1.0, seed=0)
     batches = run(sampler, 10)
-    counts = class_counts_per_batch(labels, batches, 1000)
+    counts = per_batch_counts(batches, labels, 1000)
     ideal = np.arange(1, batches.shape[0] + 1)[:, None] * 64 / 1000
     assert np.abs(np.cumsum(counts, axis=0) - ideal).max() < 1
     total = counts.sum(axis=0)
@@ -110,7 +103,7 @@ def test_fixed_ties_rotate_across_epochs() -> None:
     winners = []
     for epoch in range(10):
         sampler.set_epoch(epoch)
-        counts = class_counts_per_batch(labels, np.array(list(sampler)), 5)
+        counts = per_batch_counts(list(sampler), labels, 5)
         assert (counts == counts[0]).all()
         assert sorted(counts[0].tolist()) == sorted(allocate(target, 32).tolist())
         winners.append(frozenset(np.flatnonzero(counts[0] == 7).tolist()))

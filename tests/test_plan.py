@@ -16,6 +16,7 @@ import pytest
 
 from refsampler.allocation import allocate, allocate_with_ties, quota_schedule
 from refsampler.classes import ClassIndex
+from refsampler.conformance.sample import per_batch_counts
 from refsampler.errors import InvalidArgumentError
 from refsampler.plan import CHUNK_DRAWS, Plan
 from refsampler.schedules import linear
@@ -58,12 +59,6 @@ def _plan(
     if block_draws is not None:
         extra["block_draws"] = block_draws
     return Plan(index, kind, target, batch_size, n_batches, seed, num_replicas, options, **extra)
-
-
-def _batch_counts(batches: IntArray, labels: IntArray, k: int) -> IntArray:
-    """Per-batch class counts, shape (n_batches, K)."""
-    ys = labels[batches]
-    return np.stack([np.bincount(row, minlength=k) for row in ys])
 
 
 def _assert_cycle_balance(batches: IntArray, members: npt.NDArray[Any]) -> None:
@@ -187,7 +182,7 @@ def test_count_rows_independent_of_chunk_and_block_size(kind: str) -> None:
     for chunk_draws, block_draws in ((1, 1), (24, 5), (1000, 64), (CHUNK_DRAWS, 1 << 14)):
         plan = _plan(kind, chunk_draws=chunk_draws, block_draws=block_draws)
         np.testing.assert_array_equal(plan.count_rows(2, 0), reference)
-        np.testing.assert_array_equal(_batch_counts(plan.batches(2, 0), LABELS, K), reference)
+        np.testing.assert_array_equal(per_batch_counts(plan.batches(2, 0), LABELS, K), reference)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -295,7 +290,7 @@ def test_every_batch_has_the_planned_class_counts(kind: str, epoch: int) -> None
     for rank in range(2):
         batches = plan.batches(epoch, rank)
         rows = plan.count_rows(epoch, rank)
-        np.testing.assert_array_equal(_batch_counts(batches, LABELS, K), rows)
+        np.testing.assert_array_equal(per_batch_counts(batches, LABELS, K), rows)
         entries = plan.entries(epoch, rank)
         dense = np.zeros_like(rows)
         np.add.at(dense, (entries.row, entries.cls), entries.count)
@@ -310,7 +305,7 @@ def test_pk_batches_hold_p_distinct_classes_of_m_distinct_members() -> None:
     plan = _plan("pk", num_replicas=2)
     for rank in range(2):
         batches = plan.batches(1, rank)
-        counts = _batch_counts(batches, LABELS, K)
+        counts = per_batch_counts(batches, LABELS, K)
         assert np.all(np.sort(counts, axis=1)[:, -4:] == 2)
         assert np.all((counts > 0).sum(axis=1) == 4)
         assert all(np.unique(row).size == B for row in batches)
@@ -334,7 +329,7 @@ def test_moving_target_rows_follow_each_epochs_target(kind: str) -> None:
         for rank in range(2):
             rows = plan.count_rows(epoch, rank)
             np.testing.assert_array_equal(
-                _batch_counts(plan.batches(epoch, rank), LABELS, K), rows
+                per_batch_counts(plan.batches(epoch, rank), LABELS, K), rows
             )
             assert np.all(rows.sum(axis=1) == B)
             quota = B * target(epoch)

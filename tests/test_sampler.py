@@ -8,7 +8,6 @@ The sampler is a thin layer, so most tests check that it yields exactly what the
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 import numpy as np
@@ -19,9 +18,11 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset, TensorDataset
 from refsampler import BalancedBatchSampler, SamplerFactory
 from refsampler.allocation import allocate, quota_schedule
 from refsampler.classes import ClassIndex
+from refsampler.conformance.sample import per_batch_counts
 from refsampler.errors import InvalidArgumentError, RefSamplerError
 from refsampler.plan import Plan
 from refsampler.targets import interpolate
+from tests._assertions import raises_exactly
 
 KINDS = ("fixed", "quota", "random")
 #: 100 labels, counts 60/25/10/5, in shuffled order.
@@ -32,17 +33,6 @@ README_CLASS_IDXS = [
     [11, 12],
     [13, 14, 15, 16, 17, 18, 19, 20],
 ]
-
-
-def _raises(message: str) -> Any:
-    """pytest.raises for InvalidArgumentError with exactly ``message``."""
-    return pytest.raises(InvalidArgumentError, match="^" + re.escape(message) + "$")
-
-
-def _per_batch_counts(batches: Any, labels: Any, k: int) -> np.ndarray:
-    """Class counts of every batch, shape (n_batches, K)."""
-    ys = np.asarray(labels)[np.asarray(batches, dtype=np.int64)]
-    return np.stack([np.bincount(row, minlength=k) for row in ys])
 
 
 class FakeImageFolder(Dataset[tuple[torch.Tensor, int]]):
@@ -144,7 +134,7 @@ def test_target_argument_is_used() -> None:
     target = np.array([0.1, 0.2, 0.3, 0.4])
     sampler = BalancedBatchSampler(LABELS, 10, target=target, seed=0)
     np.testing.assert_array_equal(sampler.target, target)
-    counts = _per_batch_counts(list(sampler), LABELS, 4)
+    counts = per_batch_counts(list(sampler), LABELS, 4)
     assert np.all(counts == allocate(target, 10))
 
 
@@ -211,7 +201,7 @@ def test_fixed_counts_equal_allocate(alpha: float) -> None:
     """Every fixed batch has class counts allocate(interpolate(counts, alpha), B)."""
     sampler = BalancedBatchSampler(LABELS, 12, kind="fixed", alpha=alpha, n_batches=30, seed=0)
     expected = allocate(interpolate([60, 25, 10, 5], alpha), 12)
-    assert np.all(_per_batch_counts(list(sampler), LABELS, 4) == expected)
+    assert np.all(per_batch_counts(list(sampler), LABELS, 4) == expected)
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.5, 1.0])
@@ -219,14 +209,14 @@ def test_quota_counts_equal_quota_schedule(alpha: float) -> None:
     """The quota batches' class counts are quota_schedule's rows, in order."""
     sampler = BalancedBatchSampler(LABELS, 12, kind="quota", alpha=alpha, n_batches=30, seed=0)
     expected = quota_schedule(interpolate([60, 25, 10, 5], alpha), 12, 30)
-    np.testing.assert_array_equal(_per_batch_counts(list(sampler), LABELS, 4), expected)
+    np.testing.assert_array_equal(per_batch_counts(list(sampler), LABELS, 4), expected)
 
 
 def test_quota_works_where_fixed_is_infeasible() -> None:
     """21 singleton classes at batch 8: fixed raises, quota follows quota_schedule."""
     labels = list(range(21))
     sampler = BalancedBatchSampler(labels, 8, kind="quota", alpha=1.0, n_batches=21, seed=0)
-    counts = _per_batch_counts(list(sampler), labels, 21)
+    counts = per_batch_counts(list(sampler), labels, 21)
     np.testing.assert_array_equal(counts, quota_schedule(np.full(21, 1 / 21), 8, 21))
 
 
@@ -258,9 +248,9 @@ def test_completed_pass_advances_epoch() -> None:
 def test_set_epoch_rejects_negative() -> None:
     """A negative epoch is rejected with the exact message."""
     sampler = BalancedBatchSampler(LABELS, 10, seed=0)
-    with _raises("`epoch` must be >= 0; got -1."):
+    with raises_exactly("`epoch` must be >= 0; got -1."):
         sampler.set_epoch(-1)
-    with _raises("`epoch` must be a non-negative int; got 1.0."):
+    with raises_exactly("`epoch` must be a non-negative int; got 1.0."):
         sampler.set_epoch(1.0)  # type: ignore[arg-type]
 
 
@@ -287,7 +277,7 @@ def test_load_state_dict_from_another_configuration_names_the_difference() -> No
     message = (
         "`state` comes from another sampler configuration; differs in seed (state 1, sampler 0)."
     )
-    with _raises(message):
+    with raises_exactly(message):
         sampler.load_state_dict(other.state_dict())
 
 
@@ -299,7 +289,7 @@ def test_load_state_dict_names_every_differing_field() -> None:
         "`state` comes from another sampler configuration; differs in batch_size (state 20, "
         "sampler 10); kind (state 'quota', sampler 'fixed')."
     )
-    with _raises(message):
+    with raises_exactly(message):
         sampler.load_state_dict(other.state_dict())
 
 
@@ -318,7 +308,9 @@ def test_load_state_dict_detects_other_labels() -> None:
 def test_load_state_dict_rejects_garbage(state: Any, shown: str) -> None:
     """A state that is not a dict of the right shape is rejected with the exact message."""
     sampler = BalancedBatchSampler(LABELS, 10, seed=0)
-    with _raises(f"`state` must be a dict from BalancedBatchSampler.state_dict(); got {shown}."):
+    with raises_exactly(
+        f"`state` must be a dict from BalancedBatchSampler.state_dict(); got {shown}."
+    ):
         sampler.load_state_dict(state)
 
 
@@ -326,9 +318,9 @@ def test_load_state_dict_rejects_bad_position() -> None:
     """A negative epoch or a position past n_batches is rejected with the exact message."""
     sampler = BalancedBatchSampler(LABELS, 10, seed=0)
     state = sampler.state_dict()
-    with _raises("`state['epoch']` must be >= 0; got -1."):
+    with raises_exactly("`state['epoch']` must be >= 0; got -1."):
         sampler.load_state_dict({**state, "epoch": -1})
-    with _raises("`state['batches_yielded']` must be <= n_batches (10); got 11."):
+    with raises_exactly("`state['batches_yielded']` must be <= n_batches (10); got 11."):
         sampler.load_state_dict({**state, "batches_yielded": 11})
 
 
@@ -385,7 +377,7 @@ def test_from_dataset_random_split_subset() -> None:
     assert batches.min() >= 0
     assert batches.max() < len(train)
     expected = allocate(interpolate(np.bincount(subset_labels, minlength=4), 1.0), 16)
-    assert np.all(_per_batch_counts(batches, subset_labels, 4) == expected)
+    assert np.all(per_batch_counts(batches, subset_labels, 4) == expected)
     sampler.set_epoch(0)
     loader = DataLoader(train, batch_sampler=sampler)
     for (x, y), positions in zip(loader, batches, strict=True):
@@ -433,9 +425,9 @@ def test_from_dataset_without_targets_raises() -> None:
         "`dataset` must have a `.targets` attribute or be a Subset of a dataset that has one; "
         "got Subset."
     )
-    with _raises(message):
+    with raises_exactly(message):
         BalancedBatchSampler.from_dataset(Subset(dataset, [0, 1]), 2)
-    with _raises(message.replace("got Subset.", "got TensorDataset.")):
+    with raises_exactly(message.replace("got Subset.", "got TensorDataset.")):
         BalancedBatchSampler.from_dataset(dataset, 2)
 
 
@@ -610,6 +602,18 @@ BAD_INPUT = [
         "`rank` must be < `num_replicas` (2); got 2.",
     ),
     ("rank-negative", [0, 1], {"num_replicas": 2, "rank": -1}, "`rank` must be >= 0; got -1."),
+    (
+        "m-without-pk",
+        [0, 1],
+        {"samples_per_class": 1},
+        "`samples_per_class` is only for kind=\"pk\"; got samples_per_class=1 with kind='fixed'.",
+    ),
+    (
+        "pk-without-m",
+        [0, 1],
+        {"kind": "pk"},
+        'kind="pk" needs `samples_per_class` (m, the members of each class in a batch); got None.',
+    ),
     ("replicas-zero", [0, 1], {"num_replicas": 0}, "`num_replicas` must be >= 1; got 0."),
     ("seed-negative", [0, 1], {"seed": -1}, "`seed` must be >= 0; got -1."),
     ("seed-float", [0, 1], {"seed": 1.5}, "`seed` must be a non-negative int; got 1.5."),
@@ -633,7 +637,7 @@ def test_bad_input_raises_exact_message(labels: Any, kwargs: dict[str, Any], mes
     kwargs = dict(kwargs)
     batch_size = kwargs.pop("batch_size", 2)
     kwargs.setdefault("seed", 0)
-    with _raises(message) as info:
+    with raises_exactly(message) as info:
         BalancedBatchSampler(labels, batch_size, **kwargs)
     assert isinstance(info.value, ValueError)
     assert isinstance(info.value, RefSamplerError)
@@ -679,7 +683,7 @@ def test_bad_class_idxs_raise_exact_message(
     class_idxs: Any, kwargs: dict[str, Any], message: str
 ) -> None:
     """Overlapping, duplicate, negative and empty class_idxs raise with the exact message."""
-    with _raises(message):
+    with raises_exactly(message):
         BalancedBatchSampler.from_class_indices(class_idxs, 2, seed=0, **kwargs)
 
 
@@ -734,7 +738,9 @@ def test_factory_verbose_accepted() -> None:
 
 def test_factory_unknown_kind_raises() -> None:
     """An unknown kind is rejected with the exact message."""
-    with _raises('`kind` must be one of "fixed", "quota", "random", "pk"; got \'weighted\'.'):
+    with raises_exactly(
+        '`kind` must be one of "fixed", "quota", "random", "pk"; got \'weighted\'.'
+    ):
         SamplerFactory().get(README_CLASS_IDXS, 8, 5, 0.5, "weighted")
 
 

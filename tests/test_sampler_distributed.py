@@ -24,6 +24,7 @@ import torch
 
 from refsampler import BalancedBatchSampler, InvalidArgumentError, SamplerFactory, interpolate
 from refsampler.allocation import allocate
+from refsampler.conformance.sample import per_batch_counts
 from tests._datasets import IdentityDataset
 from tests._distributed_worker import SCENARIOS, Scenario, launch
 
@@ -34,14 +35,6 @@ SCENARIO_BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
 # -- contract checks shared by the in-process and the multi-process tests --------------------
 
 
-def batch_counts(labels: IntArray, batches: IntArray, num_classes: int) -> IntArray:
-    """Per-class counts of every batch, shape (n_batches, K)."""
-    rows = np.repeat(np.arange(batches.shape[0]), batches.shape[1])
-    counts = np.zeros((batches.shape[0], num_classes), dtype=np.int64)
-    np.add.at(counts, (rows, labels[batches.ravel()]), 1)
-    return counts
-
-
 def check_rank_batches(
     scenario: Scenario, batches: IntArray, n_batches: int, target: npt.NDArray[np.float64]
 ) -> None:
@@ -50,7 +43,7 @@ def check_rank_batches(
     B, K = scenario.batch_size, len(scenario.class_sizes)
     assert batches.shape == (n_batches, B)
     assert batches.min() >= 0 and batches.max() < labels.size
-    counts = batch_counts(labels, batches, K)
+    counts = per_batch_counts(batches, labels, K)
     # Only classes with a positive share are ever drawn.
     assert np.all(counts[:, target == 0] == 0)
     if scenario.kind == "random":
@@ -74,7 +67,7 @@ def check_global_prefix(scenario: Scenario, per_rank: list[list[IntArray]]) -> N
     stream = np.concatenate(
         [np.stack([epochs[e] for epochs in per_rank], axis=1) for e in range(scenario.epochs)]
     ).reshape(-1, B)
-    counts = batch_counts(labels, stream, K)
+    counts = per_batch_counts(stream, labels, K)
     t = np.arange(1, stream.shape[0] + 1)[:, None]
     assert np.all(np.abs(np.cumsum(counts, axis=0) - t * B * target) < 1)
 

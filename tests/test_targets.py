@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import math
-import re
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
 import pytest
 
-from refsampler.errors import InvalidArgumentError
 from refsampler.targets import effective_number, explicit, interpolate, power, resolve
+from tests._assertions import raises_exactly
 
 COUNTS = np.array([740, 70, 150, 20, 20], dtype=np.int64)
 SKEWED = [
@@ -21,11 +20,6 @@ SKEWED = [
     np.array([5]),
     np.array([123, 456, 789, 1, 1, 1, 99999]),
 ]
-
-
-def _raises(message: str) -> Any:
-    """pytest.raises for InvalidArgumentError with exactly ``message``."""
-    return pytest.raises(InvalidArgumentError, match="^" + re.escape(message) + "$")
 
 
 def _check_is_target(p: np.ndarray, k: int) -> None:
@@ -89,7 +83,7 @@ def test_interpolate_zero_count_class_with_positive_alpha_raises() -> None:
         "share 0 with an explicit `target`, or relabel so that every class id has samples; "
         "got class counts [3 0 1]."
     )
-    with _raises(message):
+    with raises_exactly(message):
         interpolate([3, 0, 1], 0.5)
 
 
@@ -105,7 +99,7 @@ def test_interpolate_zero_count_class_with_positive_alpha_raises() -> None:
 )
 def test_interpolate_rejects_bad_alpha(alpha: Any, message: str) -> None:
     """alpha outside [0, 1], NaN, a string or a bool is rejected with the exact message."""
-    with _raises(message):
+    with raises_exactly(message):
         interpolate(COUNTS, alpha)
 
 
@@ -120,7 +114,7 @@ def test_interpolate_rejects_bad_alpha(alpha: Any, message: str) -> None:
 )
 def test_interpolate_rejects_bad_counts(counts: Any, message: str) -> None:
     """Empty, all-zero, negative and fractional counts are rejected with the exact message."""
-    with _raises(message):
+    with raises_exactly(message):
         interpolate(counts, 0.5)
 
 
@@ -172,7 +166,7 @@ def test_power_empty_class_with_non_positive_exponent_raises(exponent: float) ->
         f"`class_counts` must all be positive when `exponent` is {float(exponent)!r} (<= 0), "
         "but class 1 has none; got [3 0 1]."
     )
-    with _raises(message):
+    with raises_exactly(message):
         power([3, 0, 1], exponent)
 
 
@@ -182,7 +176,7 @@ def test_power_empty_class_with_non_positive_exponent_raises(exponent: float) ->
 )
 def test_power_rejects_bad_exponent(exponent: Any, shown: str) -> None:
     """A non-finite or non-real exponent is rejected with the exact message."""
-    with _raises(f"`exponent` must be a finite real number; got {shown}."):
+    with raises_exactly(f"`exponent` must be a finite real number; got {shown}."):
         power(COUNTS, exponent)
 
 
@@ -268,7 +262,7 @@ def test_effective_number_empty_class_raises() -> None:
         "`class_counts` must all be positive for effective_number, but class 1 has none; "
         "got [3 0 1]."
     )
-    with _raises(message):
+    with raises_exactly(message):
         effective_number([3, 0, 1], 0.5)
 
 
@@ -292,7 +286,7 @@ def test_effective_number_accepts_zero_d_beta() -> None:
 )
 def test_effective_number_rejects_bad_beta(beta: Any, message: str) -> None:
     """beta outside [0, 1), NaN, a bool or a string is rejected with the exact message."""
-    with _raises(message):
+    with raises_exactly(message):
         effective_number(COUNTS, beta)
 
 
@@ -370,7 +364,7 @@ def test_explicit_accepts_tensors_that_require_grad() -> None:
 )
 def test_explicit_rejects(weights: Any, message: str) -> None:
     """Negative, NaN, all-zero, empty, 2-D and non-numeric weights are rejected."""
-    with _raises(message):
+    with raises_exactly(message):
         explicit(weights)
 
 
@@ -420,7 +414,7 @@ def test_resolve_target_is_used_as_given_and_copied() -> None:
 def test_resolve_rejects_both_alpha_and_target() -> None:
     """Giving both alpha and target is an error naming both values."""
     message = "give `alpha` or `target`, not both; got alpha=0.5 and target=[0.5, 0.5]."
-    with _raises(message):
+    with raises_exactly(message):
         resolve(np.array([1, 1]), 0.5, [0.5, 0.5])
 
 
@@ -431,11 +425,11 @@ def test_resolve_target_positive_on_empty_class_raises() -> None:
         "with an explicit `target`, or relabel so that every class id has samples; "
         "got class counts [3 0 1]."
     )
-    with _raises(message):
+    with raises_exactly(message):
         resolve(np.array([3, 0, 1]), None, [0.5, 0.25, 0.25])
 
 
 def test_resolve_target_wrong_length_raises() -> None:
     """An explicit target with the wrong number of classes is rejected."""
-    with _raises("`target` must have one entry per class (2); got 3 entries."):
+    with raises_exactly("`target` must have one entry per class (2); got 3 entries."):
         resolve(np.array([1, 1]), None, [0.5, 0.25, 0.25])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
@@ -11,12 +10,7 @@ import torch
 
 from refsampler import _validate, kinds
 from refsampler.errors import InvalidArgumentError, RefSamplerError
-
-
-def _raises(message: str) -> Any:
-    """pytest.raises for InvalidArgumentError with exactly ``message``."""
-    return pytest.raises(InvalidArgumentError, match="^" + re.escape(message) + "$")
-
+from tests._assertions import raises_exactly
 
 # -- fail / _show ---------------------------------------------------------------------------
 
@@ -111,7 +105,7 @@ def test_positive_int_returns_python_int(value: Any) -> None:
 )
 def test_positive_int_rejects(value: Any, message: str) -> None:
     """Zero, negatives, floats, bools, strings and None are rejected with the exact message."""
-    with _raises(message):
+    with raises_exactly(message):
         _validate.positive_int("batch_size", value)
 
 
@@ -134,16 +128,16 @@ def test_positive_int_accepts_zero_d_integer_arrays(value: Any) -> None:
 )
 def test_positive_int_rejects_other_arrays(value: Any, message: str) -> None:
     """0-d float or bool arrays and 1-D arrays are not ints; a 0-d 0 is out of range."""
-    with _raises(message):
+    with raises_exactly(message):
         _validate.positive_int("batch_size", value)
 
 
 def test_positive_int_maximum() -> None:
     """``maximum`` is an inclusive upper bound, named with the value in the message."""
     assert _validate.positive_int("n", 10, maximum=10) == 10
-    with _raises("`n` must be <= 10; got 11."):
+    with raises_exactly("`n` must be <= 10; got 11."):
         _validate.positive_int("n", 11, maximum=10)
-    with _raises("`n` must be <= 10; got 11."):
+    with raises_exactly("`n` must be <= 10; got 11."):
         _validate.non_negative_int("n", np.int64(11), maximum=10)
 
 
@@ -163,7 +157,7 @@ def test_non_negative_int_accepts_zero() -> None:
 )
 def test_non_negative_int_rejects(value: Any, message: str) -> None:
     """Negatives, floats and bools are rejected with the exact message."""
-    with _raises(message):
+    with raises_exactly(message):
         _validate.non_negative_int("seed", value)
 
 
@@ -210,7 +204,7 @@ def test_bounds_keep_arithmetic_exact() -> None:
 )
 def test_bounded_ints_reject(check: Any, value: Any, message: str) -> None:
     """Values beyond the documented bounds are refused up front with the exact message."""
-    with _raises(message):
+    with raises_exactly(message):
         check(value)
 
 
@@ -225,7 +219,7 @@ def test_bounded_ints_accept_their_bounds() -> None:
 
 def test_bounded_ints_use_the_given_name() -> None:
     """The name defaults to the argument's usual name and can be replaced."""
-    with _raises("`state['epoch']` must be <= 1099511627776; got 1180591620717411303424."):
+    with raises_exactly("`state['epoch']` must be <= 1099511627776; got 1180591620717411303424."):
         _validate.epoch(2**70, name="state['epoch']")
 
 
@@ -241,14 +235,14 @@ def test_epoch_positions_refuses_overflowing_epochs() -> None:
         "`n_batches` must be <= 4194304 with `batch_size` 1099511627776 and `num_replicas` 1 "
         "(at most 4611686018427387904 positions an epoch); got 1099511627776."
     )
-    with _raises(message):
+    with raises_exactly(message):
         _validate.epoch_positions(2**40, 2**40, 1)
 
 
 def test_epoch_limit_follows_the_epoch_length() -> None:
     """With long epochs the largest epoch shrinks so that (epoch + 1) * positions <= 2**62."""
     assert _validate.epoch(2**31 - 1, positions=2**31) == 2**31 - 1
-    with _raises("`epoch` must be <= 2147483647; got 2147483648."):
+    with raises_exactly("`epoch` must be <= 2147483647; got 2147483648."):
         _validate.epoch(2**31, positions=2**31)
 
 
@@ -284,7 +278,7 @@ def test_unit_interval_accepts_zero_d_arrays() -> None:
 )
 def test_unit_interval_rejects(value: Any, message: str) -> None:
     """Out of range, NaN, inf, strings, bools and None are rejected with the exact message."""
-    with _raises(message):
+    with raises_exactly(message):
         _validate.unit_interval("alpha", value)
 
 
@@ -300,7 +294,7 @@ def test_kind_accepts_every_registered_kind(value: str) -> None:
 def test_kind_rejects_others(value: Any, shown: str) -> None:
     """Any other value (case matters) is rejected, listing the registered kinds."""
     listed = ", ".join(f'"{name}"' for name in kinds.names())
-    with _raises(f"`kind` must be one of {listed}; got {shown}."):
+    with raises_exactly(f"`kind` must be one of {listed}; got {shown}."):
         _validate.kind(value)
 
 
@@ -319,7 +313,7 @@ def test_kind_follows_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     assert _validate.kind("extra") == "extra"
     assert kinds.names()[-1] == "extra"
     listed = ", ".join(f'"{name}"' for name in kinds.names())
-    with _raises(f"`kind` must be one of {listed}; got 'Extra'."):
+    with raises_exactly(f"`kind` must be one of {listed}; got 'Extra'."):
         _validate.kind("Extra")
 
 
@@ -409,13 +403,13 @@ def test_int_vector_allow_empty() -> None:
 )
 def test_int_vector_rejects(value: Any, message: str) -> None:
     """Empty, negative, float, bool, 2-D, scalar, ragged, string and too-large input is rejected."""
-    with _raises(message):
+    with raises_exactly(message):
         _validate.int_vector("labels", value)
 
 
 def test_int_vector_names_the_first_negative() -> None:
     """The message names the first negative entry, not just "some"."""
-    with _raises("`labels` must be non-negative, but holds -7; got [ 1 -7 -2]."):
+    with raises_exactly("`labels` must be non-negative, but holds -7; got [ 1 -7 -2]."):
         _validate.int_vector("labels", np.array([1, -7, -2]))
 
 
@@ -426,7 +420,7 @@ def test_int_vector_accepts_tensors_that_require_grad() -> None:
         "`labels` must hold integers, but has dtype float32; "
         "got tensor([0., 1.], requires_grad=True)."
     )
-    with _raises(message):
+    with raises_exactly(message):
         _validate.int_vector("labels", weights)
     assert weights.requires_grad
 
@@ -437,7 +431,7 @@ def test_as_array_refuses_tensors_on_another_device() -> None:
         "`labels` must be on the CPU, but is on device 'meta' (move it with .cpu()); "
         "got tensor(..., device='meta', size=(2,), dtype=torch.int64)."
     )
-    with _raises(message):
+    with raises_exactly(message):
         _validate.int_vector("labels", torch.tensor([0, 1], device="meta"))
 
 
@@ -453,13 +447,13 @@ def test_class_counts_vector_rejects_totals_beyond_int64() -> None:
         "`class_counts` must have a total that fits in int64, but sums to "
         "9223372036854775808; got [4611686018427387904, 4611686018427387904]."
     )
-    with _raises(message):
+    with raises_exactly(message):
         _validate.class_counts_vector("class_counts", [2**62, 2**62])
 
 
 def test_class_counts_vector_rejects_zero_total() -> None:
     """Counts that are all zero describe no data: rejected."""
-    with _raises("`class_counts` must have a positive total; got [0, 0]."):
+    with raises_exactly("`class_counts` must have a positive total; got [0, 0]."):
         _validate.class_counts_vector("class_counts", [0, 0])
 
 
@@ -506,7 +500,7 @@ def test_probability_vector_tolerates_decimal_literals() -> None:
 def test_probability_vector_rejects(value: Any, message: str) -> None:
     """Wrong sum, NaN, inf, negatives, empty, 2-D and non-numeric targets are rejected; strings,
     bools and complex numbers are refused, not cast (a cast would drop the imaginary part)."""
-    with _raises(message):
+    with raises_exactly(message):
         _validate.probability_vector("target", value)
 
 
@@ -524,19 +518,19 @@ def test_probability_vector_huge_entries_report_the_sum() -> None:
         "`target` must sum to 1 (within 1e-09), but sums to inf; use "
         "refsampler.targets.explicit(weights) to normalise weights; got [1e+308, 1e+308]."
     )
-    with _raises(message):
+    with raises_exactly(message):
         _validate.probability_vector("target", [1e308, 1e308])
 
 
 def test_probability_vector_zero_d_says_so() -> None:
     """A 0-d array is named as such, not as a number."""
-    with _raises("`target` must be 1-D, but has shape (); got array(1.)."):
+    with raises_exactly("`target` must be 1-D, but has shape (); got array(1.)."):
         _validate.probability_vector("target", np.array(1.0))
 
 
 def test_feasible_target_rejects_wrong_length() -> None:
     """A target with the wrong number of entries names the expected and actual lengths."""
-    with _raises("`target` must have one entry per class (2); got 3 entries."):
+    with raises_exactly("`target` must have one entry per class (2); got 3 entries."):
         _validate.feasible_target(np.full(3, 1 / 3), np.array([1, 1]), "`target`")
 
 
@@ -547,7 +541,7 @@ def test_feasible_target_rejects_positive_share_on_empty_class() -> None:
         "with an explicit `target`, or relabel so that every class id has samples; "
         "got class counts [3 0 1]."
     )
-    with _raises(message):
+    with raises_exactly(message):
         _validate.feasible_target(np.array([0.5, 0.25, 0.25]), np.array([3, 0, 1]), "`target`")
 
 

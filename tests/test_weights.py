@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 import numpy as np
@@ -11,16 +10,11 @@ import pytest
 import torch
 
 from refsampler.classes import class_counts
-from refsampler.errors import InvalidArgumentError
 from refsampler.targets import interpolate
 from refsampler.weights import sample_weights
+from tests._assertions import raises_exactly
 
 LABELS = [2, 0, 0, 1, 0, 0, 2, 0, 0, 0]  # counts 7 / 1 / 2
-
-
-def _raises(message: str) -> Any:
-    """pytest.raises for InvalidArgumentError with exactly ``message``."""
-    return pytest.raises(InvalidArgumentError, match="^" + re.escape(message) + "$")
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.3, 0.5, 1.0])
@@ -86,7 +80,7 @@ def test_num_classes_with_empty_class() -> None:
 def test_both_alpha_and_target_raise() -> None:
     """Giving both alpha and target is an error naming both values."""
     message = "give `alpha` or `target`, not both; got alpha=0.5 and target=[0.2, 0.5, 0.3]."
-    with _raises(message):
+    with raises_exactly(message):
         sample_weights(LABELS, alpha=0.5, target=[0.2, 0.5, 0.3])
 
 
@@ -114,7 +108,7 @@ def test_both_alpha_and_target_raise() -> None:
 )
 def test_bad_input_raises(labels: Any, kwargs: dict[str, Any], message: str) -> None:
     """Bad labels, alpha, target and num_classes raise with the exact message."""
-    with _raises(message):
+    with raises_exactly(message):
         sample_weights(labels, **kwargs)
 
 
@@ -133,7 +127,7 @@ def test_sparse_label_ids_are_refused() -> None:
         "but holds 10000000000; remap sparse ids to 0 .. K-1 with "
         "`numpy.unique(labels, return_inverse=True)`; got [          0 10000000000]."
     )
-    with _raises(message):
+    with raises_exactly(message):
         sample_weights([0, 10**10])
 
 

@@ -23,10 +23,24 @@ FloatVector = npt.NDArray[np.float64]
 EPS = 1e-9
 
 
-def per_batch_counts(batches: IntMatrix, labels: IntVector, num_classes: int) -> IntMatrix:
-    """Class counts of every batch, shape (n, K)."""
-    n = batches.shape[0]
-    flat = np.arange(n)[:, None] * num_classes + labels[batches]
+def per_batch_counts(batches: npt.ArrayLike, labels: npt.ArrayLike, num_classes: int) -> IntMatrix:
+    """Class counts of every batch, shape (n, K).
+
+    The one copy of this count: the kit's checks, the shipped suite and refsampler's own
+    tests all use it.
+
+    Parameters
+    ----------
+    batches : array_like of int, shape (n, B)
+        Positions into ``labels``, one row per batch (e.g. ``list(sampler)``).
+    labels : array_like of int, shape (N,)
+        Class id of every position.
+    num_classes : int
+        ``K``.
+    """
+    rows = np.asarray(batches, dtype=np.int64)
+    n = rows.shape[0]
+    flat = np.arange(n)[:, None] * num_classes + np.asarray(labels)[rows]
     return np.bincount(flat.ravel(), minlength=n * num_classes).reshape(n, num_classes)
 
 

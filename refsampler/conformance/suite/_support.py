@@ -108,13 +108,6 @@ def run(make_batches: Callable[..., Any], config: Configuration) -> IntArray | N
     return call(make_batches, config.labels, **config.kwargs())
 
 
-def per_batch_counts(labels: IntArray, batches: IntArray, num_classes: int) -> IntArray:
-    """(n_batches, K) table: draws of each class in each batch."""
-    n = batches.shape[0]
-    cells = np.arange(n)[:, None] * num_classes + labels[batches]
-    return np.bincount(cells.ravel(), minlength=n * num_classes).reshape(n, num_classes)
-
-
 def quota_bounds(target: FloatArray, batch_size: int) -> tuple[IntArray, IntArray]:
     """``floor(B p_c)`` and ``ceil(B p_c)``, with near-integer quotas taken as integers.
 

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 from refsampler import kinds as _kinds
 from refsampler.conformance import strategies as rst
+from refsampler.conformance.sample import per_batch_counts
 from refsampler.conformance.strategies import Configuration
 
 from ._support import (
@@ -37,7 +38,6 @@ from ._support import (
     exercised,
     kinds_with,
     largest_remainder_violations,
-    per_batch_counts,
     prefix_errors,
     quota_bounds,
     repeats_in_batches,
@@ -67,7 +67,7 @@ def test_fixed_counts_are_the_largest_remainder(
     if batches is None:
         return
     target = config.target
-    counts = per_batch_counts(config.labels, batches, target.size)
+    counts = per_batch_counts(batches, config.labels, target.size)
     assert (counts == counts[0]).all(), f"batch counts differ: {np.unique(counts, axis=0)}"
     floors, ceils = quota_bounds(target, config.batch_size)
     assert ((counts[0] >= floors) & (counts[0] <= ceils)).all(), (counts[0], floors, ceils)
@@ -92,7 +92,7 @@ def test_quota_counts_stay_within_one_of_the_target(
     if batches is None:
         return
     target = config.target
-    counts = per_batch_counts(config.labels, batches, target.size)
+    counts = per_batch_counts(batches, config.labels, target.size)
     floors, ceils = quota_bounds(target, config.batch_size)
     assert (counts.sum(axis=1) == config.batch_size).all()
     assert ((counts >= floors) & (counts <= ceils)).all(), (counts, floors, ceils)

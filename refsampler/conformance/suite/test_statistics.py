@@ -23,6 +23,7 @@ import numpy.typing as npt
 import pytest
 
 from refsampler import kinds as _kinds
+from refsampler.conformance.sample import per_batch_counts
 from refsampler.conformance.stats import (
     binomial_share,
     chisquare_shares,
@@ -34,7 +35,7 @@ from refsampler.conformance.stats import (
 )
 from refsampler.targets import interpolate
 
-from ._support import call, kinds_with, per_batch_counts
+from ._support import call, kinds_with
 
 #: Level of every statistical assertion in this module.
 LEVEL = 1e-8
@@ -173,7 +174,7 @@ def test_per_batch_counts_are_binomial(
     any pooled cell: 0.057 at B = 32 (6,452 batches), 0.040 at B = 16, 0.017 at B = 3.
     """
     batches = draw(refsampler_make_batches, refsampler_kinds, kind, setting, refsampler_stat_seed)
-    counts = per_batch_counts(setting.labels, batches, len(setting.class_sizes))
+    counts = per_batch_counts(batches, setting.labels, len(setting.class_sizes))
     pvalues = [
         per_batch_dispersion(counts[:, c], setting.batch_size).pvalue
         for c in range(len(setting.class_sizes))
