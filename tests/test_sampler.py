@@ -8,6 +8,7 @@ The sampler is a thin layer, so most tests check that it yields exactly what the
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ from refsampler import BalancedBatchSampler, SamplerFactory
 from refsampler.allocation import allocate, quota_schedule
 from refsampler.classes import ClassIndex
 from refsampler.conformance.sample import per_batch_counts
-from refsampler.errors import InvalidArgumentError, RefSamplerError
+from refsampler.errors import InvalidArgumentError, RefSamplerError, RefSamplerWarning
 from refsampler.plan import Plan
 from refsampler.targets import interpolate
 from tests._assertions import raises_exactly
@@ -770,3 +771,31 @@ def test_random_kind_beyond_2_pow_24_labels(dtype: type) -> None:
     assert set(by_class[1]) <= {n - 3}
     assert set(by_class[2]) <= {n - 2, n - 1}
     assert by_class[2], "the last class was never drawn"
+
+
+# -- a launcher without a process group ---------------------------------------------------------
+
+
+def test_world_size_without_a_process_group_warns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """WORLD_SIZE > 1 in the environment but no process group yet: the sampler cannot shard,
+    so it says so (every process would yield the same batches) and names the fixes."""
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    with pytest.warns(RefSamplerWarning, match="WORLD_SIZE=4 is set but torch.distributed"):
+        sampler = BalancedBatchSampler(LABELS, 4, seed=0)
+    assert (sampler.num_replicas, sampler.rank) == (1, 0)
+
+
+@pytest.mark.parametrize("world", ["1", "", "x"])
+def test_no_warning_for_one_process_or_explicit_ranks(
+    monkeypatch: pytest.MonkeyPatch, world: str
+) -> None:
+    """One process, a malformed value, or ranks passed explicitly: nothing to warn about."""
+    monkeypatch.setenv("WORLD_SIZE", world)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RefSamplerWarning)
+        BalancedBatchSampler(LABELS, 4, seed=0)
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RefSamplerWarning)
+        sampler = BalancedBatchSampler(LABELS, 4, seed=0, num_replicas=4, rank=3)
+    assert (sampler.num_replicas, sampler.rank) == (4, 3)
