@@ -109,7 +109,7 @@ class Plan:
         lazy_size: int = LAZY_SIZE,
     ) -> None:
         self.index = index
-        self.kind = kind
+        self.kind = _validate.kind(kind)
         self.batch_size = batch_size
         self.n_batches = n_batches
         self.seed = seed

@@ -545,3 +545,11 @@ def test_lazily_read_classes_keep_every_contract(kind: str, replicas: int) -> No
     np.testing.assert_array_equal(
         make().batches(5, replicas - 1, 20, 30), plan.batches(5, replicas - 1)[20:30]
     )
+
+
+@pytest.mark.parametrize("kind", ["Fixed", "quota ", "", 3])
+def test_an_unknown_kind_is_refused_by_name(kind: Any) -> None:
+    """A misspelt kind is an InvalidArgumentError naming `kind`, never another kind."""
+    target = explicit(np.full(K, 1.0))
+    with pytest.raises(InvalidArgumentError, match="^`kind` must be one of"):
+        Plan(ClassIndex.from_labels(LABELS), kind, target, 4, 3, 0)
