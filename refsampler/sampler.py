@@ -14,10 +14,9 @@ import numpy.typing as npt
 import torch
 from torch.utils.data import Sampler
 
-from . import _validate
+from . import _validate, kinds
 from .classes import ClassIndex, subset_labels
 from .errors import InvalidArgumentError, RefSamplerWarning
-from .kinds import pk
 from .plan import STREAM_VERSION, Plan
 from .schedules import AlphaSchedule, TargetOfEpoch, alpha_source
 from .targets import interpolate, resolve
@@ -190,10 +189,6 @@ class BalancedBatchSampler(Sampler[list[int]]):
         kind = _validate.kind(kind)
         batch_size = _validate.batch_size(batch_size)
         options = _validate.kind_options(kind, {"samples_per_class": samples_per_class})
-        if "samples_per_class" in options:
-            options["samples_per_class"] = pk.samples_per_class(
-                options["samples_per_class"], batch_size
-            )
         num_replicas, rank = _replicas(num_replicas, rank)
         n_batches = _validate.n_batches_or_default(n_batches, index.size, batch_size, num_replicas)
         self._positions = _validate.epoch_positions(batch_size, n_batches, num_replicas)
@@ -212,14 +207,11 @@ class BalancedBatchSampler(Sampler[list[int]]):
             the_target = resolve(counts, cast("float | None", alpha), target)
             the_target.flags.writeable = False
         self._alpha: float | AlphaSchedule | None = alpha_source(alpha, target)
-        if kind == "pk":
-            m = options["samples_per_class"]
-            if schedule is None:  # the target, and the alpha it came from (None for a target)
-                pairs = [(the_target, cast("float | None", self._alpha))]
-            else:  # feasible at the knots is feasible between them
-                pairs = [(interpolate(counts, a), a) for _, a in schedule.knots]
-            for p, value in pairs:
-                pk.check_feasible(p, batch_size // m, counts, m, value)
+        if schedule is None:  # the target, and the alpha it came from (None for a target)
+            targets = [(the_target, cast("float | None", self._alpha))]
+        else:  # what holds at the knots holds between them (targets are linear in alpha)
+            targets = [(interpolate(counts, a), a) for _, a in schedule.knots]
+        options = kinds.check(kind, counts, batch_size, options, targets)
         self._plan = Plan(
             index, kind, the_target, batch_size, n_batches, seed, num_replicas, options
         )
@@ -458,7 +450,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
         return state
 
     def __repr__(self) -> str:
-        extra = f", samples_per_class={self.samples_per_class}" if self.kind == "pk" else ""
+        extra = "".join(f", {name}={value}" for name, value in sorted(self._plan.options.items()))
         return (
             f"{type(self).__name__}(kind={self.kind!r}, batch_size={self.batch_size}, "
             f"n_batches={self.n_batches}, num_classes={self._plan.index.num_classes}, "

@@ -551,5 +551,5 @@ def test_lazily_read_classes_keep_every_contract(kind: str, replicas: int) -> No
 def test_an_unknown_kind_is_refused_by_name(kind: Any) -> None:
     """A misspelt kind is an InvalidArgumentError naming `kind`, never another kind."""
     target = explicit(np.full(K, 1.0))
-    with pytest.raises(InvalidArgumentError, match="^`kind` must be one of"):
+    with pytest.raises(InvalidArgumentError, match=r"^`kind` must be one of"):
         Plan(ClassIndex.from_labels(LABELS), kind, target, 4, 3, 0)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 __all__ = [
     "PROPERTIES",
@@ -27,6 +28,7 @@ __all__ = [
     "PROPERTY_QUOTA_COUNTS",
     "PROPERTY_WITH_REPLACEMENT",
     "KindTraits",
+    "check",
     "get",
     "load",
     "names",
@@ -188,3 +190,22 @@ def load(name: str) -> ModuleType:
     unregistered name."""
     get(name)
     return importlib.import_module(f"{__name__}.{name}")
+
+
+def check(
+    name: str,
+    class_counts: Any,
+    batch_size: int,
+    options: dict[str, Any],
+    targets: list[tuple[Any, float | None]],
+) -> dict[str, Any]:
+    """A kind's own checks at construction, before any plan is built.
+
+    A kind module may define ``check(class_counts, batch_size, options, targets)``: it
+    validates the values of the kind's options (returning them normalised) and refuses
+    every ``(target, alpha)`` of the run it cannot serve (``alpha`` is None for an explicit
+    target), with an :class:`~refsampler.errors.InvalidArgumentError`. Kinds without one take
+    ``options`` as given. Callers never branch on the kind's name.
+    """
+    hook = getattr(load(name), "check", None)
+    return dict(options) if hook is None else dict(hook(class_counts, batch_size, options, targets))

@@ -24,7 +24,7 @@ from ..groups import RateGroups
 from . import get
 from .base import CountedPlan, Entries, Setting, batch_major, occurrences
 
-__all__ = ["FULL_TOLERANCE", "PkPlan", "build", "check_feasible", "samples_per_class"]
+__all__ = ["FULL_TOLERANCE", "PkPlan", "build", "check", "check_feasible", "samples_per_class"]
 
 IntVector = npt.NDArray[np.int64]
 FloatVector = npt.NDArray[np.float64]
@@ -42,6 +42,21 @@ def samples_per_class(value: Any, batch_size: int) -> int:
             f"got {batch_size}."
         )
     return m
+
+
+def check(
+    class_counts: IntVector,
+    batch_size: int,
+    options: dict[str, Any],
+    targets: list[tuple[FloatVector, float | None]],
+) -> dict[str, Any]:
+    """The pk kind's checks at construction (see :func:`refsampler.kinds.check`):
+    ``samples_per_class`` divides ``batch_size``, and every target of the run is feasible
+    (:func:`check_feasible`)."""
+    m = samples_per_class(options.get("samples_per_class"), batch_size)
+    for target, alpha in targets:
+        check_feasible(target, batch_size // m, class_counts, m, alpha)
+    return {"samples_per_class": m}
 
 
 def check_feasible(

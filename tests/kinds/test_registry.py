@@ -84,3 +84,18 @@ def test_unknown_kind(name: str) -> None:
         _validate.kind(name)
     with pytest.raises(InvalidArgumentError, match="`kind`"):
         _validate.kind(3)
+
+
+def test_check_runs_a_kinds_own_hook_and_passes_options_through_otherwise() -> None:
+    """kinds.check: pk validates and normalises its option and refuses infeasible targets;
+    a kind without a hook takes its (empty) options as given."""
+    counts = np.array([10, 10, 10, 10])
+    uniform = [(np.full(4, 0.25), 1.0)]
+    assert kinds.check("pk", counts, 8, {"samples_per_class": np.int64(2)}, uniform) == {
+        "samples_per_class": 2
+    }
+    with pytest.raises(InvalidArgumentError, match="multiple of `samples_per_class`"):
+        kinds.check("pk", counts, 9, {"samples_per_class": 2}, uniform)
+    with pytest.raises(InvalidArgumentError, match="needs at least P = 4 classes"):
+        kinds.check("pk", counts, 8, {"samples_per_class": 2}, [(np.array([0.5, 0.5, 0, 0]), None)])
+    assert kinds.check("fixed", counts, 8, {}, uniform) == {}
