@@ -1,0 +1,312 @@
+"""The recipes of docs/how-to/ddp-and-lightning.md, run as a user runs them (CPU, one process).
+
+* PyTorch Lightning: with the page's two ``set_epoch`` calls, the batches of epoch ``e`` of
+  ``trainer.fit`` are exactly ``sampler.plan.batches(e, 0)``, in a fresh run and in a run
+  resumed from a checkpoint saved at the end of an epoch. Other tests pin what a user gets
+  without the calls (or with ``self.current_epoch`` in ``train_dataloader``), which is why the
+  recipe is what it is.
+* Hugging Face Accelerate: the recommended set-up (explicit ``num_replicas`` / ``rank``, loader
+  not prepared) yields exactly the sampler's batches; ``accelerator.prepare(loader)`` leaves a
+  ``BalancedBatchSampler`` unwrapped in one process but sets its epoch to the prepared loader's
+  own pass count, and with several processes wraps it in ``BatchSamplerShard``.
+
+Lightning and Accelerate are not refsampler dependencies: ``pip install -e '.[recipes]'``.
+Without them these tests are skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from refsampler import BalancedBatchSampler
+from tests._datasets import IdentityDataset
+
+LIGHTNING_SKIP = "pytorch_lightning is not installed (pip install -e '.[recipes]')"
+ACCELERATE_SKIP = "accelerate is not installed (pip install -e '.[recipes]')"
+
+LABELS = np.repeat(np.arange(3, dtype=np.int64), [6, 3, 3])  # 12 samples, 3 classes
+BATCH = 4  # 3 batches per epoch
+EPOCHS = 3
+
+Batches = list[list[int]]
+
+pytestmark = [
+    # A 12-sample loader in the main process: Lightning's advice about workers and logging
+    # intervals is beside the point here.
+    pytest.mark.filterwarnings("ignore:The '.*dataloader' does not have many workers"),
+    pytest.mark.filterwarnings("ignore:The number of training batches"),
+    pytest.mark.filterwarnings("ignore:Be aware that when using `ckpt_path`"),
+    pytest.mark.filterwarnings("ignore:`isinstance\\(treespec, LeafSpec\\)` is deprecated"),
+]
+
+
+def _planned(sampler: BalancedBatchSampler, epoch: int, rank: int = 0) -> Batches:
+    """Epoch ``epoch``'s batches on ``rank``, from the plan (not from iterating the sampler)."""
+    return sampler.plan.batches(epoch, rank).tolist()
+
+
+def _sampler(**kwargs: Any) -> BalancedBatchSampler:
+    return BalancedBatchSampler(LABELS, BATCH, alpha=1.0, seed=0, **kwargs)
+
+
+def _plan_epochs(epochs: range) -> dict[int, Batches]:
+    sampler = _sampler()
+    return {e: _planned(sampler, e) for e in epochs}
+
+
+# -- PyTorch Lightning ------------------------------------------------------------------------
+
+#: How the LightningModule calls ``set_epoch``.
+#: "recipe": the page's recipe (Lightning's epoch counter in ``train_dataloader``,
+#:   ``self.current_epoch`` in ``on_train_epoch_start``);
+#: "current_epoch": ``self.current_epoch`` in both places;
+#: "none": no call at all.
+MODES = ("recipe", "current_epoch", "none")
+
+
+def _lightning_module(mode: str) -> Any:
+    """A LightningModule that builds the sampler as the page does and records every batch."""
+    pl = pytest.importorskip("pytorch_lightning", reason=LIGHTNING_SKIP)
+    assert mode in MODES
+
+    class Model(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(1, 1)
+            self.train_set = IdentityDataset(LABELS)  # item i is i
+            self.seen: dict[int, Batches] = {}  # epoch -> the batches training_step got
+            self.set_epochs: list[int] = []  # every set_epoch call, from anywhere
+
+        def train_dataloader(self) -> DataLoader[int]:
+            self.sampler = _SpySampler(self.set_epochs)
+            if mode == "recipe":
+                self.sampler.set_epoch(self.trainer.fit_loop.epoch_progress.current.processed)
+            elif mode == "current_epoch":
+                self.sampler.set_epoch(self.current_epoch)
+            return DataLoader(self.train_set, batch_sampler=self.sampler)
+
+        def on_train_epoch_start(self) -> None:
+            if mode != "none":
+                self.sampler.set_epoch(self.current_epoch)
+
+        def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+            self.seen.setdefault(self.current_epoch, []).append(batch.tolist())
+            loss: torch.Tensor = self.layer(batch.float().unsqueeze(1)).pow(2).mean()
+            return loss
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+    return Model()
+
+
+class _SpySampler(BalancedBatchSampler):
+    """The page's sampler, noting every ``set_epoch`` call (the module's and Lightning's)."""
+
+    def __init__(self, calls: list[int]) -> None:
+        super().__init__(LABELS, BATCH, alpha=1.0, seed=0)
+        self._calls = calls
+
+    def set_epoch(self, epoch: int) -> None:
+        self._calls.append(epoch)
+        super().set_epoch(epoch)
+
+
+def _trainer(root: Path, max_epochs: int, **kwargs: Any) -> Any:
+    pl = pytest.importorskip("pytorch_lightning", reason=LIGHTNING_SKIP)
+    kwargs.setdefault("enable_checkpointing", False)
+    return pl.Trainer(
+        max_epochs=max_epochs,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=root,
+        **kwargs,
+    )
+
+
+def _fit(mode: str, root: Path, *, reload: bool = False) -> Any:
+    model = _lightning_module(mode)
+    extra = {"reload_dataloaders_every_n_epochs": 1} if reload else {}
+    _trainer(root, EPOCHS, **extra).fit(model)
+    return model
+
+
+@pytest.fixture(scope="module")
+def end_of_epoch_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Checkpoints of a 2-epoch run, both taken at the end of epoch 1.
+
+    ``"callback"``: written by ``ModelCheckpoint`` (in ``on_train_epoch_end``, the usual way);
+    ``"save_checkpoint"``: ``trainer.save_checkpoint`` after ``fit`` returned.
+    """
+    pl = pytest.importorskip("pytorch_lightning", reason=LIGHTNING_SKIP)
+    root = tmp_path_factory.mktemp("lightning")
+    callback = pl.callbacks.ModelCheckpoint(dirpath=root, filename="{epoch}", save_top_k=-1)
+    model = _lightning_module("recipe")
+    trainer = _trainer(root, 2, callbacks=[callback], enable_checkpointing=True)
+    trainer.fit(model)
+    assert model.seen == _plan_epochs(range(2))
+    trainer.save_checkpoint(root / "after-fit.ckpt")
+    return {"callback": root / "epoch=1.ckpt", "save_checkpoint": root / "after-fit.ckpt"}
+
+
+def _resume(mode: str, checkpoint: Path, root: Path) -> Any:
+    """A fresh module, sampler and trainer, resumed with ``fit(ckpt_path=...)`` to 3 epochs."""
+    model = _lightning_module(mode)
+    _trainer(root, EPOCHS).fit(model, ckpt_path=checkpoint)
+    return model
+
+
+def test_lightning_recipe_gives_every_epoch_its_batches(tmp_path: Path) -> None:
+    """Epoch e of trainer.fit trains on exactly plan.batches(e, 0): no replay, no skip."""
+    model = _fit("recipe", tmp_path)
+    assert model.seen == _plan_epochs(range(EPOCHS))
+    # The module's calls only: two at epoch 0 (train_dataloader, on_train_epoch_start), then one
+    # per epoch. Lightning itself never calls set_epoch on a custom batch sampler.
+    assert model.set_epochs == [0, 0, 1, 2]
+
+
+@pytest.mark.parametrize("source", ["callback", "save_checkpoint"])
+def test_lightning_recipe_resumes_at_the_next_epoch(
+    source: str, end_of_epoch_checkpoints: dict[str, Path], tmp_path: Path
+) -> None:
+    """Resumed from the end of epoch 1, the run trains epoch 2 on epoch 2's batches."""
+    model = _resume("recipe", end_of_epoch_checkpoints[source], tmp_path)
+    assert model.seen == {2: _plan_epochs(range(3))[2]}
+
+
+def test_lightning_current_epoch_in_train_dataloader_replays_after_resume(
+    end_of_epoch_checkpoints: dict[str, Path], tmp_path: Path
+) -> None:
+    """Why the recipe reads Lightning's epoch counter in train_dataloader.
+
+    Resuming from a ModelCheckpoint file saved at the end of epoch 1, ``self.current_epoch``
+    is still 1 when train_dataloader runs, and Lightning creates the first epoch's iterator
+    before on_train_epoch_start: epoch 2 trains on epoch 1's batches again.
+    """
+    model = _resume("current_epoch", end_of_epoch_checkpoints["callback"], tmp_path)
+    planned = _plan_epochs(range(3))
+    assert model.seen == {2: planned[1]}
+    assert planned[1] != planned[2]
+    assert model.set_epochs == [1, 2]  # the call at epoch start comes too late
+    # A checkpoint written after fit returned has current_epoch 2 already, so it hides this.
+    model = _resume("current_epoch", end_of_epoch_checkpoints["save_checkpoint"], tmp_path)
+    assert model.seen == {2: planned[2]}
+
+
+def test_lightning_without_set_epoch(
+    end_of_epoch_checkpoints: dict[str, Path], tmp_path: Path
+) -> None:
+    """What a user gets without the calls: right in one run, epoch 0 again after a resume.
+
+    Lightning calls set_epoch only on ``loader.sampler`` and ``loader.batch_sampler.sampler``,
+    so a BalancedBatchSampler is never told the epoch: within one ``fit`` each new pass moves
+    on by one epoch, but a resumed run's fresh sampler starts at epoch 0.
+    """
+    planned = _plan_epochs(range(3))
+    model = _fit("none", tmp_path)
+    assert model.set_epochs == []
+    assert model.seen == planned
+    for source in ("callback", "save_checkpoint"):
+        model = _resume("none", end_of_epoch_checkpoints[source], tmp_path)
+        assert model.seen == {2: planned[0]}
+
+
+def test_lightning_reloading_without_set_epoch_replays_epoch_0(tmp_path: Path) -> None:
+    """With reload_dataloaders_every_n_epochs and no call, every epoch is epoch 0 again
+    (each reload builds a new sampler); the recipe needs no reload and is right with one."""
+    planned = _plan_epochs(range(EPOCHS))
+    model = _fit("none", tmp_path, reload=True)
+    assert model.seen == {e: planned[0] for e in range(EPOCHS)}
+    model = _fit("recipe", tmp_path, reload=True)
+    assert model.seen == planned
+
+
+# -- Hugging Face Accelerate ------------------------------------------------------------------
+
+
+@pytest.fixture
+def accelerate_state() -> Iterator[Any]:
+    """The accelerate module; its process-wide state is reset afterwards."""
+    accelerate = pytest.importorskip("accelerate", reason=ACCELERATE_SKIP)
+    from accelerate.state import AcceleratorState
+
+    yield accelerate
+    AcceleratorState._reset_state(reset_partial_state=True)
+
+
+def _train(
+    accelerator: Any, loader: Any, sampler: BalancedBatchSampler, epochs: range
+) -> dict[int, Batches]:
+    """The page's training loop; the batches of every epoch."""
+    model = torch.nn.Linear(1, 1)
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.01)
+    model, optimiser = accelerator.prepare(model, optimiser)
+    seen: dict[int, Batches] = {}
+    for epoch in epochs:
+        sampler.set_epoch(epoch)
+        for batch in loader:
+            seen.setdefault(epoch, []).append(batch.tolist())
+            x = batch.float().unsqueeze(1).to(accelerator.device)
+            loss = model(x).pow(2).mean()
+            accelerator.backward(loss)
+            optimiser.step()
+            optimiser.zero_grad()
+    return seen
+
+
+def test_accelerate_recipe_yields_the_sampler_batches(accelerate_state: Any) -> None:
+    """Explicit num_replicas / rank, loader not prepared: exactly the plan, fresh or resumed."""
+    accelerator = accelerate_state.Accelerator(cpu=True)
+    assert (accelerator.num_processes, accelerator.process_index) == (1, 0)
+
+    def build() -> tuple[DataLoader[int], BalancedBatchSampler]:
+        sampler = _sampler(num_replicas=accelerator.num_processes, rank=accelerator.process_index)
+        return DataLoader(IdentityDataset(LABELS), batch_sampler=sampler), sampler
+
+    loader, sampler = build()
+    assert _train(accelerator, loader, sampler, range(EPOCHS)) == _plan_epochs(range(EPOCHS))
+    loader, sampler = build()  # a resumed run: a fresh sampler starting at epoch 2
+    assert _train(accelerator, loader, sampler, range(2, 3)) == {2: _plan_epochs(range(3))[2]}
+
+
+def test_accelerate_prepare_sets_the_epoch_in_one_process(accelerate_state: Any) -> None:
+    """In one process prepare does not wrap the sampler, but the prepared loader calls
+    ``set_epoch(its own pass count)`` on it at every pass, overriding the user's call: a run
+    that starts at epoch 2 (a resume) gets epoch 0's batches."""
+    accelerator = accelerate_state.Accelerator(cpu=True)
+    planned = _plan_epochs(range(3))
+
+    sampler = _sampler()
+    prepared = accelerator.prepare(DataLoader(IdentityDataset(LABELS), batch_sampler=sampler))
+    assert prepared.batch_sampler is sampler  # not wrapped
+    assert _train(accelerator, prepared, sampler, range(EPOCHS)) == planned  # passes 0, 1, 2
+
+    sampler = _sampler()
+    prepared = accelerator.prepare(DataLoader(IdentityDataset(LABELS), batch_sampler=sampler))
+    assert _train(accelerator, prepared, sampler, range(2, 3)) == {2: planned[0]}
+
+
+def test_accelerate_prepare_shards_twice_with_two_processes(accelerate_state: Any) -> None:
+    """With two processes prepare wraps the rank's sampler in BatchSamplerShard, which keeps
+    every other batch of it: each process trains on half of its own batches."""
+    from accelerate.data_loader import BatchSamplerShard, prepare_data_loader
+
+    for rank in (0, 1):
+        sampler = _sampler(n_batches=4, num_replicas=2, rank=rank)
+        loader = DataLoader(IdentityDataset(LABELS), batch_sampler=sampler)
+        # What accelerator.prepare(loader) does in process `rank` of 2.
+        prepared = prepare_data_loader(loader, num_processes=2, process_index=rank)
+        assert isinstance(prepared.batch_sampler, BatchSamplerShard)
+        assert (len(sampler), len(prepared)) == (4, 2)
+        own = _planned(sampler, 0, rank)
+        assert [batch.tolist() for batch in prepared] == own[rank::2]
