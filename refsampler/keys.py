@@ -32,7 +32,9 @@ __all__ = [
     "feistel_permute",
     "generator",
     "mix64",
+    "start_of",
     "stream_start",
+    "stream_words",
 ]
 
 # Purposes. A new purpose takes a new tag; an existing tag never changes meaning, since that
@@ -71,6 +73,29 @@ def stream_start(*key: int) -> tuple[int, int]:
     """The PCG64 ``(state, increment)`` a keyed stream starts from (cache it; it is immutable)."""
     state = np.random.PCG64(np.random.SeedSequence(_entropy(key))).state["state"]
     return int(state["state"]), int(state["inc"])
+
+
+def stream_words(seed: int, tag: int, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
+    """The words of the PCG64 starts of the streams keyed ``(seed, tag, id)``, for many ids
+    at once: splitmix64 over a counter per (id, word), vectorised, shape (4, len(ids));
+    :func:`start_of` reads one start. Two orders of magnitude cheaper than
+    :func:`stream_start` when thousands of streams start together (every class's member
+    cycles); the two derivations give different streams, and each purpose uses one only."""
+    base = np.uint64(mix64(seed, tag))
+    counters = np.asarray(ids, dtype=np.uint64) * np.uint64(4)
+    words = np.empty((4, counters.size), dtype=np.uint64)
+    for j in range(4):
+        z = (counters + np.uint64(j)) * np.uint64(_GOLDEN) + base
+        z = (z ^ (z >> np.uint64(30))) * _M1
+        z = (z ^ (z >> np.uint64(27))) * _M2
+        words[j] = z ^ (z >> np.uint64(31))
+    return words
+
+
+def start_of(words: npt.NDArray[np.uint64], i: int) -> tuple[int, int]:
+    """The PCG64 ``(state, increment)`` of stream ``i`` of :func:`stream_words`."""
+    a, b, c, d = (int(w) for w in words[:, i])
+    return (a << 64) | b, ((c << 64) | d) | 1
 
 
 def block_generator(start: tuple[int, int], block: int) -> np.random.Generator:

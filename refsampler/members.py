@@ -9,8 +9,9 @@ compute where), so the cycles continue across epochs and ranks never share a pos
 cycle.
 
 Draws are gathered in bulk from the rounds' base permutations, generated a block of rounds at
-a time (:func:`block_rounds`) into a memo owned by the caller (:class:`MemberCache`); the few
-draws in the adjusted head of a round are then patched from the rotation. Imports numpy only.
+a time (the rounds :func:`~refsampler.rotation.block_rounds` reads) into a memo owned by the
+caller (:class:`MemberCache`); the few draws in the adjusted head of a round are then patched
+from the rotation. Imports numpy only.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy.typing as npt
 
 from . import keys
 from .classes import ClassIndex
-from .rotation import Rotation, block_rounds
+from .rotation import Rotation
 
 __all__ = ["MemberCache", "MemberStreams"]
 
@@ -54,6 +55,10 @@ class MemberCache:
             int(streams.memo_start[-1]), dtype=streams.index.positions.dtype
         )
         self.block = np.full(streams.num_classes, -1, dtype=np.int64)
+        # One bit generator for this caller, re-seated at every block: building a fresh
+        # PCG64 per block would cost more than the block's permutation of a small class.
+        self.bits = np.random.PCG64(0)
+        self.rng = np.random.Generator(self.bits)
 
 
 class MemberStreams:
@@ -106,7 +111,7 @@ class MemberStreams:
         self.block_len[self.lazy] = min(cap, LAZY_BLOCK)
         self.memo_start = np.zeros(self.num_classes + 1, dtype=np.int64)
         np.cumsum(self.block_len, out=self.memo_start[1:])
-        self._starts: dict[int, tuple[int, int]] = {}
+        self._words: npt.NDArray[np.uint64] | None = None
         self._rotations: dict[int, Rotation] = {}
 
     def new_cache(self) -> MemberCache:
@@ -114,11 +119,14 @@ class MemberStreams:
         return MemberCache(self)
 
     def _start(self, c: int) -> tuple[int, int]:
-        start = self._starts.get(c)
-        if start is None:
-            start = keys.stream_start(self.seed, keys.TAG_CYCLE, c)
-            self._starts[c] = start
-        return start
+        """Where class ``c``'s stream starts: :func:`keys.stream_words
+        <refsampler.keys.stream_words>` keyed ``(seed, TAG_CYCLE, c)``, derived for every
+        class at once on first use."""
+        words = self._words
+        if words is None:
+            words = keys.stream_words(self.seed, keys.TAG_CYCLE, np.arange(self.num_classes))
+            self._words = words
+        return keys.start_of(words, c)
 
     def rotation(self, c: int) -> Rotation:
         """Class ``c``'s stream as a :class:`~refsampler.rotation.Rotation` over item indices."""
@@ -132,6 +140,7 @@ class MemberStreams:
                 int(self.max_count[c]),
                 rounds_per_block=int(self.rounds_per_block[c]),
                 lazy=bool(self.lazy[c]),
+                start=None if self.lazy[c] else self._start(c),
             )
             self._rotations[c] = rot
         return rot
@@ -247,7 +256,16 @@ class MemberStreams:
         (a class read eagerly; see :meth:`_remember_lazy`)."""
         members = self.index.members(c)
         region = cache.memo[self.memo_start[c] : self.memo_start[c + 1]]
-        order = block_rounds(self._start(c), members.size, b, int(self.rounds_per_block[c]))
+        start = self._start(c)
+        bits = cache.bits
+        bits.state = {
+            "bit_generator": "PCG64",
+            "state": {"state": start[0], "inc": start[1]},
+            "has_uint32": 0,
+            "uinteger": 0,
+        }
+        bits.advance(b << 64)  # block b of the stream, as keys.block_generator reads it
+        order = keys.uniform_order(cache.rng, members.size, int(self.rounds_per_block[c]))
         np.take(members, order.reshape(-1), out=region)
         cache.block[c] = b
 

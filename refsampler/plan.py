@@ -50,7 +50,9 @@ TargetOf = Callable[[int], FloatVector]
 
 #: The stream algorithm. Version 2: counted kinds plan one schedule over global slots
 #: (epochs and ranks) with random tie-breaks, and the head rule keeps repeats out of a batch.
-STREAM_VERSION = 2
+#: Version 3: the same contract; large classes read their cycles lazily (keyed bijections),
+#: the others start from vectorised keys (the changelog on the determinism page).
+STREAM_VERSION = 3
 #: Draws per chunk: large enough to amortise numpy call overhead, small enough that the
 #: first batch comes quickly and memory stays O(N + chunk).
 CHUNK_DRAWS = 1 << 16

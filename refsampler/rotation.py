@@ -123,6 +123,10 @@ class Rotation:
     step_of : callable, optional
         ``step_of(position) -> (start, stop)``: the step containing ``position`` (a run of
         whole slots). Without it every slot is its own step.
+    start : tuple of int, optional
+        The PCG64 ``(state, increment)`` the rounds' stream starts from (default:
+        :func:`keys.stream_start(*key) <refsampler.keys.stream_start>`); a reader that keys
+        its streams another way passes its own, so both read the same rounds.
     lazy : bool, default False
         Base rounds are keyed Feistel bijections (:func:`~refsampler.keys.feistel_permute`,
         keyed by ``(*key, r)``) instead of shuffles, so that any stretch of a round is read
@@ -145,6 +149,7 @@ class Rotation:
         rounds_per_block: int | None = None,
         step_of: SlotOracle | None = None,
         lazy: bool = False,
+        start: tuple[int, int] | None = None,
     ) -> None:
         self.size = int(size)
         self.lazy = bool(lazy)
@@ -159,7 +164,7 @@ class Rotation:
         if self.lazy:
             self.rounds_per_block = 1
         # Keyed on first use: a schedule with thousands of groups reads few of them early.
-        self._start: tuple[int, int] | None = None
+        self._start: tuple[int, int] | None = start
         self._make_caches()
 
     def _make_caches(self) -> None:

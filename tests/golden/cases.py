@@ -33,11 +33,12 @@ class Case:
     n_batches: int = 6
     skip: int = 0
     options: dict[str, Any] = field(default_factory=dict)
+    labels: Any = None  # LABELS unless given
 
     def batches(self) -> list[list[int]]:
         """Epoch ``epoch`` on ``rank`` from batch ``skip`` on, as lists of positions."""
         sampler = BalancedBatchSampler(
-            LABELS,
+            LABELS if self.labels is None else self.labels,
             self.batch_size,
             kind=self.kind,
             seed=self.seed,
@@ -71,5 +72,9 @@ for _kind, _options in [
     CASES[f"{_kind}-resumed"] = Case(
         _kind, seed=3, epoch=20, n_batches=100, skip=95, options=_options
     )
+# A class of 20,000 reads its cycles lazily (keyed bijections): pinned too.
+_BIG = np.concatenate([np.zeros(20_000, dtype=np.int64), np.repeat(np.arange(1, 4), [50, 9, 5])])
+BIG_LABELS = _BIG[(np.arange(_BIG.size) * 7919) % _BIG.size]
+CASES["fixed-large-class"] = Case("fixed", epoch=1, options={"alpha": 0.5}, labels=BIG_LABELS)
 CASES["quota-schedule"] = Case("quota", epoch=2, options={"alpha": linear(0.0, 1.0, 4)})
 CASES["fixed-schedule"] = Case("fixed", epoch=3, options={"alpha": linear(0.0, 1.0, 4)})
