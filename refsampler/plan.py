@@ -311,9 +311,10 @@ class Plan:
             if self.moving:
                 start = start + self.stream_offsets(epoch)[entries.cls]
             cache = cache or self.new_cache()
-            members = self.members
-            assert members is not None and cache.members is not None  # noqa: S101
-            drawn = members.draw(entries.cls, start, entries.count, cache.members)
+            members, memo = self.members, cache.members
+            if members is None or memo is None:  # a counted kind always has both
+                raise TypeError("a counted plan without member streams")
+            drawn = members.draw(entries.cls, start, entries.count, memo)
             batches = drawn.astype(np.int64).reshape(rows, self.batch_size)
         # Within a batch, positions are a uniform shuffle: no ordering by class. (In place, and
         # on int64, which numpy shuffles faster than uint32.)
