@@ -134,9 +134,18 @@ class RateGroups:
                 self._oracle(g, 1),
                 max_slot=-(-rho[g].numerator // rho[g].denominator) if rho[g] > 0 else 1,
                 step_of=self._oracle(g, self.replicas) if self.replicas > 1 else None,
+                period=self._period(g),
             )
             for g, cls in enumerate(self.members)
         ]
+
+    def _period(self, g: int) -> int | None:
+        """Group ``g``'s seats per slot when they are the same in every slot and slots are
+        not grouped into steps (its rotation then reads many rounds at once), else None."""
+        schedule = self.schedule
+        constant = schedule.active.size <= 1 or g not in schedule.active
+        seats = schedule.cumulative_of(g, 1)
+        return seats if constant and seats > 0 and self.replicas == 1 else None
 
     @property
     def num_groups(self) -> int:

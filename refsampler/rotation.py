@@ -39,6 +39,7 @@ from . import keys
 __all__ = ["Rotation", "SlotOracle", "adjust_round", "block_rounds"]
 
 IntVector = npt.NDArray[np.int64]
+IntMatrix = npt.NDArray[np.int64]
 SlotOracle = Callable[[int], tuple[int, int]]
 
 #: A block of rounds holds about this many positions, so that small rotations do not pay
@@ -103,6 +104,32 @@ def _adjust(base: IntVector, head: int, ranks: IntVector) -> tuple[IntVector, in
     return actual, end
 
 
+def _tails(previous: IntMatrix, x: IntVector, width: int) -> IntMatrix:
+    """The last ``x[i]`` items of each row of ``previous``, left-aligned in rows of
+    ``width`` and padded with -1."""
+    n = previous.shape[1]
+    at = n - x[:, None] + np.arange(width)
+    picked = np.take_along_axis(previous, np.minimum(at, n - 1), 1)
+    return np.where(at < n, picked, -1)
+
+
+def _regular_heads(
+    prefix: IntMatrix, tails: IntMatrix, heads: IntVector
+) -> tuple[IntMatrix, IntVector]:
+    """The head rule on many rounds at once, each given by its first ``width`` items, the
+    previous round's tail in its straddling slot and its head length (no steps): the first
+    ``heads[i]`` items not in the tail come first, the tail items passed over follow, in base
+    order. Returns the new prefixes and each round's changed length (0 if none)."""
+    flagged = (prefix[:, :, None] == tails[:, None, :]).any(axis=2)
+    free_seen = np.cumsum(~flagged, axis=1)
+    end = np.argmax(free_seen >= heads[:, None], axis=1) + 1
+    position = np.arange(prefix.shape[1])
+    key = np.where(position < end[:, None], flagged.astype(np.int64), 2)
+    order = np.argsort(key, axis=1, kind="stable")
+    changed = np.where(end > heads, end, 0)
+    return np.take_along_axis(prefix, order, 1), changed
+
+
 class Rotation:
     """Endless rounds of keyed random permutations of ``range(size)``, read in slots.
 
@@ -123,6 +150,10 @@ class Rotation:
     step_of : callable, optional
         ``step_of(position) -> (start, stop)``: the step containing ``position`` (a run of
         whole slots). Without it every slot is its own step.
+    period : int, optional
+        Declares that the slots are the runs ``[i * period, (i + 1) * period)`` (no steps):
+        rounds are then read many at a time with the head rule applied to all of them in one
+        vectorised pass (:meth:`items`). Results are the same as round by round.
     start : tuple of int, optional
         The PCG64 ``(state, increment)`` the rounds' stream starts from (default:
         :func:`keys.stream_start(*key) <refsampler.keys.stream_start>`); a reader that keys
@@ -150,9 +181,11 @@ class Rotation:
         step_of: SlotOracle | None = None,
         lazy: bool = False,
         start: tuple[int, int] | None = None,
+        period: int | None = None,
     ) -> None:
         self.size = int(size)
         self.lazy = bool(lazy)
+        self.period = period
         self.key = tuple(int(k) for k in key)
         self.slot_of = slot_of
         self.step_of = step_of
@@ -325,6 +358,15 @@ class Rotation:
         """The items at positions ``start .. stop - 1``."""
         if self.size == 1:
             return np.zeros(max(stop - start, 0), dtype=np.int64)
+        first, last = start // self.size, (stop - 1) // self.size
+        if (
+            self.period is not None
+            and self.step_of is None
+            and not self.lazy
+            and last - first >= 2
+        ):
+            rounds = self._regular_rounds(first, last + 1).reshape(-1)
+            return rounds[start - first * self.size : stop - first * self.size]
         parts = []
         pos = start
         while pos < stop:
@@ -335,6 +377,42 @@ class Rotation:
         if not parts:
             return np.zeros(0, dtype=np.int64)
         return np.concatenate(parts)
+
+    def _regular_rounds(self, r0: int, r1: int) -> npt.NDArray[np.int64]:
+        """Rounds ``r0 .. r1 - 1`` as read, shape (r1 - r0, size), for slots of a fixed
+        ``period``: the head rule of every round in one vectorised pass, then, in order, the
+        few rounds whose predecessor's changed head reached the tail they read are redone
+        from that predecessor as read (see :meth:`items`)."""
+        n, period = self.size, int(self.period or 0)
+        per = self.rounds_per_block
+        blocks = [self._blocks()(b) for b in range(r0 // per, (r1 - 1) // per + 1)]
+        rounds = np.concatenate(blocks)[r0 % per : r0 % per + r1 - r0]  # a copy
+        if period > n:  # a slot longer than a round: no rule
+            return rounds
+        r = np.arange(r0, r1)
+        x = (r * n) % period  # the straddling slot's positions before each boundary
+        previous = np.empty_like(rounds)
+        previous[1:] = rounds[:-1]
+        if r0 > 0:
+            previous[0] = self.round(r0 - 1)
+        active = np.flatnonzero((r > 0) & (x > 0))
+        end = np.zeros(r.size, dtype=np.int64)  # changed head length of each round
+        if active.size:
+            tails = _tails(previous[active], x[active], period)
+            prefix, end[active] = _regular_heads(
+                rounds[active, :period], tails, period - x[active]
+            )
+            rounds[active, :period] = prefix
+        # A round whose predecessor changed the tail it reads (a slot over half a round).
+        for i in range(1, r.size):
+            if x[i] and end[i - 1] > n - x[i]:
+                prefix, changed = _regular_heads(
+                    self.base_round(int(r[i]))[None, :period],
+                    _tails(rounds[i - 1 : i], x[i : i + 1], period),
+                    period - x[i : i + 1],
+                )
+                rounds[i, :period], end[i] = prefix[0], changed[0]
+        return rounds
 
     def counts_before(self, position: int) -> IntVector:
         """How often each item appears at positions ``0 .. position - 1``, shape (size,)."""

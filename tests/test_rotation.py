@@ -235,3 +235,30 @@ def test_lazy_head_of_equals_the_whole_round(replicas: int) -> None:
                 whole, whole_changed = rotation.round_and_change(r)
                 assert changed == whole_changed
                 np.testing.assert_array_equal(head, whole[:changed])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    size=st.integers(2, 60),
+    period_over=st.integers(0, 62),
+    start=st.integers(0, 300),
+    length=st.integers(1, 1200),
+    seed=st.integers(0, 2**32),
+)
+def test_regular_slots_read_many_rounds_at_once_exactly(
+    size: int, period_over: int, start: int, length: int, seed: int
+) -> None:
+    """With slots of a fixed period (a group's constant seats per slot) a rotation applies the
+    head rule to many rounds in one vectorised pass, including rounds whose predecessor's
+    changed head reaches the tail they read (period over half a round) and periods longer
+    than a round (no rule): the items equal a reading round by round."""
+    period = 1 + period_over % (size + 2)
+
+    def slot(p: int) -> tuple[int, int]:
+        return (p // period) * period, (p // period + 1) * period
+
+    fast = Rotation(size, (seed, 1), slot, max_slot=period, period=period)
+    plain = Rotation(size, (seed, 1), slot, max_slot=period)
+    np.testing.assert_array_equal(
+        fast.items(start, start + length), plain.items(start, start + length)
+    )
