@@ -380,9 +380,9 @@ class Rotation:
 
     def _regular_rounds(self, r0: int, r1: int) -> npt.NDArray[np.int64]:
         """Rounds ``r0 .. r1 - 1`` as read, shape (r1 - r0, size), for slots of a fixed
-        ``period``: the head rule of every round in one vectorised pass, then, in order, the
-        few rounds whose predecessor's changed head reached the tail they read are redone
-        from that predecessor as read (see :meth:`items`)."""
+        ``period``: the head rule of every round in one vectorised pass, then the rounds
+        whose predecessor's changed head can reach the tail they read are redone from their
+        predecessors as read, pass after pass, until nothing moves (see :meth:`items`)."""
         n, period = self.size, int(self.period or 0)
         per = self.rounds_per_block
         blocks = [self._blocks()(b) for b in range(r0 // per, (r1 - 1) // per + 1)]
@@ -391,27 +391,29 @@ class Rotation:
             return rounds
         r = np.arange(r0, r1)
         x = (r * n) % period  # the straddling slot's positions before each boundary
-        previous = np.empty_like(rounds)
+        base_prefix = rounds[:, :period].copy()
+        previous = np.empty((r.size, n), dtype=np.int64)
         previous[1:] = rounds[:-1]
         if r0 > 0:
             previous[0] = self.round(r0 - 1)
         active = np.flatnonzero((r > 0) & (x > 0))
-        end = np.zeros(r.size, dtype=np.int64)  # changed head length of each round
-        if active.size:
-            tails = _tails(previous[active], x[active], period)
-            prefix, end[active] = _regular_heads(
-                rounds[active, :period], tails, period - x[active]
-            )
-            rounds[active, :period] = prefix
-        # A round whose predecessor changed the tail it reads (a slot over half a round).
-        for i in range(1, r.size):
-            if x[i] and end[i - 1] > n - x[i]:
-                prefix, changed = _regular_heads(
-                    self.base_round(int(r[i]))[None, :period],
-                    _tails(rounds[i - 1 : i], x[i : i + 1], period),
-                    period - x[i : i + 1],
-                )
-                rounds[i, :period], end[i] = prefix[0], changed[0]
+        if active.size == 0:
+            return rounds
+        tails = _tails(previous[active], x[active], period)
+        heads, _ = _regular_heads(base_prefix[active], tails, period - x[active])
+        rounds[active, :period] = heads
+        # A round can read a tail its predecessor's changed head reached only when its
+        # straddling slot holds more than n - period positions before the boundary; redo
+        # those from their predecessors as read until nothing moves (one pass per link of the
+        # longest chain).
+        chained = active[(active > 0) & (x[active] > n - period)]
+        while chained.size:
+            tails = _tails(rounds[chained - 1], x[chained], period)
+            heads, _ = _regular_heads(base_prefix[chained], tails, period - x[chained])
+            moved = (heads != rounds[chained, :period]).any(axis=1)
+            if not moved.any():
+                break
+            rounds[chained[moved], :period] = heads[moved]
         return rounds
 
     def counts_before(self, position: int) -> IntVector:
