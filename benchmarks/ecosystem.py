@@ -20,11 +20,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Sampler, WeightedRandomSampler
 
 import refsampler
-from refsampler import sample_weights
 from refsampler.conformance import verify
+from refsampler.conformance.adapters import weighted_random_sampler
 from refsampler.conformance.report import Report
 from refsampler.conformance.streams import SamplerAdapter
 
@@ -68,50 +67,6 @@ def _version(package: str) -> str:
 
 
 # -- adapters ----------------------------------------------------------------------------
-
-
-class ShardedWeightedSampler(Sampler[int]):
-    """WeightedRandomSampler drawn from a generator seeded by (seed, epoch), sharded across
-    ranks as DistributedSampler shards a dataset (every ``num_replicas``-th draw)."""
-
-    def __init__(
-        self, weights: torch.Tensor, num_samples: int, *, seed: int, num_replicas: int, rank: int
-    ) -> None:
-        self.weights, self.num_samples = weights, num_samples
-        self.seed, self.num_replicas, self.rank, self.epoch = seed, num_replicas, rank, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __iter__(self) -> Any:
-        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        drawn = WeightedRandomSampler(
-            self.weights, self.num_samples * self.num_replicas, generator=generator
-        )
-        return iter(list(drawn)[self.rank :: self.num_replicas])
-
-    def __len__(self) -> int:
-        return self.num_samples
-
-
-def wrs_recipe(
-    labels: Any,
-    *,
-    kind: str,
-    alpha: Any,
-    batch_size: int,
-    n_batches: int,
-    seed: int,
-    num_replicas: int,
-    rank: int,
-) -> Any:
-    """torch's WeightedRandomSampler with refsampler's sample weights (random kind)."""
-    if kind != "random" or callable(alpha):
-        raise NotImplementedError("i.i.d. draws with one fixed alpha only")
-    weights = torch.as_tensor(sample_weights(labels, alpha=alpha))
-    return ShardedWeightedSampler(
-        weights, n_batches * batch_size, seed=seed, num_replicas=num_replicas, rank=rank
-    )
 
 
 class _Seeded:
@@ -194,7 +149,7 @@ TARGETS = (
     Target(
         "torch WeightedRandomSampler + DistributedSampler-style sharding",
         "torch",
-        wrs_recipe,
+        weighted_random_sampler,
         ("random",),
         (1, 2, 3),
         True,

@@ -46,6 +46,7 @@ __all__ = [
     "load",
     "refsampler",
     "refsampler_sampler",
+    "weighted_random_sampler",
     "weights_kinds",
 ]
 
@@ -383,3 +384,57 @@ def load(spec: str, api: str = "batches", *, index_sampler: bool = False) -> Mak
 
         return SamplerAdapter(target, index_sampler=index_sampler)
     return target
+
+
+def weighted_random_sampler(
+    labels: npt.NDArray[np.int64],
+    *,
+    kind: str,
+    alpha: Any,
+    batch_size: int,
+    n_batches: int,
+    seed: int,
+    num_replicas: int,
+    rank: int,
+) -> Any:
+    """The common recipe as a reference per-index sampler for ``--api sampler
+    --index-sampler``: torch's ``WeightedRandomSampler`` over
+    :func:`refsampler.sample_weights`, drawing one stream per epoch from a generator seeded by
+    ``(seed, epoch)`` and sharded as ``DistributedSampler`` shards a dataset (every
+    ``num_replicas``-th draw to each rank). Random kind and one alpha only (a schedule or
+    another kind is declined)."""
+    if kind != "random" or callable(alpha):
+        raise NotImplementedError("i.i.d. draws with one fixed alpha only")
+    import torch
+
+    from ..weights import sample_weights
+
+    weights = torch.as_tensor(sample_weights(labels, alpha=alpha))
+    return _ShardedWeighted(weights, n_batches * batch_size, seed, num_replicas, rank)
+
+
+class _ShardedWeighted:
+    """See :func:`weighted_random_sampler`."""
+
+    def __init__(
+        self, weights: Any, num_samples: int, seed: int, num_replicas: int, rank: int
+    ) -> None:
+        self.weights, self.num_samples = weights, num_samples
+        self.seed, self.num_replicas, self.rank, self.epoch = seed, num_replicas, rank, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch of the next pass."""
+        self.epoch = epoch
+
+    def __iter__(self) -> Any:
+        import torch
+        from torch.utils.data import WeightedRandomSampler
+
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        drawn = WeightedRandomSampler(
+            self.weights, self.num_samples * self.num_replicas, generator=generator
+        )
+        return iter(list(drawn)[self.rank :: self.num_replicas])
+
+    def __len__(self) -> int:
+        return self.num_samples

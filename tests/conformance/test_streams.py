@@ -16,7 +16,7 @@ import pytest
 
 from refsampler.cli import main
 from refsampler.conformance import properties, verify
-from refsampler.conformance.adapters import refsampler_sampler
+from refsampler.conformance.adapters import refsampler_sampler, weighted_random_sampler
 from refsampler.conformance.configs import by_name
 from refsampler.conformance.mutants import SAMPLER_MUTANTS
 from refsampler.conformance.runner import default_kinds, plan_run
@@ -77,49 +77,12 @@ def test_refsampler_sampler_conforms_over_epochs_ranks_and_resumes() -> None:
     assert any("distinct epochs" in n for n in report.notes)
 
 
-def wrs_sampler(
-    labels: Any,
-    *,
-    kind: str,
-    alpha: Any,
-    batch_size: int,
-    n_batches: int,
-    seed: int,
-    num_replicas: int,
-    rank: int,
-) -> Any:
-    """torch's WeightedRandomSampler with refsampler's sample weights, one generator per rank
-    (seeded from seed, epoch and rank), as a per-index sampler."""
-    import torch
-    from torch.utils.data import WeightedRandomSampler
-
-    from refsampler import sample_weights
-
-    if callable(alpha):
-        raise NotImplementedError("fixed weights cannot follow an alpha schedule")
-    weights = torch.as_tensor(sample_weights(labels, alpha=alpha))
-
-    class Sharded(WeightedRandomSampler):
-        epoch = 0
-
-        def set_epoch(self, epoch: int) -> None:
-            self.epoch = epoch
-
-        def __iter__(self) -> Any:
-            self.generator = torch.Generator().manual_seed(
-                (seed * 1_000_003 + self.epoch) * 64 + rank
-            )
-            return super().__iter__()
-
-    return Sharded(weights, n_batches * batch_size, replacement=True)
-
-
 @pytest.mark.statistical(level=TEST_LEVEL)
 def test_torch_weighted_random_sampler_as_an_index_sampler_conforms() -> None:
     """The WRS recipe batched by BatchSampler passes the random kind (rate 1e-8); the
     schedule configuration is declined, not failed, and it has no resume checks."""
     report = verify(
-        SamplerAdapter(wrs_sampler, index_sampler=True),
+        SamplerAdapter(weighted_random_sampler, index_sampler=True),
         kinds=["random"],
         configs=["long-tail", "schedule"],
         family_level=TEST_LEVEL,
