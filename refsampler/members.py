@@ -112,6 +112,9 @@ class MemberStreams:
         self.memo_start = np.zeros(self.num_classes + 1, dtype=np.int64)
         np.cumsum(self.block_len, out=self.memo_start[1:])
         self._words: npt.NDArray[np.uint64] | None = None
+        #: Apply the head rule to rounds straddled inside a chunk in one vectorised pass
+        #: (:meth:`_vector_heads`); off, every round goes through its rotation (the reference).
+        self.vector_heads = True
         self._rotations: dict[int, Rotation] = {}
 
     def new_cache(self) -> MemberCache:
@@ -153,11 +156,15 @@ class MemberStreams:
         start: IntVector,
         count: IntVector,
         cache: MemberCache,
+        *,
+        slots: bool = False,
     ) -> npt.NDArray[Any]:
         """Dataset positions of every draw of the entries, in entry order.
 
         Entry ``e`` takes ``count[e]`` consecutive positions of class ``cls[e]``'s stream from
-        ``start[e]`` on.
+        ``start[e]`` on. With ``slots``, the caller promises that every entry is a whole slot
+        (one batch's run of its class, as the slot oracle gives it): the head rule of rounds
+        straddled inside the entries is then applied from the entries in one vectorised pass.
         """
         total = int(count.sum())
         if total == 0:
@@ -192,10 +199,10 @@ class MemberStreams:
         base = origin[cls]
         base += start
         base -= entry_start
-        slots = np.repeat(base, count)
-        slots += np.arange(total)
-        drawn = memo.take(slots)
-        self._apply_heads(cls, start, count, first, last, present, drawn, cache)
+        at = np.repeat(base, count)
+        at += np.arange(total)
+        drawn = memo.take(at)
+        self._apply_heads(cls, start, count, first, last, present, drawn, slots)
         return drawn
 
     def _apply_heads(
@@ -207,7 +214,7 @@ class MemberStreams:
         last: IntVector,
         present: IntVector,
         drawn: npt.NDArray[Any],
-        cache: MemberCache,
+        slots: bool,
     ) -> None:
         """Patch the draws that fall in the adjusted head of a round (see the head rule)."""
         if self.slot_of is None:
@@ -217,6 +224,11 @@ class MemberStreams:
         if heads.size == 0:
             return
         entry_start = np.cumsum(count) - count
+        done = (
+            self._vector_heads(cls, start, count, entry_start, first, last, heads, drawn)
+            if slots and self.vector_heads
+            else {}
+        )
         for c in heads.tolist():
             n = int(sizes[c])
             lo, hi = int(first[c]), int(last[c]) + 1
@@ -228,7 +240,11 @@ class MemberStreams:
             rot = self.rotation(c)
             changed = np.zeros(r_last - r_first + 1, dtype=np.int64)
             prefixes: list[IntVector] = []
+            vector_rounds, misfits = done.get(c, (range(0), ()))
             for r in range(r_first, r_last + 1):
+                if r in vector_rounds and r not in misfits:
+                    prefixes.append(np.zeros(0, dtype=np.int64))
+                    continue
                 prefix, length = rot.head_of(r)
                 changed[r - r_first] = length
                 prefixes.append(prefix)
@@ -250,6 +266,94 @@ class MemberStreams:
                 members = self.index.members(c)
                 picks = table[table_start[r_of[inside]] + offset[inside]]
                 drawn[flat[inside]] = members[picks]
+
+    def _vector_heads(
+        self,
+        cls: IntVector,
+        start: IntVector,
+        count: IntVector,
+        entry_start: IntVector,
+        first: IntVector,
+        last: IntVector,
+        heads: IntVector,
+        drawn: npt.NDArray[Any],
+    ) -> dict[int, tuple[range, tuple[int, ...]]]:
+        """The head rule of many classes' rounds at once, from the chunk's own entries.
+
+        Where a class's entries in the chunk are one run of its stream (one rank reads it)
+        and the class has at least twice as many members as a batch ever takes (so no round's
+        changed head reaches the tail the next boundary reads), the batch that straddles a
+        round boundary inside the chunk is one of these entries, and the round's first items
+        and the previous round's last ones are draws of this chunk. Those rounds are patched
+        here in one vectorised pass; returns, per class, the rounds it covered and those it
+        left to :meth:`_apply_heads` (a head running past the chunk's last draw).
+        """
+        sizes, most = self.index.counts, self.max_count
+        eligible = heads[sizes[heads] >= 2 * most[heads]]
+        if eligible.size == 0:
+            return {}
+        mask = np.zeros(sizes.size, dtype=bool)
+        mask[eligible] = True
+        sel = np.flatnonzero(mask[cls])
+        # Entries come batch by batch, so a stable sort by class keeps each class's entries
+        # in stream order (a radix sort when class ids fit in 16 bits).
+        narrow = cls[sel].astype(np.uint16) if sizes.size <= 1 << 16 else cls[sel]
+        order = sel[np.argsort(narrow, kind="stable")]
+        ec, es, en, ef = cls[order], start[order], count[order], entry_start[order]
+        same = ec[1:] == ec[:-1]
+        broken = np.unique(ec[1:][same & (es[1:] != es[:-1] + en[:-1])])
+        if broken.size:  # other ranks' batches in between: leave those classes alone
+            keep = ~np.isin(ec, broken)
+            ec, es, en, ef = ec[keep], es[keep], en[keep], ef[keep]
+        if ec.size == 0:
+            return {}
+        n = sizes[ec]
+        boundary = (es // n + 1) * n  # the one boundary an entry (of < n draws) can straddle
+        straddles = boundary < es + en
+        fits = boundary + en <= last[ec] + 1  # the head's positions are draws of this chunk
+        covered = np.unique(ec)
+        misfit: dict[int, list[int]] = {}
+        odd = np.flatnonzero(straddles & ~fits)  # at most one per class: its last entry
+        for c, r in zip(ec[odd].tolist(), (boundary[odd] // n[odd]).tolist(), strict=True):
+            misfit.setdefault(c, []).append(r)
+        lows = (first[covered] // sizes[covered] + 1).tolist()
+        highs = (last[covered] // sizes[covered] + 1).tolist()
+        out = {
+            c: (range(lo, hi), tuple(misfit.get(c, ())))
+            for c, lo, hi in zip(covered.tolist(), lows, highs, strict=True)
+        }
+        rows = np.flatnonzero(straddles & fits)
+        if rows.size == 0:
+            return out
+        b, x, length = boundary[rows], boundary[rows] - es[rows], en[rows]
+        width = int(length.max())
+        # Flat index of every head position: the entry of the class holding it.
+        span = int((last - first).max()) + 2
+        rank_of = np.zeros(sizes.size, dtype=np.int64)
+        rank_of[covered] = np.arange(covered.size)
+        keys = rank_of[ec] * span + (es - first[ec])
+        step = np.arange(width)
+        position = b[:, None] + step
+        inside = step < length[:, None]
+        wanted = rank_of[ec[rows]][:, None] * span + (position - first[ec[rows]][:, None])
+        at = np.searchsorted(keys, np.where(inside, wanted, keys[0]), side="right") - 1
+        flat = np.where(inside, ef[at] + position - es[at], -1)
+        prefix = np.where(inside, drawn[np.maximum(flat, 0)], -1)
+        tail_step = np.arange(int(x.max()))
+        tail_at = ef[rows][:, None] + np.minimum(tail_step, x[:, None] - 1)
+        tails = np.where(tail_step < x[:, None], drawn[tail_at], -2)
+        flagged = (prefix[:, :, None] == tails[:, None, :]).any(axis=2)
+        heads_len = length - x
+        free_seen = np.cumsum(~flagged & inside, axis=1)
+        end = np.argmax(free_seen >= heads_len[:, None], axis=1) + 1
+        moved = np.flatnonzero(end > heads_len)
+        if moved.size:
+            key = np.where(step < end[moved, None], flagged[moved].astype(np.int64), 2)
+            order = np.argsort(key, axis=1, kind="stable")
+            values = np.take_along_axis(prefix[moved], order, 1)
+            write = step < end[moved, None]
+            drawn[flat[moved][write]] = values[write]
+        return out
 
     def _remember(self, cache: MemberCache, c: int, b: int) -> None:
         """Put block ``b`` of class ``c``'s base rounds into the memo, as dataset positions

@@ -314,7 +314,7 @@ class Plan:
             members, memo = self.members, cache.members
             if members is None or memo is None:  # a counted kind always has both
                 raise TypeError("a counted plan without member streams")
-            drawn = members.draw(entries.cls, start, entries.count, memo)
+            drawn = members.draw(entries.cls, start, entries.count, memo, slots=True)
             batches = drawn.astype(np.int64).reshape(rows, self.batch_size)
         # Within a batch, positions are a uniform shuffle: no ordering by class. (In place, and
         # on int64, which numpy shuffles faster than uint32.)
