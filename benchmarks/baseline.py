@@ -4,8 +4,8 @@
 algorithm as it runs (our own code, same cost profile): class lists behind a circular wrapper
 indexed element by element modulo their length, a legacy ``RandomState`` shuffle of each batch
 list; the random kind runs torch's ``WeightedRandomSampler`` over all N per-sample weights for
-every batch and maps each index through a Python list. These are *the* per-element baseline of
-issue 5 (the peer figures it quotes are this algorithm's).
+every batch and maps each index through a Python list. These are *the* per-element baseline:
+the original package's published speed is this algorithm's.
 
 ``PerElementFixedSampler`` is a straightforward rendering of pytorch_balanced_sampler's fixed
 kind (class lists, a cursor per class, reshuffle on wrap, shuffle each batch), one Python
