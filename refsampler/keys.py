@@ -40,7 +40,7 @@ __all__ = [
 # Purposes. A new purpose takes a new tag; an existing tag never changes meaning, since that
 # would change every stream keyed by it.
 TAG_CYCLE = 0  #: within-class member cycles: (seed, TAG_CYCLE, class)
-TAG_SHUFFLE = 1  #: within-batch shuffles: (seed, TAG_SHUFFLE, epoch, rank, chunk)
+TAG_SHUFFLE = 1  #: within-batch shuffles of counted kinds: (seed, TAG_SHUFFLE, epoch, rank, chunk)
 TAG_RANDOM = 2  #: random-kind draws: (seed, TAG_RANDOM, epoch, rank, chunk)
 TAG_GROUP_ROTATION = 3  #: rounds of a rate group's classes: (seed, TAG_GROUP_ROTATION, ...)
 TAG_TIE_ROTATION = 4  #: fixed kind: rounds of the tied classes, (seed, TAG_TIE_ROTATION, ...)

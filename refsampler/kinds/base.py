@@ -124,7 +124,8 @@ class SampledPlan(ABC):
 
     @abstractmethod
     def draw(self, epoch: int, rank: int, chunk: int, rows: int) -> IntMatrix:
-        """Positions of ``rows`` batches of one chunk, shape (rows, batch_size)."""
+        """Positions of ``rows`` batches of one chunk, shape (rows, batch_size), each batch
+        already in uniformly random order (the plan does not shuffle sampled batches)."""
 
     @abstractmethod
     def describe(self) -> dict[str, Any]:
