@@ -564,7 +564,8 @@ class _Config:
         """The target as :class:`~refsampler.plan.Plan` takes it (of the class counts)."""
         if self.constant is not None:
             return self.constant
-        assert isinstance(self.alpha, AlphaSchedule)  # noqa: S101 -- moving means a schedule
+        if not isinstance(self.alpha, AlphaSchedule):  # no constant target: a schedule made it
+            raise TypeError("a moving target comes from an alpha schedule")
         return TargetOfEpoch(self.counts, self.alpha)
 
     def build_plan(self, seed: int) -> Plan:

@@ -32,6 +32,7 @@ __all__ = [
     "feistel_permute",
     "generator",
     "mix64",
+    "seat",
     "start_of",
     "stream_start",
     "stream_words",
@@ -105,6 +106,13 @@ def block_generator(start: tuple[int, int], block: int) -> np.random.Generator:
     than that, so they are disjoint stretches of one stream.
     """
     bits = np.random.PCG64(0)
+    seat(bits, start, block)
+    return np.random.Generator(bits)
+
+
+def seat(bits: np.random.PCG64, start: tuple[int, int], block: int) -> None:
+    """Put ``bits`` at block ``block`` of the stream that starts at ``start`` (what
+    :func:`block_generator` reads), so a caller can reuse one bit generator for many blocks."""
     bits.state = {
         "bit_generator": "PCG64",
         "state": {"state": start[0], "inc": start[1]},
@@ -112,7 +120,6 @@ def block_generator(start: tuple[int, int], block: int) -> np.random.Generator:
         "uinteger": 0,
     }
     bits.advance(block << 64)
-    return np.random.Generator(bits)
 
 
 def mix64(*key: int) -> int:

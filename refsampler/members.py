@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from . import keys
 from .classes import ClassIndex
-from .rotation import Rotation
+from .rotation import Rotation, adjust_heads
 
 __all__ = ["MemberCache", "MemberStreams"]
 
@@ -342,17 +342,9 @@ class MemberStreams:
         tail_step = np.arange(int(x.max()))
         tail_at = ef[rows][:, None] + np.minimum(tail_step, x[:, None] - 1)
         tails = np.where(tail_step < x[:, None], drawn[tail_at], -2)
-        flagged = (prefix[:, :, None] == tails[:, None, :]).any(axis=2)
-        heads_len = length - x
-        free_seen = np.cumsum(~flagged & inside, axis=1)
-        end = np.argmax(free_seen >= heads_len[:, None], axis=1) + 1
-        moved = np.flatnonzero(end > heads_len)
-        if moved.size:
-            key = np.where(step < end[moved, None], flagged[moved].astype(np.int64), 2)
-            order = np.argsort(key, axis=1, kind="stable")
-            values = np.take_along_axis(prefix[moved], order, 1)
-            write = step < end[moved, None]
-            drawn[flat[moved][write]] = values[write]
+        adjusted, changed = adjust_heads(prefix, tails, length - x)
+        write = step < changed[:, None]
+        drawn[flat[write]] = adjusted[write]
         return out
 
     def _remember(self, cache: MemberCache, c: int, b: int) -> None:
@@ -361,14 +353,7 @@ class MemberStreams:
         members = self.index.members(c)
         region = cache.memo[self.memo_start[c] : self.memo_start[c + 1]]
         start = self._start(c)
-        bits = cache.bits
-        bits.state = {
-            "bit_generator": "PCG64",
-            "state": {"state": start[0], "inc": start[1]},
-            "has_uint32": 0,
-            "uinteger": 0,
-        }
-        bits.advance(b << 64)  # block b of the stream, as keys.block_generator reads it
+        keys.seat(cache.bits, start, b)  # block b of the stream, as block_generator reads it
         order = keys.uniform_order(cache.rng, members.size, int(self.rounds_per_block[c]))
         np.take(members, order.reshape(-1), out=region)
         cache.block[c] = b

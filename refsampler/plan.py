@@ -173,7 +173,8 @@ class Plan:
         return built
 
     def _build_epoch(self, epoch: int) -> CountedPlan | SampledPlan:
-        assert self._target_of is not None  # noqa: S101 -- only reached for moving targets
+        if self._target_of is None:  # plans of a constant target are built once, up front
+            raise TypeError("per-epoch plans exist only for a moving target")
         return self._build(self._target_of(epoch), epoch)
 
     def kind_plan(self, epoch: int) -> CountedPlan | SampledPlan:
@@ -249,17 +250,21 @@ class Plan:
         """The run of class ``c``'s stream positions one batch takes, for the batch whose draws
         include ``position`` (the member streams' oracle)."""
         if not self.moving:
-            plan = self.kind_plan(0)
-            assert isinstance(plan, CountedPlan)  # noqa: S101 -- members exist only then
-            return plan.slot_of(c, position)
+            return self._counted(0).slot_of(c, position)
         epoch = 0
         while int(self.stream_offsets(epoch + 1)[c]) <= position:
             epoch += 1
         offset = int(self.stream_offsets(epoch)[c])
-        plan = self.kind_plan(epoch)
-        assert isinstance(plan, CountedPlan)  # noqa: S101
-        start, stop = plan.slot_of(c, position - offset)
+        start, stop = self._counted(epoch).slot_of(c, position - offset)
         return start + offset, stop + offset
+
+    def _counted(self, epoch: int) -> CountedPlan:
+        """The kind's plan of ``epoch``, which the member streams (and their oracle) only
+        exist for when it is a counted plan."""
+        plan = self.kind_plan(epoch)
+        if not isinstance(plan, CountedPlan):
+            raise TypeError(f"kind {self.kind!r} has no counted plan")
+        return plan
 
     # -- batches ---------------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ import numpy.typing as npt
 
 from . import keys
 
-__all__ = ["Rotation", "SlotOracle", "adjust_round", "block_rounds"]
+__all__ = ["Rotation", "SlotOracle", "adjust_heads", "adjust_round", "block_rounds"]
 
 IntVector = npt.NDArray[np.int64]
 IntMatrix = npt.NDArray[np.int64]
@@ -113,13 +113,30 @@ def _tails(previous: IntMatrix, x: IntVector, width: int) -> IntMatrix:
     return np.where(at < n, picked, -1)
 
 
-def _regular_heads(
+def adjust_heads(
     prefix: IntMatrix, tails: IntMatrix, heads: IntVector
 ) -> tuple[IntMatrix, IntVector]:
-    """The head rule on many rounds at once, each given by its first ``width`` items, the
-    previous round's tail in its straddling slot and its head length (no steps): the first
-    ``heads[i]`` items not in the tail come first, the tail items passed over follow, in base
-    order. Returns the new prefixes and each round's changed length (0 if none)."""
+    """The head rule (without steps) on many rounds at once.
+
+    Parameters
+    ----------
+    prefix : numpy.ndarray of int64, shape (m, width)
+        Each round's first items in base order: at least ``heads[i]`` plus the tail's length
+        of them, then any padding that matches no tail entry.
+    tails : numpy.ndarray of int64, shape (m, w)
+        The items the straddling slot took from the previous round, padded with a value
+        that matches no prefix entry.
+    heads : numpy.ndarray of int64, shape (m,)
+        Positions of each round the rule fills.
+
+    Returns
+    -------
+    adjusted : numpy.ndarray of int64, shape (m, width)
+        The prefixes as read: the first ``heads[i]`` items not in the tail, then the tail
+        items passed over, in base order, then the rest unchanged.
+    changed : numpy.ndarray of int64, shape (m,)
+        The length of each prefix that differs from base order (0 if none).
+    """
     flagged = (prefix[:, :, None] == tails[:, None, :]).any(axis=2)
     free_seen = np.cumsum(~flagged, axis=1)
     end = np.argmax(free_seen >= heads[:, None], axis=1) + 1
@@ -400,7 +417,7 @@ class Rotation:
         if active.size == 0:
             return rounds
         tails = _tails(previous[active], x[active], period)
-        heads, _ = _regular_heads(base_prefix[active], tails, period - x[active])
+        heads, _ = adjust_heads(base_prefix[active], tails, period - x[active])
         rounds[active, :period] = heads
         # A round can read a tail its predecessor's changed head reached only when its
         # straddling slot holds more than n - period positions before the boundary; redo
@@ -409,7 +426,7 @@ class Rotation:
         chained = active[(active > 0) & (x[active] > n - period)]
         while chained.size:
             tails = _tails(rounds[chained - 1], x[chained], period)
-            heads, _ = _regular_heads(base_prefix[chained], tails, period - x[chained])
+            heads, _ = adjust_heads(base_prefix[chained], tails, period - x[chained])
             moved = (heads != rounds[chained, :period]).any(axis=1)
             if not moved.any():
                 break

@@ -181,7 +181,7 @@ class SeatSchedule:
         if n == 1:
             return np.array([t * self.extra], dtype=np.int64)
         if n == 2:
-            first = (t * int(self.num[0]) + self._phase) // self.den
+            first = self._first_of_two(t)
             return np.array([first, t * self.extra - first], dtype=np.int64)
         block, row = divmod(t, BLOCK_SLOTS)
         return self._block(block)[row].copy()
@@ -197,9 +197,7 @@ class SeatSchedule:
             out[:, self.active[0]] += self.extra
             return out
         if self.active.size == 2:
-            num, phase = int(self.num[0]), self._phase
-            den = self.den
-            seats = [(t * num + phase) // den for t in range(start, stop + 1)]
+            seats = [self._first_of_two(t) for t in range(start, stop + 1)]
             inc = np.diff(np.array(seats, dtype=np.int64)).astype(np.int64)
             out[:, self.active[0]] += inc
             out[:, self.active[1]] += self.extra - inc
@@ -211,6 +209,11 @@ class SeatSchedule:
         out[:, self.active] += np.diff(cumulative, axis=0)
         return out
 
+    def _first_of_two(self, t: int) -> int:
+        """Two active groups: the first's extra seats in slots ``0 .. t - 1``, the Sturmian
+        ``floor(t sigma_A + phi)`` on the rates' grid."""
+        return (t * int(self.num[0]) + self._phase) // self.den
+
     def cumulative_of(self, group: int, t: int) -> int:
         """``cumulative(t)[group]`` alone (O(1) unless the slots come from PD2)."""
         if self.active.size >= 3:
@@ -219,7 +222,7 @@ class SeatSchedule:
         if self.active.size == 1 and group == int(self.active[0]):
             seats += t * self.extra
         elif self.active.size == 2 and group in (int(self.active[0]), int(self.active[1])):
-            first = (t * int(self.num[0]) + self._phase) // self.den
+            first = self._first_of_two(t)
             seats += first if group == int(self.active[0]) else t * self.extra - first
         return seats
 

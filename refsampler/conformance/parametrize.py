@@ -65,7 +65,8 @@ class SharedRun:
 
             make_batches = self._make_batches
             if make_batches is None:
-                assert self._resolve is not None
+                if self._resolve is None:  # the constructor takes one or the other
+                    raise TypeError("neither an implementation nor a way to load one")
                 make_batches = self._resolve()
             self._report = verify(make_batches, **self._options)
         return self._report

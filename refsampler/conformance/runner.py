@@ -433,7 +433,8 @@ def _check_one(
     if main.problem:
         run.status, run.reason = "failed", f"runs: {main.problem}"
         return [checks.runs_check(setting, main.problem)]
-    assert main.batches is not None
+    if main.batches is None:  # a call that neither declined nor failed returned batches
+        raise TypeError("a successful call without batches")
     batches, sizes, problem = checks.as_batch_array(main.batches, config.batch_size)
     shape = checks.shape_check(setting, sizes, setting.n_batches, problem)
     if batches is None or shape.verdict == "fail":
