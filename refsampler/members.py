@@ -301,7 +301,7 @@ class MemberStreams:
         order = sel[np.argsort(narrow, kind="stable")]
         ec, es, en, ef = cls[order], start[order], count[order], entry_start[order]
         same = ec[1:] == ec[:-1]
-        broken = np.unique(ec[1:][same & (es[1:] != es[:-1] + en[:-1])])
+        broken = _distinct_sorted(ec[1:][same & (es[1:] != es[:-1] + en[:-1])])
         if broken.size:  # other ranks' batches in between: leave those classes alone
             keep = ~np.isin(ec, broken)
             ec, es, en, ef = ec[keep], es[keep], en[keep], ef[keep]
@@ -311,7 +311,7 @@ class MemberStreams:
         boundary = (es // n + 1) * n  # the one boundary an entry (of < n draws) can straddle
         straddles = boundary < es + en
         fits = boundary + en <= last[ec] + 1  # the head's positions are draws of this chunk
-        covered = np.unique(ec)
+        covered = _distinct_sorted(ec)
         misfit: dict[int, list[int]] = {}
         odd = np.flatnonzero(straddles & ~fits)  # at most one per class: its last entry
         for c, r in zip(ec[odd].tolist(), (boundary[odd] // n[odd]).tolist(), strict=True):
@@ -438,3 +438,11 @@ class MemberStreams:
                 if s > s1:
                     break
         return origin
+
+
+def _distinct_sorted(values: IntVector) -> IntVector:
+    """The distinct values of a sorted array (``np.unique`` without its sort, and without the
+    first-call import of ``numpy.ma`` that costs a fresh process several milliseconds)."""
+    keep = np.ones(values.size, dtype=bool)
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]

@@ -305,14 +305,24 @@ class Plan:
 
     def chunk(self, epoch: int, rank: int, j: int, cache: PlanCache | None = None) -> IntMatrix:
         """All batches of chunk ``j`` of ``epoch`` on ``rank``, int64 (n, batch_size)."""
+        return self.rows(epoch, rank, j, 0, self.chunk_rows(j), cache)
+
+    def chunk_rows(self, j: int) -> int:
+        """Batches in chunk ``j`` (the last chunk of an epoch may be short)."""
+        return min(self.chunk_batches, self.n_batches - j * self.chunk_batches)
+
+    def rows(
+        self, epoch: int, rank: int, j: int, lo: int, hi: int, cache: PlanCache | None = None
+    ) -> IntMatrix:
+        """Batches ``lo .. hi - 1`` of chunk ``j`` of ``epoch`` on ``rank``: exactly those rows
+        of :meth:`chunk`, computed without the chunk's other rows (a counted kind's first batch
+        then costs one batch, not a chunk), int64 (hi - lo, batch_size)."""
         k0 = j * self.chunk_batches
-        k1 = min(k0 + self.chunk_batches, self.n_batches)
-        rows = k1 - k0
         plan = self.kind_plan(epoch)
         if isinstance(plan, SampledPlan):
             # Every position is its own draw, so a batch is already in uniformly random order.
-            return plan.draw(epoch, rank, j, rows)
-        entries = plan.entries(self.slots(epoch, rank, k0, k1))
+            return plan.draw(epoch, rank, j, self.chunk_rows(j))[lo:hi]
+        entries = plan.entries(self.slots(epoch, rank, k0 + lo, k0 + hi))
         start = entries.start
         if self.moving:
             start = start + self.stream_offsets(epoch)[entries.cls]
@@ -321,10 +331,14 @@ class Plan:
         if members is None or memo is None:  # a counted kind always has both
             raise TypeError("a counted plan without member streams")
         drawn = members.draw(entries.cls, start, entries.count, memo, slots=True)
-        batches = drawn.astype(np.int64).reshape(rows, self.batch_size)
+        batches = drawn.astype(np.int64).reshape(hi - lo, self.batch_size)
         # Counted batches come class by class: shuffle each, so that no order by class is left.
+        # One generator per chunk shuffles its rows in turn, so rows ``lo ..`` continue from
+        # the state the first ``lo`` rows' shuffles leave (shuffling stand-ins gets there).
         # (In place, and on int64, which numpy shuffles faster than uint32.)
         rng = keys.generator(self.seed, keys.TAG_SHUFFLE, epoch, rank, j)
+        if lo:
+            rng.permuted(np.empty((lo, self.batch_size), dtype=np.int64), axis=1, out=None)
         return rng.permuted(batches, axis=1, out=batches)
 
     # -- counts (counted kinds) ------------------------------------------------------------

@@ -475,6 +475,7 @@ class _BatchIterator(Iterator[list[int]]):
         # that drops its batches lets Python recycle the ints of the next one.
         self._rows: list[npt.NDArray[Any]] = []
         self._rows_start = 0  # batch number of self._rows[0]
+        self._first_load = True
         self._finished = False
         # The cycle blocks this pass builds: its own, so passes in other threads never share.
         self._plan_cache = sampler.plan.new_cache()
@@ -498,15 +499,20 @@ class _BatchIterator(Iterator[list[int]]):
         return row
 
     def _load_chunk(self, k: int) -> int:
-        """Compute the chunk of batch ``k``; its row number in it (ends the pass at the end)."""
+        """Compute batch ``k`` and the rest of its chunk; its row number in them, 0 (ends the
+        pass at the end)."""
         plan = self._sampler.plan
         if k >= plan.n_batches:
             self._finish()
             raise StopIteration
-        j = k // plan.chunk_batches
-        self._rows_start = j * plan.chunk_batches
-        self._rows = list(plan.chunk(self._epoch, self._sampler.rank, j, self._plan_cache))
-        return k - self._rows_start
+        j, i = divmod(k, plan.chunk_batches)
+        # The first batch of a pass (fresh or resumed) is computed alone, so it comes after one
+        # batch's work instead of a chunk's; the rest of its chunk follows on the next call.
+        hi = i + 1 if self._first_load else plan.chunk_rows(j)
+        self._first_load = False
+        self._rows_start = k
+        self._rows = list(plan.rows(self._epoch, self._sampler.rank, j, i, hi, self._plan_cache))
+        return 0
 
     def state_dict(self) -> dict[str, Any]:
         """This pass's epoch and batches yielded, in the sampler's state format."""
@@ -516,6 +522,7 @@ class _BatchIterator(Iterator[list[int]]):
         """Continue this pass from ``state`` (an exhausted state ends the pass at once)."""
         self._epoch, self._position = self._sampler._check_state(state)
         self._rows, self._rows_start, self._finished = [], 0, False
+        self._first_load = True
         if self._is_current():
             self._sampler._last_epoch = self._epoch
             self._sampler._pending = None

@@ -23,7 +23,10 @@ How the extra seats are scheduled depends on the number of groups with ``sigma_g
   successor bit, then the later group deadline, then a random priority from the seed). PD2 is
   sequential: slots are computed :data:`BLOCK_SLOTS` at a time from the state before them,
   kept at the ends of recent blocks and every :data:`CHECKPOINT_SLOTS` slots once computed; a
-  block far from both is computed from the checkpoint before it.
+  block far from both is computed from the checkpoint before it, or from the last multiple of
+  the rates' common denominator ``D`` (below), where every lag is 0 and the state is known,
+  whichever is later. So reaching any slot runs PD2 for at most ``D + CHECKPOINT_SLOTS``
+  slots, however far into the run it is; it is not O(1) when ``D`` is large.
 
 Arithmetic is exact. The ``sigma_g`` are written over one denominator ``D``: the least common
 denominator of the rates when it is at most ``2**58`` (rates that are fractions with small
@@ -284,9 +287,16 @@ class SeatSchedule:
                 self._checkpoints[0] = np.zeros(self.active.size, dtype=np.int64)
             at = max(s for s in self._checkpoints if s <= slot)
             extra = self._checkpoints[at]
+            # Every D slots each lag t * num - E * D is a multiple of D below D in magnitude,
+            # so 0: the state there is t * num / D whatever came before, and PD2 never runs
+            # more than D slots (plus the checkpoint spacing) to reach any slot.
+            period = slot - slot % self.den
+            if period > at:
+                at, extra = period, self.num * (period // self.den)
             while at < slot:
-                extra = self._advance(extra, at, CHECKPOINT_SLOTS, None)
-                at += CHECKPOINT_SLOTS
+                step = min(CHECKPOINT_SLOTS - at % CHECKPOINT_SLOTS, slot - at)
+                extra = self._advance(extra, at, step, None)
+                at += step
                 extra.flags.writeable = False
                 self._checkpoints[at] = extra
             return extra

@@ -148,6 +148,21 @@ def test_chunks_concatenate_to_batches(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("moving", [False, True])
+def test_rows_of_a_chunk_equal_those_rows_of_the_chunk(kind: str, moving: bool) -> None:
+    """rows(e, r, j, lo, hi) is chunk(e, r, j)[lo:hi] for every range of a 7-batch chunk,
+    each computed by a fresh plan (the first batch of a pass is computed this way, alone)."""
+    options: dict[str, Any] = {"chunk_draws": 7 * B, "num_replicas": 2}
+    if moving:
+        options["target"] = lambda epoch: interpolate(SIZES, 0.9 if epoch % 2 else 1.0)
+    full = {j: _plan(kind, **options).chunk(3, 1, j) for j in range(3)}
+    for j in range(3):
+        for lo, hi in [(0, 1), (1, 7), (3, 5), (6, 7), (0, 7)]:
+            part = _plan(kind, **options).rows(3, 1, j, lo, hi)
+            np.testing.assert_array_equal(part, full[j][lo:hi])
+
+
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("block_draws", [3, 4096])
 def test_batches_independent_of_call_order(kind: str, block_draws: int) -> None:
     """Computing batches in a random order (60 of 160, later chunks first), with one cache

@@ -94,22 +94,27 @@ def test_resume_across_chunk_boundaries(kind: str) -> None:
 
 
 def test_resume_does_not_replay_earlier_batches() -> None:
-    """Resuming at batch k computes only the plan chunk that holds k, never the ones before."""
+    """Resuming at batch k computes batch k alone first, then the rest of its chunk, and never
+    a batch before it."""
     labels = np.repeat(np.arange(3), [300, 150, 50])
     sampler = BalancedBatchSampler(labels, 4096, kind="quota", seed=5, n_batches=40)
-    calls: list[int] = []
-    chunk = sampler.plan.chunk
+    calls: list[tuple[int, int, int]] = []
+    rows = sampler.plan.rows
 
-    def spy(epoch: int, rank: int, j: int, cache: Any = None) -> Any:
-        """Record which chunk is computed."""
-        calls.append(j)
-        return chunk(epoch, rank, j, cache)
+    def spy(epoch: int, rank: int, j: int, lo: int, hi: int, cache: Any = None) -> Any:
+        """Record which rows of which chunk are computed."""
+        calls.append((j, lo, hi))
+        return rows(epoch, rank, j, lo, hi, cache)
 
-    sampler.plan.chunk = spy  # type: ignore[method-assign]
-    k = 2 * sampler.plan.chunk_batches + 3
+    sampler.plan.rows = spy  # type: ignore[method-assign]
+    chunk = sampler.plan.chunk_batches
+    k = 2 * chunk + 3
     sampler.load_state_dict(sampler.state_dict() | {"batches_yielded": k})
-    next(iter(sampler))
-    assert calls == [k // sampler.plan.chunk_batches]
+    iterator = iter(sampler)
+    next(iterator)
+    assert calls == [(2, 3, 4)]
+    next(iterator)
+    assert calls == [(2, 3, 4), (2, 4, sampler.plan.chunk_rows(2))]
 
 
 def test_state_after_last_batch_ends_the_epoch_then_continues() -> None:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from refsampler.seats import CHECKPOINT_SLOTS, RATE_BITS, SeatSchedule
+from refsampler.seats import BLOCK_SLOTS, CHECKPOINT_SLOTS, RATE_BITS, SeatSchedule
 
 IntArray = npt.NDArray[np.int64]
 
@@ -110,6 +110,31 @@ def test_pd2_random_access_equals_sequential() -> None:
         np.testing.assert_array_equal(fresh.cumulative(t), rows[:t].sum(axis=0))
     copy = pickle.loads(pickle.dumps(sequential))
     np.testing.assert_array_equal(copy.slots(0, 100), rows[:100])
+
+
+def test_pd2_resumes_from_the_last_period_not_from_slot_0() -> None:
+    """Every D slots (D the rates' common denominator) every lag is 0, so a fresh schedule
+    asked for a late slot runs PD2 from the last multiple of D before it -- fewer than
+    D + CHECKPOINT_SLOTS slots -- and still gives the slots a sequential read gives."""
+    rho = [Fraction(7, 97), Fraction(50, 97), Fraction(40, 97), Fraction(1, 1)]
+    schedule = SeatSchedule(rho, (9, 4))
+    assert schedule.sequential and schedule.den == 97
+    far = 40 * CHECKPOINT_SLOTS + 3 * BLOCK_SLOTS
+    expected = SeatSchedule(rho, (9, 4)).slots(0, far + BLOCK_SLOTS)[far:]
+    fresh = SeatSchedule(rho, (9, 4))
+    ran: list[int] = []
+    advance = fresh._advance
+
+    def spy(extra: IntArray, start: int, slots: int, record: IntArray | None) -> IntArray:
+        """Count the slots PD2 runs."""
+        ran.append(slots)
+        return advance(extra, start, slots, record)
+
+    fresh._advance = spy  # type: ignore[method-assign]
+    np.testing.assert_array_equal(fresh.slots(far, far + BLOCK_SLOTS), expected)
+    assert 0 < sum(ran) < 97 + CHECKPOINT_SLOTS + 2 * BLOCK_SLOTS
+    cumulative = fresh.cumulative(97 * 400)
+    np.testing.assert_array_equal(cumulative, [7 * 400, 50 * 400, 40 * 400, 97 * 400])
 
 
 @settings(max_examples=20, deadline=None)
