@@ -55,6 +55,7 @@ _MASK64 = (1 << 64) - 1
 FEISTEL_ROUNDS = 4
 _M1_INT, _M2_INT = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
 _M1, _M2 = np.uint64(_M1_INT), np.uint64(_M2_INT)
+_S29, _S32 = np.uint64(29), np.uint64(32)
 #: Cycle walks left for this few values run on Python ints.
 _WALK_IN_PYTHON = 8
 
@@ -178,17 +179,20 @@ def feistel_permute(
     round_keys : numpy.ndarray of uint64, shape (FEISTEL_ROUNDS,) or (values.size, FEISTEL_ROUNDS)
         One bijection for all values, or one per value (rows of :func:`feistel_keys`).
     """
-    sizes = np.broadcast_to(np.asarray(size, dtype=np.int64), np.shape(values))
-    unique, which = np.unique(sizes, return_inverse=True)
-    bits = np.array([max(2, (max(int(n) - 1, 1)).bit_length()) for n in unique.tolist()])
-    top_all = (bits // 2).astype(np.uint64)[which.reshape(-1)]
-    bottom_all = (bits - bits // 2).astype(np.uint64)[which.reshape(-1)]
-    top_mask_all = (np.uint64(1) << top_all) - np.uint64(1)
-    bottom_mask_all = (np.uint64(1) << bottom_all) - np.uint64(1)
+    shape = np.shape(values)
+    sizes = np.broadcast_to(np.asarray(size, dtype=np.int64), shape).reshape(-1)
+    # Bit length of max(size - 1, 1), at least 2: frexp's exponent is exact below 2**53.
+    bits = np.maximum(np.frexp(np.maximum(sizes - 1, 1).astype(np.float64))[1], 2)
+    top_all = (bits // 2).astype(np.uint64)
+    bottom_all = (bits - bits // 2).astype(np.uint64)
+    one = np.uint64(1)
+    top_mask_all = (one << top_all) - one
+    bottom_mask_all = (one << bottom_all) - one
+    # Round keys as contiguous rows, one per round (a column of a per-value table is strided).
     keys_all = (
-        round_keys
+        np.ascontiguousarray(round_keys.T)
         if round_keys.ndim == 2
-        else np.broadcast_to(round_keys, (sizes.size, FEISTEL_ROUNDS))
+        else round_keys.reshape(FEISTEL_ROUNDS, 1)
     )
 
     def encrypt(
@@ -198,24 +202,27 @@ def feistel_permute(
         u = bottom_all if at is None else bottom_all[at]
         t_mask = top_mask_all if at is None else top_mask_all[at]
         u_mask = bottom_mask_all if at is None else bottom_mask_all[at]
-        k = keys_all if at is None else keys_all[at]
+        k = keys_all if at is None or keys_all.shape[1] == 1 else keys_all[:, at]
+        f = np.empty_like(x)
+        top = np.empty_like(x)
+        top_tmp = np.empty_like(x)
         for j in range(FEISTEL_ROUNDS):
-            f = x & u_mask  # the bottom
-            top = x >> u
-            x = f << t
-            f ^= k[:, j]
+            np.bitwise_and(x, u_mask, out=f)  # the bottom
+            np.right_shift(x, u, out=top)
+            np.left_shift(f, t, out=x)
+            f ^= k[j]
             f *= _M1
-            f ^= f >> np.uint64(29)
+            f ^= np.right_shift(f, _S29, out=top_tmp)
             f *= _M2
-            f ^= f >> np.uint64(32)
+            f ^= np.right_shift(f, _S32, out=top_tmp)
             f &= t_mask
             f ^= top
             x |= f
             t, u, t_mask, u_mask = u, t, u_mask, t_mask
         return x
 
-    limit = sizes.reshape(-1).astype(np.uint64)
-    x = encrypt(np.asarray(values, dtype=np.uint64).reshape(-1), None)
+    limit = sizes.astype(np.uint64)
+    x = encrypt(np.array(values, dtype=np.uint64).reshape(-1), None)
     outside = np.flatnonzero(x >= limit)
     while outside.size > _WALK_IN_PYTHON:
         x[outside] = encrypt(x[outside], outside)
@@ -223,7 +230,7 @@ def feistel_permute(
     # The last few walks: plain ints cost less than a pass of array operations each.
     for i in outside.tolist():
         value, bound = int(x[i]), int(limit[i])
-        round_keys_i = keys_all[i].tolist()
+        round_keys_i = keys_all[:, i if keys_all.shape[1] > 1 else 0].tolist()
         while value >= bound:
             t, u = int(top_all[i]), int(bottom_all[i])
             for key in round_keys_i:
@@ -235,4 +242,4 @@ def feistel_permute(
                 value = (bottom << t) | (top ^ (f & ((1 << t) - 1)))
                 t, u = u, t
         x[i] = value
-    return x.astype(np.int64).reshape(np.shape(values))
+    return x.astype(np.int64).reshape(shape)
