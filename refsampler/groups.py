@@ -116,6 +116,14 @@ class RateGroups:
         for g, cls in enumerate(self.members):
             self.group_of[cls] = g
             self.local[cls] = np.arange(cls.size)
+        # Groups of one class (most groups when class sizes differ): their seats are the
+        # class's, so per-class totals need no loop over them.
+        sizes = np.array([cls.size for cls in self.members], dtype=np.int64)
+        self._single = np.flatnonzero(sizes == 1)
+        self._single_class = np.array(
+            [int(self.members[g][0]) for g in self._single.tolist()], dtype=np.int64
+        )
+        self._several = np.flatnonzero(sizes > 1).tolist()
         rho = [value * int(cls.size) for value, cls in zip(exact, self.members, strict=True)]
         if rho and sum(rho, Fraction(0)) != self.seats_per_slot:
             largest = max(range(len(rho)), key=lambda g: (rho[g], g))
@@ -184,8 +192,9 @@ class RateGroups:
         """Seats of every class in slots ``0 .. t - 1``, shape (K,)."""
         out = np.zeros(self.num_classes, dtype=np.int64)
         cumulative = self.schedule.cumulative(t)
-        for g, cls in enumerate(self.members):
-            out[cls] = self.rotations[g].counts_before(int(cumulative[g]))
+        out[self._single_class] = cumulative[self._single]
+        for g in self._several:
+            out[self.members[g]] = self.rotations[g].counts_before(int(cumulative[g]))
         return out
 
     # -- per slot --------------------------------------------------------------------------
@@ -199,14 +208,14 @@ class RateGroups:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         per_slot = self.schedule.slots(start, stop)
         first = self.schedule.cumulative(start)
+        totals = per_slot.sum(axis=0)
         slot_parts, class_parts = [], []
-        for g, cls in enumerate(self.members):
-            counts = per_slot[:, g]
-            total = int(counts.sum())
-            if total == 0:
-                continue
-            items = self.rotations[g].items(int(first[g]), int(first[g]) + total)
-            slot_parts.append(np.repeat(np.arange(start, stop, dtype=np.int64), counts))
+        slots = np.arange(start, stop, dtype=np.int64)
+        for g in np.flatnonzero(totals).tolist():  # only groups seated in these slots
+            cls = self.members[g]
+            at = int(first[g])
+            items = self.rotations[g].items(at, at + int(totals[g]))
+            slot_parts.append(np.repeat(slots, per_slot[:, g]))
             class_parts.append(cls[items])
         if not slot_parts:  # every extra rate snapped to 0: no extra seats at all
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
