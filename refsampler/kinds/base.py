@@ -17,7 +17,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -26,7 +26,19 @@ from .. import keys
 from ..classes import ClassIndex
 from . import KindTraits
 
-__all__ = ["CountedPlan", "Entries", "SampledPlan", "Setting", "batch_major", "occurrences"]
+if TYPE_CHECKING:
+    from ..groups import RateGroups
+
+__all__ = [
+    "CountedPlan",
+    "Entries",
+    "SampledPlan",
+    "Setting",
+    "SlotSeats",
+    "batch_major",
+    "occurrences",
+    "slot_seats",
+]
 
 IntVector = npt.NDArray[np.int64]
 IntMatrix = npt.NDArray[np.int64]
@@ -188,3 +200,33 @@ def batch_major(
     if not keep.all():
         row, cls, count, start = row[keep], cls[keep], count[keep], start[keep]
     return Entries(row, cls, count, start)
+
+
+class SlotSeats(NamedTuple):
+    """The rate groups' seats in the slots from ``slots[0]`` to ``slots[-1]`` (every rank's
+    slots in between too), one element per seat, by slot (see :func:`slot_seats`)."""
+
+    #: Each seat's slot, counted from ``slots[0]``.
+    rel: IntVector
+    #: Each seat's class.
+    cls: IntVector
+    #: Seats of the seat's class before it (all slots from 0 on).
+    earlier: IntVector
+    #: Whether the seat's slot is one of ``slots`` (this rank's).
+    mine: npt.NDArray[np.bool_]
+    #: Seats of every class before ``slots[0]``, shape (K,).
+    before: IntVector
+    #: Slots between two rows (``num_replicas``, or 1 for one row).
+    step: int
+
+
+def slot_seats(groups: RateGroups, slots: IntVector) -> SlotSeats:
+    """The seats of ``groups`` in the span of the evenly spaced ``slots`` (the start of the
+    entries of the kinds that seat classes by rate group: quota and pk)."""
+    t0, t1 = int(slots[0]), int(slots[-1]) + 1
+    step = int(slots[1] - slots[0]) if slots.size > 1 else 1
+    pick_slot, pick_cls = groups.picks(t0, t1)
+    before = groups.seats_before_all(t0)
+    rel = pick_slot - t0
+    earlier = before[pick_cls] + occurrences(pick_cls)
+    return SlotSeats(rel, pick_cls, earlier, rel % step == 0, before, step)

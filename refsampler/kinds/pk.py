@@ -22,7 +22,7 @@ from .. import _validate, keys
 from ..errors import InvalidArgumentError
 from ..groups import RateGroups
 from . import get
-from .base import CountedPlan, Entries, Setting, batch_major, occurrences
+from .base import CountedPlan, Entries, Setting, batch_major, slot_seats
 
 __all__ = ["FULL_TOLERANCE", "PkPlan", "build", "check", "check_feasible", "samples_per_class"]
 
@@ -157,26 +157,21 @@ class PkPlan(CountedPlan):
     def entries(self, slots: IntVector) -> Entries:
         rows = slots.size
         m = self.samples
-        t0, t1 = int(slots[0]), int(slots[-1]) + 1
-        step = int(slots[1] - slots[0]) if rows > 1 else 1
-        pick_slot, pick_cls = self.groups.picks(t0, t1)
-        before = self.groups.seats_before_all(t0)
-        occurrence = occurrences(pick_cls)
-        rel = pick_slot - t0
-        mine = rel % step == 0
+        seats = slot_seats(self.groups, slots)
+        mine = seats.mine
         nf = self.full.size
         full_count = np.full((rows, nf), m, dtype=np.int64)
         full_start = slots[:, None] * m + np.zeros(nf, dtype=np.int64)
-        cls = pick_cls[mine]
+        cls = seats.cls[mine]
         return batch_major(
             rows,
             self.full,
             full_count,
             full_start,
-            rel[mine] // step,
+            seats.rel[mine] // seats.step,
             cls,
             np.full(cls.size, m, dtype=np.int64),
-            (before[cls] + occurrence[mine]) * m,
+            seats.earlier[mine] * m,
         )
 
     def drawn_before(self, slot: int) -> IntVector:

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from .. import keys
 from ..groups import RateGroups, exact_values
 from . import get
-from .base import CountedPlan, Entries, Setting, batch_major, occurrences
+from .base import CountedPlan, Entries, Setting, batch_major, slot_seats
 
 __all__ = ["QuotaPlan", "build"]
 
@@ -53,18 +53,13 @@ class QuotaPlan(CountedPlan):
 
     def entries(self, slots: IntVector) -> Entries:
         rows = slots.size
-        t0, t1 = int(slots[0]), int(slots[-1]) + 1
-        step = int(slots[1] - slots[0]) if rows > 1 else 1
-        pick_slot, pick_cls = self.groups.picks(t0, t1)
-        before = self.groups.seats_before_all(t0)
-        occurrence = occurrences(pick_cls)
-        rel = pick_slot - t0
-        mine = rel % step == 0
+        rel, pick_cls, earlier, mine, before, step = slot_seats(self.groups, slots)
+        t0 = int(slots[0])
         nb = self.base_classes.size
         # Base classes: floor every batch, plus the extra seat when picked; their extra seats
         # before each row's slot count every slot in between (other ranks' too).
         in_base = self._base_index[pick_cls]
-        span = t1 - t0
+        span = int(slots[-1]) + 1 - t0
         picked = np.zeros((span + 1, nb), dtype=np.int64)
         sel = in_base >= 0
         picked[rel[sel] + 1, in_base[sel]] = 1
@@ -78,7 +73,7 @@ class QuotaPlan(CountedPlan):
         # Classes with floor 0: one draw when picked, starting after their earlier picks.
         lone = mine & ~sel
         lone_cls = pick_cls[lone]
-        lone_start = before[lone_cls] + occurrence[lone]
+        lone_start = earlier[lone]
         return batch_major(
             rows,
             self.base_classes,
