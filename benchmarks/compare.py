@@ -291,6 +291,10 @@ POSITIONS: dict[str, tuple[int, Callable[[int], int]]] = {
 }
 
 
+#: Suffix of the resume figures measured from a state a run saved (PD2 schedules only).
+SAVED = ", from a saved state"
+
+
 def child_resume(n: int, k: int, alpha: float, kinds: list[str], rounds: int) -> dict[str, Any]:
     """Per round, per kind, per position: a fresh sampler (construction untimed), then
     ``load_state_dict`` at (epoch, k) and the first batch, timed together."""
@@ -309,6 +313,17 @@ def child_resume(n: int, k: int, alpha: float, kinds: list[str], rounds: int) ->
                 batch = next(iter(sampler))
                 out[kind][pos].append(time.process_time() - start)
                 assert len(batch) == BATCH
+                if pos != "k = 0" and sampler.plan.seat_schedule() is not None:
+                    # A state saved by a run at that batch carries a PD2 checkpoint.
+                    sampler.load_state_dict(state)
+                    saved = sampler.state_dict()
+                    fresh = make_sampler(labels, kind, alpha)
+                    start = time.process_time()
+                    fresh.load_state_dict(saved)
+                    again = next(iter(fresh))
+                    out[kind].setdefault(pos + SAVED, []).append(time.process_time() - start)
+                    assert again == batch
+                    del fresh, again
                 del sampler, batch
     out["n_batches"] = n_batches
     return out
@@ -601,6 +616,13 @@ def rows_resume(cases: list[dict[str, Any]]) -> list[Row]:
                     Row(3, f"{head}: {kind}, resume at {where} / at k = 0",
                         f"{spread(r, x)}; {ms(med(times[pos]))}", "<= 1.5x", med(r) <= 1.5)
                 )
+                if pos + SAVED in times:  # context: the goal rows above are the harder case
+                    r = ratios(times[pos + SAVED], base)
+                    rows.append(
+                        Row(3, f"{head}: {kind}, resume at {where}{SAVED} / at k = 0",
+                            f"{spread(r, x)}; {ms(med(times[pos + SAVED]))}", "(context)",
+                            None)
+                    )
     return rows
 
 

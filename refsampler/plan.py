@@ -39,6 +39,7 @@ from .classes import ClassIndex
 from .errors import InvalidArgumentError
 from .kinds.base import CountedPlan, Entries, SampledPlan, Setting
 from .members import BLOCK_DRAWS, LAZY_SIZE, MemberCache, MemberStreams
+from .seats import SeatSchedule
 
 __all__ = ["CHUNK_DRAWS", "STREAM_VERSION", "Plan", "PlanCache"]
 
@@ -182,6 +183,13 @@ class Plan:
         if self._constant is not None:
             return self._constant
         return self._epoch_plan(epoch)
+
+    def seat_schedule(self) -> SeatSchedule | None:
+        """The run-long seat schedule of a ``quota`` or ``pk`` plan of a constant target when
+        it comes from PD2 (three or more rate groups share the extra seats), else None."""
+        groups = getattr(self._constant, "groups", None)
+        schedule: SeatSchedule | None = getattr(groups, "schedule", None)
+        return schedule if schedule is not None and schedule.sequential else None
 
     def target(self, epoch: int = 0) -> FloatVector:
         """The target of ``epoch``."""

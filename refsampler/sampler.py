@@ -14,7 +14,7 @@ import numpy.typing as npt
 import torch
 from torch.utils.data import Sampler
 
-from . import _validate, kinds
+from . import _validate, kinds, seat_state
 from .classes import ClassIndex, subset_labels
 from .errors import InvalidArgumentError, RefSamplerWarning
 from .plan import STREAM_VERSION, Plan
@@ -217,6 +217,9 @@ class BalancedBatchSampler(Sampler[list[int]]):
         )
         self.rank = rank
         self._config, self._fingerprint = _config(self, the_target, options)
+        self._seats = self._plan.seat_schedule()
+        # The last `state['schedule']` entry made, by checkpoint slot (made once per slot).
+        self._seat_entry: tuple[int, dict[str, Any]] | None = None
         self._epoch = 0  # epoch of the next pass when chosen (or before any pass)
         self._start = 0  # first batch of that pass (a restored position)
         self._chosen = False  # set_epoch / load_state_dict chose the next pass
@@ -345,7 +348,11 @@ class BalancedBatchSampler(Sampler[list[int]]):
             JSON-serialisable and small (a few scalars and a fingerprint). Restoring it with
             :meth:`load_state_dict` into a sampler of the same configuration continues exactly
             where this one stands: within the pass in progress if there is one, otherwise at
-            the start of the next pass.
+            the start of the next pass. When a quota or pk schedule comes from PD2 and the
+            position is more than 1024 global batches into the run, it also holds
+            ``schedule``: PD2's state at a checkpoint before the position (one bit per rate
+            group; see :mod:`refsampler.seat_state`), so that resuming does not step the
+            schedule from the start of the run.
 
         Notes
         -----
@@ -364,16 +371,17 @@ class BalancedBatchSampler(Sampler[list[int]]):
         """Resume from :meth:`state_dict`; the next pass starts at the saved batch.
 
         Resuming at batch ``k`` costs about as much as starting the epoch: the plan computes
-        batch ``k`` directly and never replays the ones before it. A state saved after the
-        last batch of an epoch resumes with an empty pass (the end of that epoch), exactly as
-        the uninterrupted loop would end, and the epoch after it follows.
+        batch ``k`` directly and never replays the ones before it (a schedule from PD2 steps its
+        seat counts from the state's checkpoint, at most about 2,100 global batches). A state
+        saved after the last batch of an epoch resumes with an empty pass (the end of that
+        epoch), exactly as the uninterrupted loop would end, and the epoch after it follows.
 
         Raises
         ------
         InvalidArgumentError
             If ``state`` is malformed, was saved by another version of the state format or of
-            the streams, or comes from another configuration (the message says which fields
-            differ).
+            the streams, comes from another configuration (the message says which fields
+            differ), or holds a ``schedule`` checkpoint that was edited.
         """
         epoch, position = self._check_state(state)
         self._epoch, self._start = epoch, position
@@ -382,7 +390,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
         self._pass_id += 1  # a pass begun before the restore no longer moves the cursor
 
     def _state(self, epoch: int, position: int) -> dict[str, Any]:
-        return {
+        state = {
             "version": STATE_VERSION,
             "stream_version": STREAM_VERSION,
             "epoch": epoch,
@@ -390,6 +398,25 @@ class BalancedBatchSampler(Sampler[list[int]]):
             "fingerprint": self._fingerprint,
             "config": self._config,
         }
+        entry = self._seat_state(epoch, position)
+        if entry is not None:
+            state["schedule"] = entry
+        return state
+
+    def _seat_state(self, epoch: int, position: int) -> dict[str, Any] | None:
+        """The seat schedule's checkpoint for a state at (epoch, position), if it is held."""
+        seats = self._seats
+        if seats is None:
+            return None
+        slot = (epoch * self.n_batches + position) * self.num_replicas + self.rank
+        at = seat_state.checkpoint_slot(slot)
+        made = self._seat_entry
+        if made is None or made[0] != at:
+            entry = seat_state.pack(seats, slot, self._fingerprint)
+            if entry is None:
+                return None
+            made = self._seat_entry = (at, entry)
+        return dict(made[1])
 
     def _check_state(self, state: Any) -> tuple[int, int]:
         """The (epoch, position) of a valid ``state`` of this configuration."""
@@ -438,6 +465,8 @@ class BalancedBatchSampler(Sampler[list[int]]):
             raise _validate.fail(
                 "state['batches_yielded']", f"must be <= n_batches ({self.n_batches})", position
             )
+        if "schedule" in state:
+            seat_state.unpack(self._seats, _plain(state["schedule"]), self._fingerprint)
         return epoch, position
 
     def __getstate__(self) -> dict[str, Any]:

@@ -26,7 +26,10 @@ How the extra seats are scheduled depends on the number of groups with ``sigma_g
   block far from both is computed from the checkpoint before it, or from the last multiple of
   the rates' common denominator ``D`` (below), where every lag is 0 and the state is known,
   whichever is later. So reaching any slot runs PD2 for at most ``D + CHECKPOINT_SLOTS``
-  slots, however far into the run it is; it is not O(1) when ``D`` is large.
+  slots, however far into the run it is; it is not O(1) when ``D`` is large. A checkpoint
+  can be saved and restored in another process (:meth:`SeatSchedule.checkpoint_bits`,
+  :meth:`SeatSchedule.restore_checkpoint`; :mod:`refsampler.seat_state` puts one in every
+  sampler state), so a resumed run starts PD2 there.
 
 Arithmetic is exact. The ``sigma_g`` are written over one denominator ``D``: the least common
 denominator of the rates when it is at most ``2**58`` (rates that are fractions with small
@@ -246,6 +249,58 @@ class SeatSchedule:
             t -= 1
         return t
 
+    # -- PD2 state, saved and restored ----------------------------------------------------
+
+    def checkpoint_bits(self, slot: int) -> bytes | None:
+        """The PD2 state before ``slot`` (a multiple of :data:`CHECKPOINT_SLOTS`) as packed
+        bits, one per active group: the parity of its extra seats ``E_g``; None unless this
+        instance holds that checkpoint.
+
+        Every ``E_g`` is ``floor(slot * sigma_g)`` or one more (the lag bound), so the parity
+        and the slot determine the state exactly, and :meth:`restore_checkpoint` in a fresh
+        process resumes PD2 there instead of replaying it from the last multiple of
+        :attr:`den`. (The parity costs O(G) integer operations; the floors, which need
+        Python integers, are left to the restoring side.)
+        """
+        extra = self._checkpoints.get(slot)
+        if extra is None or not self.sequential:
+            return None
+        return np.packbits((extra & 1).astype(np.uint8)).tobytes()
+
+    def restore_checkpoint(self, slot: int, bits: bytes) -> None:
+        """Adopt the PD2 state before ``slot`` that :meth:`checkpoint_bits` gave.
+
+        Raises
+        ------
+        ValueError
+            If ``slot`` is not a positive multiple of :data:`CHECKPOINT_SLOTS`, or ``bits`` do
+            not describe a state of these rates at that slot (every lag within 1, the seats
+            summing to ``slot * extra``). Whether it is *the* state PD2 reaches there is the
+            caller's to vouch for (the sampler checks a digest).
+        """
+        n = self.active.size
+        if not self.sequential or slot <= 0 or slot % CHECKPOINT_SLOTS:
+            raise ValueError(f"no PD2 checkpoint at slot {slot}")
+        if len(bits) != (n + 7) // 8:
+            raise ValueError(f"expected {(n + 7) // 8} bytes of state, got {len(bits)}")
+        parity = np.unpackbits(np.frombuffer(bits, dtype=np.uint8)).astype(np.int64)
+        if parity[n:].any():
+            raise ValueError("padding bits are set")
+        floors = self._floors(slot)
+        ahead = (parity[:n] ^ floors) & 1  # E_g has the parity given, and is floor or floor + 1
+        exact = np.asarray(self.num.astype(object) * slot % self.den == 0, dtype=bool)
+        extra = floors + ahead
+        if (ahead[exact] != 0).any() or int(extra.sum()) != slot * self.extra:
+            raise ValueError(f"not a state of this schedule at slot {slot}")
+        extra.flags.writeable = False
+        with self._lock:
+            self._checkpoints.setdefault(slot, extra)
+
+    def _floors(self, slot: int) -> IntVector:
+        """``floor(slot * num / D)`` of the active groups, exactly (Python integers: the
+        products can pass 64 bits)."""
+        return np.asarray(self.num.astype(object) * slot // self.den, dtype=np.int64)
+
     # -- PD2 -------------------------------------------------------------------------------
 
     def _compute_block(self, block: int) -> IntMatrix:
@@ -283,8 +338,8 @@ class SeatSchedule:
         if hit is not None:
             return hit
         with self._lock:
-            if not self._checkpoints:
-                self._checkpoints[0] = np.zeros(self.active.size, dtype=np.int64)
+            # Slot 0 is always known (a restored state may be the only other one).
+            self._checkpoints.setdefault(0, np.zeros(self.active.size, dtype=np.int64))
             at = max(s for s in self._checkpoints if s <= slot)
             extra = self._checkpoints[at]
             # Every D slots each lag t * num - E * D is a multiple of D below D in magnitude,

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from refsampler.seats import BLOCK_SLOTS, CHECKPOINT_SLOTS, RATE_BITS, SeatSchedule
+from tests._spies import pd2_slots
 
 IntArray = npt.NDArray[np.int64]
 
@@ -122,19 +123,63 @@ def test_pd2_resumes_from_the_last_period_not_from_slot_0() -> None:
     far = 40 * CHECKPOINT_SLOTS + 3 * BLOCK_SLOTS
     expected = SeatSchedule(rho, (9, 4)).slots(0, far + BLOCK_SLOTS)[far:]
     fresh = SeatSchedule(rho, (9, 4))
-    ran: list[int] = []
-    advance = fresh._advance
-
-    def spy(extra: IntArray, start: int, slots: int, record: IntArray | None) -> IntArray:
-        """Count the slots PD2 runs."""
-        ran.append(slots)
-        return advance(extra, start, slots, record)
-
-    fresh._advance = spy  # type: ignore[method-assign]
+    ran = pd2_slots(fresh)
     np.testing.assert_array_equal(fresh.slots(far, far + BLOCK_SLOTS), expected)
     assert 0 < sum(ran) < 97 + CHECKPOINT_SLOTS + 2 * BLOCK_SLOTS
     cumulative = fresh.cumulative(97 * 400)
     np.testing.assert_array_equal(cumulative, [7 * 400, 50 * 400, 40 * 400, 97 * 400])
+
+
+def _large_period() -> list[Fraction]:
+    """Four rates over a common denominator far beyond any slot a test reaches."""
+    den = 1_000_003  # prime
+    sigma = [Fraction(210_001, den), Fraction(377_777, den), Fraction(1_000, den)]
+    return [*sigma, 3 - sum(sigma, Fraction(0))]
+
+
+def test_a_restored_checkpoint_gives_the_same_slots_without_replaying() -> None:
+    """checkpoint_bits / restore_checkpoint carry PD2's state at a checkpoint to a fresh
+    schedule: its slots after the checkpoint are those of the schedule that ran PD2 from slot
+    0, and it runs PD2 only from the checkpoint on (the period is far out of reach here)."""
+    rho = _large_period()
+    ran_from_0 = SeatSchedule(rho, (5, 2))
+    at = 6 * CHECKPOINT_SLOTS
+    assert ran_from_0.den > 100 * at
+    expected = ran_from_0.slots(at + 300, at + 300 + BLOCK_SLOTS)
+    bits = ran_from_0.checkpoint_bits(at)
+    assert bits is not None and len(bits) == 1  # one bit per active group
+    assert ran_from_0.checkpoint_bits(at + 1) is None  # not a checkpoint
+    fresh = SeatSchedule(rho, (5, 2))
+    fresh.restore_checkpoint(at, bits)
+    ran = pd2_slots(fresh)
+    np.testing.assert_array_equal(fresh.slots(at + 300, at + 300 + BLOCK_SLOTS), expected)
+    assert 0 < sum(ran) <= 300 + 2 * BLOCK_SLOTS
+    # Slots before the checkpoint still come out right (from slot 0).
+    np.testing.assert_array_equal(fresh.cumulative(at - 5), ran_from_0.cumulative(at - 5))
+
+
+def test_restore_checkpoint_refuses_what_is_not_a_state_of_the_schedule() -> None:
+    """Wrong slot, wrong length, padding bits, or seats that do not sum to slot * extra."""
+    rho = _large_period()
+    schedule = SeatSchedule(rho, (5, 2))
+    at = 2 * CHECKPOINT_SLOTS
+    schedule.cumulative(at)
+    bits = schedule.checkpoint_bits(at)
+    assert bits is not None
+    fresh = SeatSchedule(rho, (5, 2))
+    for slot, data, message in [
+        (at + 1, bits, "no PD2 checkpoint"),
+        (0, bits, "no PD2 checkpoint"),
+        (at, bits + b"\x00", "expected 1 bytes"),
+        (at, bytes([bits[0] | 0x01]), "padding bits"),
+        (at, bytes([bits[0] ^ 0x80]), "not a state"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            fresh.restore_checkpoint(slot, data)
+    two = SeatSchedule([Fraction(1, 3), Fraction(2, 3)], (1, 1))
+    assert two.checkpoint_bits(CHECKPOINT_SLOTS) is None  # a closed form needs none
+    with pytest.raises(ValueError, match="no PD2 checkpoint"):
+        two.restore_checkpoint(CHECKPOINT_SLOTS, b"\x00")
 
 
 @settings(max_examples=20, deadline=None)

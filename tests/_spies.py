@@ -1,0 +1,25 @@
+"""Spies shared by the test modules."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from refsampler.seats import SeatSchedule
+
+__all__ = ["pd2_slots"]
+
+IntArray = npt.NDArray[np.int64]
+
+
+def pd2_slots(schedule: SeatSchedule) -> list[int]:
+    """Make ``schedule`` record how many slots each run of PD2 covers; returns the record."""
+    ran: list[int] = []
+    advance = schedule._advance
+
+    def spy(extra: IntArray, start: int, slots: int, record: IntArray | None) -> IntArray:
+        ran.append(slots)
+        return advance(extra, start, slots, record)
+
+    schedule._advance = spy  # type: ignore[method-assign]
+    return ran

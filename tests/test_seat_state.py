@@ -1,0 +1,138 @@
+"""Tests of :mod:`refsampler.seat_state`: the seat schedule's checkpoint inside a sampler
+state, which makes resuming deep into a run cheap when the schedule comes from PD2 and its
+period is out of reach, without changing a single batch."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from refsampler import BalancedBatchSampler, InvalidArgumentError
+from refsampler.seat_state import BEHIND, checkpoint_slot
+from refsampler.seats import BLOCK_SLOTS, CHECKPOINT_SLOTS, SeatSchedule
+from tests._spies import pd2_slots
+
+IntArray = npt.NDArray[np.int64]
+# 24 classes and a target of plain floats: their exact values put the extra-seat rates'
+# common denominator far beyond any slot reached here (as class counts at a fractional alpha
+# do at scale), so without a checkpoint a fresh process runs PD2 from slot 0.
+SIZES = [97, 91, 83, 79, 73, 71, 67, 61, 59, 53, 47, 43, 41, 37, 31, 29, 23, 19, 17, 13, 11,
+         7, 5, 5]
+LABELS = np.repeat(np.arange(len(SIZES)), SIZES)
+TARGET = 1 / (np.arange(len(SIZES)) + 1.7)
+TARGET /= TARGET.sum()
+
+
+def make(**overrides: Any) -> BalancedBatchSampler:
+    """A quota sampler whose schedule comes from PD2."""
+    kwargs: dict[str, Any] = {"batch_size": 16, "kind": "quota", "target": TARGET, "seed": 3}
+    kwargs.update(overrides)
+    return BalancedBatchSampler(LABELS, **kwargs)
+
+
+def state_at(sampler: BalancedBatchSampler, epoch: int, position: int) -> dict[str, Any]:
+    """The state a run saves at (epoch, position), having computed the batch there."""
+    sampler.load_state_dict(sampler.state_dict() | {"epoch": epoch, "batches_yielded": position})
+    next(iter(sampler))
+    sampler.load_state_dict(sampler.state_dict() | {"epoch": epoch, "batches_yielded": position})
+    return json.loads(json.dumps(sampler.state_dict()))
+
+
+def spy_on_pd2(sampler: BalancedBatchSampler) -> list[int]:
+    """Record the slots PD2 runs in ``sampler``'s seat schedule."""
+    schedule = sampler.plan.seat_schedule()
+    assert schedule is not None
+    return pd2_slots(schedule)
+
+
+def test_the_fixture_has_a_pd2_schedule_with_a_period_out_of_reach() -> None:
+    schedule = make().plan.seat_schedule()
+    assert isinstance(schedule, SeatSchedule) and schedule.sequential
+    assert schedule.den > 10**15
+
+
+@pytest.mark.parametrize(("num_replicas", "rank"), [(1, 0), (3, 2)])
+def test_deep_resume_runs_pd2_from_the_saved_checkpoint_and_continues_exactly(
+    num_replicas: int, rank: int
+) -> None:
+    """Resumed at epoch 70 (about 4,400 global slots in), a fresh sampler runs PD2 for fewer
+    than BEHIND + CHECKPOINT_SLOTS + BLOCK_SLOTS slots, and its batches are the uninterrupted
+    run's; the same state without its checkpoint gives the same batches, after running PD2
+    from slot 0."""
+    epoch, position = 70, 10
+    runner = make(num_replicas=num_replicas, rank=rank)
+    state = state_at(runner, epoch, position)
+    slot = (epoch * runner.n_batches + position) * num_replicas + rank
+    assert state["schedule"]["slot"] == checkpoint_slot(slot) > 0
+    expected = epochs_of_rest(runner, state)
+    resumed = make(num_replicas=num_replicas, rank=rank)
+    ran = spy_on_pd2(resumed)
+    resumed.load_state_dict(state)
+    assert list(resumed) == expected
+    assert 0 < sum(ran) < BEHIND + CHECKPOINT_SLOTS + BLOCK_SLOTS
+    bare = make(num_replicas=num_replicas, rank=rank)
+    ran_bare = spy_on_pd2(bare)
+    bare.load_state_dict({key: value for key, value in state.items() if key != "schedule"})
+    assert list(bare) == expected
+    assert sum(ran_bare) > slot - BLOCK_SLOTS  # from slot 0
+
+
+def epochs_of_rest(sampler: BalancedBatchSampler, state: dict[str, Any]) -> list[list[int]]:
+    """The rest of the epoch from ``state``, from ``sampler`` (which holds the schedule)."""
+    sampler.load_state_dict(state)
+    return list(sampler)
+
+
+def test_the_checkpoint_entry_is_made_once_per_checkpoint() -> None:
+    """state_dict() stays O(1): the entry is encoded once per checkpoint slot, then reused
+    (as a copy, so editing one state leaves the next alone)."""
+    sampler = make()
+    state = state_at(sampler, 60, 0)
+    first = sampler.state_dict()
+    first["schedule"]["slot"] = -1
+    assert sampler.state_dict()["schedule"] == state["schedule"]
+    made = sampler._seat_entry
+    iterator = iter(sampler)
+    for _ in range(5):
+        next(iterator)
+        iterator.state_dict()
+    assert sampler._seat_entry is made
+
+
+def test_no_entry_when_none_is_needed() -> None:
+    """Early in the run, and for schedules that are closed forms (alpha 1: one rate group)."""
+    assert "schedule" not in make().state_dict()
+    assert "schedule" not in state_at(make(), 0, 10)
+    assert "schedule" not in state_at(make(target=None, alpha=1.0), 70, 10)
+    assert make(target=None, alpha=1.0).plan.seat_schedule() is None
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda entry: entry | {"slot": entry["slot"] + CHECKPOINT_SLOTS}, "digest"),
+        (lambda entry: entry | {"ahead": "AAAA" + entry["ahead"][4:]}, "digest"),
+        (lambda entry: entry | {"ahead": "not base64!"}, "not base64"),
+        (lambda entry: entry | {"slot": "1024"}, "an int 'slot'"),
+        (lambda entry: {"slot": entry["slot"]}, "keys 'slot', 'ahead' and 'digest'"),
+        (lambda entry: [entry], "must be a dict"),
+    ],
+)
+def test_an_edited_entry_is_refused(edit: Any, message: str) -> None:
+    state = state_at(make(), 70, 0)
+    state["schedule"] = edit(state["schedule"])
+    with pytest.raises(InvalidArgumentError, match=message) as caught:
+        make().load_state_dict(state)
+    assert "state['schedule']" in str(caught.value)
+
+
+def test_an_entry_for_a_closed_form_schedule_is_refused() -> None:
+    state = state_at(make(), 70, 0)
+    other = make(target=None, alpha=1.0)
+    fixed = other.state_dict() | {"schedule": state["schedule"]}
+    with pytest.raises(InvalidArgumentError, match="schedule has none"):
+        other.load_state_dict(fixed)
