@@ -372,7 +372,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
 
         Resuming at batch ``k`` costs about as much as starting the epoch: the plan computes
         batch ``k`` directly and never replays the ones before it (a schedule from PD2 steps its
-        seat counts from the state's checkpoint, at most about 2,100 global batches). A state
+        seat counts from the state's checkpoint, 1024 to 2048 global batches back). A state
         saved after the last batch of an epoch resumes with an empty pass (the end of that
         epoch), exactly as the uninterrupted loop would end, and the epoch after it follows.
 

@@ -12,13 +12,14 @@ __all__ = ["pd2_slots"]
 IntArray = npt.NDArray[np.int64]
 
 
-def pd2_slots(schedule: SeatSchedule) -> list[int]:
-    """Make ``schedule`` record how many slots each run of PD2 covers; returns the record."""
-    ran: list[int] = []
+def pd2_slots(schedule: SeatSchedule) -> list[tuple[int, int]]:
+    """Make ``schedule`` record each run of PD2 as ``(first slot, slots run)``; returns the
+    record."""
+    ran: list[tuple[int, int]] = []
     advance = schedule._advance
 
     def spy(extra: IntArray, start: int, slots: int, record: IntArray | None) -> IntArray:
-        ran.append(slots)
+        ran.append((start, slots))
         return advance(extra, start, slots, record)
 
     schedule._advance = spy  # type: ignore[method-assign]

@@ -42,7 +42,7 @@ def state_at(sampler: BalancedBatchSampler, epoch: int, position: int) -> dict[s
     return json.loads(json.dumps(sampler.state_dict()))
 
 
-def spy_on_pd2(sampler: BalancedBatchSampler) -> list[int]:
+def spy_on_pd2(sampler: BalancedBatchSampler) -> list[tuple[int, int]]:
     """Record the slots PD2 runs in ``sampler``'s seat schedule."""
     schedule = sampler.plan.seat_schedule()
     assert schedule is not None
@@ -59,10 +59,10 @@ def test_the_fixture_has_a_pd2_schedule_with_a_period_out_of_reach() -> None:
 def test_deep_resume_runs_pd2_from_the_saved_checkpoint_and_continues_exactly(
     num_replicas: int, rank: int
 ) -> None:
-    """Resumed at epoch 70 (about 4,400 global slots in), a fresh sampler runs PD2 for fewer
-    than BEHIND + CHECKPOINT_SLOTS + BLOCK_SLOTS slots, and its batches are the uninterrupted
-    run's; the same state without its checkpoint gives the same batches, after running PD2
-    from slot 0."""
+    """Resumed at epoch 70 (about 4,700 global slots in), a fresh sampler runs PD2 only from
+    the state's checkpoint, fewer than 2 * (BEHIND + CHECKPOINT_SLOTS) slots to its first
+    batch, and its batches are the uninterrupted run's; the same state without its
+    checkpoint gives the same batches, after running PD2 from slot 0."""
     epoch, position = 70, 10
     runner = make(num_replicas=num_replicas, rank=rank)
     state = state_at(runner, epoch, position)
@@ -72,13 +72,17 @@ def test_deep_resume_runs_pd2_from_the_saved_checkpoint_and_continues_exactly(
     resumed = make(num_replicas=num_replicas, rank=rank)
     ran = spy_on_pd2(resumed)
     resumed.load_state_dict(state)
-    assert list(resumed) == expected
-    assert 0 < sum(ran) < BEHIND + CHECKPOINT_SLOTS + BLOCK_SLOTS
+    rest = iter(resumed)
+    got = [next(rest)]
+    assert min(start for start, _ in ran) == state["schedule"]["slot"]
+    assert 0 < sum(slots for _, slots in ran) < 2 * (BEHIND + CHECKPOINT_SLOTS)
+    assert got + list(rest) == expected
     bare = make(num_replicas=num_replicas, rank=rank)
     ran_bare = spy_on_pd2(bare)
     bare.load_state_dict({key: value for key, value in state.items() if key != "schedule"})
     assert list(bare) == expected
-    assert sum(ran_bare) > slot - BLOCK_SLOTS  # from slot 0
+    assert min(start for start, _ in ran_bare) == 0
+    assert sum(slots for _, slots in ran_bare) > slot - BLOCK_SLOTS
 
 
 def epochs_of_rest(sampler: BalancedBatchSampler, state: dict[str, Any]) -> list[list[int]]:
@@ -136,3 +140,48 @@ def test_an_entry_for_a_closed_form_schedule_is_refused() -> None:
     fixed = other.state_dict() | {"schedule": state["schedule"]}
     with pytest.raises(InvalidArgumentError, match="schedule has none"):
         other.load_state_dict(fixed)
+
+
+def test_stateful_dataloader_carries_the_checkpoint_and_resumes_exactly() -> None:
+    """torchdata's StatefulDataLoader saves the sampler's state with each batch; deep in the
+    run that state holds the checkpoint, survives the loader's state dict, and a new loader
+    restored from it continues with the same batches, running PD2 from the checkpoint."""
+    import torch
+    from torch.utils.data import TensorDataset
+    from torchdata.stateful_dataloader import StatefulDataLoader
+
+    dataset = TensorDataset(torch.arange(LABELS.size))
+
+    def loader(sampler: BalancedBatchSampler) -> StatefulDataLoader:
+        return StatefulDataLoader(dataset, batch_sampler=sampler, num_workers=0)
+
+    sampler = make()
+    sampler.set_epoch(70)
+    first = loader(sampler)
+    run = iter(first)
+    for _ in range(3):
+        next(run)
+    state = first.state_dict()
+    expected = [batch[0].tolist() for batch in run]
+    resumed_sampler = make()
+    ran = spy_on_pd2(resumed_sampler)
+    second = loader(resumed_sampler)
+    second.load_state_dict(state)
+    rest = iter(second)
+    got = [next(rest)[0].tolist()]
+    entry = next(v for v in _values(state) if isinstance(v, dict) and "ahead" in v)
+    assert min(start for start, _ in ran) == entry["slot"]
+    assert 0 < sum(slots for _, slots in ran) < 2 * (BEHIND + CHECKPOINT_SLOTS)
+    got += [batch[0].tolist() for batch in rest]
+    assert got == expected
+
+
+def _values(tree: Any) -> Any:
+    """Every value nested in dicts and lists of ``tree``, depth first."""
+    if isinstance(tree, dict):
+        for value in tree.values():
+            yield value
+            yield from _values(value)
+    elif isinstance(tree, list | tuple):
+        for value in tree:
+            yield from _values(value)
