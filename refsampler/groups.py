@@ -147,6 +147,16 @@ class RateGroups:
             for g, cls in enumerate(self.members)
         ]
 
+    def longest_round(self) -> int:
+        """Slots spanned by a round of the slowest group of several classes (0 if none):
+        computing a batch reads the schedule back at the start of its groups' rounds."""
+        longest = 0
+        for g in self._several:
+            rate = self.rho[g]
+            if rate > 0:
+                longest = max(longest, math.ceil(len(self.members[g]) / rate) + 1)
+        return longest
+
     def _period(self, g: int) -> int | None:
         """Group ``g``'s seats per slot when they are the same in every slot and slots are
         not grouped into steps (its rotation then reads many rounds at once), else None."""

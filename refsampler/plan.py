@@ -191,6 +191,12 @@ class Plan:
         schedule: SeatSchedule | None = getattr(groups, "schedule", None)
         return schedule if schedule is not None and schedule.sequential else None
 
+    def seat_reach(self) -> int:
+        """How far back (in slots) a batch's computation reads the schedule of
+        :meth:`seat_schedule` for the rounds of its groups (0 without one)."""
+        groups = getattr(self._constant, "groups", None)
+        return 0 if groups is None or self.seat_schedule() is None else groups.longest_round()
+
     def target(self, epoch: int = 0) -> FloatVector:
         """The target of ``epoch``."""
         return self.kind_plan(epoch).setting.target

@@ -220,6 +220,9 @@ class BalancedBatchSampler(Sampler[list[int]]):
         self._seats = self._plan.seat_schedule()
         # The last `state['schedule']` entry made, by checkpoint slot (made once per slot).
         self._seat_entry: tuple[int, dict[str, Any]] | None = None
+        # (epoch, chunk) -> earliest schedule slot read computing it (the last two chunks).
+        self._seat_reads: dict[tuple[int, int], int] = {}
+        self._seat_behind = max(seat_state.BEHIND, 2 * self._plan.seat_reach())
         self._epoch = 0  # epoch of the next pass when chosen (or before any pass)
         self._start = 0  # first batch of that pass (a restored position)
         self._chosen = False  # set_epoch / load_state_dict chose the next pass
@@ -348,11 +351,12 @@ class BalancedBatchSampler(Sampler[list[int]]):
             JSON-serialisable and small (a few scalars and a fingerprint). Restoring it with
             :meth:`load_state_dict` into a sampler of the same configuration continues exactly
             where this one stands: within the pass in progress if there is one, otherwise at
-            the start of the next pass. When a quota or pk schedule comes from PD2 and the
-            position is more than 1024 global batches into the run, it also holds
-            ``schedule``: PD2's state at a checkpoint before the position (one bit per rate
-            group; see :mod:`refsampler.seat_state`), so that resuming does not step the
-            schedule from the start of the run.
+            the start of the next pass. When a quota or pk schedule of a constant target
+            comes from PD2, the position is at least 2048 global batches into the run and
+            this sampler computed batches near it, it also holds ``schedule``: PD2's state at
+            a checkpoint before the position (one bit per rate group; see
+            :mod:`refsampler.seat_state`), so that resuming does not step the schedule from
+            the start of the run.
 
         Notes
         -----
@@ -372,7 +376,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
 
         Resuming at batch ``k`` costs about as much as starting the epoch: the plan computes
         batch ``k`` directly and never replays the ones before it (a schedule from PD2 steps its
-        seat counts from the state's checkpoint, 1024 to 2048 global batches back). A state
+        seat counts from the state's checkpoint). A state
         saved after the last batch of an epoch resumes with an empty pass (the end of that
         epoch), exactly as the uninterrupted loop would end, and the epoch after it follows.
 
@@ -409,14 +413,32 @@ class BalancedBatchSampler(Sampler[list[int]]):
         if seats is None:
             return None
         slot = (epoch * self.n_batches + position) * self.num_replicas + self.rank
-        at = seat_state.checkpoint_slot(slot)
+        # The batch at `position` reads no earlier than its chunk did, or than the chunk
+        # before it did when its own was not computed here (a round reaching back into it
+        # reached back into that one too).
+        chunk = position // self._plan.chunk_batches
+        reads = self._seat_reads
+        lowest = reads.get((epoch, chunk), reads.get((epoch, chunk - 1)))
+        if lowest is None:
+            return None  # nothing computed near it here: no checkpoint known to be early enough
+        at = seat_state.checkpoint_slot(slot, lowest, self._seat_behind)
         made = self._seat_entry
         if made is None or made[0] != at:
-            entry = seat_state.pack(seats, slot, self._fingerprint)
+            entry = seat_state.pack(seats, at, self._fingerprint)
             if entry is None:
                 return None
             made = self._seat_entry = (at, entry)
         return dict(made[1])
+
+    def _note_reads(self, epoch: int, chunk: int, lowest: int | None) -> None:
+        """Keep the earliest schedule slot read computing (part of) a chunk."""
+        if lowest is None:
+            return
+        reads = self._seat_reads
+        key = (epoch, chunk)
+        reads[key] = min(lowest, reads.get(key, lowest))
+        while len(reads) > 2:
+            del reads[next(iter(reads))]
 
     def _check_state(self, state: Any) -> tuple[int, int]:
         """The (epoch, position) of a valid ``state`` of this configuration."""
@@ -466,7 +488,10 @@ class BalancedBatchSampler(Sampler[list[int]]):
                 "state['batches_yielded']", f"must be <= n_batches ({self.n_batches})", position
             )
         if "schedule" in state:
-            seat_state.unpack(self._seats, _plain(state["schedule"]), self._fingerprint)
+            entry = _plain(state["schedule"])
+            seat_state.unpack(self._seats, entry, self._fingerprint)
+            # A state saved before this process computes anything carries the same entry.
+            self._note_reads(epoch, position // self._plan.chunk_batches, entry["slot"])
         return epoch, position
 
     def __getstate__(self) -> dict[str, Any]:
@@ -477,6 +502,17 @@ class BalancedBatchSampler(Sampler[list[int]]):
             state["_chosen"] = state["_restored"] = True
             state["_cursor"] = None
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "_seat_behind" not in state:  # pickled by a release without schedule checkpoints
+            self._seats = self._plan.seat_schedule()
+            self._seat_entry, self._seat_reads = None, {}
+            self._seat_behind = max(seat_state.BEHIND, 2 * self._plan.seat_reach())
+        # The schedule pickles without its checkpoints; give it back the one a state carries.
+        made = self._seat_entry
+        if made is not None:
+            seat_state.unpack(self._seats, made[1], self._fingerprint)
 
     def __repr__(self) -> str:
         extra = "".join(f", {name}={value}" for name, value in sorted(self._plan.options.items()))
@@ -540,7 +576,12 @@ class _BatchIterator(Iterator[list[int]]):
         hi = i + 1 if self._first_load else plan.chunk_rows(j)
         self._first_load = False
         self._rows_start = k
+        seats = self._sampler._seats
+        if seats is not None:
+            seats.start_reads()
         self._rows = list(plan.rows(self._epoch, self._sampler.rank, j, i, hi, self._plan_cache))
+        if seats is not None:
+            self._sampler._note_reads(self._epoch, j, seats.lowest_read())
         return 0
 
     def state_dict(self) -> dict[str, Any]:

@@ -5,9 +5,14 @@ comes from PD2, which is sequential (see :mod:`refsampler.seats`). A fresh proce
 global slot ``t`` by running PD2 from the last multiple of the rates' common denominator
 ``D``, and ``D`` is often astronomically large (class counts at a fractional alpha), so
 without help that is every slot since the start of the run. A sampler state therefore
-carries PD2's state at the checkpoint at least :data:`BEHIND` slots before the slot it
-resumes at: one bit per rate group, and a digest that ties it to the configuration. Restoring
-it bounds the run to about ``BEHIND + 2 * CHECKPOINT_SLOTS`` slots whatever the epoch.
+carries PD2's state at a checkpoint before the slot it resumes at: one bit per rate group,
+and a digest that ties it to the configuration. The checkpoint lies at least :data:`BEHIND`
+slots back, and at least two rounds of the slowest group of several equal-rate classes (whose
+rounds can begin thousands of slots back), and no later than the earliest slot the sampler
+read while computing the batches around that position; so a resumed process runs PD2 from
+there, whatever the epoch. (Should a batch still read an earlier slot -- a chain of head-rule
+rounds longer than that -- PD2 runs from the last multiple of ``D`` instead: slower, never
+different.)
 
 It only saves time: the batches are the same with or without it (a state from an older
 release, or one edited to drop it, resumes exactly, later).
@@ -25,14 +30,33 @@ from .seats import CHECKPOINT_SLOTS, SeatSchedule
 
 __all__ = ["BEHIND", "checkpoint_slot", "pack", "unpack"]
 
-#: The saved checkpoint lies at least this many slots before the slot resumed at: computing
-#: a batch reads the schedule a little before its own slot (the rotations' round boundaries).
+#: The saved checkpoint lies at least this many slots before the slot it resumes at.
 BEHIND = 1 << 10
 
 
-def checkpoint_slot(slot: int) -> int:
-    """The checkpoint a state resuming at global ``slot`` carries (0: none needed)."""
-    return max(0, (slot - BEHIND) // CHECKPOINT_SLOTS * CHECKPOINT_SLOTS)
+def checkpoint_slot(slot: int, lowest_read: int | None = None, behind: int = BEHIND) -> int:
+    """The checkpoint a state resuming at global ``slot`` carries (0: none).
+
+    Parameters
+    ----------
+    slot : int
+        The global slot of the batch the state resumes at.
+    lowest_read : int, optional
+        The earliest slot of the schedule read while computing the batches around it.
+    behind : int, default BEHIND
+        The fewest slots between the checkpoint and ``slot``: at least :data:`BEHIND`, and
+        two rounds of the slowest group of several classes (a batch's computation reads
+        the schedule where its groups' rounds began, possibly in a pass whose rounds are
+        cached, so that the read was not noted).
+
+    Returns
+    -------
+    int
+        The last multiple of :data:`~refsampler.seats.CHECKPOINT_SLOTS` that is at least
+        ``behind`` slots before ``slot`` and not after ``lowest_read``.
+    """
+    limit = slot - behind if lowest_read is None else min(slot - behind, lowest_read)
+    return max(0, limit // CHECKPOINT_SLOTS * CHECKPOINT_SLOTS)
 
 
 def _digest(fingerprint: str, slot: int, bits: bytes) -> str:
@@ -40,10 +64,9 @@ def _digest(fingerprint: str, slot: int, bits: bytes) -> str:
     return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
-def pack(schedule: SeatSchedule, slot: int, fingerprint: str) -> dict[str, Any] | None:
-    """The ``state['schedule']`` entry for a state resuming at global ``slot``, or None when
-    none is needed or ``schedule`` does not hold that checkpoint."""
-    at = checkpoint_slot(slot)
+def pack(schedule: SeatSchedule, at: int, fingerprint: str) -> dict[str, Any] | None:
+    """The ``state['schedule']`` entry holding ``schedule``'s checkpoint at slot ``at`` (see
+    :func:`checkpoint_slot`), or None when ``at`` is 0 or ``schedule`` does not hold it."""
     bits = schedule.checkpoint_bits(at) if at > 0 else None
     if bits is None:
         return None
@@ -83,7 +106,9 @@ def unpack(schedule: SeatSchedule | None, entry: Any, fingerprint: str) -> None:
     try:
         bits = base64.b64decode(ahead.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError) as error:
-        raise InvalidArgumentError(f"`{name}['ahead']` is not base64 ({error}).") from None
+        raise InvalidArgumentError(
+            f"`{name}['ahead']` is not base64 ({error}); got {ahead!r:.40}."
+        ) from None
     if digest != _digest(fingerprint, slot, bits):
         raise InvalidArgumentError(
             f"`{name}` does not match its digest (the state was edited); got slot={slot}."

@@ -146,6 +146,8 @@ class SeatSchedule:
         self._make_caches()
 
     def _make_caches(self) -> None:
+        # The earliest slot read since start_reads() (what a saved checkpoint must precede).
+        self._lowest: int | None = None
         self._checkpoints: dict[int, IntVector] = {}
         self._recent: dict[int, IntVector] = {}
         self._lock = threading.Lock()
@@ -153,7 +155,7 @@ class SeatSchedule:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for name in ("_checkpoints", "_recent", "_lock", "_block"):
+        for name in ("_checkpoints", "_recent", "_lock", "_block", "_lowest"):
             del state[name]
         return state
 
@@ -189,6 +191,7 @@ class SeatSchedule:
         if n == 2:
             first = self._first_of_two(t)
             return np.array([first, t * self.extra - first], dtype=np.int64)
+        self._note_read(t)
         block, row = divmod(t, BLOCK_SLOTS)
         return self._block(block)[row].copy()
 
@@ -208,6 +211,7 @@ class SeatSchedule:
             out[:, self.active[0]] += inc
             out[:, self.active[1]] += self.extra - inc
             return out
+        self._note_read(start)
         lo, hi = start // BLOCK_SLOTS, (stop - 1) // BLOCK_SLOTS
         blocks = [self._block(b)[:-1] for b in range(lo, hi + 1)]
         blocks.append(self._block(hi)[-1:])
@@ -250,6 +254,25 @@ class SeatSchedule:
         return t
 
     # -- PD2 state, saved and restored ----------------------------------------------------
+
+    def start_reads(self) -> None:
+        """Start noting the earliest slot PD2's slots are read at (see :meth:`lowest_read`)."""
+        self._lowest = None
+
+    def lowest_read(self) -> int | None:
+        """The earliest slot read from PD2 since :meth:`start_reads`, or None.
+
+        Computing a batch reads the schedule at its own slots and at the slots where the
+        rounds of its groups' rotations began, which can lie thousands of slots back; a
+        checkpoint saved for resuming at that batch must not lie after them. Threads that
+        share a schedule share this note (it can only come out earlier, which is safe).
+        """
+        return self._lowest
+
+    def _note_read(self, slot: int) -> None:
+        lowest = self._lowest
+        if lowest is None or slot < lowest:
+            self._lowest = slot
 
     def checkpoint_bits(self, slot: int) -> bytes | None:
         """The PD2 state before ``slot`` (a multiple of :data:`CHECKPOINT_SLOTS`) as packed
@@ -294,7 +317,9 @@ class SeatSchedule:
             raise ValueError(f"not a state of this schedule at slot {slot}")
         extra.flags.writeable = False
         with self._lock:
-            self._checkpoints.setdefault(slot, extra)
+            held = self._checkpoints.setdefault(slot, extra)
+        if held is not extra and not np.array_equal(held, extra):
+            raise ValueError(f"not the state this schedule computed at slot {slot}")
 
     def _floors(self, slot: int) -> IntVector:
         """``floor(slot * num / D)`` of the active groups, exactly (Python integers: the

@@ -4,6 +4,7 @@ period is out of reach, without changing a single batch."""
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -185,3 +186,101 @@ def _values(tree: Any) -> Any:
     elif isinstance(tree, list | tuple):
         for value in tree:
             yield from _values(value)
+
+
+def test_long_rounds_of_a_large_group_move_the_checkpoint_back() -> None:
+    """3,000 classes of equal rate form one group at 1.5 seats a batch, whose rounds span
+    2,000 batches: computing a batch reads the schedule where its round began, so the
+    checkpoint lies two rounds back, and a resumed sampler still runs PD2 only from it."""
+    many = 3000
+    sizes = [1] * many + SIZES[:5]
+    labels = np.repeat(np.arange(len(sizes)), sizes)
+    rest = 1 / (np.arange(5) + 1.7)
+    rest *= (1 - 1.5 / 16) / rest.sum()
+    target = np.concatenate([np.full(many, 1.5 / 16 / many), rest])
+
+    def large() -> BalancedBatchSampler:
+        return BalancedBatchSampler(labels, 16, kind="quota", target=target, seed=3)
+
+    assert large().plan.seat_reach() >= 2000
+    runner = large()
+    for epoch in (27, 60):
+        state = state_at(runner, epoch, 122)
+        slot = epoch * runner.n_batches + 122
+        assert state["schedule"]["slot"] <= slot - 2 * 2000
+        expected = runner.plan.rows(epoch, 0, *_first_row(runner, 122))
+        resumed = large()
+        ran = spy_on_pd2(resumed)
+        resumed.load_state_dict(state)
+        assert next(iter(resumed)) == expected[0].tolist()
+        assert min(start for start, _ in ran) == state["schedule"]["slot"]
+
+
+def _first_row(sampler: BalancedBatchSampler, position: int) -> tuple[int, int, int]:
+    """(chunk, first row, end row) of the batch at ``position`` alone."""
+    chunk, row = divmod(position, sampler.plan.chunk_batches)
+    return chunk, row, row + 1
+
+
+def test_a_pickled_sampler_keeps_the_checkpoint() -> None:
+    """A sampler pickled deep in the run (its pickle is a checkpoint) resumes PD2 from the
+    checkpoint its state carries, not from slot 0."""
+    import pickle
+
+    runner = make()
+    state = state_at(runner, 70, 10)
+    copy = pickle.loads(pickle.dumps(runner))
+    expected = list(runner)
+    ran = spy_on_pd2(copy)
+    assert list(copy) == expected
+    assert min(start for start, _ in ran) == state["schedule"]["slot"]
+
+
+def test_an_alpha_schedule_carries_no_checkpoint() -> None:
+    """Each epoch of an alpha schedule has a schedule of its own, stepped from the epoch's
+    start: no entry, and none is needed."""
+    from refsampler.schedules import linear
+
+    sampler = make(target=None, alpha=linear(0.2, 0.9, 100))
+    assert sampler.plan.seat_schedule() is None
+    assert "schedule" not in state_at(sampler, 70, 10)
+
+
+def test_a_forged_entry_that_contradicts_a_held_checkpoint_is_refused() -> None:
+    """Two compensating parity flips keep the seat total, so only the digest guards a fresh
+    sampler; one that already holds the checkpoint compares and refuses."""
+    from refsampler import seat_state
+
+    runner = make()
+    state = state_at(runner, 70, 0)
+    entry = state["schedule"]
+    bits = bytearray(base64.b64decode(entry["ahead"]))
+    schedule = runner.plan.seat_schedule()
+    assert schedule is not None
+    floors = schedule._floors(entry["slot"])
+    parity = np.unpackbits(np.frombuffer(bytes(bits), dtype=np.uint8))[: floors.size]
+    ahead = (parity.astype(np.int64) ^ floors) & 1
+    up, down = int(np.flatnonzero(ahead == 0)[0]), int(np.flatnonzero(ahead == 1)[0])
+    for g in (up, down):
+        bits[g // 8] ^= 0x80 >> (g % 8)
+    forged = bytes(bits)
+    state["schedule"] = entry | {
+        "ahead": base64.b64encode(forged).decode("ascii"),
+        "digest": seat_state._digest(runner.state_dict()["fingerprint"], entry["slot"], forged),
+    }
+    with pytest.raises(InvalidArgumentError, match="not the state this schedule computed"):
+        runner.load_state_dict(state)
+
+
+def test_a_sampler_pickled_without_checkpoint_fields_still_loads() -> None:
+    """A pickle from a release without schedule checkpoints has none of their fields."""
+    import pickle
+
+    runner = make()
+    state_at(runner, 70, 10)
+    old = runner.__getstate__()
+    for name in ("_seats", "_seat_entry", "_seat_reads", "_seat_behind"):
+        del old[name]
+    copy = BalancedBatchSampler.__new__(BalancedBatchSampler)
+    copy.__setstate__(pickle.loads(pickle.dumps(old)))
+    assert list(copy) == list(runner)
