@@ -293,6 +293,13 @@ class Rotation:
                 x_step, head = boundary - start, stop - boundary
         return x_slot, x_step, head
 
+    def _short_heads(self) -> bool:
+        """True when no round's changed head can reach the tail the next boundary reads,
+        whatever the slots: without steps a changed head spans at most ``max_slot``
+        positions and the tail read fewer than ``max_slot``, so with ``2 * max_slot <= size``
+        the answer needs no slot oracle (whose reads may lie a whole round back)."""
+        return self.step_of is None and 2 * self.max_slot <= self.size
+
     def _reach(self, r: int) -> int:
         """An upper bound of the changed prefix of round ``r``."""
         x_slot, x_step, head = self._boundary(r)
@@ -317,7 +324,7 @@ class Rotation:
         if head == 0:
             return empty, 0
         x = max(x_slot, x_step)
-        if self._reach(r - 1) > self.size - x:  # a chain: read the whole rounds
+        if not self._short_heads() and self._reach(r - 1) > self.size - x:  # a chain
             actual, changed = self.round_and_change(r)
             return actual[:changed], changed
         boundary = r * self.size
@@ -348,7 +355,11 @@ class Rotation:
         while True:
             x_slot, x_step, head = self._boundary(q)
             chain.append((q, x_slot, x_step, head))
-            if head == 0 or self._reach(q - 1) <= self.size - max(x_slot, x_step):
+            if (
+                head == 0
+                or self._short_heads()
+                or self._reach(q - 1) <= self.size - max(x_slot, x_step)
+            ):
                 break
             q -= 1
         previous: IntVector | None = None

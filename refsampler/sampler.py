@@ -352,9 +352,10 @@ class BalancedBatchSampler(Sampler[list[int]]):
             :meth:`load_state_dict` into a sampler of the same configuration continues exactly
             where this one stands: within the pass in progress if there is one, otherwise at
             the start of the next pass. When a quota or pk schedule of a constant target
-            comes from PD2, the position is at least 2048 global batches into the run and
-            this sampler computed batches near it, it also holds ``schedule``: PD2's state at
-            a checkpoint before the position (one bit per rate group; see
+            comes from PD2, the position is at least 2048 global batches into the run (more
+            with large groups of equal-rate classes) and this sampler computed batches near
+            it, it also holds ``schedule``: PD2's state at a checkpoint before the position
+            (one bit per rate group; see
             :mod:`refsampler.seat_state`), so that resuming does not step the schedule from
             the start of the run.
 
@@ -419,6 +420,8 @@ class BalancedBatchSampler(Sampler[list[int]]):
         chunk = position // self._plan.chunk_batches
         reads = self._seat_reads
         lowest = reads.get((epoch, chunk), reads.get((epoch, chunk - 1)))
+        if lowest is None and position == 0:  # the end of the epoch before (slots are one run)
+            lowest = reads.get((epoch - 1, (self.n_batches - 1) // self._plan.chunk_batches))
         if lowest is None:
             return None  # nothing computed near it here: no checkpoint known to be early enough
         at = seat_state.checkpoint_slot(slot, lowest, self._seat_behind)
@@ -438,7 +441,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
         key = (epoch, chunk)
         reads[key] = min(lowest, reads.get(key, lowest))
         while len(reads) > 2:
-            del reads[next(iter(reads))]
+            reads.pop(next(iter(reads)), None)  # another thread may have taken it
 
     def _check_state(self, state: Any) -> tuple[int, int]:
         """The (epoch, position) of a valid ``state`` of this configuration."""
@@ -501,6 +504,10 @@ class BalancedBatchSampler(Sampler[list[int]]):
             state["_epoch"], state["_start"] = self._cursor
             state["_chosen"] = state["_restored"] = True
             state["_cursor"] = None
+        # The schedule pickles without its checkpoints: keep the one a state here would carry.
+        entry = self.state_dict().get("schedule")
+        if entry is not None:
+            state["_seat_entry"] = (entry["slot"], entry)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -143,6 +143,9 @@ class SeatSchedule:
             np.uint64
         )
         self._heavy = 2 * self.num >= self.den
+        # Groups outside the extra seats get base seats only: no PD2 read for them.
+        self._takes_extra = np.zeros(len(self.rho), dtype=bool)
+        self._takes_extra[self.active] = True
         self._make_caches()
 
     def _make_caches(self) -> None:
@@ -226,7 +229,7 @@ class SeatSchedule:
 
     def cumulative_of(self, group: int, t: int) -> int:
         """``cumulative(t)[group]`` alone (O(1) unless the slots come from PD2)."""
-        if self.active.size >= 3:
+        if self.active.size >= 3 and self._takes_extra[group]:
             return int(self.cumulative(t)[group])
         seats = int(self.base[group]) * t
         if self.active.size == 1 and group == int(self.active[0]):
@@ -265,7 +268,10 @@ class SeatSchedule:
         Computing a batch reads the schedule at its own slots and at the slots where the
         rounds of its groups' rotations began, which can lie thousands of slots back; a
         checkpoint saved for resuming at that batch must not lie after them. Threads that
-        share a schedule share this note (it can only come out earlier, which is safe).
+        share a schedule share this note, so another thread's :meth:`start_reads` can make
+        it come out later than this computation's reads: a checkpoint saved from it may then
+        lie too late, which costs a resumed process time (PD2 from the period), never a
+        different batch.
         """
         return self._lowest
 

@@ -284,3 +284,82 @@ def test_a_sampler_pickled_without_checkpoint_fields_still_loads() -> None:
     copy = BalancedBatchSampler.__new__(BalancedBatchSampler)
     copy.__setstate__(pickle.loads(pickle.dumps(old)))
     assert list(copy) == list(runner)
+
+
+def _resumes_from_its_checkpoint(make_one: Any, state: dict[str, Any], batches: int = 1) -> None:
+    """A fresh sampler restored from ``state`` runs PD2 only from the state's checkpoint."""
+    fresh = make_one()
+    ran = spy_on_pd2(fresh)
+    fresh.load_state_dict(state)
+    iterator = iter(fresh)
+    for _ in range(batches):
+        next(iterator)
+    assert min(start for start, _ in ran) == state["schedule"]["slot"]
+
+
+def test_a_group_of_integral_rate_reads_no_pd2_slot() -> None:
+    """Four classes at half a seat a batch form a group of rate 2, outside the extra seats:
+    finding where its rounds began reads no PD2 slot, so the checkpoint stays near."""
+    sizes = [*SIZES, *[50] * 4, *[40] * 10]
+    labels = np.repeat(np.arange(len(sizes)), sizes)
+    target = np.concatenate(
+        [TARGET * (1 - 4 * 0.5 / 16 - 10 * 0.35 / 16), np.full(4, 0.5 / 16), np.full(10, 0.35 / 16)]
+    )
+
+    def mixed() -> BalancedBatchSampler:
+        return BalancedBatchSampler(labels, 16, kind="quota", target=target, seed=3)
+
+    state = state_at(mixed(), 70, 10)
+    assert state["schedule"]["slot"] >= 70 * mixed().n_batches - 2 * CHECKPOINT_SLOTS
+    _resumes_from_its_checkpoint(mixed, state)
+
+
+def test_a_member_cycle_boundary_reads_no_pd2_slot_a_cycle_back() -> None:
+    """A class of 6,007 members drawn 2.37 times a batch has cycles of about 2,535 batches;
+    the head rule at a cycle boundary inside the resumed batch decides without asking where
+    the previous cycle began, so PD2 still starts at the checkpoint."""
+    sizes = [6007, *[2000] * len(SIZES)]
+    labels = np.repeat(np.arange(len(sizes)), sizes)
+    target = np.concatenate([[2.37 / 256], TARGET * (1 - 2.37 / 256)])
+
+    def large() -> BalancedBatchSampler:
+        return BalancedBatchSampler(
+            labels, 256, kind="quota", target=target, seed=3, n_batches=2000
+        )
+
+    for epoch, position in [(5, 138), (8, 1742)]:  # batches holding a cycle boundary
+        runner = large()  # a run that reached the position batch by batch
+        runner.set_epoch(epoch)
+        iterator = iter(runner)
+        for _ in range(position):
+            next(iterator)
+        state = json.loads(json.dumps(iterator.state_dict()))
+        _resumes_from_its_checkpoint(large, state, batches=2)
+
+
+def test_a_state_saved_at_the_end_of_an_epoch_carries_the_checkpoint() -> None:
+    """After a completed pass the state is (next epoch, 0): the checkpoint comes from the end
+    of the epoch just computed."""
+    sampler = make()
+    for epoch in (68, 69):
+        sampler.set_epoch(epoch)
+        for _ in sampler:
+            pass
+    state = json.loads(json.dumps(sampler.state_dict()))
+    assert (state["epoch"], state["batches_yielded"]) == (70, 0)
+    _resumes_from_its_checkpoint(make, state)
+
+
+def test_a_sampler_pickled_mid_pass_keeps_a_checkpoint_without_a_state_dict_call() -> None:
+    import pickle
+
+    runner = make()
+    runner.set_epoch(70)
+    iterator = iter(runner)
+    for _ in range(5):
+        next(iterator)
+    copy = pickle.loads(pickle.dumps(runner))
+    entry = runner.state_dict()["schedule"]
+    ran = spy_on_pd2(copy)
+    assert next(iter(copy)) == next(iterator)
+    assert min(start for start, _ in ran) == entry["slot"]
