@@ -217,12 +217,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
         )
         self.rank = rank
         self._config, self._fingerprint = _config(self, the_target, options)
-        self._seats = self._plan.seat_schedule()
-        # The last `state['schedule']` entry made, by checkpoint slot (made once per slot).
-        self._seat_entry: tuple[int, dict[str, Any]] | None = None
-        # (epoch, chunk) -> earliest schedule slot read computing it (the last two chunks).
-        self._seat_reads: dict[tuple[int, int], int] = {}
-        self._seat_behind = max(seat_state.BEHIND, 2 * self._plan.seat_reach())
+        self._reset_seat_fields()
         self._epoch = 0  # epoch of the next pass when chosen (or before any pass)
         self._start = 0  # first batch of that pass (a restored position)
         self._chosen = False  # set_epoch / load_state_dict chose the next pass
@@ -355,9 +350,8 @@ class BalancedBatchSampler(Sampler[list[int]]):
             comes from PD2, the position is at least 2048 global batches into the run (more
             with large groups of equal-rate classes) and this sampler computed batches near
             it, it also holds ``schedule``: PD2's state at a checkpoint before the position
-            (one bit per rate group; see
-            :mod:`refsampler.seat_state`), so that resuming does not step the schedule from
-            the start of the run.
+            (one bit per rate group; see :mod:`refsampler.seat_state`), so that resuming does
+            not step the schedule from the start of the run.
 
         Notes
         -----
@@ -376,10 +370,10 @@ class BalancedBatchSampler(Sampler[list[int]]):
         """Resume from :meth:`state_dict`; the next pass starts at the saved batch.
 
         Resuming at batch ``k`` costs about as much as starting the epoch: the plan computes
-        batch ``k`` directly and never replays the ones before it (a schedule from PD2 steps its
-        seat counts from the state's checkpoint). A state
-        saved after the last batch of an epoch resumes with an empty pass (the end of that
-        epoch), exactly as the uninterrupted loop would end, and the epoch after it follows.
+        batch ``k`` directly and never replays the ones before it (a schedule from PD2 steps
+        its seat counts from the state's checkpoint). A state saved after the last batch of an
+        epoch resumes with an empty pass (the end of that epoch), exactly as the uninterrupted
+        loop would end, and the epoch after it follows.
 
         Raises
         ------
@@ -407,6 +401,15 @@ class BalancedBatchSampler(Sampler[list[int]]):
         if entry is not None:
             state["schedule"] = entry
         return state
+
+    def _reset_seat_fields(self) -> None:
+        """What the `state['schedule']` entry needs, none of it made yet."""
+        self._seats = self._plan.seat_schedule()
+        # The last `state['schedule']` entry made, by checkpoint slot (made once per slot).
+        self._seat_entry: tuple[int, dict[str, Any]] | None = None
+        # (epoch, chunk) -> earliest schedule slot read computing it (the last two chunks).
+        self._seat_reads: dict[tuple[int, int], int] = {}
+        self._seat_behind = max(seat_state.BEHIND, 2 * self._plan.seat_reach())
 
     def _seat_state(self, epoch: int, position: int) -> dict[str, Any] | None:
         """The seat schedule's checkpoint for a state at (epoch, position), if it is held."""
@@ -513,9 +516,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         if "_seat_behind" not in state:  # pickled by a release without schedule checkpoints
-            self._seats = self._plan.seat_schedule()
-            self._seat_entry, self._seat_reads = None, {}
-            self._seat_behind = max(seat_state.BEHIND, 2 * self._plan.seat_reach())
+            self._reset_seat_fields()
         # The schedule pickles without its checkpoints; give it back the one a state carries.
         made = self._seat_entry
         if made is not None:
