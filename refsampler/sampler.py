@@ -347,9 +347,9 @@ class BalancedBatchSampler(Sampler[list[int]]):
             :meth:`load_state_dict` into a sampler of the same configuration continues exactly
             where this one stands: within the pass in progress if there is one, otherwise at
             the start of the next pass. When a quota or pk schedule of a constant target
-            comes from PD2, the position is at least 2048 global batches into the run (more
-            with large groups of equal-rate classes) and this sampler computed batches near
-            it, it also holds ``schedule``: PD2's state at a checkpoint before the position
+            comes from PD2, the position is a few hundred global batches into the run or more
+            (more with large groups of equal-rate classes) and this sampler computed batches
+            near it, it also holds ``schedule``: PD2's state at a checkpoint before the position
             (one bit per rate group; see :mod:`refsampler.seat_state`), so that resuming does
             not step the schedule from the start of the run.
 

@@ -26,12 +26,12 @@ import hashlib
 from typing import Any
 
 from .errors import InvalidArgumentError
-from .seats import CHECKPOINT_SLOTS, SeatSchedule
+from .seats import BLOCK_SLOTS, CHECKPOINT_SLOTS, SeatSchedule
 
 __all__ = ["BEHIND", "checkpoint_slot", "pack", "unpack"]
 
 #: The saved checkpoint lies at least this many slots before the slot it resumes at.
-BEHIND = 1 << 10
+BEHIND = 2 * BLOCK_SLOTS
 
 
 def checkpoint_slot(slot: int, lowest_read: int | None = None, behind: int = BEHIND) -> int:
@@ -52,11 +52,13 @@ def checkpoint_slot(slot: int, lowest_read: int | None = None, behind: int = BEH
     Returns
     -------
     int
-        The last multiple of :data:`~refsampler.seats.CHECKPOINT_SLOTS` that is at least
-        ``behind`` slots before ``slot`` and not after ``lowest_read``.
+        The last multiple of :data:`~refsampler.seats.BLOCK_SLOTS` that is at least
+        ``behind`` slots before ``slot`` and not after ``lowest_read``: the start of a block
+        the sampler computed, so the process that saves the state still holds it (see
+        :func:`pack` when it does not).
     """
     limit = slot - behind if lowest_read is None else min(slot - behind, lowest_read)
-    return max(0, limit // CHECKPOINT_SLOTS * CHECKPOINT_SLOTS)
+    return max(0, limit // BLOCK_SLOTS * BLOCK_SLOTS)
 
 
 def _digest(fingerprint: str, slot: int, bits: bytes) -> str:
@@ -65,9 +67,16 @@ def _digest(fingerprint: str, slot: int, bits: bytes) -> str:
 
 
 def pack(schedule: SeatSchedule, at: int, fingerprint: str) -> dict[str, Any] | None:
-    """The ``state['schedule']`` entry holding ``schedule``'s checkpoint at slot ``at`` (see
-    :func:`checkpoint_slot`), or None when ``at`` is 0 or ``schedule`` does not hold it."""
-    bits = schedule.checkpoint_bits(at) if at > 0 else None
+    """The ``state['schedule']`` entry holding ``schedule``'s state at slot ``at`` (see
+    :func:`checkpoint_slot`), or, when it no longer holds that (the block's state was
+    dropped from its recent ones), at the last multiple of
+    :data:`~refsampler.seats.CHECKPOINT_SLOTS` before it; None when it holds neither."""
+    bits = None
+    for slot in (at, at - at % CHECKPOINT_SLOTS):
+        bits = schedule.checkpoint_bits(slot) if slot > 0 else None
+        if bits is not None:
+            at = slot
+            break
     if bits is None:
         return None
     return {

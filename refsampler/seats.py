@@ -67,9 +67,10 @@ IntVector = npt.NDArray[np.int64]
 
 #: PD2 state checkpoints are kept every this many slots.
 CHECKPOINT_SLOTS = 1 << 10
-#: PD2 slots are computed (and cached) in blocks of this many, so a first batch is cheap.
+#: PD2 slots are computed (and cached) in blocks of this many, so a first batch is cheap
+#: (at most 255: a cached block holds its seat counts as byte offsets from its first row).
 BLOCK_SLOTS = 1 << 6
-#: States kept at the ends of recently computed blocks (continuing a pass reuses them).
+#: States kept at recent block boundaries (continuing a pass, or a saved state, uses them).
 RECENT_STATES = 64
 #: Extra-seat rates are written over a denominator of at most ``2**RATE_BITS``.
 RATE_BITS = 58
@@ -153,7 +154,7 @@ class SeatSchedule:
         self._lowest: int | None = None
         self._checkpoints: dict[int, IntVector] = {}
         self._recent: dict[int, IntVector] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # _checkpoint remembers states while holding it
         self._block = functools.lru_cache(maxsize=32)(self._compute_block)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -196,7 +197,8 @@ class SeatSchedule:
             return np.array([first, t * self.extra - first], dtype=np.int64)
         self._note_read(t)
         block, row = divmod(t, BLOCK_SLOTS)
-        return self._block(block)[row].copy()
+        start, offsets = self._block(block)
+        return start + offsets[row]
 
     def slots(self, start: int, stop: int) -> IntMatrix:
         """Seats of each group in slots ``start .. stop - 1``, shape (stop - start, G)."""
@@ -216,10 +218,8 @@ class SeatSchedule:
             return out
         self._note_read(start)
         lo, hi = start // BLOCK_SLOTS, (stop - 1) // BLOCK_SLOTS
-        blocks = [self._block(b)[:-1] for b in range(lo, hi + 1)]
-        blocks.append(self._block(hi)[-1:])
-        cumulative = np.concatenate(blocks)[start - lo * BLOCK_SLOTS :][: n + 1]
-        out[:, self.active] += np.diff(cumulative, axis=0)
+        gained = np.concatenate([np.diff(self._block(b)[1], axis=0) for b in range(lo, hi + 1)])
+        out[:, self.active] += gained[start - lo * BLOCK_SLOTS :][:n]
         return out
 
     def _first_of_two(self, t: int) -> int:
@@ -281,9 +281,9 @@ class SeatSchedule:
             self._lowest = slot
 
     def checkpoint_bits(self, slot: int) -> bytes | None:
-        """The PD2 state before ``slot`` (a multiple of :data:`CHECKPOINT_SLOTS`) as packed
-        bits, one per active group: the parity of its extra seats ``E_g``; None unless this
-        instance holds that checkpoint.
+        """The PD2 state before ``slot`` (a multiple of :data:`BLOCK_SLOTS`) as packed bits,
+        one per active group: the parity of its extra seats ``E_g``; None unless this
+        instance holds that state (a checkpoint, or the start or end of a recent block).
 
         Every ``E_g`` is ``floor(slot * sigma_g)`` or one more (the lag bound), so the parity
         and the slot determine the state exactly, and :meth:`restore_checkpoint` in a fresh
@@ -292,6 +292,8 @@ class SeatSchedule:
         Python integers, are left to the restoring side.)
         """
         extra = self._checkpoints.get(slot)
+        if extra is None:
+            extra = self._recent.get(slot)
         if extra is None or not self.sequential:
             return None
         return np.packbits((extra & 1).astype(np.uint8)).tobytes()
@@ -302,13 +304,13 @@ class SeatSchedule:
         Raises
         ------
         ValueError
-            If ``slot`` is not a positive multiple of :data:`CHECKPOINT_SLOTS`, or ``bits`` do
+            If ``slot`` is not a positive multiple of :data:`BLOCK_SLOTS`, or ``bits`` do
             not describe a state of these rates at that slot (every lag within 1, the seats
             summing to ``slot * extra``). Whether it is *the* state PD2 reaches there is the
             caller's to vouch for (the sampler checks a digest).
         """
         n = self.active.size
-        if not self.sequential or slot <= 0 or slot % CHECKPOINT_SLOTS:
+        if not self.sequential or slot <= 0 or slot % BLOCK_SLOTS:
             raise ValueError(f"no PD2 checkpoint at slot {slot}")
         if len(bits) != (n + 7) // 8:
             raise ValueError(f"expected {(n + 7) // 8} bytes of state, got {len(bits)}")
@@ -334,22 +336,32 @@ class SeatSchedule:
 
     # -- PD2 -------------------------------------------------------------------------------
 
-    def _compute_block(self, block: int) -> IntMatrix:
+    def _compute_block(self, block: int) -> tuple[IntVector, npt.NDArray[np.uint8]]:
         """``E`` of the active groups at slots ``block * C .. (block + 1) * C`` (both ends),
-        shape (C + 1, active), ``C`` = :data:`BLOCK_SLOTS`."""
+        ``C`` = :data:`BLOCK_SLOTS`: the first row, shape (active,), and every row minus
+        it, shape (C + 1, active), in bytes (a group gains at most one extra seat a slot),
+        so that the cached blocks take an eighth of the memory of 64-bit rows."""
         start = block * BLOCK_SLOTS
         extra = self._state(start)
         out = np.empty((BLOCK_SLOTS + 1, self.active.size), dtype=np.int64)
         self._advance(extra, start, BLOCK_SLOTS, out)
-        out.flags.writeable = False
-        end = start + BLOCK_SLOTS
+        first, last = out[0].copy(), out[-1].copy()
+        offsets = (out - first).astype(np.uint8)
+        first.flags.writeable = last.flags.writeable = offsets.flags.writeable = False
+        # Both ends: a saved state's checkpoint is the start of the block it first read.
+        self._remember(start, first)
+        self._remember(start + BLOCK_SLOTS, last)
+        return first, offsets
+
+    def _remember(self, slot: int, extra: IntVector) -> None:
+        """Keep ``extra`` (read-only) as the state before ``slot``, a multiple of the block
+        length: among the recent ones, and as a checkpoint on the checkpoint grid."""
         with self._lock:
-            self._recent[end] = out[-1]
+            self._recent.setdefault(slot, extra)
             while len(self._recent) > RECENT_STATES:
                 del self._recent[next(iter(self._recent))]
-            if end % CHECKPOINT_SLOTS == 0:
-                self._checkpoints.setdefault(end, out[-1])
-        return out
+            if slot % CHECKPOINT_SLOTS == 0:
+                self._checkpoints.setdefault(slot, extra)
 
     def _state(self, slot: int) -> IntVector:
         """``E`` of the active groups before ``slot`` (a multiple of the block length): from
@@ -358,10 +370,18 @@ class SeatSchedule:
         if hit is not None:
             return hit
         at = slot - slot % CHECKPOINT_SLOTS
-        extra = self._checkpoint(at)
+        # A restored checkpoint can lie between the checkpoint grid and `slot`. (A copy of
+        # the keys: another thread may add one meanwhile.)
+        restored = max((s for s in tuple(self._checkpoints) if at < s <= slot), default=None)
+        if restored is not None:
+            at, extra = restored, self._checkpoints[restored]
+        else:
+            extra = self._checkpoint(at)
         if at == slot:
             return extra
-        return self._advance(extra, at, slot - at, None)
+        # Keep the states at the block starts on the way: a saved state's checkpoint lies a
+        # few blocks before the first block a resumed pass computes.
+        return self._advance(extra, at, slot - at, None, remember=True)
 
     def _checkpoint(self, slot: int) -> IntVector:
         """``E`` of the active groups before ``slot`` (a multiple of the checkpoint spacing)."""
@@ -381,17 +401,25 @@ class SeatSchedule:
                 at, extra = period, self.num * (period // self.den)
             while at < slot:
                 step = min(CHECKPOINT_SLOTS - at % CHECKPOINT_SLOTS, slot - at)
-                extra = self._advance(extra, at, step, None)
+                # The last stretch keeps its block starts too (see _state).
+                extra = self._advance(extra, at, step, None, remember=at + step == slot)
                 at += step
                 extra.flags.writeable = False
                 self._checkpoints[at] = extra
             return extra
 
     def _advance(
-        self, extra: IntVector, start: int, slots: int, record: IntMatrix | None
+        self,
+        extra: IntVector,
+        start: int,
+        slots: int,
+        record: IntMatrix | None,
+        *,
+        remember: bool = False,
     ) -> IntVector:
         """Run PD2 for ``slots`` slots from slot ``start``, where the active groups have had
-        ``extra`` seats; write ``E`` before every slot and after the last into ``record``.
+        ``extra`` seats; write ``E`` before every slot and after the last into ``record``,
+        and with ``remember`` keep it at every block boundary after ``start``.
 
         Each group's state is its lag numerator ``lag = t * num - E * D`` (its lag times
         ``D``). Its next extra seat (subtask ``E + 1``) is released when ``lag > -num``; its
@@ -402,10 +430,11 @@ class SeatSchedule:
         """
         num, den = self.num, self.den
         count = extra.copy()
-        # |lag| < den for every slot; only start * num needs Python's big integers.
-        lag = np.array(
-            [start * int(n) - int(e) * den for n, e in zip(num, count, strict=True)], dtype=np.int64
-        )
+        # |lag| < den for every slot; only start * num can need more than 64 bits.
+        if start * (int(num.max()) + den) < 1 << 62:
+            lag = start * num - count * den
+        else:
+            lag = np.array(num.astype(object) * start - count.astype(object) * den, dtype=np.int64)
         heavy = self._heavy
         light = den - num
         choose = self.extra
@@ -413,6 +442,10 @@ class SeatSchedule:
         for step in range(slots):
             if record is not None:
                 record[step] = count
+            if remember and step and (start + step) % BLOCK_SLOTS == 0:
+                kept = count.copy()
+                kept.flags.writeable = False
+                self._remember(start + step, kept)
             ready = np.flatnonzero(lag > -num)
             rlag = lag[ready]
             rnum = num[ready]
@@ -447,4 +480,7 @@ class SeatSchedule:
             lag += num
         if record is not None:
             record[slots] = count
+        if remember:
+            count.flags.writeable = False
+            self._remember(start + slots, count)
         return count

@@ -18,9 +18,11 @@ def pd2_slots(schedule: SeatSchedule) -> list[tuple[int, int]]:
     ran: list[tuple[int, int]] = []
     advance = schedule._advance
 
-    def spy(extra: IntArray, start: int, slots: int, record: IntArray | None) -> IntArray:
+    def spy(
+        extra: IntArray, start: int, slots: int, record: IntArray | None, **options: bool
+    ) -> IntArray:
         ran.append((start, slots))
-        return advance(extra, start, slots, record)
+        return advance(extra, start, slots, record, **options)
 
     schedule._advance = spy  # type: ignore[method-assign]
     return ran

@@ -13,7 +13,7 @@ import numpy.typing as npt
 import pytest
 
 from refsampler import BalancedBatchSampler, InvalidArgumentError
-from refsampler.seat_state import BEHIND, checkpoint_slot
+from refsampler.seat_state import BEHIND, checkpoint_slot, pack
 from refsampler.seats import BLOCK_SLOTS, CHECKPOINT_SLOTS, SeatSchedule
 from tests._spies import pd2_slots
 
@@ -61,9 +61,10 @@ def test_deep_resume_runs_pd2_from_the_saved_checkpoint_and_continues_exactly(
     num_replicas: int, rank: int
 ) -> None:
     """Resumed at epoch 70 (about 4,700 global slots in), a fresh sampler runs PD2 only from
-    the state's checkpoint, fewer than 2 * (BEHIND + CHECKPOINT_SLOTS) slots to its first
-    batch, and its batches are the uninterrupted run's; the same state without its
-    checkpoint gives the same batches, after running PD2 from slot 0."""
+    the state's checkpoint (the block start BEHIND slots or a little more back), fewer than
+    BEHIND + 2 * BLOCK_SLOTS slots to its first batch, and its batches are the uninterrupted
+    run's; the same state without its checkpoint gives the same batches, after running PD2
+    from slot 0."""
     epoch, position = 70, 10
     runner = make(num_replicas=num_replicas, rank=rank)
     state = state_at(runner, epoch, position)
@@ -76,7 +77,7 @@ def test_deep_resume_runs_pd2_from_the_saved_checkpoint_and_continues_exactly(
     rest = iter(resumed)
     got = [next(rest)]
     assert min(start for start, _ in ran) == state["schedule"]["slot"]
-    assert 0 < sum(slots for _, slots in ran) < 2 * (BEHIND + CHECKPOINT_SLOTS)
+    assert 0 < sum(slots for _, slots in ran) < BEHIND + 2 * BLOCK_SLOTS
     assert got + list(rest) == expected
     bare = make(num_replicas=num_replicas, rank=rank)
     ran_bare = spy_on_pd2(bare)
@@ -106,6 +107,24 @@ def test_the_checkpoint_entry_is_made_once_per_checkpoint() -> None:
         next(iterator)
         iterator.state_dict()
     assert sampler._seat_entry is made
+
+
+def test_the_entry_falls_back_to_the_checkpoint_grid_when_the_block_state_is_gone() -> None:
+    """pack() gives the state at the block start it is asked for while the schedule still
+    holds it, else at the last multiple of CHECKPOINT_SLOTS before it (never a later one,
+    which could lie after the slots a resumed batch reads), else no entry."""
+    schedule = make().plan.seat_schedule()
+    assert schedule is not None
+    at = 3 * CHECKPOINT_SLOTS + 6 * BLOCK_SLOTS
+    schedule.slots(at, at + BLOCK_SLOTS)
+    entry = pack(schedule, at, "fp")
+    assert entry is not None and entry["slot"] == at
+    schedule._recent.clear()  # as if later blocks had pushed it out
+    entry = pack(schedule, at, "fp")
+    assert entry is not None and entry["slot"] == 3 * CHECKPOINT_SLOTS
+    assert pack(schedule, CHECKPOINT_SLOTS - BLOCK_SLOTS, "fp") is None  # holds neither
+    assert checkpoint_slot(at + BEHIND + 5) == at
+    assert checkpoint_slot(at + BEHIND + 5, lowest_read=at - 1) == at - BLOCK_SLOTS
 
 
 def test_no_entry_when_none_is_needed() -> None:
@@ -172,7 +191,7 @@ def test_stateful_dataloader_carries_the_checkpoint_and_resumes_exactly() -> Non
     got = [next(rest)[0].tolist()]
     entry = next(v for v in _values(state) if isinstance(v, dict) and "ahead" in v)
     assert min(start for start, _ in ran) == entry["slot"]
-    assert 0 < sum(slots for _, slots in ran) < 2 * (BEHIND + CHECKPOINT_SLOTS)
+    assert 0 < sum(slots for _, slots in ran) < BEHIND + 2 * BLOCK_SLOTS
     got += [batch[0].tolist() for batch in rest]
     assert got == expected
 
@@ -310,7 +329,7 @@ def test_a_group_of_integral_rate_reads_no_pd2_slot() -> None:
         return BalancedBatchSampler(labels, 16, kind="quota", target=target, seed=3)
 
     state = state_at(mixed(), 70, 10)
-    assert state["schedule"]["slot"] >= 70 * mixed().n_batches - 2 * CHECKPOINT_SLOTS
+    assert state["schedule"]["slot"] >= 70 * mixed().n_batches - BEHIND - BLOCK_SLOTS
     _resumes_from_its_checkpoint(mixed, state)
 
 

@@ -159,6 +159,32 @@ def test_a_restored_checkpoint_gives_the_same_slots_without_replaying() -> None:
     np.testing.assert_array_equal(fresh.cumulative(at - 5), ran_from_0.cumulative(at - 5))
 
 
+def test_the_states_at_recent_block_starts_are_kept_and_restore_like_checkpoints() -> None:
+    """A schedule keeps its state at the start of every recent block, computed or stepped
+    over (a saved state's checkpoint is one of them, a few blocks before the batch), as
+    read-only copies that keep no block alive; restored in a fresh schedule, one gives the
+    same slots after running PD2 from it alone."""
+    rho = _large_period()
+    ran_from_0 = SeatSchedule(rho, (5, 2))
+    at = 6 * CHECKPOINT_SLOTS + 5 * BLOCK_SLOTS  # off the checkpoint grid
+    expected = ran_from_0.slots(at + 2 * BLOCK_SLOTS, at + 3 * BLOCK_SLOTS)
+    for b in range(at - 4 * BLOCK_SLOTS, at + 3 * BLOCK_SLOTS, BLOCK_SLOTS):
+        assert ran_from_0.checkpoint_bits(b) is not None, b  # stepped over, then computed
+    assert ran_from_0.checkpoint_bits(at + 7) is None
+    for kept in ran_from_0._recent.values():
+        assert kept.base is None and not kept.flags.writeable
+    fresh = SeatSchedule(rho, (5, 2))
+    bits = ran_from_0.checkpoint_bits(at)
+    assert bits is not None
+    fresh.restore_checkpoint(at, bits)
+    ran = pd2_slots(fresh)
+    np.testing.assert_array_equal(
+        fresh.slots(at + 2 * BLOCK_SLOTS, at + 3 * BLOCK_SLOTS), expected
+    )
+    assert min(start for start, _ in ran) == at
+    assert sum(slots for _, slots in ran) == 3 * BLOCK_SLOTS
+
+
 def test_restore_checkpoint_refuses_what_is_not_a_state_of_the_schedule() -> None:
     """Wrong slot, wrong length, padding bits, or seats that do not sum to slot * extra."""
     rho = _large_period()
