@@ -199,7 +199,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
         schedule = alpha if isinstance(alpha, AlphaSchedule) else None
         if schedule is not None:
             if target is not None:
-                resolve(counts, 0.5, target)  # the "not both" message
+                resolve(counts, schedule, target)  # the "not both" message, with the schedule
             for _, knot_alpha in schedule.knots:  # every alpha between knots is feasible too
                 resolve(counts, knot_alpha, None)
             the_target: Any = TargetOfEpoch(counts, schedule)

@@ -175,7 +175,7 @@ def test_allocate_does_not_mutate_target() -> None:
         (
             [0.5, 0.6],
             4,
-            "`target` must sum to 1 (within 1e-09), but sums to 1.1; use "
+            "`target` must sum to 1 (within 1e-12), but sums to 1.1; use "
             "refsampler.targets.explicit(weights) to normalise weights; got [0.5, 0.6].",
         ),
         ([0.5, float("nan")], 4, "`target` must hold finite numbers; got [0.5, nan]."),
@@ -281,7 +281,7 @@ def test_quota_schedule_rejects_bad_arguments(args: tuple[Any, ...], message: st
     """Bad n_batches, batch_size or target are rejected with the exact message."""
     if message is None:
         message = (
-            "`target` must sum to 1 (within 1e-09), but sums to 0.9; use "
+            "`target` must sum to 1 (within 1e-12), but sums to 0.9; use "
             "refsampler.targets.explicit(weights) to normalise weights; got [0.5, 0.4]."
         )
     with raises_exactly(message):

@@ -48,6 +48,20 @@ def test_snap_stays_within_four_ulps(value: float) -> None:
     assert result == Fraction(value) or result.denominator <= SNAP_DENOMINATOR
 
 
+def test_the_rounding_residual_leaves_simple_rates_exact() -> None:
+    """Float rates whose exact values miss the seat count by a rounding residual: the residual
+    goes to the largest rate that is no simple fraction, so 3/4 (the largest here) stays
+    3/4 -- perturbed, it could get a seat early where its ideal is a whole number."""
+    rates = np.array([0.75, 0.123456789, 0.25 - 0.123456789])
+    assert sum(Fraction(float(r)) for r in rates) != 1  # a residual of about 1e-17
+    groups = RateGroups(rates, 1, (0, 1))
+    rho = {int(cls[0]): r for cls, r in zip(groups.members, groups.rho, strict=True)}
+    assert rho[0] == Fraction(3, 4)
+    assert rho[1] == Fraction(0.123456789)
+    assert sum(groups.rho, Fraction(0)) == 1
+    assert abs(rho[2] - Fraction(float(rates[2]))) < Fraction(1, 10**16)
+
+
 def test_exact_values_gives_distinct_fractions_and_inverse() -> None:
     """exact_values: the snapped distinct values, and each input's index among them."""
     values = np.array([0.3, 0.1 + 0.2, 0.5, 0.3, 0.0])

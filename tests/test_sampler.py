@@ -22,6 +22,7 @@ from refsampler.classes import ClassIndex
 from refsampler.conformance.sample import per_batch_counts
 from refsampler.errors import InvalidArgumentError, RefSamplerError, RefSamplerWarning
 from refsampler.plan import Plan
+from refsampler.schedules import linear
 from refsampler.targets import interpolate
 from tests._assertions import raises_exactly
 
@@ -561,7 +562,7 @@ BAD_INPUT = [
         "target-sum",
         [0, 1],
         {"target": [0.5, 0.6]},
-        "`target` must sum to 1 (within 1e-09), but sums to 1.1; use "
+        "`target` must sum to 1 (within 1e-12), but sums to 1.1; use "
         "refsampler.targets.explicit(weights) to normalise weights; got [0.5, 0.6].",
     ),
     (
@@ -587,6 +588,13 @@ BAD_INPUT = [
         [0, 1],
         {"alpha": 0.5, "target": [0.5, 0.5]},
         "give `alpha` or `target`, not both; got alpha=0.5 and target=[0.5, 0.5].",
+    ),
+    (
+        "alpha-schedule-and-target",  # the schedule given, not a stand-in alpha
+        [0, 1],
+        {"alpha": linear(0.0, 1.0, 3), "target": [0.5, 0.5]},
+        "give `alpha` or `target`, not both; got alpha=AlphaSchedule(knots=((0, 0.0), "
+        "(3, 1.0))) and target=[0.5, 0.5].",
     ),
     (
         "fixed-infeasible",

@@ -473,6 +473,17 @@ def test_probability_vector_tolerates_decimal_literals() -> None:
     """Decimal literals whose float sum is off by ~1e-16 are accepted, not renormalised."""
     result = _validate.probability_vector("target", [0.1, 0.2, 0.7])
     assert result.tolist() == [0.1, 0.2, 0.7]
+    rng = np.random.default_rng(0)
+    for k in (3, 1000, 100_000):  # a float64 vector normalised to 1, however long
+        weights = rng.pareto(1.5, size=k) + 1e-3
+        _validate.probability_vector("target", weights / weights.sum())
+
+
+def test_probability_vector_refuses_a_sum_off_by_more_than_rounding() -> None:
+    """1 - 9e-10 is no rounding error: the quota schedule would hand the residual to one class,
+    which would then drift from its ideal by 9e-10 B per batch (a whole seat within a run)."""
+    with pytest.raises(InvalidArgumentError, match=r"within 1e-12\), but sums to 0\.99999"):
+        _validate.probability_vector("target", [0.1, 0.2, 0.3, 0.4 - 9e-10])
 
 
 @pytest.mark.parametrize(
@@ -480,7 +491,7 @@ def test_probability_vector_tolerates_decimal_literals() -> None:
     [
         (
             [0.5, 0.6],
-            "`target` must sum to 1 (within 1e-09), but sums to 1.1; use "
+            "`target` must sum to 1 (within 1e-12), but sums to 1.1; use "
             "refsampler.targets.explicit(weights) to normalise weights; got [0.5, 0.6].",
         ),
         ([0.5, float("nan")], "`target` must hold finite numbers; got [0.5, nan]."),
@@ -515,7 +526,7 @@ def test_probability_vector_reads_tensors_that_require_grad() -> None:
 def test_probability_vector_huge_entries_report_the_sum() -> None:
     """Entries near the float maximum are reported as summing to inf, not an OverflowError."""
     message = (
-        "`target` must sum to 1 (within 1e-09), but sums to inf; use "
+        "`target` must sum to 1 (within 1e-12), but sums to inf; use "
         "refsampler.targets.explicit(weights) to normalise weights; got [1e+308, 1e+308]."
     )
     with raises_exactly(message):

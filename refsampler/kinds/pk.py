@@ -30,7 +30,7 @@ IntVector = npt.NDArray[np.int64]
 FloatVector = npt.NDArray[np.float64]
 
 #: ``P p_c`` within this of 1 counts as "in every batch" (float rounding of, say, ``P / P``).
-FULL_TOLERANCE = 1e-9
+FULL_TOLERANCE = 1e-12
 
 
 def samples_per_class(value: Any, batch_size: int) -> int:
