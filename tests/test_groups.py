@@ -50,16 +50,16 @@ def test_snap_stays_within_four_ulps(value: float) -> None:
 
 def test_the_rounding_residual_leaves_simple_rates_exact() -> None:
     """Float rates whose exact values miss the seat count by a rounding residual: the residual
-    goes to the largest rate that is no simple fraction, so 3/4 (the largest here) stays
-    3/4 -- perturbed, it could get a seat early where its ideal is a whole number."""
+    goes to the rate of largest denominator, so 3/4 (the largest rate here) stays 3/4 --
+    perturbed, it could get a seat early where its ideal is a whole number."""
     rates = np.array([0.75, 0.123456789, 0.25 - 0.123456789])
     assert sum(Fraction(float(r)) for r in rates) != 1  # a residual of about 1e-17
     groups = RateGroups(rates, 1, (0, 1))
     rho = {int(cls[0]): r for cls, r in zip(groups.members, groups.rho, strict=True)}
     assert rho[0] == Fraction(3, 4)
-    assert rho[1] == Fraction(0.123456789)
     assert sum(groups.rho, Fraction(0)) == 1
-    assert abs(rho[2] - Fraction(float(rates[2]))) < Fraction(1, 10**16)
+    moved = [c for c in (1, 2) if rho[c] != Fraction(float(rates[c]))]
+    assert len(moved) == 1 and abs(rho[moved[0]] - Fraction(float(rates[moved[0]]))) < 1e-16
 
 
 def test_exact_values_gives_distinct_fractions_and_inverse() -> None:
