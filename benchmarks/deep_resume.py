@@ -4,7 +4,7 @@ Run with ``.venv/bin/python benchmarks/deep_resume.py`` (about 40 s; ``--epochs 
 shorter run).
 
 1,000 classes of ImageNet-like sizes (732 to 1,300 samples, 1,025,073 labels), ``kind="quota"``,
-``alpha=0.5``, batch 256, one replica: the extra-seat rates' common denominator is ``2**58``,
+``alpha=0.5``, batch 256, one replica: the extra-seat rates' common denominator is about ``2**57``,
 so a fresh process reaching global batch ``t`` without help runs PD2 from slot 0. For each
 epoch the script times, in the same run, two ways of resuming at batch 2,000 of that epoch
 in a fresh sampler (``load_state_dict`` plus the first batch, wall clock):
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -51,7 +52,7 @@ def main() -> None:
         return BalancedBatchSampler(y, 256, kind="quota", alpha=0.5, seed=0)
 
     schedule = make().plan.seat_schedule()
-    den = "none" if schedule is None else f"2**{schedule.den.bit_length() - 1}"
+    den = "none" if schedule is None else f"{schedule.den:.2e} (2**{math.log2(schedule.den):.1f})"
     print(f"{y.size:,} labels, 1,000 classes, quota, alpha 0.5, batch 256; PD2 period {den}")
     print("| epoch | positioned (no checkpoint) | from a saved state | ratio |")
     print("| --- | --- | --- | --- |")

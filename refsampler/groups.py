@@ -125,12 +125,15 @@ class RateGroups:
         )
         self._several = np.flatnonzero(sizes > 1).tolist()
         rho = [value * int(cls.size) for value, cls in zip(exact, self.members, strict=True)]
-        if rho and sum(rho, Fraction(0)) != self.seats_per_slot:
+        residual = self.seats_per_slot - sum(rho, Fraction(0))
+        if rho and residual:
             # The float rounding residual goes to the group whose rate has the largest
             # denominator (then the largest rate): a simple rate such as 3/4 stays exact, or
             # the residual could hand its group a seat early at a slot where its ideal is a
             # whole number, and the chosen group's ideal is whole only every denominator slots.
-            largest = max(range(len(rho)), key=lambda g: (rho[g].denominator, rho[g], g))
+            # Among rates that dwarf the residual: a tiny rate could turn negative.
+            pool = [g for g, r in enumerate(rho) if r > abs(residual) * (1 << 20)]
+            largest = max(pool or range(len(rho)), key=lambda g: (rho[g].denominator, rho[g], g))
             rho[largest] = Fraction(self.seats_per_slot) - sum(
                 (r for g, r in enumerate(rho) if g != largest), Fraction(0)
             )

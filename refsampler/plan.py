@@ -54,7 +54,7 @@ TargetOf = Callable[[int], FloatVector]
 #: Version 3: the same contract; large classes read their cycles lazily (keyed bijections),
 #: the others start from vectorised keys. Version 4: the random kind's batches are its
 #: i.i.d. draws as drawn, without a redundant shuffle (the changelog on the determinism page).
-STREAM_VERSION = 4
+STREAM_VERSION = 5
 #: Draws per chunk: large enough to amortise numpy call overhead, small enough that the
 #: first batch comes quickly and memory stays O(N + chunk).
 CHUNK_DRAWS = 1 << 16

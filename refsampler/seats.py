@@ -34,8 +34,10 @@ How the extra seats are scheduled depends on the number of groups with ``sigma_g
 Arithmetic is exact. The ``sigma_g`` are written over one denominator ``D``: the least common
 denominator of the rates when it is at most ``2**58`` (rates that are fractions with small
 denominators, as targets from class counts and decimal alphas are, stay exact), otherwise
-``D = 2**58`` with the rates rounded to it by largest remainder so they still sum to an
-integer (a class's ideal then moves by less than ``2**-58`` of a seat per batch). PD2 works on
+``D`` between ``2**57`` and ``2**58``, a multiple of the common denominator of the simplest
+rates (which stay exact: 1/3 gives one seat in every three slots), with the other rates
+rounded to it by largest remainder so they still sum to an integer (such a class's ideal then
+moves by less than ``2**-57`` of a seat per batch). PD2 works on
 each group's lag numerator ``t * num_g - E_g * D``, below ``D`` in magnitude, in 64-bit
 integers. Imports numpy only.
 
@@ -74,24 +76,44 @@ BLOCK_SLOTS = 1 << 6
 RECENT_STATES = 64
 #: Extra-seat rates are written over a denominator of at most ``2**RATE_BITS``.
 RATE_BITS = 58
+#: When they cannot all be exact, the rates whose common denominator stays within
+#: ``2**EXACT_BITS`` are (the rest are rounded to a grid at least ``2**(RATE_BITS -
+#: EXACT_BITS - 1)`` times finer than one over that denominator).
+EXACT_BITS = 24
+
+
+def _lcm(a: int, b: int) -> int:
+    return a * b // math.gcd(a, b)
 
 
 def _common(sigma: list[Fraction], total: int) -> tuple[list[int], int]:
     """Numerators of ``sigma`` over one denominator ``D``, summing to ``total * D``: exact
-    when the rates' least common denominator is at most ``2**RATE_BITS``, else rounded to
-    ``D = 2**RATE_BITS`` by largest remainder (every positive rate stays positive)."""
+    when the rates' least common denominator is at most ``2**RATE_BITS``. Otherwise ``D`` is
+    the least common denominator ``L`` of the simplest rates (smallest denominators first,
+    while ``L <= 2**EXACT_BITS``) times a power of two, at most ``2**RATE_BITS``: those
+    rates stay exact (a rate of 1/3 must give exactly one seat every three slots), and the
+    others are rounded to ``1/D`` by largest remainder (every positive rate stays positive)."""
     den = 1
     for s in sigma:
-        den = den * s.denominator // math.gcd(den, s.denominator)
+        den = _lcm(den, s.denominator)
         if den > 1 << RATE_BITS:
             break
     else:
         return [int(s * den) for s in sigma], den
-    den = 1 << RATE_BITS
+    simple = 1
+    exact = set()
+    for j in sorted(range(len(sigma)), key=lambda j: sigma[j].denominator):
+        wider = _lcm(simple, sigma[j].denominator)
+        if wider > 1 << EXACT_BITS:
+            break
+        simple = wider
+        exact.add(j)
+    den = simple << (RATE_BITS - simple.bit_length())
     scaled = [s * den for s in sigma]
     nums = [max(1, int(x)) for x in scaled]
     short = total * den - sum(nums)
-    order = sorted(range(len(sigma)), key=lambda j: (-(scaled[j] - int(scaled[j])), j))
+    rounded = [j for j in range(len(sigma)) if j not in exact]
+    order = sorted(rounded, key=lambda j: (-(scaled[j] - int(scaled[j])), j))
     step = 1 if short > 0 else -1
     i = 0
     while short:

@@ -264,20 +264,37 @@ def test_no_active_group_or_one() -> None:
     assert schedule.slots(3, 3).shape == (0, 3)
 
 
-def test_huge_denominators_are_rounded_within_2_to_the_minus_58() -> None:
-    """Rates whose common denominator passes 2**58 are rounded to that grid: per slot the
-    contract holds, and each group's lag stays below 1 plus t * 2**-58."""
+def test_huge_denominators_are_rounded_within_2_to_the_minus_57() -> None:
+    """Rates whose common denominator passes 2**58: the simplest (1/1,000,003) stays exact,
+    the grid D being a multiple of its denominator between 2**57 and 2**58, and the others
+    are rounded to it: per slot the contract holds, the exact rate's lag stays below 1, and
+    the others' below 1 plus t / D."""
     primes = [1_000_003, 998_244_353, 1_000_000_007]
     sigma = [Fraction(1, p) for p in primes]
     sigma.append(math.ceil(sum(sigma)) - sum(sigma, Fraction(0)))
     rho = [*sigma, Fraction(1)]
     schedule = SeatSchedule(rho, (8,))
-    assert schedule.den == 1 << RATE_BITS
+    assert 1 << (RATE_BITS - 1) <= schedule.den <= 1 << RATE_BITS
+    assert schedule.den % primes[0] == 0 and schedule.num[0] * primes[0] == schedule.den
     horizon = 300
     rows = schedule.slots(0, horizon)
     assert np.all(rows.sum(axis=1) == 2)
     cumulative = np.cumsum(rows, axis=0)
-    slack = Fraction(1, 1 << RATE_BITS)
+    slack = Fraction(1, schedule.den)
     for g, r in enumerate(rho):
         for t in range(1, horizon + 1):
-            assert abs(int(cumulative[t - 1, g]) - t * r) < 1 + t * slack
+            assert abs(int(cumulative[t - 1, g]) - t * r) < 1 + (0 if g == 0 else t * slack)
+
+
+def test_simple_rates_stay_exact_beside_rates_that_must_be_rounded() -> None:
+    """1/3 and 1/4 beside rates of huge denominators: D is a multiple of 12, so the group of
+    rate 1/3 has exactly one extra seat in every three slots (lag 0 at every multiple of 3),
+    as it would not on a grid of 2**-58."""
+    primes = [998_244_353, 1_000_000_007, 1_000_000_009]
+    sigma = [Fraction(1, 3), Fraction(1, 4), *(Fraction(1, p) for p in primes)]
+    sigma.append(math.ceil(sum(sigma)) - sum(sigma, Fraction(0)))
+    schedule = SeatSchedule(sigma, (2,))
+    assert schedule.den % 12 == 0
+    cumulative = np.cumsum(schedule.slots(0, 600), axis=0)
+    assert np.array_equal(cumulative[2::3, 0], np.arange(1, 201))
+    assert np.array_equal(cumulative[3::4, 1], np.arange(1, 151))

@@ -78,3 +78,13 @@ BIG_LABELS = _BIG[(np.arange(_BIG.size) * 7919) % _BIG.size]
 CASES["fixed-large-class"] = Case("fixed", epoch=1, options={"alpha": 0.5}, labels=BIG_LABELS)
 CASES["quota-schedule"] = Case("quota", epoch=2, options={"alpha": linear(0.0, 1.0, 4)})
 CASES["fixed-schedule"] = Case("fixed", epoch=3, options={"alpha": linear(0.0, 1.0, 4)})
+# Extra-seat rates whose common denominator passes 2**58 beside a simple one (class 0 holds
+# N/K, so B p_0 = 13/3 at every alpha): stream version 5 keeps 1/3 exact.
+_ROUNDED = np.repeat(np.arange(6), [25, 9, 38, 31, 16, 31])
+CASES["quota-rounded-rates"] = Case(
+    "quota",
+    batch_size=26,
+    n_batches=8,
+    options={"alpha": 0.47497741326003984},
+    labels=_ROUNDED[(np.arange(_ROUNDED.size) * 37) % _ROUNDED.size],
+)

@@ -112,6 +112,24 @@ def test_a_simple_quota_stays_exact_beside_rates_that_round() -> None:
             assert max(lags) < 1, (seed, t, [float(lag) for lag in lags])
 
 
+def test_the_rounding_residual_never_goes_to_a_rate_smaller_than_it() -> None:
+    """Rates down to 3e-16 beside a residual of 5e-15 (a long-tailed float target): the
+    residual goes to a rate that dwarfs it, so no group's rate turns negative."""
+    target = np.array([
+        8.872251716663595e-18, 0.14061546811049444, 1.0808066201290587e-14, 2.714861905102531e-09,
+        6.385229794931548e-14, 2.2286075741444214e-12, 4.5953564930429577e-10,
+        3.7722899522222677e-13, 3.3072108563601756e-06, 1.953846405532792e-05,
+        0.023801512820573155, 0.004028802948639675, 1.8294454352168265e-15,
+        1.6038962754979554e-08, 3.096641469531373e-16, 5.598005870601703e-07,
+        0.00011543006908893809, 9.475558435297499e-08, 0.0006819420816368463,
+        7.77840716629546e-11, 1.3166251222571028e-11, 0.8307333244314905,
+        1.5017765528866478e-18, 5.2415820697515925e-17,
+    ])
+    rows = quota_schedule(target, 39, 20)
+    assert (rows >= np.floor(39 * target)).all() and (rows.sum(axis=1) == 39).all()
+    assert all(r >= 0 for r in _quota(target, batch_size=39, replicas=1).groups.rho)
+
+
 def test_integral_quotas_give_the_same_row_everywhere() -> None:
     """B p_c integral for every class: every row is B p."""
     target = explicit([4, 2, 1, 1, 0, 0])
