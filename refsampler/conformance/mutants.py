@@ -1069,6 +1069,58 @@ def schedule_ignored(labels: Any, **kwargs: Any) -> Wrapped:
     return Wrapped(_inner(labels, **kwargs))
 
 
+def same_batches_on_every_rank(labels: Any, **kwargs: Any) -> Wrapped:
+    """Every rank yields rank 0's batches (the rank is not passed on): R ranks train on one
+    batch R times."""
+    kwargs["rank"] = 0
+    return Wrapped(_inner(labels, **kwargs))
+
+
+def sorts_labels_later(labels: Any, **kwargs: Any) -> Wrapped:
+    """Sorts the caller's labels in place when its second pass starts (a lazy index built on
+    first use): building leaves them alone, training does not."""
+
+    class Sorts(Wrapped):
+        passes = 0
+
+        def __iter__(self) -> Iterator[list[int]]:
+            self.passes += 1
+            if self.passes == 2 and isinstance(labels, np.ndarray):
+                labels.sort()
+            return super().__iter__()
+
+    return Sorts(_inner(np.array(labels, copy=True), **kwargs))
+
+
+def state_forgets_epoch(labels: Any, **kwargs: Any) -> Wrapped:
+    """``load_state_dict`` keeps the position but not the epoch: a job restarted in epoch 5
+    resumes in epoch 0."""
+
+    class Forget(Wrapped):
+        def state_in(self, state: dict[str, Any]) -> dict[str, Any]:
+            state["epoch"] = 0
+            return state
+
+    return Forget(_inner(labels, **kwargs))
+
+
+def state_holds_numpy_ints(labels: Any, **kwargs: Any) -> Wrapped:
+    """``state_dict`` holds numpy integers: no JSON checkpoint (nor StatefulDataLoader's JSON
+    state) can store it."""
+
+    class Numpy(Wrapped):
+        def state_dict(self) -> dict[str, Any]:
+            state = super().state_dict()
+            state["batches_yielded"] = np.int64(state["batches_yielded"])
+            return state
+
+        def state_in(self, state: dict[str, Any]) -> dict[str, Any]:
+            state["batches_yielded"] = int(state["batches_yielded"])
+            return state
+
+    return Numpy(_inner(labels, **kwargs))
+
+
 #: Every sampler mutant by name: each exits 1 under ``refsampler verify --api sampler``.
 SAMPLER_MUTANTS: dict[str, Callable[..., Any]] = {
     f.__name__: f
@@ -1084,6 +1136,10 @@ SAMPLER_MUTANTS: dict[str, Callable[..., Any]] = {
         accepts_foreign_state,
         restarts_cycles_each_epoch,
         schedule_ignored,
+        same_batches_on_every_rank,
+        sorts_labels_later,
+        state_forgets_epoch,
+        state_holds_numpy_ints,
     )
 }
 

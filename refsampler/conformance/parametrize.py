@@ -14,7 +14,9 @@ message; a configuration the implementation declines skips its tests with the re
 checks are not run one by one: the first test to run computes the whole
 :func:`~refsampler.conformance.verify` run (so the statistical checks stay in one Holm family)
 and the others read their result from it. One more test per kind, ``<kind>-tested``, fails
-when every configuration of the kind was declined: skipping everything is not a pass.
+when every configuration of the kind was declined (skipping everything is not a pass), or
+when a check the run adds beyond the planned ones failed (the sampler API's epoch, rank and
+resume checks, which depend on what the sampler turns out to support).
 """
 
 from __future__ import annotations
@@ -71,6 +73,22 @@ class SharedRun:
             self._report = verify(make_batches, **self._options)
         return self._report
 
+    def covered(self) -> set[tuple[str, str, str]]:
+        """``(kind, configuration, check)`` of every check that has a test item of its own."""
+        from .configs import CONFIGS
+
+        options = self._options
+        configs = options.get("configs") or CONFIGS
+        return {
+            (c.kind, c.config, c.check)
+            for c in checks_of(
+                options["kinds"],
+                configs,
+                options.get("level", "quick"),
+                options.get("family_level", FAMILY_LEVEL),
+            )
+        }
+
 
 @dataclass(frozen=True)
 class CheckItem:
@@ -105,6 +123,22 @@ class CheckItem:
             if report.verdict(self.kind) == "not tested":
                 pytest.fail(
                     next(line for line in report.verdict_lines() if line.startswith(self.kind)),
+                    pytrace=False,
+                )
+            # Checks a run adds that no item stands for (the sampler API's epoch, rank and
+            # resume checks) fail here, so that no failure of the run goes unreported.
+            covered = self.run.covered()
+            unplanned = [
+                r
+                for r in report.failures
+                if r.kind == self.kind and (r.kind, r.config, r.check) not in covered
+            ]
+            if unplanned:
+                lines = [f"{r.config}/{r.check}: {r.detail}" for r in unplanned[:5]]
+                more = len(unplanned) - len(lines)
+                pytest.fail(
+                    f"{self.kind}: {len(unplanned)} check(s) without a test of their own "
+                    "failed:\n" + "\n".join(lines) + (f"\n... and {more} more" if more else ""),
                     pytrace=False,
                 )
             return

@@ -1,7 +1,7 @@
 """pytest plugin (``pytest11`` entry point ``refsampler``): the kit's options, fixtures and suite.
 
 Options (each also an ini key: ``refsampler_impl``, ``refsampler_api``, ...):
-``--refsampler-impl MODULE:CALLABLE``, ``--refsampler-api batches|factory|weights``,
+``--refsampler-impl MODULE:CALLABLE``, ``--refsampler-api batches|factory|weights|sampler``,
 ``--refsampler-kind KIND`` (repeatable), ``--refsampler-level quick|full``,
 ``--refsampler-seed N``, ``--refsampler-family-level L``, ``--refsampler-timeout SECONDS``.
 
@@ -72,7 +72,12 @@ NO_IMPLEMENTATION = (
 
 _OPTIONS: tuple[tuple[str, str, Any, str], ...] = (
     ("impl", "MODULE:CALLABLE", None, "the sampler implementation under test"),
-    ("api", "API", "batches", "how to call it: batches, factory or weights (default: batches)"),
+    (
+        "api",
+        "API",
+        "batches",
+        "how to call it: batches, factory, weights or sampler (default: batches)",
+    ),
     ("level", "LEVEL", "quick", "conformance level: quick or full (default: quick)"),
     ("seed", "N", "0", "base seed of the checks (default: 0)"),
     ("family-level", "L", None, "family-wise false-alarm rate of a verify run (default: 1e-6)"),

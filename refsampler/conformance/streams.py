@@ -44,6 +44,7 @@ Exact checks never fail a correct sampler; each reports a failure when it looked
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -221,7 +222,11 @@ def plan_streams(setting: Setting) -> list[tuple[str, bool]]:
     for w in plan.world_sizes:
         if w < 2:
             continue
-        names += [(f"ranks_equal_length[{w}]", True), (f"ranks_have_properties[{w}]", True)]
+        names += [
+            (f"ranks_equal_length[{w}]", True),
+            (f"ranks_have_properties[{w}]", True),
+            (f"ranks_differ[{w}]", True),
+        ]
         if cyc:
             names.append((f"ranks_disjoint_in_cycle[{w}]", True))
         if prefix:
@@ -230,7 +235,7 @@ def plan_streams(setting: Setting) -> list[tuple[str, bool]]:
             names += [(f"rank_shares[{w}/{r}]", False) for r in range(w)]
             names.append((f"ranks_pooled_shares[{w}]", False))
     if plan.resume:
-        names.append(("resume_continues_exactly", True))
+        names += [("resume_continues_exactly", True), ("resume_state_is_json", True)]
         if plan.refuses_foreign:
             names.append(("resume_refuses_foreign_state", True))
     return names
@@ -511,7 +516,7 @@ def _epoch_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
         exact(
             "epochs_shape",
             setting,
-            bad + int(not passes),
+            bad + int(not passes) + int(bool(run.inputs)),
             sum(lengths) * batch,
             f"{n_epochs} epochs of {n} batches of {batch} positions in range"
             + detail
@@ -694,6 +699,30 @@ def _rank_checks(run: _Run, planned: dict[str, bool], world: int) -> list[CheckR
             "every rank's batches: shape, range and per-batch counts of the kind" + detail,
         )
     )
+    # ranks_differ: the classic DDP bug is every rank yielding the same batches (or a rank
+    # that ignores the seed): R ranks then train on one batch R times.
+    same, unseeded = [], []
+    for e in range(RANK_EPOCHS):
+        for a in range(world):
+            for b in range(a + 1, world):
+                if mats[a][e][0].size and np.array_equal(mats[a][e][0], mats[b][e][0]):
+                    same.append((e, a, b))
+    for r in range(world):
+        other = run.epochs(n, 1, seed=run.seed + 1, world=world, rank=r)[0]
+        theirs, _ = _matrix(other, batch, size)
+        if theirs.size and np.array_equal(theirs, mats[r][0][0]):
+            unseeded.append(r)
+    out.append(
+        exact(
+            f"ranks_differ[{world}]",
+            setting,
+            len(same) + len(unseeded),
+            sum(m.size for s in mats for m, _ in s),
+            f"{len(same)} pairs of ranks with identical batches in an epoch"
+            + (f" (epoch {same[0][0]}: ranks {same[0][1]} and {same[0][2]})" if same else "")
+            + f"; ranks whose batches seed s + 1 does not change: {unseeded or 'none'}",
+        )
+    )
     # Interleave by global step t = (epoch * n + k) * world + rank.
     steps = min(m.shape[0] for s in mats for m, _ in s)
     pooled = (
@@ -768,22 +797,33 @@ def _resume_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
     plan: StreamPlan = setting.streams
     batch = setting.config.batch_size
     n = min(setting.n_batches, RESUME_BATCHES)
-    straight = run.epochs(n, 2)
-    want = [p.tolist() for p in straight[0]], [p.tolist() for p in straight[1]]
+    straight = run.epochs(n, 3)
+    want = [[p.tolist() for p in one] for one in straight]
     bad, compared, detail = 0, 0, ""
-    for k in sorted({0, n // 2, n}):
+    not_json: list[str] = []
+    # Saved in epoch 0 (at its start, middle and end, before the pass ends) and in the middle
+    # of epoch 1 (a state must carry its epoch).
+    points = [(0, k) for k in sorted({0, n // 2, n})] + [(1, n // 2)]
+    for epoch, k in points:
         sampler = run.build(n)
         if plan.set_epoch:
-            sampler.set_epoch(0)
+            sampler.set_epoch(epoch)
+        else:
+            for _ in range(epoch):  # reach the epoch by passes
+                list(sampler)
         iterator = iter(sampler)
         for _ in range(k):
             next(iterator)
         state = sampler.state_dict()
+        try:  # what a JSON checkpoint, or a StatefulDataLoader's, stores
+            state = json.loads(json.dumps(state))
+        except (TypeError, ValueError) as exc:
+            not_json.append(f"epoch {epoch}, k = {k}: {exc}")
         fresh = run.build(n)
         fresh.load_state_dict(state)
-        rest = [p.tolist() for p in run.read(fresh, 0 if plan.set_epoch else None)]
-        after = [p.tolist() for p in run.read(fresh, 1 if plan.set_epoch else None)]
-        expected = want[0][k:] + want[1]
+        rest = [p.tolist() for p in run.read(fresh, epoch if plan.set_epoch else None)]
+        after = [p.tolist() for p in run.read(fresh, epoch + 1 if plan.set_epoch else None)]
+        expected = want[epoch][k:] + want[epoch + 1]
         got = rest + after
         compared += len(expected)
         if got != expected:
@@ -794,8 +834,10 @@ def _resume_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
                     min(len(got), len(expected)),
                 )
                 detail = (
-                    f"; saved after {k} batches: {len(got)} batches follow (want "
-                    f"{len(expected)}), first difference at batch {k + first} of epoch 0+1"
+                    f"; saved after {k} batches of epoch {epoch}: {len(got)} batches follow "
+                    f"(want {len(expected)}), first difference at batch {k + first} of epoch "
+                    f"{epoch}+{epoch + 1}"
+                    + (" (set_epoch(epoch) called after load_state_dict)" if plan.set_epoch else "")
                 )
     out = [
         exact(
@@ -803,9 +845,18 @@ def _resume_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
             setting,
             bad + int(compared == 0),
             compared * batch,
-            f"state saved after k = 0, {n // 2}, {n} of {n} batches, loaded into a fresh "
-            "sampler: the rest of the epoch and the next as uninterrupted" + detail,
-        )
+            f"state saved after k = 0, {n // 2}, {n} of {n} batches of epoch 0 and {n // 2} of "
+            "epoch 1, loaded into a fresh sampler: the rest of the epoch and the next as "
+            "uninterrupted" + detail,
+        ),
+        exact(
+            "resume_state_is_json",
+            setting,
+            len(not_json),
+            len(points),
+            "state_dict() survives json.dumps / json.loads"
+            + (f"; not at {not_json[0]}" if not_json else ""),
+        ),
     ]
     if "resume_refuses_foreign_state" in planned:
         other = run.build(n, seed=run.seed + 1)

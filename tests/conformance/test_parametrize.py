@@ -114,3 +114,25 @@ def test_bad_arguments_raise_where_the_decorator_is() -> None:
     """Invalid kinds or configurations fail at import, not inside a test."""
     with pytest.raises(InvalidArgumentError, match=re.escape('`level` must be "quick" or')):
         parametrize_with_checks(control, level="slow")
+
+
+@pytest.mark.statistical(level=TEST_LEVEL)
+def test_a_failing_sampler_api_check_fails_the_kind_tested_test() -> None:
+    """The sampler API adds epoch, rank and resume checks that no planned test stands for;
+    one of them failing (a rank one batch short) fails quota-tested with its message,
+    while the planned checks pass (rate 1e-8: one run)."""
+    from refsampler.conformance.mutants import unequal_rank_lengths
+    from refsampler.conformance.streams import SamplerAdapter
+
+    mark = parametrize_with_checks(
+        SamplerAdapter(unequal_rank_lengths),
+        kinds=["quota"],
+        configs=["many-classes"],
+        family_level=TEST_LEVEL,
+    )
+    items = [param.values[0] for param in mark.args[1]]
+    for item in items[:-1]:
+        item()  # the planned checks pass
+    assert items[-1].id == "quota-tested"
+    with pytest.raises(pytest.fail.Exception, match=r"many-classes/ranks_equal_length\[2\]"):
+        items[-1]()

@@ -37,6 +37,10 @@ SAMPLER_CAUGHT_BY = {
     "accepts_foreign_state": ("fixed", "long-tail", "resume_refuses_foreign_state"),
     "restarts_cycles_each_epoch": ("quota", "long-tail", "cycles_continue_across_epochs"),
     "schedule_ignored": ("random", "schedule", "epochs_pooled_shares"),
+    "same_batches_on_every_rank": ("random", "long-tail", "ranks_differ[2]"),
+    "sorts_labels_later": ("fixed", "long-tail", "epochs_shape"),
+    "state_forgets_epoch": ("quota", "long-tail", "resume_continues_exactly"),
+    "state_holds_numpy_ints": ("fixed", "long-tail", "resume_state_is_json"),
 }
 #: Stream checks no designated catch above covers, with the mutant that also fails them.
 SAMPLER_ALSO_CAUGHT = {
