@@ -65,10 +65,11 @@ def cycle_checks(sample: Sample) -> list[CheckResult]:
     ``j``-th occurrence of a member must lie in cycle ``j``, i.e. its batch interval must meet
     ``[j n_c, (j + 1) n_c)``; this is exact and holds for every correct output.
 
-    Two consecutive cycles are *repeated* when every member's offset interval in cycle ``j``
-    meets its interval in cycle ``j + 1``, which a repeated permutation always satisfies. For a
-    fresh permutation of ``n_c >= 16`` members with at most ``n_c / 8`` of them per batch the
-    chance of that is below ``(1/4) ** n_c``, so the check is treated as exact.
+    Cycle ``j`` *repeats* cycle ``j - d`` (``d`` = 1, 2 or 3: a permutation reused, or two or
+    three taking turns) when every member's offset interval in one meets its interval in the
+    other, which a repeated permutation always satisfies. For a fresh permutation of
+    ``n_c >= 16`` members with at most ``n_c / 8`` of them per batch the chance of that is
+    below ``(1/4) ** n_c`` per pair, so the check is treated as exact.
 
     ``distinct_in_batch`` looks at every batch and class with ``n_c >= a_kc``: a cycle that
     wraps inside such a batch must start its new permutation with members the batch has not
@@ -122,15 +123,14 @@ def cycle_checks(sample: Sample) -> list[CheckResult]:
         cyc, rank = occurrence[in_cycles], member_rank[in_cycles]
         low[cyc, rank] = start[in_cycles] - cyc * size
         high[cyc, rank] = stop[in_cycles] - cyc * size
-        meets = (low[1:] < high[:-1]) & (low[:-1] < high[1:])
-        repeats = meets.all(axis=1)
-        observable_pairs += repeats.size
-        repeated_pairs += int(repeats.sum())
-        if repeats.any() and not repeat_detail:
-            repeat_detail = (
-                f"; class {c}: cycle {int(np.argmax(repeats)) + 1} repeats cycle "
-                + str(int(np.argmax(repeats)))
-            )
+        for d in range(1, min(3, complete_cycles - 1) + 1):
+            meets = (low[d:] < high[:-d]) & (low[:-d] < high[d:])
+            repeats = meets.all(axis=1)
+            observable_pairs += repeats.size
+            repeated_pairs += int(repeats.sum())
+            if repeats.any() and not repeat_detail:
+                j = int(np.argmax(repeats))
+                repeat_detail = f"; class {c}: cycle {j + d} repeats cycle {j}"
     draws = int(batches.size)
     results = [
         exact(
@@ -152,8 +152,8 @@ def cycle_checks(sample: Sample) -> list[CheckResult]:
                 setting,
                 repeated_pairs + unchecked,
                 draws,
-                f"{repeated_pairs} of {observable_pairs} observable consecutive cycle pairs "
-                "repeated" + repeat_detail,
+                f"{repeated_pairs} of {observable_pairs} observable pairs of cycles 1 to 3 "
+                "apart repeated" + repeat_detail,
             )
         )
     return results

@@ -176,6 +176,8 @@ def _stream(rng: np.random.Generator, size: int, rows: IntVector, defect: str) -
     if defect == "no_reshuffle":
         return np.tile(rng.permutation(size), cycles)[:total]
     perm = rng.permuted(np.tile(np.arange(size), (cycles, 1)), axis=1)
+    if defect == "alternating_cycles":
+        perm = perm[np.arange(cycles) % 2].copy()  # cycles A, B, A, B, ...
     if defect != "repeats_at_wrap":
         starts = np.cumsum(rows) - rows
         for j in range(1, cycles):
@@ -452,6 +454,10 @@ no_reshuffle = _mutant(
     "no_reshuffle",
     "One permutation per class, reused on every cycle wrap (the original's defect).",
 )
+alternating_cycles = _mutant(
+    "alternating_cycles",
+    "Two permutations per class, taking turns: every cycle repeats the one two before it.",
+)
 repeats_at_wrap = _mutant(
     "repeats_at_wrap",
     "A cycle that ends inside a batch starts its next permutation anywhere: a member can "
@@ -646,6 +652,7 @@ MUTANTS: dict[str, Callable[..., Any]] = {
         repeated_batch_classes,
         with_replacement,
         no_reshuffle,
+        alternating_cycles,
         repeats_at_wrap,
         same_batch,
         sorted_by_class,

@@ -90,6 +90,7 @@ CAUGHT_BY = {
     "repeated_batch_classes": ("random", "long-tail", "serial_batches"),
     "with_replacement": ("fixed", "long-tail", "without_replacement_in_cycle"),
     "no_reshuffle": ("fixed", "long-tail", "cycles_reshuffled"),
+    "alternating_cycles": ("fixed", "long-tail", "cycles_reshuffled"),
     "repeats_at_wrap": ("fixed", "tied-remainders", "distinct_in_batch"),
     "same_batch": ("quota", "long-tail", "prefix_error_below_1"),
     "sorted_by_class": ("fixed", "uniform", "within_batch_exchangeable"),

@@ -29,6 +29,7 @@ def test_cycle_checks_pass_for_the_control(kind: str) -> None:
     [
         ("with_replacement", {"without_replacement_in_cycle", "distinct_in_batch"}),
         ("no_reshuffle", {"cycles_reshuffled"}),
+        ("alternating_cycles", {"cycles_reshuffled"}),
         ("repeats_at_wrap", {"distinct_in_batch"}),
     ],
 )
