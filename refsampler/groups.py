@@ -133,7 +133,9 @@ class RateGroups:
             # whole number, and the chosen group's ideal is whole only every denominator slots.
             # Among rates that dwarf the residual: a tiny rate could turn negative.
             pool = [g for g, r in enumerate(rho) if r > abs(residual) * (1 << 20)]
-            largest = max(pool or range(len(rho)), key=lambda g: (rho[g].denominator, rho[g], g))
+            # None does: the largest rate, as the residual is then no rounding error of one.
+            pool = pool or [max(range(len(rho)), key=lambda g: (rho[g], g))]
+            largest = max(pool, key=lambda g: (rho[g].denominator, rho[g], g))
             rho[largest] = Fraction(self.seats_per_slot) - sum(
                 (r for g, r in enumerate(rho) if g != largest), Fraction(0)
             )

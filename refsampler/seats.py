@@ -37,7 +37,7 @@ denominators, as targets from class counts and decimal alphas are, stay exact), 
 ``D`` between ``2**57`` and ``2**58``, a multiple of the common denominator of the simplest
 rates (which stay exact: 1/3 gives one seat in every three slots), with the other rates
 rounded to it by largest remainder so they still sum to an integer (such a class's ideal then
-moves by less than ``2**-57`` of a seat per batch). PD2 works on
+moves by less than ``2**-56`` of a seat per batch). PD2 works on
 each group's lag numerator ``t * num_g - E_g * D``, below ``D`` in magnitude, in 64-bit
 integers. Imports numpy only.
 

@@ -62,6 +62,15 @@ def test_the_rounding_residual_leaves_simple_rates_exact() -> None:
     assert len(moved) == 1 and abs(rho[moved[0]] - Fraction(float(rates[moved[0]]))) < 1e-16
 
 
+def test_a_residual_no_rate_dwarfs_goes_to_the_largest_rate() -> None:
+    """Every rate within 2**20 of the residual: the residual goes to the largest rate, so the
+    tiny one (largest denominator) does not turn negative."""
+    tiny = 3.2716e-7 + 1e-12 * np.pi
+    rates = np.array([0.53, 0.71, 0.76 - tiny + 9e-7, tiny])
+    groups = RateGroups(rates, 2, (0,))
+    assert all(r > 0 for r in groups.rho) and sum(groups.rho, Fraction(0)) == 2
+
+
 def test_exact_values_gives_distinct_fractions_and_inverse() -> None:
     """exact_values: the snapped distinct values, and each input's index among them."""
     values = np.array([0.3, 0.1 + 0.2, 0.5, 0.3, 0.0])
