@@ -131,10 +131,11 @@ class RateGroups:
             # denominator (then the largest rate): a simple rate such as 3/4 stays exact, or
             # the residual could hand its group a seat early at a slot where its ideal is a
             # whole number, and the chosen group's ideal is whole only every denominator slots.
-            # Among rates that dwarf the residual: a tiny rate could turn negative.
-            pool = [g for g, r in enumerate(rho) if r > abs(residual) * (1 << 20)]
-            # None does: the largest rate, as the residual is then no rounding error of one.
-            pool = pool or [max(range(len(rho)), key=lambda g: (rho[g], g))]
+            # Among rates that dwarf the residual (a tiny rate could turn negative); when none
+            # does, the largest rate, as the residual is then no rounding error of one.
+            pool = [g for g, r in enumerate(rho) if r > abs(residual) * (1 << 20)] or [
+                max(range(len(rho)), key=lambda g: (rho[g], g))
+            ]
             largest = max(pool, key=lambda g: (rho[g].denominator, rho[g], g))
             rho[largest] = Fraction(self.seats_per_slot) - sum(
                 (r for g, r in enumerate(rho) if g != largest), Fraction(0)

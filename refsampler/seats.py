@@ -82,10 +82,6 @@ RATE_BITS = 58
 EXACT_BITS = 24
 
 
-def _lcm(a: int, b: int) -> int:
-    return a * b // math.gcd(a, b)
-
-
 def _common(sigma: list[Fraction], total: int) -> tuple[list[int], int]:
     """Numerators of ``sigma`` over one denominator ``D``, summing to ``total * D``: exact
     when the rates' least common denominator is at most ``2**RATE_BITS``. Otherwise ``D`` is
@@ -95,7 +91,7 @@ def _common(sigma: list[Fraction], total: int) -> tuple[list[int], int]:
     others are rounded to ``1/D`` by largest remainder (every positive rate stays positive)."""
     den = 1
     for s in sigma:
-        den = _lcm(den, s.denominator)
+        den = math.lcm(den, s.denominator)
         if den > 1 << RATE_BITS:
             break
     else:
@@ -103,7 +99,7 @@ def _common(sigma: list[Fraction], total: int) -> tuple[list[int], int]:
     simple = 1
     exact = set()
     for j in sorted(range(len(sigma)), key=lambda j: sigma[j].denominator):
-        wider = _lcm(simple, sigma[j].denominator)
+        wider = math.lcm(simple, sigma[j].denominator)
         if wider > 1 << EXACT_BITS:
             break
         simple = wider
