@@ -178,7 +178,10 @@ class MemberStreams:
         lengths = self.block_len[present]
         low = first[present] // lengths
         high = last[present] // lengths
-        stale = cache.block[present] != low
+        spanning = high > low
+        # A lazily read class whose draws span blocks is read straight from its bijection
+        # into the scratch area (below), so its memo block would be computed for nothing.
+        stale = (cache.block[present] != low) & ~(spanning & self.lazy[present])
         stale_classes, stale_blocks = present[stale], low[stale]
         lazy = self.lazy[stale_classes]
         if lazy.any():
@@ -189,7 +192,6 @@ class MemberStreams:
         origin = np.zeros(k, dtype=np.int64)
         origin[present] = self.memo_start[present] - low * lengths
         memo = cache.memo
-        spanning = high > low
         if spanning.any():
             origin[present[spanning]] = self._fill_scratch(
                 cache, present[spanning], first[present[spanning]], last[present[spanning]]

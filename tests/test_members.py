@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from refsampler import keys
 from refsampler.classes import ClassIndex
 from refsampler.members import MemberStreams
 from refsampler.plan import Plan
@@ -185,3 +186,26 @@ def test_vectorised_heads_equal_the_rotations(seed: int) -> None:
             np.testing.assert_array_equal(
                 plans[0].batches(epoch, rank), plans[1].batches(epoch, rank)
             )
+
+
+def test_a_lazy_class_spanning_blocks_evaluates_each_draw_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A lazily read class whose draws span several blocks is read straight from its
+    bijection, each draw once: no memo block is computed for it on the side."""
+    labels = np.repeat(np.arange(2), [40, 5])
+    streams = MemberStreams(
+        ClassIndex.from_labels(labels), 2, np.array([1, 1]), lazy_size=30, block_draws=8
+    )
+    evaluated: list[int] = []
+    permute = keys.feistel_permute
+
+    def spy(values: IntArray, *args: object) -> IntArray:
+        evaluated.append(int(np.size(values)))
+        return permute(values, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(keys, "feistel_permute", spy)
+    cache = streams.new_cache()
+    drawn = streams.draw(np.array([0, 1, 0]), np.array([3, 0, 4]), np.array([1, 2, 20]), cache)
+    assert sum(evaluated) == 21  # class 0's positions 3 .. 23, over three blocks of 8
+    np.testing.assert_array_equal(drawn[[0, *range(3, 23)]], _draw(streams, 0, 3, 24))
