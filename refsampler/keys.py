@@ -14,6 +14,8 @@ block and never overlaps (a block draws far fewer than ``2**64`` numbers).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import numpy.typing as npt
 
@@ -128,13 +130,18 @@ def mix64(*key: int) -> int:
     deterministic priorities where a generator per value would cost too much."""
     x = 0
     for part in key:
-        x = (x ^ (part & _MASK64)) * _GOLDEN & _MASK64
-        x ^= x >> 30
-        x = x * 0xBF58476D1CE4E5B9 & _MASK64
-        x ^= x >> 27
-        x = x * 0x94D049BB133111EB & _MASK64
-        x ^= x >> 31
+        x = _fold(x, part)
     return x
+
+
+def _fold(x: int, part: int) -> int:
+    """One step of :func:`mix64`: fold ``part`` into the state ``x``."""
+    x = (x ^ (part & _MASK64)) * _GOLDEN & _MASK64
+    x ^= x >> 30
+    x = x * _M1_INT & _MASK64
+    x ^= x >> 27
+    x = x * _M2_INT & _MASK64
+    return x ^ (x >> 31)
 
 
 def uniform_order(rng: np.random.Generator, size: int, rows: int) -> npt.NDArray[np.int64]:
@@ -146,8 +153,18 @@ def uniform_order(rng: np.random.Generator, size: int, rows: int) -> npt.NDArray
 
 
 def feistel_keys(*key: int) -> npt.NDArray[np.uint64]:
-    """The :data:`FEISTEL_ROUNDS` round keys of the bijection keyed by ``key``."""
-    return np.array([mix64(*key, j) for j in range(FEISTEL_ROUNDS)], dtype=np.uint64)
+    """The :data:`FEISTEL_ROUNDS` round keys of the bijection keyed by ``key``:
+    ``mix64(*key, j)`` for round ``j`` (read-only; cached, since every block of a lazily read
+    cycle needs its cycle's keys)."""
+    return _feistel_keys(key)
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _feistel_keys(key: tuple[int, ...]) -> npt.NDArray[np.uint64]:
+    x = mix64(*key)  # the rounds share the key's prefix of the fold
+    out = np.array([_fold(x, j) for j in range(FEISTEL_ROUNDS)], dtype=np.uint64)
+    out.flags.writeable = False
+    return out
 
 
 def feistel_permute(

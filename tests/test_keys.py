@@ -119,6 +119,18 @@ def test_mix64_is_deterministic_64_bit(key: tuple[int, ...]) -> None:
     assert keys.mix64(*key) == value
 
 
+@settings(max_examples=30, deadline=None)
+@given(key=KEY)
+def test_feistel_round_keys_are_mix64_of_the_key_and_round(key: tuple[int, ...]) -> None:
+    """Round j's key is mix64(*key, j), however often it is asked for (it is cached), and the
+    cached array cannot be changed by a caller."""
+    expected = [keys.mix64(*key, j) for j in range(keys.FEISTEL_ROUNDS)]
+    for _ in range(2):
+        got = keys.feistel_keys(*key)
+        assert got.tolist() == expected
+        assert not got.flags.writeable
+
+
 def test_mix64_separates_order_and_coordinates() -> None:
     """mix64 gives distinct values to permuted and neighbouring keys (no collisions among
     a few thousand small keys)."""
