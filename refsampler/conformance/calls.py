@@ -20,13 +20,17 @@ import numpy.typing as npt
 
 from ..errors import RefSamplerError
 
-__all__ = ["AdapterExit", "Call", "call", "with_timeout"]
+__all__ = ["AdapterExit", "Call", "CallTimedOut", "call", "timed", "with_timeout"]
 
 T = TypeVar("T")
 
 
 class AdapterExit(RefSamplerError):
     """The implementation (or its module) raised ``SystemExit``: an adapter error."""
+
+
+class CallTimedOut(RefSamplerError):
+    """A call of the implementation outlasted its time limit; the message names the call."""
 
 
 class _Timeout(BaseException):
@@ -76,6 +80,30 @@ def with_timeout(function: Callable[[], T], seconds: float | None) -> T:
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+def timed(function: Callable[[], T], seconds: float | None, what: str) -> T:
+    """``function()`` under :func:`with_timeout`, its timeout raised as :class:`CallTimedOut`.
+
+    Parameters
+    ----------
+    function : callable
+        The call of the implementation.
+    seconds : float or None
+        The limit (None: no limit).
+    what : str
+        What the call does, for the message: ``"the epoch 1 pass"`` gives ``"the epoch 1 pass
+        did not finish within 5 s (--timeout)"``.
+
+    Raises
+    ------
+    CallTimedOut
+        When the time is up (an ``Exception``, unlike the signal that interrupts the call).
+    """
+    try:
+        return with_timeout(function, seconds)
+    except _Timeout:
+        raise CallTimedOut(f"{what} did not finish within {seconds:g} s (--timeout)") from None
 
 
 @dataclass

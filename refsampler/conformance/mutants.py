@@ -8,8 +8,10 @@ refsampler.conformance.mutants:NAME`` exits 1 for each.
 Besides the mutants, :data:`PARTIAL` holds correct implementations that serve only some
 configurations (exit 0 with the others listed as declined, or 3 when a requested kind has
 nothing left), and a few adapters that are broken as *adapters*: :func:`exits` (exit 2),
-:func:`hangs` (a failed ``runs`` check under ``--timeout``), the factories
-:class:`ShufflingFactory` (exit 1: it shuffles the caller's lists) and
+:func:`hangs` (a failed ``runs`` check under ``--timeout``) and its sampler-API twin
+:func:`hangs_in_epoch_1` (failed epoch, rank and resume checks under ``--timeout``), the factories
+:class:`ShufflingFactory` (exit 1: it shuffles the caller's lists),
+:class:`CrashingFactory` (exit 1: an error naming the kind is no decline) and
 :class:`KindRejectingFactory` (declines ``quota`` as pytorch_balanced_sampler does).
 
 Every function above :data:`SAMPLER_MUTANTS` follows the adapter protocol
@@ -50,6 +52,7 @@ __all__ = [
     "declines_everything",
     "exits",
     "hangs",
+    "hangs_in_epoch_1",
     "imbalanced_dataset_sampler",
     "inverse_count_weights",
     "only_alpha_one",
@@ -1018,16 +1021,27 @@ def per_shard_renormalisation(labels: Any, **kwargs: Any) -> Any:
     return Shard(inner)
 
 
+class _ResumesLate(Wrapped):
+    def state_in(self, state: dict[str, Any]) -> dict[str, Any]:
+        if 0 < state["batches_yielded"] < len(self.inner):
+            state["batches_yielded"] += 1
+        return state
+
+
 def resume_off_by_one(labels: Any, **kwargs: Any) -> Wrapped:
     """``load_state_dict`` resumes one batch late (a batch is skipped)."""
+    return _ResumesLate(_inner(labels, **kwargs))
 
-    class Skip(Wrapped):
-        def state_in(self, state: dict[str, Any]) -> dict[str, Any]:
-            if 0 < state["batches_yielded"] < len(self.inner):
-                state["batches_yielded"] += 1
-            return state
 
-    return Skip(_inner(labels, **kwargs))
+def resume_off_by_one_without_len(labels: Any, **kwargs: Any) -> Wrapped:
+    """:func:`resume_off_by_one` whose ``__len__`` raises ``NotImplementedError`` (a length
+    "not known", as many custom samplers say): a broken ``len`` must not hide the resume."""
+
+    class NoLen(_ResumesLate):
+        def __len__(self) -> int:
+            raise NotImplementedError("length unknown")
+
+    return NoLen(_inner(labels, **kwargs))
 
 
 def resume_restarts_epoch(labels: Any, **kwargs: Any) -> Wrapped:
@@ -1139,6 +1153,7 @@ SAMPLER_MUTANTS: dict[str, Callable[..., Any]] = {
         ranks_share_members,
         per_shard_renormalisation,
         resume_off_by_one,
+        resume_off_by_one_without_len,
         resume_restarts_epoch,
         accepts_foreign_state,
         restarts_cycles_each_epoch,
@@ -1149,6 +1164,27 @@ SAMPLER_MUTANTS: dict[str, Callable[..., Any]] = {
         state_holds_numpy_ints,
     )
 }
+
+
+def hangs_in_epoch_1(labels: Any, **kwargs: Any) -> Wrapped:
+    """Correct in epoch 0; every pass of a later epoch never ends (a deadlock after the first
+    epoch): ``--timeout`` turns each hang into failed stream checks naming the pass."""
+
+    class Hangs(Wrapped):
+        epoch = 0
+
+        def set_epoch(self, epoch: int) -> None:
+            self.epoch = epoch
+            super().set_epoch(epoch)
+
+        def __iter__(self) -> Iterator[list[int]]:
+            if self.epoch >= 1:
+                deadline = time.monotonic() + 3600.0
+                while time.monotonic() < deadline:  # short sleeps: a timer signal ends it
+                    time.sleep(0.01)
+            return super().__iter__()
+
+    return Hangs(_inner(labels, **kwargs))
 
 
 def declines_every_sampler(labels: Any, **kwargs: Any) -> Any:

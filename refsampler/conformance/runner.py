@@ -290,7 +290,7 @@ def verify(
             streams.DEFAULT_WORLD_SIZES if world_sizes is None else world_sizes,
         )
         candidates = _settings(selected, chosen, level, family_level, 1)
-        stream_plan = streams.detect(adapter, candidates, n_epochs, sizes)
+        stream_plan = streams.detect(adapter, candidates, n_epochs, sizes, timeout)
     settings = plan_run(selected, chosen, level, family_level, stream_plan)
     if select is not None:
         pairs = set(select)
@@ -330,8 +330,8 @@ def verify(
         )
         results = _check_one(adapter, setting, derived, timeout, run)
         if isinstance(adapter, streams.SamplerAdapter) and run.status == "ran":
-            results += streams.stream_checks(adapter, setting, config.labels(), derived)
-            note = streams.plain_loop_note(adapter, setting, config.labels(), derived)
+            results += streams.stream_checks(adapter, setting, config.labels(), derived, timeout)
+            note = streams.plain_loop_note(adapter, setting, config.labels(), derived, timeout)
             report.notes.append(f"{setting.kind}/{config.name}: {note}")
         if run.status == "declined":
             say(f"{setting.kind:<6} {config.name:<15} declined: {run.reason}")
@@ -356,6 +356,12 @@ def _capabilities_note(plan: Any) -> str:
     text = f"sampler methods found: {', '.join(found) or 'none'}"
     if missing:
         text += f"; absent (their checks skipped): {', '.join(missing)}"
+    if plan.len_problem:
+        text += f" ({plan.len_problem}: taken as no len)"
+    if plan.problem:
+        text += (
+            f"; no sampler could be built to detect them ({plan.problem}): every stream check fails"
+        )
     text += f"; {plan.epochs} epochs, world sizes {', '.join(map(str, plan.world_sizes))}"
     return text
 

@@ -45,15 +45,15 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from .. import kinds as _kinds
-from . import appearances, counts, cycles, stats
+from . import appearances, calls, counts, cycles, stats
 from .checks import exact, pending
 from .results import CheckResult
 from .sample import EPS, Sample, Setting, per_batch_counts
@@ -73,6 +73,7 @@ __all__ = [
     "validate_streams",
 ]
 
+T = TypeVar("T")
 IntMatrix = npt.NDArray[np.int64]
 FloatMatrix = npt.NDArray[np.float64]
 
@@ -102,6 +103,11 @@ class StreamPlan:
         Whether the sampler has ``set_epoch``, ``state_dict`` + ``load_state_dict``, ``len``.
     refuses_foreign : bool
         Whether the adapter claims to refuse states of another configuration.
+    len_problem : str
+        What ``len()`` raised when it raised (then ``has_len`` is False), or "".
+    problem : str
+        Why no sampler could be built to detect the methods ("" when one was): every stream
+        check then fails.
     """
 
     epochs: int
@@ -110,6 +116,8 @@ class StreamPlan:
     resume: bool = True
     has_len: bool = True
     refuses_foreign: bool = False
+    len_problem: str = ""
+    problem: str = ""
 
 
 class SamplerAdapter:
@@ -141,25 +149,42 @@ class SamplerAdapter:
             return _Batched(sampler, BatchSampler(sampler, kwargs["batch_size"], drop_last=False))
         return sampler
 
-    def __call__(self, labels: Any, **kwargs: Any) -> list[list[int]]:
+    def __call__(self, labels: Any, **kwargs: Any) -> Iterator[list[int]]:
         sampler = self.build(labels, **kwargs)
         if callable(getattr(sampler, "set_epoch", None)):
             sampler.set_epoch(0)
-        return [_positions(b).tolist() for b in sampler]
+        # Lazily, so that the caller sees when a decline or a change of the labels happens.
+        return (_positions(b).tolist() for b in sampler)
 
-    def capabilities(self, labels: Any, **kwargs: Any) -> tuple[bool, bool, bool]:
-        """(set_epoch, state_dict + load_state_dict, len) of a sampler built with ``kwargs``."""
-        sampler = self.build(labels, **kwargs)
+    def capabilities(
+        self, labels: Any, *, timeout: float | None = None, **kwargs: Any
+    ) -> tuple[bool, bool, bool, str]:
+        """(set_epoch, state_dict + load_state_dict, len, why len failed) of a sampler built
+        with ``kwargs``.
+
+        Each method is detected on its own. A ``len()`` that raises anything (or outlasts
+        ``timeout``) counts as no ``len``, and the last item says what it raised, so one
+        failing method never hides the others.
+
+        Raises
+        ------
+        Exception
+            Whatever building the sampler raised (``NotImplementedError`` is a decline), or
+            :class:`~refsampler.conformance.calls.CallTimedOut`.
+        """
+        sampler = calls.timed(lambda: self.build(labels, **kwargs), timeout, "building the sampler")
         has = [
             callable(getattr(sampler, name, None))
             for name in ("set_epoch", "state_dict", "load_state_dict")
         ]
+        why = ""
         try:
-            len(sampler)
-            has_len = True
-        except TypeError:
-            has_len = False
-        return has[0], has[1] and has[2], has_len
+            calls.timed(lambda: len(sampler), timeout, "len()")
+        except calls.CallTimedOut as exc:
+            why = str(exc)
+        except Exception as exc:  # a len that raises is no len, whatever it raises
+            why = f"len() raised {type(exc).__name__}" + (f": {exc}" if str(exc) else "")
+        return has[0], has[1] and has[2], not why, why
 
 
 def _signature(function: Any) -> Any:
@@ -261,35 +286,53 @@ def epoch_batches(setting: Setting, epochs: int, world: int = 1) -> int:
 class _Run:
     """Builds samplers of one (kind, configuration) and reads passes, recording problems."""
 
-    def __init__(self, adapter: SamplerAdapter, setting: Setting, labels: Any, seed: int) -> None:
+    def __init__(
+        self,
+        adapter: SamplerAdapter,
+        setting: Setting,
+        labels: Any,
+        seed: int,
+        timeout: float | None = None,
+    ) -> None:
         self.adapter, self.setting, self.labels, self.seed = adapter, setting, labels, seed
+        self.timeout = timeout
         self.problems: list[str] = []
         self.inputs: list[str] = []
+
+    def call(self, what: str, function: Callable[[], T]) -> T:
+        """``function()``, a call into the sampler, under ``--timeout`` (a hang raises
+        :class:`~refsampler.conformance.calls.CallTimedOut` naming ``what``)."""
+        return calls.timed(function, self.timeout, what)
 
     def build(
         self, n_batches: int, *, seed: int | None = None, world: int = 1, rank: int = 0
     ) -> Any:
         config = self.setting.config
         given = self.labels.copy()
-        sampler = self.adapter.build(
-            given,
-            kind=self.setting.kind,
-            alpha=config.alpha,
-            batch_size=config.batch_size,
-            n_batches=n_batches,
-            seed=self.seed if seed is None else seed,
-            num_replicas=world,
-            rank=rank,
-            **self.setting.options,
+        sampler = self.call(
+            "building the sampler" + (f" (rank {rank} of {world})" if world > 1 else ""),
+            lambda: self.adapter.build(
+                given,
+                kind=self.setting.kind,
+                alpha=config.alpha,
+                batch_size=config.batch_size,
+                n_batches=n_batches,
+                seed=self.seed if seed is None else seed,
+                num_replicas=world,
+                rank=rank,
+                **self.setting.options,
+            ),
         )
         sampler._conformance_labels = given if _settable(sampler) else None
         return sampler
 
-    def read(self, sampler: Any, epoch: int | None) -> list[npt.NDArray[np.int64]]:
-        """One pass (after ``set_epoch(epoch)`` unless ``epoch`` is None)."""
+    def read(self, sampler: Any, epoch: int | None, who: str = "") -> list[npt.NDArray[np.int64]]:
+        """One pass (after ``set_epoch(epoch)`` unless ``epoch`` is None); ``who`` names the
+        rank in a timeout's message."""
         if epoch is not None and callable(getattr(sampler, "set_epoch", None)):
-            sampler.set_epoch(epoch)
-        out = [_positions(b) for b in sampler]
+            self.call(f"set_epoch({epoch}){who}", lambda: sampler.set_epoch(epoch))
+        what = f"the epoch {epoch} pass" if epoch is not None else "a pass without set_epoch"
+        out = self.call(what + who, lambda: [_positions(b) for b in sampler])
         given = getattr(sampler, "_conformance_labels", None)
         if given is not None and not np.array_equal(given, self.labels):
             self.inputs.append("labels modified by the sampler")
@@ -299,7 +342,16 @@ class _Run:
         self, n_batches: int, epochs: int, *, set_epoch: bool = True, **where: Any
     ) -> list[list[npt.NDArray[np.int64]]]:
         sampler = self.build(n_batches, **where)
-        return [self.read(sampler, e if set_epoch else None) for e in range(epochs)]
+        world, rank = where.get("world", 1), where.get("rank", 0)
+        who = f" of rank {rank} of {world}" if world > 1 else ""
+        return [self.read(sampler, e if set_epoch else None, who) for e in range(epochs)]
+
+
+def _take(sampler: Any, k: int) -> None:
+    """Start a pass and take its first ``k`` batches (a state is saved after them)."""
+    iterator = iter(sampler)
+    for _ in range(k):
+        next(iterator)
 
 
 def _settable(sampler: Any) -> bool:
@@ -326,15 +378,31 @@ def _matrix(passes: list[npt.NDArray[np.int64]], batch: int, size: int) -> tuple
 
 
 def stream_checks(
-    adapter: SamplerAdapter, setting: Setting, labels: Any, seed: int
+    adapter: SamplerAdapter,
+    setting: Setting,
+    labels: Any,
+    seed: int,
+    timeout: float | None = None,
 ) -> list[CheckResult]:
     """Every check :func:`plan_streams` lists for ``setting``, in that order, plus notes.
 
-    Exceptions raised by the sampler fail the check that was running (its detail says so).
+    Exceptions raised by the sampler fail the checks of the section that was running (their
+    detail says so), and so does a call of the sampler -- building it, ``set_epoch``, a pass,
+    ``state_dict`` / ``load_state_dict``, ``len`` -- that outlasts ``timeout`` seconds (the
+    detail names the call). When the sampler's methods could not be detected
+    (:attr:`StreamPlan.problem`), every check fails.
     """
     plan: StreamPlan = setting.streams
     planned = dict(plan_streams(setting))
-    run = _Run(adapter, setting, labels, seed)
+    if plan.problem:
+        text = f"the sampler's methods could not be detected: {plan.problem}"
+        return [
+            exact(name, setting, 1, 0, text)
+            if is_exact
+            else _failed_statistical(name, setting, text)
+            for name, is_exact in planned.items()
+        ]
+    run = _Run(adapter, setting, labels, seed, timeout)
     results: list[CheckResult] = []
     sections: list[Callable[[], list[CheckResult]]] = [lambda: _epoch_checks(run, planned)]
     for w in plan.world_sizes:
@@ -345,8 +413,12 @@ def stream_checks(
     for section, names in zip(sections, _section_names(planned, plan), strict=True):
         try:
             results += section()
-        except Exception as exc:  # the sampler raised: every check of the section fails
-            text = f"the sampler raised {type(exc).__name__}: {exc}"
+        except Exception as exc:  # the sampler raised or hung: every check of the section fails
+            text = (
+                str(exc)
+                if isinstance(exc, calls.CallTimedOut)
+                else f"the sampler raised {type(exc).__name__}: {exc}"
+            )
             results += [exact(name, setting, 1, 0, text) for name in names if planned[name]] + [
                 _failed_statistical(name, setting, text) for name in names if not planned[name]
             ]
@@ -509,9 +581,10 @@ def _epoch_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
         bad += off
     if plan.has_len:
         sampler = run.build(n)
-        if len(sampler) != n:
+        length = run.call("len()", lambda: len(sampler))
+        if length != n:
             bad += 1
-            detail += f"; len() is {len(sampler)}, want {n}"
+            detail += f"; len() is {length}, want {n}"
     out.append(
         exact(
             "epochs_shape",
@@ -634,13 +707,21 @@ def _epoch_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
     return out
 
 
-def plain_loop_note(adapter: SamplerAdapter, setting: Setting, labels: Any, seed: int) -> str:
+def plain_loop_note(
+    adapter: SamplerAdapter,
+    setting: Setting,
+    labels: Any,
+    seed: int,
+    timeout: float | None = None,
+) -> str:
     """What a loop that never calls ``set_epoch`` gets: distinct epochs, or replays."""
-    run = _Run(adapter, setting, labels, seed)
+    run = _Run(adapter, setting, labels, seed, timeout)
     plan: StreamPlan = setting.streams
     n = min(epoch_batches(setting, plan.epochs), RESUME_BATCHES)
     try:
         passes = run.epochs(n, plan.epochs, set_epoch=False)
+    except calls.CallTimedOut as exc:
+        return f"without set_epoch, {exc}"
     except Exception as exc:
         return f"without set_epoch the sampler raised {type(exc).__name__}: {exc}"
     keys = [tuple(tuple(p.tolist()) for p in one) for one in passes]
@@ -807,20 +888,18 @@ def _resume_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
     for epoch, k in points:
         sampler = run.build(n)
         if plan.set_epoch:
-            sampler.set_epoch(epoch)
+            run.call(f"set_epoch({epoch})", functools.partial(sampler.set_epoch, epoch))
         else:
-            for _ in range(epoch):  # reach the epoch by passes
-                list(sampler)
-        iterator = iter(sampler)
-        for _ in range(k):
-            next(iterator)
-        state = sampler.state_dict()
+            for e in range(epoch):  # reach the epoch by passes
+                run.call(f"pass {e} without set_epoch", functools.partial(list, sampler))
+        run.call(f"the first {k} batches of epoch {epoch}", functools.partial(_take, sampler, k))
+        state = run.call("state_dict()", sampler.state_dict)
         try:  # what a JSON checkpoint, or a StatefulDataLoader's, stores
             state = json.loads(json.dumps(state))
         except (TypeError, ValueError) as exc:
             not_json.append(f"epoch {epoch}, k = {k}: {exc}")
         fresh = run.build(n)
-        fresh.load_state_dict(state)
+        run.call("load_state_dict()", functools.partial(fresh.load_state_dict, state))
         rest = [p.tolist() for p in run.read(fresh, epoch if plan.set_epoch else None)]
         after = [p.tolist() for p in run.read(fresh, epoch + 1 if plan.set_epoch else None)]
         expected = want[epoch][k:] + want[epoch + 1]
@@ -860,11 +939,13 @@ def _resume_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
     ]
     if "resume_refuses_foreign_state" in planned:
         other = run.build(n, seed=run.seed + 1)
-        state = other.state_dict()
+        state = run.call("state_dict()", other.state_dict)
         mine = run.build(n)
         try:
-            mine.load_state_dict(state)
+            run.call("load_state_dict()", functools.partial(mine.load_state_dict, state))
             refused, text = False, "a state of seed s + 1 was accepted by a sampler of seed s"
+        except calls.CallTimedOut:
+            raise  # a hang is no refusal
         except Exception as exc:
             refused, text = True, f"a state of seed s + 1 was refused ({type(exc).__name__})"
         out.append(exact("resume_refuses_foreign_state", setting, int(not refused), 1, text))
@@ -876,14 +957,22 @@ def detect(
     settings: Iterable[Setting],
     epochs: int,
     world_sizes: tuple[int, ...],
+    timeout: float | None = None,
 ) -> StreamPlan:
     """The :class:`StreamPlan` of a run: the sampler's methods, read off one sampler built for
-    the first (kind, configuration) that builds; all absent when none does."""
+    the first (kind, configuration) that builds.
+
+    When none builds, every method is absent; if some build raised anything but
+    ``NotImplementedError`` (a decline, which the main run lists) or hung, the plan's
+    ``problem`` says so and the stream checks fail: detection that failed is no pass.
+    """
+    problem = ""
     for setting in settings:
         config = setting.config
         try:
-            has_epoch, has_state, has_len = adapter.capabilities(
+            has_epoch, has_state, has_len, why = adapter.capabilities(
                 config.labels(),
+                timeout=timeout,
                 kind=setting.kind,
                 alpha=config.alpha,
                 batch_size=config.batch_size,
@@ -891,12 +980,29 @@ def detect(
                 seed=0,
                 **setting.options,
             )
-        except Exception:  # declines and failures are the main run's findings
+        except NotImplementedError:
+            continue
+        except Exception as exc:
+            if not problem:
+                what = (
+                    str(exc)
+                    if isinstance(exc, calls.CallTimedOut)
+                    else f"building the sampler raised {type(exc).__name__}: {exc}"
+                )
+                problem = f"{setting.kind}/{config.name}: {what}"
             continue
         return StreamPlan(
-            epochs, world_sizes, has_epoch, has_state, has_len, adapter.refuses_foreign
+            epochs,
+            world_sizes,
+            has_epoch,
+            has_state,
+            has_len,
+            adapter.refuses_foreign,
+            len_problem=why,
         )
-    return StreamPlan(epochs, world_sizes, False, False, False, adapter.refuses_foreign)
+    return StreamPlan(
+        epochs, world_sizes, False, False, False, adapter.refuses_foreign, problem=problem
+    )
 
 
 def validate_streams(epochs: Any, world_sizes: Any) -> tuple[int, tuple[int, ...]]:

@@ -9,13 +9,14 @@ alpha apart, give p-values far below 1e-100, so 1e-12 per case bounds the miss.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
 import pytest
 
 from refsampler.cli import main
-from refsampler.conformance import properties, verify
+from refsampler.conformance import mutants, properties, verify
 from refsampler.conformance.adapters import refsampler_sampler, weighted_random_sampler
 from refsampler.conformance.configs import by_name
 from refsampler.conformance.mutants import SAMPLER_MUTANTS
@@ -33,6 +34,7 @@ SAMPLER_CAUGHT_BY = {
     "ranks_share_members": ("quota", "long-tail", "ranks_disjoint_in_cycle[2]"),
     "per_shard_renormalisation": ("random", "long-tail", "rank_shares[2/1]"),
     "resume_off_by_one": ("fixed", "long-tail", "resume_continues_exactly"),
+    "resume_off_by_one_without_len": ("fixed", "long-tail", "resume_continues_exactly"),
     "resume_restarts_epoch": ("fixed", "long-tail", "resume_continues_exactly"),
     "accepts_foreign_state": ("fixed", "long-tail", "resume_refuses_foreign_state"),
     "restarts_cycles_each_epoch": ("quota", "long-tail", "cycles_continue_across_epochs"),
@@ -181,3 +183,64 @@ def test_pk_configurations_decline_adapters_without_samples_per_class() -> None:
     assert report.exit_code == 3
     assert "samples_per_class" in report.runs[0].reason
     assert np.isfinite(report.seconds)
+
+
+def test_a_sampler_that_hangs_in_a_later_epoch_fails_under_the_timeout() -> None:
+    """Every call the stream checks make goes through ``timeout``: a pass of epoch 1 that
+    never ends fails the epoch, rank and resume checks, each naming the pass, in seconds."""
+    refsampler_sampler(  # import torch before the clock runs: an import is no hang
+        np.arange(4) % 2,
+        kind="quota",
+        alpha=1.0,
+        batch_size=2,
+        n_batches=2,
+        seed=0,
+        num_replicas=1,
+        rank=0,
+    )
+    started = time.monotonic()
+    report = verify(
+        SamplerAdapter(mutants.hangs_in_epoch_1), kinds=["quota"], configs=["uniform"], timeout=1
+    )
+    assert time.monotonic() - started < 30
+    assert report.exit_code == 1
+    details = {r.check: r.detail for r in report.failures}
+    assert details["epochs_differ"] == "the epoch 1 pass did not finish within 1 s (--timeout)"
+    assert details["ranks_equal_length[2]"] == (
+        "the epoch 1 pass of rank 0 of 2 did not finish within 1 s (--timeout)"
+    )
+    assert "did not finish within 1 s" in details["resume_continues_exactly"]
+    assert "runs" not in details  # epoch 0 is fine
+
+
+def test_a_len_that_raises_is_no_len_and_hides_no_other_method() -> None:
+    """``__len__`` raising NotImplementedError: the note says so, set_epoch and the state
+    methods are still found, and the resume checks run (and catch the skipped batch)."""
+    report = verify(
+        SamplerAdapter(mutants.resume_off_by_one_without_len), kinds=["fixed"], configs=["uniform"]
+    )
+    assert report.exit_code == 1
+    assert "resume_continues_exactly" in {r.check for r in report.failures}
+    assert report.notes[0].startswith(
+        "sampler methods found: set_epoch, state_dict/load_state_dict; absent (their checks "
+        "skipped): len (len() raised NotImplementedError: length unknown: taken as no len)"
+    )
+
+
+def test_methods_that_cannot_be_detected_fail_the_stream_checks() -> None:
+    """A sampler that cannot be built for the kit's probe (2 batches) in any configuration,
+    though its runs work: no method is found, and every stream check fails saying why."""
+
+    def needs_three_batches(labels: Any, **kwargs: Any) -> Any:
+        if kwargs["n_batches"] < 3:
+            raise ValueError("the warm-up needs 3 batches")
+        return refsampler_sampler(labels, **kwargs)
+
+    report = verify(SamplerAdapter(needs_three_batches), kinds=["quota"], configs=["uniform"])
+    assert report.exit_code == 1
+    failed = {r.check: r.detail for r in report.failures}
+    assert "runs" not in failed and "epochs_differ" in failed
+    assert failed["epochs_differ"] == (
+        "the sampler's methods could not be detected: quota/uniform: building the sampler "
+        "raised ValueError: the warm-up needs 3 batches"
+    )
