@@ -1,8 +1,9 @@
 """Calling an implementation safely: declines, exceptions, timeouts and modified inputs.
 
 Everything an implementation can do wrong while it is called becomes data (:class:`Call`)
-instead of a traceback: ``NotImplementedError`` is a decline, any other exception or a timeout
-is a problem the ``runs`` check reports. Only ``SystemExit`` (the implementation tried to end
+instead of a traceback: ``NotImplementedError`` raised before the first batch (by the call, or
+by the first ``next``) is a decline; raised later, it is a crash like any other exception or a
+timeout: a problem the ``runs`` check reports. Only ``SystemExit`` (the implementation tried to end
 the process) escapes, as :class:`AdapterExit`: a broken adapter, not a finding about the
 sampler.
 """
@@ -115,7 +116,8 @@ class Call:
     batches : list or None
         The batches, read to the end (None when the call declined or failed).
     declined : str
-        The ``NotImplementedError`` message when the implementation declined ("" otherwise).
+        The ``NotImplementedError`` message when the implementation declined, before its first
+        batch ("" otherwise).
     problem : str
         Why the call failed: ``"raised ValueError: ..."`` or a timeout ("" otherwise).
     inputs_changed : list of str
@@ -154,12 +156,14 @@ def call(
     given = labels.copy()
     out = Call()
     stages: list[str] = []
+    batches: list[Any] = []
 
     def run() -> list[Any]:
         result = adapter(given, **kwargs)
         if not np.array_equal(given, labels):
             stages.append("building the sampler")
-        batches = list(result)
+        for batch in result:  # one by one: a decline must come before the first batch
+            batches.append(batch)
         if not np.array_equal(given, labels) and not stages:
             stages.append("reading the batches")
         out.inputs_changed.extend(getattr(result, "inputs_changed", ()))
@@ -168,7 +172,13 @@ def call(
     try:
         out.batches = with_timeout(run, timeout)
     except NotImplementedError as exc:
-        out.declined = _describe(exc)
+        if batches:
+            out.problem = (
+                f"raised {_describe(exc)} after {len(batches)} batches (a decline counts only "
+                "before the first batch)"
+            )
+        else:
+            out.declined = _describe(exc)
     except _Timeout:
         out.problem = f"no result within {timeout:g} s (--timeout)"
     except SystemExit as exc:

@@ -636,6 +636,33 @@ def crashes_on_short_runs(
     )
 
 
+def declines_late(
+    labels: IntVector,
+    *,
+    kind: str,
+    alpha: Any,
+    batch_size: int,
+    n_batches: int,
+    seed: int,
+    samples_per_class: int | None = None,
+) -> Iterator[list[int]]:
+    """Raises a bare ``NotImplementedError`` after 1000 batches (an unfinished code path
+    reached mid-run): a crash, not a decline, since batches were already produced."""
+    batches = control(
+        labels,
+        kind=kind,
+        alpha=alpha,
+        batch_size=batch_size,
+        n_batches=n_batches,
+        seed=seed,
+        samples_per_class=samples_per_class,
+    )
+    for k, batch in enumerate(batches):
+        if k == 1000:
+            raise NotImplementedError
+        yield batch
+
+
 #: Every mutant by name: each exits 1 under ``refsampler verify``.
 MUTANTS: dict[str, Callable[..., Any]] = {
     f.__name__: f
@@ -669,6 +696,7 @@ MUTANTS: dict[str, Callable[..., Any]] = {
         one_based,
         mutates_labels,
         crashes_on_short_runs,
+        declines_late,
         pk_with_replacement,
         pk_locked_rotation,
         pk_class_twice,

@@ -104,6 +104,7 @@ CAUGHT_BY = {
     "one_based": ("fixed", "uniform", "positions_in_range"),
     "mutates_labels": ("fixed", "uniform", "inputs_unchanged"),
     "crashes_on_short_runs": ("fixed", "uniform", "runs"),
+    "declines_late": ("fixed", "uniform", "runs"),
     "pk_with_replacement": ("pk", "pk-long-tail", "without_replacement_in_cycle"),
     "pk_locked_rotation": ("pk", "pk-rotation", "classes_meet"),
     "pk_class_twice": ("pk", "pk-rotation", "pk_shape"),

@@ -42,6 +42,28 @@ def test_any_other_exception_is_a_problem_even_while_iterating() -> None:
     assert calls.call(lazy, LABELS, **ARGS).problem == "raised ValueError: bad batch"
 
 
+def test_not_implemented_after_the_first_batch_is_a_crash_not_a_decline() -> None:
+    """A decline counts only before the first batch: raised by the first ``next`` it
+    declines; raised after batches were produced it fails, saying after how many."""
+
+    def at_first_next(labels: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("no tiny classes")
+        yield [0, 1, 2]  # a generator: the error comes from the first next
+
+    def after_two(labels: Any, **kwargs: Any) -> Any:
+        yield [0, 1, 2]
+        yield [3, 4, 5]
+        raise NotImplementedError
+
+    early = calls.call(at_first_next, LABELS, **ARGS)
+    assert (early.declined, early.problem) == ("NotImplementedError: no tiny classes", "")
+    late = calls.call(after_two, LABELS, **ARGS)
+    assert late.declined == "" and late.batches is None
+    assert late.problem == (
+        "raised NotImplementedError after 2 batches (a decline counts only before the first batch)"
+    )
+
+
 def test_system_exit_escapes_as_an_adapter_error() -> None:
     """SystemExit is not a finding about the sampler: the caller gets AdapterExit."""
     with pytest.raises(calls.AdapterExit, match=r"raised SystemExit\(3\)"):

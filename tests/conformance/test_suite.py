@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from refsampler.conformance.pytest_plugin import NO_IMPLEMENTATION
@@ -101,3 +102,21 @@ def test_from_any_directory_a_wrong_sampler_exits_1(tmp_path: Path) -> None:
     )
     assert done.returncode == 1, done.stdout[-2000:]
     assert "test_check[fixed-uniform-positions_in_range]" in done.stdout
+
+
+def test_the_suite_counts_a_decline_only_before_the_first_batch() -> None:
+    """The suite's own calls: NotImplementedError up front skips (a decline); after batches
+    were produced it propagates and fails the test."""
+    from refsampler.conformance import mutants
+    from refsampler.conformance.suite._support import call
+
+    labels = np.repeat(np.arange(3, dtype=np.int64), [6, 3, 1])
+    args = {"kind": "fixed", "alpha": 1.0, "batch_size": 3, "seed": 0}
+    with pytest.raises(pytest.skip.Exception, match="declined kind='fixed'"):
+        call(mutants.declines_everything, labels, n_batches=4, **args)
+    assert call(mutants.declines_late, labels, n_batches=1000, **args) is not None
+    with pytest.raises(NotImplementedError):
+        try:
+            call(mutants.declines_late, labels, n_batches=1001, **args)
+        except pytest.skip.Exception as exc:  # a skip would hide the crash
+            pytest.fail(f"a NotImplementedError after 1000 batches was taken as a decline: {exc}")

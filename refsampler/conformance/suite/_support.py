@@ -78,12 +78,17 @@ def call(make_batches: Callable[..., Any], labels: IntArray, **kwargs: Any) -> I
     """The implementation's batches as an (n_batches, batch_size) array; None if declined.
 
     Inside a test wrapped by :func:`exercised` a decline is counted and the example ends;
-    elsewhere it skips the test.
+    elsewhere it skips the test. ``NotImplementedError`` after the first batch is no decline:
+    it propagates and fails the test.
     """
+    rows: list[list[int]] = []
     try:
         batches = make_batches(labels.copy(), **kwargs)
-        rows = [list(map(int, b)) for b in batches]
+        for batch in batches:
+            rows.append(list(map(int, batch)))
     except NotImplementedError as exc:
+        if rows:
+            raise
         tally = _TALLY.get()
         reason = f"NotImplementedError: {exc}"
         if tally is None:
