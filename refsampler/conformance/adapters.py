@@ -159,8 +159,12 @@ def _list_changes(before: list[list[int]], after: Any, stage: str) -> list[str]:
     return out
 
 
-def _names_kind(exc: BaseException, kind: str) -> bool:
-    return re.search(rf"(?<![\w]){re.escape(kind)}(?![\w])", str(exc)) is not None
+def _rejects_kind(exc: BaseException, kind: str) -> bool:
+    """Whether ``exc`` is pytorch_balanced_sampler's refusal of a kind it lacks (the message
+    starts ``Received kind quota, must be``); another error that merely names the kind is a
+    crash, not a decline."""
+    quoted = rf"[`'\"]?{re.escape(kind)}[`'\"]?"
+    return re.match(rf"\s*Received kind {quoted}, must be\b", str(exc)) is not None
 
 
 def from_factory(factory: Any) -> MakeBatches:
@@ -171,9 +175,10 @@ def from_factory(factory: Any) -> MakeBatches:
     global generators are seeded for the call and restored afterwards, so a factory that
     uses them is reproducible and the caller's global state is left as it was.
 
-    A ``get`` that raises with a message naming the kind (pytorch_balanced_sampler's
-    ``Received kind quota, must be random or fixed``) does not have that kind: the
-    configuration is declined, not failed. The ``class_idxs`` lists are compared with a copy
+    A ``get`` that rejects the kind the way pytorch_balanced_sampler does (an exception whose
+    message starts ``Received kind quota, must be``) does not have that kind: the
+    configuration is declined, not failed. Any other exception fails it, even one whose
+    message names the kind. The ``class_idxs`` lists are compared with a copy
     after ``get`` returns and after the batches are read; changes are reported by the
     ``inputs_unchanged`` check (the original shuffles them in place).
     """
@@ -197,7 +202,7 @@ def from_factory(factory: Any) -> MakeBatches:
         except NotImplementedError:
             raise
         except Exception as exc:
-            if _names_kind(exc, kind):
+            if _rejects_kind(exc, kind):
                 raise NotImplementedError(f"the factory rejects kind {kind!r}: {exc}") from exc
             if callable(args[2]) and isinstance(exc, TypeError | ValueError | AttributeError):
                 raise NotImplementedError(

@@ -43,6 +43,7 @@ __all__ = [
     "MUTANTS",
     "PARTIAL",
     "SAMPLER_MUTANTS",
+    "CrashingFactory",
     "KindRejectingFactory",
     "ShufflingFactory",
     "Wrapped",
@@ -920,6 +921,26 @@ class KindRejectingFactory:
         """Batches of ``kind``; raises for ``quota``."""
         if kind not in ("random", "fixed"):
             raise Exception(f"Received kind {kind}, must be `random` or `fixed`")
+        return _from_class_idxs(class_idxs, batch_size, n_batches, alpha, kind, seed)
+
+
+class CrashingFactory:
+    """A factory (``--api factory``) that crashes with ``ValueError`` on a class of a single
+    sample, its message naming the kind: a crash, not pytorch_balanced_sampler's refusal of a
+    kind, so it fails ``runs`` where the kind is not declined."""
+
+    def get(
+        self,
+        class_idxs: list[list[int]],
+        batch_size: int,
+        n_batches: int,
+        alpha: float,
+        kind: str,
+        seed: int = 0,
+    ) -> list[list[int]]:
+        """Batches of ``kind``; raises for a class of one sample."""
+        if min(len(members) for members in class_idxs) < 2:
+            raise ValueError(f"cannot build {kind} batches: class with a single sample")
         return _from_class_idxs(class_idxs, batch_size, n_batches, alpha, kind, seed)
 
 

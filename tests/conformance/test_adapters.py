@@ -127,6 +127,17 @@ def test_a_factory_that_rejects_a_kind_declines_it() -> None:
     assert len(make_batches(LABELS, kind="fixed", **ARGS)) == 4
 
 
+def test_a_factory_error_that_names_the_kind_is_a_crash_not_a_decline() -> None:
+    """Only pytorch_balanced_sampler's own wording declines a kind: a ValueError that names
+    the kind fails runs where the kit used to list the configuration as declined."""
+    make_batches = adapters.load("refsampler.conformance.mutants:CrashingFactory", "factory")
+    report = verify(make_batches, kinds=["fixed"], configs=["long-tail"])
+    assert report.exit_code == 1 and not report.declined("fixed")
+    assert [(r.check, r.detail) for r in report.failures] == [
+        ("runs", "raised ValueError: cannot build fixed batches: class with a single sample")
+    ]
+
+
 def test_the_factory_adapter_sees_class_lists_shuffled_in_place() -> None:
     """The original shuffles the caller's class_idxs in get(): reported with the stage."""
     make_batches = adapters.from_factory(mutants.ShufflingFactory)
