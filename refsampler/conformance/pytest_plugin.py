@@ -38,7 +38,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-from collections.abc import Callable, Iterable
+import sys
+from collections.abc import Callable, Generator, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from .report import Report
 
 __all__ = [
+    "NOTHING_TESTED",
     "NO_IMPLEMENTATION",
     "SUITE",
     "pytest_addoption",
@@ -101,11 +103,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the ``statistical`` marker the suite uses (for ``--strict-markers``)."""
+    """Register the ``statistical`` marker the suite uses (for ``--strict-markers``), and the
+    watch on the kit's tests that fails a session in which all of them were skipped."""
     config.addinivalue_line(
         "markers",
         "statistical(level): probabilistic test whose false-failure rate is at most level",
     )
+    config.pluginmanager.register(_Outcomes(config), "refsampler-outcomes")
 
 
 def _setting(config: pytest.Config, name: str) -> Any:
@@ -238,24 +242,113 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 _RUN = pytest.StashKey[Any]()
 _SELECTED = pytest.StashKey[set[tuple[str, str]]]()
+#: The keyword that marks the kit's own test items (their reports carry it, also from xdist).
+_KIT = "refsampler_kit"
+#: What a session whose every selected check of the kit was skipped ends with.
+NOTHING_TESTED = (
+    "refsampler: every selected test of the kit was skipped (declined, or not for the kinds "
+    "under test): nothing was tested"
+)
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Remember which (kind, configuration) pairs the selected check tests need, so that the
-    shared run draws nothing for checks ``-k`` or ``--deselect`` left out."""
+def _kit_param(item: pytest.Item) -> tuple[tuple[int, str], bool] | None:
+    """``((run, kind), is_kind_tested)`` of a check item of the kit, None for other items.
+
+    ``run`` tells the plugin's shared run (0) from each ``parametrize_with_checks`` run. The
+    parametrize module is looked up, not imported: loading it imports scipy, and a session
+    that never imported it has no such items.
+    """
+    spec = getattr(item, "callspec", None)
+    if spec is None:
+        return None
+    param = spec.params.get("refsampler_check")
+    if isinstance(param, str):
+        return (0, param.removesuffix("-tested")), True
+    if param is not None:
+        return (0, param.kind), False
+    check_item = getattr(sys.modules.get(f"{__package__}.parametrize"), "CheckItem", None)
+    for value in spec.params.values():
+        if check_item is not None and isinstance(value, check_item):
+            return (id(value.run), value.kind), value.planned is None
+    return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> Generator[None, None, None]:
+    """Keep each ``<kind>-tested`` test while any check test of its kind is selected, and
+    remember which (kind, configuration) pairs the selected check tests need.
+
+    ``-k`` and ``-m`` never deselect a ``<kind>-tested`` test whose kind has a selected check
+    test: it is what fails when everything selected was declined, and what reports the
+    failures of checks without a test of their own (the sampler API's). The shared run then
+    draws nothing for checks ``-k`` or ``--deselect`` left out; a ``<kind>-tested`` test
+    selected without check tests of its kind needs every configuration of the kind.
+    """
+    params = {id(item): _kit_param(item) for item in items}
+    checked = {p[0] for p in params.values() if p is not None and not p[1]}
+    held = [
+        item for item in items if (p := params[id(item)]) is not None and p[1] and p[0] in checked
+    ]
+    if held:
+        items[:] = [item for item in items if item not in held]
+    yield
+    selected = {p[0] for item in items if (p := params.get(id(item))) is not None and not p[1]}
+    kept = [item for item in held if params[id(item)][0] in selected]  # type: ignore[index]
+    dropped = [item for item in held if item not in kept]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    items.extend(kept)
     pairs: set[tuple[str, str]] = set()
     for item in items:
         spec = getattr(item, "callspec", None)
         param = spec.params.get("refsampler_check") if spec is not None else None
-        if param is None:
-            continue
         if isinstance(param, str):
             kind = param.removesuffix("-tested")
-            pairs.add((kind, "*"))
-        else:
+            if (0, kind) not in selected:
+                pairs.add((kind, "*"))
+        elif param is not None:
             pairs.add((param.kind, param.config))
+        if params.get(id(item)) is not None or _inside_suite(Path(item.path).resolve()):
+            item.keywords[_KIT] = 1
     config.stash[_SELECTED] = pairs
+
+
+class _Outcomes:
+    """Counts the kit's tests that ran (passed or failed) and those skipped; a session in which
+    every selected test of the kit was skipped fails, since skipping everything is no pass.
+
+    On xdist workers nothing is decided: the controller sees every worker's reports.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.ran = self.skipped = 0
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Count one phase of a kit test."""
+        if _KIT not in report.keywords:
+            return
+        if report.skipped:
+            self.skipped += 1
+        elif report.when == "call" or report.failed:
+            self.ran += 1
+
+    def nothing_tested(self) -> bool:
+        """Every kit test that reported was skipped (and some reported)."""
+        worker = hasattr(self.config, "workerinput")
+        return not worker and self.skipped > 0 and self.ran == 0
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Fail a session that would pass having tested nothing."""
+        if self.nothing_tested() and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """Say why such a session failed."""
+        if self.nothing_tested():
+            terminalreporter.write_line(NOTHING_TESTED, red=True)
 
 
 @pytest.fixture

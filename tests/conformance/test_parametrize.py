@@ -93,6 +93,13 @@ def test_declining_everything_fails_the_kind_tested_test(pytester: pytest.Pytest
     result.stdout.fnmatch_lines(["*quota: NOT TESTED: every configuration was declined*"])
 
 
+def test_k_keeps_the_kind_tested_test_of_the_selected_checks(pytester: pytest.Pytester) -> None:
+    """-k narrowed to declined checks: quota-tested is not deselected, and fails."""
+    result = _run(pytester, "declines_everything", ("quota",), ("uniform",), "-k", "runs")
+    result.assert_outcomes(skipped=1, failed=1, deselected=12)
+    result.stdout.fnmatch_lines(["*quota: NOT TESTED: every configuration was declined*"])
+
+
 def test_the_checks_share_one_run() -> None:
     """The run is computed on first use and reused: one verify, one Holm family."""
     calls: list[int] = []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from refsampler.conformance.pytest_plugin import NO_IMPLEMENTATION, SUITE
+from refsampler.conformance.pytest_plugin import NO_IMPLEMENTATION, NOTHING_TESTED, SUITE
 
 from ._shared import TEST_LEVEL
 
@@ -91,7 +91,8 @@ def test_refsampler_check_gives_one_test_per_check(pytester: pytest.Pytester) ->
 
 
 def test_deselected_checks_are_not_run(pytester: pytest.Pytester) -> None:
-    """-k keeps the shared run to the configurations the selected checks need."""
+    """-k keeps the shared run to the configurations the selected checks need, quota-tested
+    included (it stays selected and looks at those configurations only)."""
     pytester.makepyfile(
         test_checks="""
 def test_check(refsampler_check):
@@ -107,7 +108,67 @@ def test_check(refsampler_check):
         "quota-rotation-runs",
         "--refsampler-impl=refsampler.conformance.mutants:control",
     )
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*deselected*"])
+
+
+CHECK_TEST = "def test_check(refsampler_check):\n    refsampler_check()\n"
+
+
+def test_k_never_deselects_the_kind_tested_test(pytester: pytest.Pytester) -> None:
+    """A sampler that replays epoch 0 fails only stream checks, which have no test of their
+    own: narrowed with -k to one exact check of one configuration, fixed-tested still runs
+    and fails."""
+    pytester.makepyfile(test_checks=CHECK_TEST)
+    result = pytester.runpytest(
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "test_check and uniform and same_counts",
+        "--refsampler-impl=refsampler.conformance.mutants:replays_epoch_0",
+        "--refsampler-api=sampler",
+        "--refsampler-kind=fixed",
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert result.parseoutcomes()["failed"] == 1
+    result.stdout.fnmatch_lines(
+        ["*test_check?fixed-tested?*", "*check(s) without a test of their own failed*"]
+    )
+    assert "uniform/epochs_differ" in result.stdout.str()
+
+
+def test_k_selecting_only_declined_checks_fails(pytester: pytest.Pytester) -> None:
+    """Every selected check declined (-k narrows to one check): random-tested is kept and
+    fails, so the session does not pass with everything skipped."""
+    pytester.makepyfile(test_checks=CHECK_TEST)
+    result = pytester.runpytest(
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "class_shares",
+        "--refsampler-impl=refsampler.conformance.mutants:declines_everything",
+        "--refsampler-kind=random",
+    )
+    result.assert_outcomes(failed=1, skipped=9, deselected=result.parseoutcomes()["deselected"])
+    result.stdout.fnmatch_lines(["*random: NOT TESTED: every configuration was declined*"])
+
+
+def test_a_session_whose_kit_tests_were_all_skipped_fails(pytester: pytest.Pytester) -> None:
+    """The shipped suite narrowed to tests that all skip (every configuration declined, no
+    check test selected): the session fails and says nothing was tested."""
+    result = pytester.runpytest(
+        "--pyargs",
+        "refsampler.conformance.suite",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "test_statistics",
+        "--refsampler-impl=refsampler.conformance.mutants:declines_everything",
+        "--refsampler-kind=random",
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "passed" not in result.parseoutcomes() and "failed" not in result.parseoutcomes()
+    assert NOTHING_TESTED in result.stdout.str()
 
 
 def test_the_shipped_suite_is_collected_only_when_named(pytester: pytest.Pytester) -> None:
