@@ -307,10 +307,15 @@ class BalancedBatchSampler(Sampler[list[int]]):
 
         A position restored by :meth:`load_state_dict` is kept when ``epoch`` is the restored
         epoch, so the usual ``set_epoch(epoch)`` at the top of a resumed loop continues
-        mid-epoch; any other epoch starts at its first batch.
+        mid-epoch, even after an ``iter()`` that has not yielded a batch yet (loaders make
+        one before the loop's ``set_epoch``); any other epoch starts at its first batch.
         """
         epoch = _validate.epoch(epoch, positions=self._positions)
-        if not (self._restored and epoch == self._epoch):
+        unread = self._unread_pass()
+        if unread is not None and unread[0] == epoch:
+            # An iterator that yielded nothing consumed nothing: keep its (restored) start.
+            self._start, self._restored = unread[1], True
+        elif not (self._restored and epoch == self._epoch):
             self._start, self._restored = 0, False
         self._epoch, self._chosen = epoch, True
         self._cursor = self._pending = None
@@ -325,15 +330,24 @@ class BalancedBatchSampler(Sampler[list[int]]):
             A resumable iterator (it has ``state_dict`` / ``load_state_dict`` as well, which
             ``torchdata``'s ``StatefulDataLoader`` uses).
         """
-        if self._pending is not None and not self._chosen:
-            epoch, start = self._pending
-        else:
-            epoch, start = self.epoch, (self._start if self._chosen else 0)
+        epoch, start = self._next_pass()
         self._pending = (epoch, start)
         self._epoch, self._start, self._chosen, self._restored = epoch, 0, False, False
         self._last_epoch = epoch
         self._pass_id += 1
         return _BatchIterator(self, self._pass_id, epoch, start)
+
+    def _unread_pass(self) -> tuple[int, int] | None:
+        """(epoch, start) of the most recent pass while it has yielded nothing and nothing
+        chose another pass since."""
+        return None if self._chosen else self._pending
+
+    def _next_pass(self) -> tuple[int, int]:
+        """(epoch, first batch) of the pass the next ``iter()`` begins."""
+        unread = self._unread_pass()
+        if unread is not None:
+            return unread
+        return self.epoch, (self._start if self._chosen else 0)
 
     # -- resume ----------------------------------------------------------------------------
 
@@ -360,10 +374,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
         ``torchdata``'s ``StatefulDataLoader`` (which snapshots the sampler as each batch is
         fetched) rather than this one directly.
         """
-        if self._cursor is not None:
-            epoch, position = self._cursor
-        else:
-            epoch, position = self.epoch, (self._start if self._chosen else 0)
+        epoch, position = self._cursor if self._cursor is not None else self._next_pass()
         return self._state(epoch, position)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

@@ -160,6 +160,36 @@ def test_set_epoch_after_restore_keeps_the_position() -> None:
     assert list(other) == reference[1]
 
 
+def test_an_unread_iterator_before_set_epoch_keeps_the_restored_position() -> None:
+    """A loader may call ``iter()`` before the loop's ``set_epoch(epoch)``: an iterator that
+    yielded nothing consumes nothing, so the restored batch survives it, and a state saved in
+    between still carries the position."""
+    labels = np.repeat([0, 1, 2], [500, 50, 20])
+    kwargs: dict[str, Any] = {"labels": labels, "alpha": 0.5, "seed": 0, "n_batches": None}
+    reference = make(batch_size=16, **kwargs)
+    reference.set_epoch(2)
+    epoch_2 = list(reference)
+    sampler = make(batch_size=16, **kwargs)
+    sampler.set_epoch(2)
+    take(iter(sampler), 5)
+    state = sampler.state_dict()
+
+    restored = make(batch_size=16, **kwargs)
+    restored.load_state_dict(state)
+    iter(restored)
+    assert restored.state_dict() == state
+    restored.set_epoch(2)
+    assert list(restored) == epoch_2[5:]
+    assert len(epoch_2) - 5 == 31
+
+    elsewhere = make(batch_size=16, **kwargs)
+    elsewhere.load_state_dict(state)
+    iter(elsewhere)
+    elsewhere.set_epoch(3)
+    reference.set_epoch(3)
+    assert list(elsewhere) == list(reference)
+
+
 def test_abandoned_pass_still_advances_the_epoch() -> None:
     """Breaking out of a pass (a steps-per-epoch loop) does not replay it: the next pass is
     the next epoch, as for a completed pass, unless set_epoch chose one."""
