@@ -21,6 +21,10 @@ from pathlib import Path
 import matplotlib
 import pytest
 
+from refsampler.conformance import verify
+
+from tests.conformance._shared import TEST_LEVEL
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
@@ -121,3 +125,21 @@ def test_griffe_extension_rewrites_rst() -> None:
     assert (
         module.rst_to_markdown(text) == "See `allocate` [1].\n\n$$\np = 1\n$$\n\n- [1] A paper.\n"
     )
+
+
+@pytest.mark.statistical(level=TEST_LEVEL)
+def test_the_verify_how_to_adapter_declines_what_it_cannot_serve() -> None:
+    """The adapter the verify how-to starts from runs on every configuration of its kind: it
+    declines the alpha schedule (rather than crashing on it) and conforms on the rest."""
+    code = _blocks(DOCS / "how-to" / "verify-your-sampler.md")[1][0]  # block 1 is the signature
+    namespace: dict[str, object] = {}
+    exec(compile(code, "verify-your-sampler.md[block 2]", "exec"), namespace)
+    report = verify(
+        namespace["make_batches"],  # type: ignore[arg-type]
+        kinds=["random"],
+        configs=["long-tail", "schedule"],
+        family_level=TEST_LEVEL,
+    )
+    status = {run.config: run.status for run in report.runs}
+    assert status == {"long-tail": "ran", "schedule": "declined"}
+    assert report.conforms
