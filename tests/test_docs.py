@@ -143,3 +143,23 @@ def test_the_verify_how_to_adapter_declines_what_it_cannot_serve() -> None:
     status = {run.config: run.status for run in report.runs}
     assert status == {"long-tail": "ran", "schedule": "declined"}
     assert report.conforms
+
+
+def test_counts_quoted_by_the_docs_are_current() -> None:
+    """Figures the prose states -- the stream version, the changelog's current entry and the
+    number of mutants -- match the code."""
+    from refsampler.conformance import mutants
+    from refsampler.plan import STREAM_VERSION
+
+    determinism = (DOCS / "explanation" / "determinism.md").read_text(encoding="utf-8")
+    assert f"`refsampler.plan.STREAM_VERSION` (currently {STREAM_VERSION})" in determinism
+    assert f"**Stream version {STREAM_VERSION}** (current)" in determinism
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    quoted = re.search(
+        r"\((\d+) batch and factory mutants, `m\.MUTANTS`, and (\d+) sampler mutants", readme
+    )
+    assert quoted is not None, "README no longer states the number of mutants"
+    assert (int(quoted[1]), int(quoted[2])) == (
+        len(mutants.MUTANTS),
+        len(mutants.SAMPLER_MUTANTS),
+    )
