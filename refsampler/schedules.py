@@ -3,7 +3,11 @@
 Progressively balanced sampling starts from the true class shares and moves toward uniform as
 training goes on (Kang et al., ICLR 2020: ``p(t) = (1 - t/T) p_instance + (t/T) p_class``,
 which is :func:`refsampler.targets.interpolate` at ``alpha = t / T``). A schedule gives the
-``alpha`` of every epoch; every argument that takes ``alpha`` also takes a schedule.
+``alpha`` of every epoch. :class:`~refsampler.BalancedBatchSampler` (and so
+:class:`~refsampler.SamplerFactory`'s samplers), :func:`refsampler.diagnostics.describe` and
+``refsampler plan --alpha-schedule`` take one in place of ``alpha``; the functions of
+:mod:`refsampler.targets` and :mod:`refsampler.weights` take a number (call the schedule with
+an epoch to get one).
 
 A schedule is a small immutable, picklable value that describes itself as JSON
 (:meth:`AlphaSchedule.to_dict`), so it can be part of a sampler's configuration fingerprint.
@@ -53,8 +57,19 @@ class AlphaSchedule:
 
     knots: tuple[tuple[int, float], ...]
 
+    def __post_init__(self) -> None:
+        # Validated here, not only in piecewise(): the class is public and constructible.
+        object.__setattr__(self, "knots", _checked_knots(self.knots))
+
     def __call__(self, epoch: int) -> float:
-        """Alpha at ``epoch``."""
+        """Alpha at ``epoch`` (a non-negative int).
+
+        Raises
+        ------
+        InvalidArgumentError
+            If ``epoch`` is not a non-negative int.
+        """
+        epoch = _validate.epoch(epoch)
         knots = self.knots
         if epoch <= knots[0][0]:
             return knots[0][1]
@@ -139,6 +154,11 @@ def piecewise(knots: Sequence[Any]) -> AlphaSchedule:
     >>> piecewise([(0, 0.0), (30, 0.5), (90, 1.0)])(60)
     0.75
     """
+    return AlphaSchedule(_checked_knots(knots))
+
+
+def _checked_knots(knots: Any) -> tuple[tuple[int, float], ...]:
+    """The knots as (int, float) pairs, or InvalidArgumentError naming the bad one."""
     if isinstance(knots, str | bytes) or not isinstance(knots, Sequence) or len(knots) == 0:
         raise _validate.fail("knots", "must be a non-empty sequence of (epoch, alpha) pairs", knots)
     parsed: list[tuple[int, float]] = []
@@ -153,7 +173,7 @@ def piecewise(knots: Sequence[Any]) -> AlphaSchedule:
                 f"{parsed[-1][0]} at knots[{i}]."
             )
         parsed.append((epoch, alpha))
-    return AlphaSchedule(tuple(parsed))
+    return tuple(parsed)
 
 
 def linear(start: float, end: float, epochs: int) -> AlphaSchedule:

@@ -92,10 +92,28 @@ def _raises(*parts: str) -> Any:
         ([0.5], ("`knots[0]`", "pair")),
     ],
 )
-def test_piecewise_rejects_bad_knots(knots: Any, parts: tuple[str, ...]) -> None:
-    """Bad knots raise InvalidArgumentError naming the argument and showing the value."""
+@pytest.mark.parametrize("make", [piecewise, AlphaSchedule], ids=["piecewise", "AlphaSchedule"])
+def test_bad_knots_are_refused(make: Any, knots: Any, parts: tuple[str, ...]) -> None:
+    """Bad knots raise InvalidArgumentError naming the argument and showing the value, from
+    piecewise() and from the public constructor alike."""
     with _raises(*parts):
-        piecewise(knots)
+        make(knots)
+
+
+def test_the_constructor_normalises_knots() -> None:
+    """AlphaSchedule(knots) stores (int, float) tuples, equal to piecewise's schedule."""
+    made = AlphaSchedule([[0, 0], [4, 1]])  # type: ignore[arg-type]
+    assert made.knots == ((0, 0.0), (4, 1.0)) and made == linear(0.0, 1.0, 4)
+
+
+@pytest.mark.parametrize(
+    ("epoch", "parts"),
+    [(-1, ("`epoch`", "-1")), (1.5, ("`epoch`", "1.5")), ("2", ("`epoch`", "'2'"))],
+)
+def test_calling_with_a_bad_epoch_is_refused(epoch: Any, parts: tuple[str, ...]) -> None:
+    """Alpha is defined at epochs 0, 1, 2, ...; anything else is an error, not a guess."""
+    with _raises(*parts):
+        linear(0.0, 1.0, 4)(epoch)
 
 
 @pytest.mark.parametrize(
