@@ -215,7 +215,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
         self._plan = Plan(
             index, kind, the_target, batch_size, n_batches, seed, num_replicas, options
         )
-        self.rank = rank
+        self._rank = rank
         self._config, self._fingerprint = _config(self, the_target, options)
         self._reset_seat_fields()
         self._epoch = 0  # epoch of the next pass when chosen (or before any pass)
@@ -261,6 +261,11 @@ class BalancedBatchSampler(Sampler[list[int]]):
     def num_replicas(self) -> int:
         """Number of data-parallel ranks."""
         return self._plan.num_replicas
+
+    @property
+    def rank(self) -> int:
+        """This process's rank among ``num_replicas`` (read-only: it picks the batches)."""
+        return self._rank
 
     @property
     def alpha(self) -> float | AlphaSchedule | None:
@@ -525,6 +530,9 @@ class BalancedBatchSampler(Sampler[list[int]]):
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        if "rank" in state:  # pickled by a release where rank was a plain attribute
+            state["_rank"] = state.pop("rank")
         self.__dict__.update(state)
         if "_seat_behind" not in state:  # pickled by a release without schedule checkpoints
             self._reset_seat_fields()

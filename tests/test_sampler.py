@@ -117,6 +117,26 @@ def test_attributes() -> None:
     assert isinstance(sampler.plan, Plan)
 
 
+@pytest.mark.parametrize("name", ["rank", "num_replicas", "seed", "kind", "batch_size"])
+def test_configuration_attributes_are_read_only(name: str) -> None:
+    """Assigning rank (or any configuration attribute) raises instead of leaving a sampler whose
+    attribute and batches disagree."""
+    sampler = BalancedBatchSampler(LABELS, 10, num_replicas=2, rank=1, seed=0)
+    with pytest.raises(AttributeError):
+        setattr(sampler, name, 0)
+    assert sampler.rank == 1
+
+
+def test_an_old_pickle_with_a_plain_rank_attribute_loads() -> None:
+    """A sampler pickled when rank was a plain attribute unpickles with that rank."""
+    sampler = BalancedBatchSampler(LABELS, 10, num_replicas=2, rank=1, seed=0)
+    state = sampler.__getstate__()
+    state["rank"] = state.pop("_rank")
+    old = BalancedBatchSampler.__new__(BalancedBatchSampler)
+    old.__setstate__(state)
+    assert old.rank == 1 and list(old) == list(sampler)
+
+
 def test_target_is_read_only() -> None:
     """The target cannot be modified through the attribute."""
     sampler = BalancedBatchSampler(LABELS, 10, seed=0)
