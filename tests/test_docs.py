@@ -22,7 +22,6 @@ import matplotlib
 import pytest
 
 from refsampler.conformance import verify
-
 from tests.conformance._shared import TEST_LEVEL
 
 matplotlib.use("Agg")

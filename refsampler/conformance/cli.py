@@ -81,7 +81,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--world-size",
         metavar="W,W,...",
-        default="1,2",
+        default=None,
         help="with --api sampler: world sizes of the rank checks (default: 1,2)",
     )
     parser.add_argument(
@@ -185,11 +185,19 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import InvalidArgumentError
     from .adapters import api_kinds, load
     from .calls import AdapterExit
-    from .runner import verify
+    from .configs import by_name
+    from .runner import served_kinds, verify
 
     possible = api_kinds(args.api)
     requested = tuple(dict.fromkeys(args.kind or ["all"]))
     kinds = possible if "all" in requested else requested
+    if "all" in requested and args.config:
+        # Without --kind, the kinds the chosen configurations serve; a bad name is reported
+        # by verify below.
+        try:
+            kinds = served_kinds(kinds, by_name(args.config)) or kinds
+        except InvalidArgumentError:
+            pass
     unknown = [k for k in kinds if k not in possible]
     if unknown:
         return _error(
@@ -206,12 +214,15 @@ def run(args: argparse.Namespace) -> int:
         # `python -m refsampler` searches the current directory first; the console script
         # must find `mypkg` in the project directory the same way.
         sys.path.insert(0, here)
+    if args.api != "sampler" and (
+        args.index_sampler or args.epochs is not None or args.world_size is not None
+    ):
+        return _error("--index-sampler, --epochs and --world-size need --api sampler")
+    world_size = "1,2" if args.world_size is None else args.world_size
     try:
-        sizes = tuple(int(w) for w in str(args.world_size).split(",") if w.strip())
+        sizes = tuple(int(w) for w in str(world_size).split(",") if w.strip())
     except ValueError:
-        return _error(f"--world-size must be comma-separated integers; got {args.world_size!r}")
-    if args.api != "sampler" and (args.index_sampler or args.epochs is not None):
-        return _error("--index-sampler and --epochs need --api sampler")
+        return _error(f"--world-size must be comma-separated integers; got {world_size!r}")
     try:
         adapter = load(args.impl, args.api, index_sampler=args.index_sampler)
     except InvalidArgumentError as exc:

@@ -54,6 +54,7 @@ __all__ = [
     "plan_run",
     "planned_assertions",
     "run_seed",
+    "served_kinds",
     "validate_options",
     "verify",
 ]
@@ -166,6 +167,19 @@ def _validate_kinds(kinds: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(selected))
 
 
+def served_kinds(kinds: Iterable[str], configs: Iterable[Config]) -> tuple[str, ...]:
+    """The kinds among ``kinds`` that at least one of ``configs`` applies to (in order).
+
+    Examples
+    --------
+    >>> from refsampler.conformance.configs import by_name
+    >>> served_kinds(["fixed", "quota", "random"], by_name(["rotation"]))
+    ('quota', 'random')
+    """
+    chosen = tuple(configs)
+    return tuple(k for k in kinds if any(c.applies_to(k) for c in chosen))
+
+
 def validate_options(
     kinds: Iterable[str] | None,
     configs: Iterable[Config | str] | None,
@@ -191,6 +205,8 @@ def validate_options(
     if timeout is not None and (isinstance(timeout, bool) or not float(timeout) > 0):
         raise _validate.fail("timeout", "must be a positive number of seconds", timeout)
     chosen = _configs(CONFIGS if configs is None else configs)
+    if kinds is None:  # by default, the kinds the chosen configurations serve
+        selected = served_kinds(selected, chosen) or selected
     for kind in selected:
         if not any(c.applies_to(kind) for c in chosen):
             raise _validate.fail(

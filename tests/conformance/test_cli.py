@@ -222,6 +222,33 @@ def test_usage_errors_exit_2_with_one_line(
     assert capsys.readouterr().err == f"refsampler verify: error: {message}\n"
 
 
+@pytest.mark.parametrize("option", [["--world-size", "0"], ["--epochs", "3"], ["--index-sampler"]])
+def test_sampler_api_options_without_the_sampler_api_exit_2(
+    option: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Options only the sampler API reads are refused, not ignored, for the other APIs."""
+    assert main(["verify", f"{MUTANTS_MODULE}:control", *option]) == 2
+    assert capsys.readouterr().err == (
+        "refsampler verify: error: --index-sampler, --epochs and --world-size need --api "
+        "sampler\n"
+    )
+
+
+def test_without_kind_the_chosen_configurations_pick_the_kinds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--config alone runs the kinds those configurations serve (rotation has more classes
+    than a batch has seats, so no fixed counts), instead of refusing the kinds they do not."""
+    path = tmp_path / "report.json"
+    code = main(
+        ["verify", f"{MUTANTS_MODULE}:control", "--config", "rotation", "--json", str(path)]
+    )
+    assert code == 0, capsys.readouterr().err
+    runs = json.loads(path.read_text())["configurations"]
+    assert sorted(run["kind"] for run in runs) == ["quota", "random"]
+    assert {run["status"] for run in runs} == {"ran"}
+
+
 def test_an_import_that_raises_anything_exits_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

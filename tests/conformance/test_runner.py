@@ -192,3 +192,17 @@ def test_verify_rejects_bad_arguments(kwargs: dict[str, Any], message: str) -> N
     """Bad arguments raise InvalidArgumentError naming the argument and the value."""
     with pytest.raises(InvalidArgumentError, match=re.escape(message)):
         verify(mutants.control, **kwargs)
+
+
+def test_default_kinds_follow_the_chosen_configurations() -> None:
+    """Without ``kinds``, the kinds the chosen configurations serve are checked; naming a kind
+    no chosen configuration serves is still an error."""
+    selected, _, _ = runner.validate_options(
+        None, ["rotation"], level="quick", seed=0, family_level=1e-6, timeout=None
+    )
+    assert selected == runner.served_kinds(runner.default_kinds(), by_name(["rotation"]))
+    assert "fixed" not in selected and {"quota", "random"} <= set(selected)
+    with pytest.raises(InvalidArgumentError, match="configuration kind 'fixed' applies to"):
+        runner.validate_options(
+            ["fixed"], ["rotation"], level="quick", seed=0, family_level=1e-6, timeout=None
+        )
