@@ -891,7 +891,9 @@ def realised_shares(
     Parameters
     ----------
     batches : iterable of sequences of int, or 2-D array
-        Dataset positions, e.g. ``list(sampler)`` (or the sampler itself: one epoch).
+        Dataset positions, e.g. ``list(sampler)``. Passing the sampler itself reads one pass,
+        like any loop over it: the epoch moves on, so the next pass is the next epoch unless
+        ``set_epoch`` chooses one. To look without drawing, use :func:`describe`.
     labels : array_like of int, shape (N,)
         Class id of every dataset position.
     num_classes : int, optional
@@ -928,8 +930,8 @@ def realised_shares(
     if bad.any():
         raise _validate.fail(
             "batches",
-            f"must hold positions in [0, {label_array.size}), but holds {int(positions[bad][0])}",
-            "a batch of such positions",
+            f"must hold positions in [0, {label_array.size}) (the labels' length)",
+            int(positions[bad][0]),
         )
     counts = np.bincount(label_array[positions].astype(np.int64, copy=False), minlength=k)
     return counts / counts.sum()

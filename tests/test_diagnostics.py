@@ -497,7 +497,7 @@ def test_realised_shares_rejects_bad_positions() -> None:
     with pytest.raises(InvalidArgumentError) as info:
         realised_shares([[0, 5]], [0, 1])
     assert str(info.value) == (
-        "`batches` must hold positions in [0, 2), but holds 5; got 'a batch of such positions'."
+        "`batches` must hold positions in [0, 2) (the labels' length); got 5."
     )
     with pytest.raises(InvalidArgumentError) as info:
         realised_shares([], [0, 1])
@@ -517,3 +517,14 @@ def test_realised_shares_refuses_sparse_ids_before_allocating() -> None:
     with pytest.raises(InvalidArgumentError) as info:
         realised_shares([[0, 1]], [0, 1], num_classes=1)
     assert str(info.value) == "`num_classes` must exceed the largest label (1); got 1."
+
+
+def test_realised_shares_of_a_sampler_reads_one_pass() -> None:
+    """Passing the sampler reads one pass, as its docstring says: the epoch moves on."""
+    labels = [0] * 90 + [1] * 10
+    sampler = BalancedBatchSampler(labels, 10, kind="quota", alpha=1.0, seed=0)
+    first = BalancedBatchSampler(labels, 10, kind="quota", alpha=1.0, seed=0)
+    np.testing.assert_array_equal(
+        realised_shares(sampler, labels), realised_shares(list(first), labels)
+    )
+    assert sampler.epoch == 1
