@@ -234,15 +234,15 @@ def test_sampler_api_options_without_the_sampler_api_exit_2(
     )
 
 
+@pytest.mark.statistical(level=TEST_LEVEL)
 def test_without_kind_the_chosen_configurations_pick_the_kinds(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """--config alone runs the kinds those configurations serve (rotation has more classes
     than a batch has seats, so no fixed counts), instead of refusing the kinds they do not."""
     path = tmp_path / "report.json"
-    code = main(
-        ["verify", f"{MUTANTS_MODULE}:control", "--config", "rotation", "--json", str(path)]
-    )
+    target = f"{MUTANTS_MODULE}:control"
+    code = main(["verify", target, "--config", "rotation", "--json", str(path), *LEVEL])
     assert code == 0, capsys.readouterr().err
     runs = json.loads(path.read_text())["configurations"]
     assert sorted(run["kind"] for run in runs) == ["quota", "random"]
