@@ -33,7 +33,7 @@ PAGE = ROOT / "docs" / "ecosystem.md"
 #: One line reading of each check that can fail, for the table.
 READINGS = {
     "runs": "the sampler raised or could not be built",
-    "batch_shape": "batches of the wrong number or size",
+    "batch_shape": "batches of the wrong number or size, nested, or not of integers",
     "pk_shape": "a batch is not P distinct classes x m distinct members",
     "appearance_prefix_below_1": "class appearances drift from P p_c per batch",
     "without_replacement_in_cycle": "members repeat before their class's cycle ends",
@@ -42,7 +42,8 @@ READINGS = {
     "classes_meet": "some pairs of classes never share a batch",
     "classes_not_locked": "classes locked together",
     "schedule_varies_with_seed": "which classes meet does not depend on the seed",
-    "other_seed_other_batches": "the seed does not change the batches",
+    "other_seed_other_batches": "the seed does not change what the batches hold",
+    "far_seed_other_batches": "seeds far apart give the same batches (low bits only)",
     "same_seed_same_batches": "one seed does not reproduce its batches",
     "within_batch_exchangeable": "the order inside a batch is not a uniform shuffle",
     "same_class_adjacency": "classes sit in blocks inside a batch",

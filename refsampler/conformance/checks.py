@@ -22,16 +22,22 @@ from .sample import Sample, Setting
 
 __all__ = [
     "BASE_CHECKS",
+    "FAR_SEED_BITS",
+    "REPEAT_CHANCE",
     "as_batch_array",
+    "batch_positions",
     "determinism_checks",
     "exact",
+    "far_seeds",
     "inputs_check",
+    "log10_repeat_chance",
     "pending",
     "range_check",
     "runs_check",
     "shape_check",
 ]
 
+IntVector = npt.NDArray[np.int64]
 IntMatrix = npt.NDArray[np.int64]
 
 #: The checks of every (kind, configuration), in report order.
@@ -42,7 +48,19 @@ BASE_CHECKS = (
     "inputs_unchanged",
     "same_seed_same_batches",
     "other_seed_other_batches",
+    "far_seed_other_batches",
 )
+
+#: The far seeds of a run's seed ``s`` are ``s XOR 2**b`` for these bits ``b``: a sampler that
+#: keeps only the low 16 (or 30) bits of its seed gives the same batches for ``s`` and one of
+#: them. XOR keeps a 31-bit run seed below ``2**31``, which any 32-bit seed API (signed or
+#: unsigned, e.g. numpy's legacy ``RandomState``) accepts.
+FAR_SEED_BITS = (16, 30)
+
+#: Two seeds' batches that differ only in the order of the batches (their multiset of batch
+#: contents is the same) fail only where a correct sampler repeats that multiset with an
+#: estimated chance below this (see :func:`determinism_checks`).
+REPEAT_CHANCE = 1e-30
 
 
 def exact(
@@ -126,33 +144,108 @@ def pending(
     )
 
 
+def _as_array(batch: Any) -> tuple[npt.NDArray[Any] | None, str]:
+    """``numpy.asarray(batch)``, or None and why it failed."""
+    try:
+        return np.asarray(batch), ""
+    except (TypeError, ValueError, RuntimeError) as exc:
+        problem = f"is not a sequence of positions ({exc})"
+    if hasattr(batch, "tolist"):  # a tensor numpy cannot read in place (on a GPU)
+        try:
+            return np.asarray(batch.tolist()), ""
+        except (TypeError, ValueError, RuntimeError):
+            pass
+    return None, problem
+
+
+def _malformed(array: npt.NDArray[Any]) -> str:
+    """What keeps ``array`` from being one batch of positions ("" when it is one)."""
+    if array.ndim == 0:
+        return "is a single value, not a sequence of positions"
+    if array.ndim > 1:
+        return f"is nested (an array of shape {array.shape}), not a flat sequence of positions"
+    if array.size and (array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer)):
+        return f"holds positions of dtype {array.dtype}, not integers"
+    return ""
+
+
+def batch_positions(batch: Any) -> tuple[IntVector | None, str]:
+    """One batch as the positions a ``DataLoader`` indexes a dataset with.
+
+    A batch is accepted when ``numpy.asarray`` makes it a 1-D array of integers (Python or
+    numpy ints, an integer array or tensor, a list of 0-d integer tensors). Everything else
+    is refused, even when it holds the right numbers: a nested batch (``[[1, 2], [3, 4]]``, a
+    2-D array), a single value, and floats (``1.0``), bools, complex numbers or objects.
+
+    Returns
+    -------
+    positions : numpy.ndarray of int64, shape (size,), or None
+        None when the batch is refused.
+    problem : str
+        Why it was refused, as a phrase about the batch ("is nested (...)"); "" otherwise.
+
+    Examples
+    --------
+    >>> from refsampler.conformance.checks import batch_positions
+    >>> batch_positions([3, 1, 2])[0].tolist()
+    [3, 1, 2]
+    >>> batch_positions([[3, 1], [2, 0]])[1]
+    'is nested (an array of shape (2, 2)), not a flat sequence of positions'
+    >>> batch_positions([3.0, 1.0])[1]
+    'holds positions of dtype float64, not integers'
+    """
+    array, problem = _as_array(batch)
+    if array is None:
+        return None, problem
+    problem = _malformed(array)
+    if problem:
+        return None, problem
+    return array.astype(np.int64), ""
+
+
 def as_batch_array(batches: Any, batch_size: int) -> tuple[IntMatrix | None, list[int], str]:
     """Materialise an implementation's batches.
+
+    Every batch must be what :func:`batch_positions` accepts: a flat sequence of integer
+    positions. A nested batch is refused although its values could be flattened into
+    ``batch_size`` positions, and so are float positions, whole or not: a ``DataLoader``
+    indexes the dataset with the batch as it is.
 
     Returns
     -------
     array : numpy.ndarray of int64, shape (n, batch_size), or None
-        None when the batches are ragged, have the wrong size, or are not integers.
+        None when a batch is refused, or the batches are ragged or of the wrong size.
     sizes : list of int
-        The length of every batch.
+        The number of values in every batch (of all its dimensions).
     problem : str
-        Why ``array`` is None ("" otherwise).
+        Why ``array`` is None, naming the first offending batch ("" otherwise).
     """
     try:
-        rows = [np.asarray(b).reshape(-1) for b in batches]
-    except (TypeError, ValueError) as exc:
-        return None, [], f"batches are not sequences of positions ({exc})"
-    sizes = [int(r.size) for r in rows]
-    if not rows:
+        items = list(batches)
+    except TypeError as exc:
+        return None, [], f"the batches are not a sequence of batches ({exc})"
+    arrays, sizes, refused = [], [], []
+    for k, batch in enumerate(items):
+        array, problem = _as_array(batch)
+        if array is None:
+            try:
+                sizes.append(len(batch))
+            except TypeError:
+                sizes.append(0)
+        else:
+            arrays.append(array)
+            sizes.append(int(array.size))
+            problem = _malformed(array)
+        if problem:
+            refused.append(f"batch {k} {problem}")
+    if refused:
+        more = f" ({len(refused) - 1} more batches refused)" if len(refused) > 1 else ""
+        return None, sizes, refused[0] + more
+    if not arrays:
         return np.zeros((0, batch_size), dtype=np.int64), sizes, ""
     if any(s != batch_size for s in sizes):
         return None, sizes, "batches of the wrong size"
-    array = np.stack(rows)
-    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
-        if np.issubdtype(array.dtype, np.floating) and np.array_equal(array, np.round(array)):
-            return array.astype(np.int64), sizes, ""
-        return None, sizes, f"positions of dtype {array.dtype}, not integers"
-    return array.astype(np.int64), sizes, ""
+    return np.stack(arrays).astype(np.int64), sizes, ""
 
 
 def runs_check(setting: Setting, problem: str) -> CheckResult:
@@ -200,24 +293,126 @@ def inputs_check(setting: Setting, problems: list[str], draws: int) -> CheckResu
     return exact("inputs_unchanged", setting, len(problems), draws, detail)
 
 
+def far_seeds(seed: int) -> list[int]:
+    """The far seeds of ``seed``: ``seed XOR 2**b`` for every ``b`` in :data:`FAR_SEED_BITS`.
+
+    Examples
+    --------
+    >>> from refsampler.conformance.checks import far_seeds
+    >>> far_seeds(5)
+    [65541, 1073741829]
+    """
+    return [int(seed) ^ (1 << bit) for bit in FAR_SEED_BITS]
+
+
+def _contents(batches: IntMatrix) -> IntMatrix:
+    """Every batch sorted: what it holds, not in which order."""
+    return np.sort(batches, axis=1)
+
+
+def log10_repeat_chance(batches: IntMatrix) -> float:
+    """log10 of the estimated chance that another seed repeats the multiset of ``batches``'
+    contents.
+
+    The estimate treats the batches as independent draws from the distribution of contents
+    seen in ``batches`` themselves: the chance that two multinomial count vectors of ``n``
+    draws agree, computed for Poisson counts (``prod_c e^-2l I0(2l)``, ``l`` the count of one
+    content) and divided by the chance that two Poisson(``n``) totals agree. A correct sampler
+    draws from more contents than one run shows, which only lowers the true chance; batches
+    that depend on each other (cycles) can raise it, by about 10**2.5 for a single class of 3
+    members in batches of 4 (estimate 10**-5.9, observed 10**-3.5), far less than the margin
+    between :data:`REPEAT_CHANCE` and the estimates of the kit's other configurations
+    (about 10**-129 for 256 batches, all different).
+    """
+    from scipy import special
+
+    n = int(batches.shape[0])
+    if n == 0:
+        return 0.0
+    _, counts = np.unique(_contents(batches), axis=0, return_counts=True)
+    poisson = float(np.sum(np.log(special.i0e(2.0 * counts))))
+    return (poisson - float(np.log(special.i0e(2.0 * n)))) / float(np.log(10.0))
+
+
+def _same_contents(base: IntMatrix, other: IntMatrix, orders: bool) -> str:
+    """How ``other`` repeats ``base`` ("" when its contents differ).
+
+    ``orders``: compare the multisets of batch contents (batch order ignored) too.
+    """
+    if base.shape != other.shape:
+        return ""
+    if np.array_equal(base, other):
+        return "identical batches"
+    mine, theirs = _contents(base), _contents(other)
+    if np.array_equal(mine, theirs):
+        return "the same batches, only the order inside each batch differs"
+    if orders:
+        order = np.lexsort(mine.T[::-1])
+        if np.array_equal(mine[order], theirs[np.lexsort(theirs.T[::-1])]):
+            return "the same batches, only their order (and the order inside them) differs"
+    return ""
+
+
 def determinism_checks(sample: Sample) -> list[CheckResult]:
-    """The same seed gives the same batches; a different seed gives different batches."""
+    """The same seed gives the same batches; other seeds give batches of other contents.
+
+    ``same_seed_same_batches`` compares the whole main run with a second run of the same
+    seed and length, position by position. ``other_seed_other_batches`` compares the run's
+    seed ``s`` with ``s + 1`` and ``far_seed_other_batches`` with the far seeds
+    (:func:`far_seeds`), on :attr:`~refsampler.conformance.sample.Setting.n_repeat` batches
+    each: the other seed must change what the batches hold, not only their order. Two runs
+    fail when they are identical, when every batch holds the same positions in another order,
+    or when the two multisets of batch contents are equal (the batches in another order).
+    That last comparison counts only where a correct sampler could not repeat the seed-``s``
+    multiset by chance: where :func:`log10_repeat_chance` is below :data:`REPEAT_CHANCE`
+    (every configuration of the kit but ``single-class``, whose batches of 4 from 3 members
+    hold one of 6 contents). The other two comparisons always count: a correct sampler would
+    have to give every one of the ``n_repeat`` batches the same contents again, in order.
+    """
     setting, first, again, other = sample.setting, sample.first, sample.again, sample.other
-    same = int(np.count_nonzero(first != again)) if first.shape == again.shape else first.size
-    differ = first.shape == other.shape and bool(np.array_equal(first, other))
+    batches = sample.batches
+    if batches.shape == again.shape:
+        differ = batches != again
+        same = int(np.count_nonzero(differ))
+        rows = np.flatnonzero(differ.any(axis=1))
+    else:
+        same, rows = batches.size, np.zeros(1, dtype=np.int64)
+    detail = f"{same} positions differ between two runs of {batches.shape[0]} batches with one seed"
+    if same:
+        detail += f"; the first in batch {int(rows[0])}"
+    chance = log10_repeat_chance(first)
+    orders = chance < np.log10(REPEAT_CHANCE)
+    note = (
+        ""
+        if orders
+        else f"; batch order not compared (another seed repeats these contents with a chance "
+        f"of about 10**{chance:.1f})"
+    )
+    found = _same_contents(first, other, orders)
+    far = list(sample.far)
+    repeats = [(seed, _same_contents(first, run, orders)) for seed, run in far]
+    repeats = [(seed, how) for seed, how in repeats if how]
+    if not far:
+        far_detail = "no run of a far seed to compare"
+    elif repeats:
+        far_detail = f"seed s XOR 2**{repeats[0][0]} gives {repeats[0][1]}"
+    else:
+        far_detail = "seeds s XOR 2**" + " and s XOR 2**".join(str(b) for b, _ in far)
+        far_detail += " give batches of other contents"
     return [
-        exact(
-            "same_seed_same_batches",
-            setting,
-            same,
-            first.size,
-            f"{same} positions differ between two runs with one seed",
-        ),
+        exact("same_seed_same_batches", setting, same, batches.size, detail),
         exact(
             "other_seed_other_batches",
             setting,
-            int(differ),
+            int(bool(found)),
             first.size,
-            "seed s and s + 1 give " + ("identical" if differ else "different") + " batches",
+            "seeds s and s + 1 give " + (found or "batches of other contents") + note,
+        ),
+        exact(
+            "far_seed_other_batches",
+            setting,
+            len(repeats) + int(not far),
+            sum(run.size for _, run in far),
+            far_detail + (note if far else ""),
         ),
     ]

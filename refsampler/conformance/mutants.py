@@ -544,6 +544,75 @@ def constant_seed(
     ).tolist()
 
 
+def low_seed_bits(
+    labels: IntVector,
+    *,
+    kind: str,
+    alpha: Any,
+    batch_size: int,
+    n_batches: int,
+    seed: int,
+    samples_per_class: int | None = None,
+) -> list[list[int]]:
+    """Keeps only the low 16 bits of ``seed`` (``seed % 2**16``): seeds 2**16 apart give the
+    same batches."""
+    return _sample(
+        labels,
+        kind,
+        alpha,
+        batch_size,
+        n_batches,
+        seed % 2**16,
+        samples_per_class=samples_per_class,
+    ).tolist()
+
+
+def seed_only_orders(
+    labels: IntVector,
+    *,
+    kind: str,
+    alpha: Any,
+    batch_size: int,
+    n_batches: int,
+    seed: int,
+    samples_per_class: int | None = None,
+) -> list[list[int]]:
+    """Draws the batches of seed 0 for every seed; ``seed`` only shuffles the positions inside
+    each batch and, for i.i.d. kinds (whose batch order is free), the order of the batches:
+    other seeds, other orders, the same batch contents."""
+    batches = _sample(
+        labels, kind, alpha, batch_size, n_batches, 0, samples_per_class=samples_per_class
+    )
+    rng = np.random.default_rng(seed)
+    if _kinds.PROPERTY_IID_CLASSES in _kinds.get(kind).properties:
+        batches = batches[rng.permutation(n_batches)]
+    return rng.permuted(batches, axis=1).tolist()
+
+
+#: Batches :func:`diverges_late` keeps reproducible: as many as the kit's short re-runs.
+_REPRODUCIBLE_BATCHES = 256
+
+
+def diverges_late(
+    labels: IntVector,
+    *,
+    kind: str,
+    alpha: Any,
+    batch_size: int,
+    n_batches: int,
+    seed: int,
+    samples_per_class: int | None = None,
+) -> list[list[int]]:
+    """Reproducible for its first 256 batches only: later batches are shuffled inside with
+    fresh OS entropy (a sampler that falls back to unseeded randomness mid-run)."""
+    batches = _sample(
+        labels, kind, alpha, batch_size, n_batches, seed, samples_per_class=samples_per_class
+    )
+    late = batches[_REPRODUCIBLE_BATCHES:]
+    batches[_REPRODUCIBLE_BATCHES:] = np.random.default_rng().permuted(late, axis=1)
+    return batches.tolist()
+
+
 def extra_batch(
     labels: IntVector,
     *,
@@ -574,6 +643,46 @@ def short_batches(
     return _sample(
         labels, kind, alpha, batch_size, n_batches, seed, samples_per_class=samples_per_class
     )[:, :-1].tolist()
+
+
+def nested_batches(
+    labels: IntVector,
+    *,
+    kind: str,
+    alpha: Any,
+    batch_size: int,
+    n_batches: int,
+    seed: int,
+    samples_per_class: int | None = None,
+) -> list[list[list[int]]]:
+    """Returns every batch nested, as rows of 2 positions (of 1 for an odd batch size): the
+    right positions once flattened, but no ``DataLoader`` can index a dataset with them."""
+    width = 2 if batch_size % 2 == 0 else 1
+    batches = _sample(
+        labels, kind, alpha, batch_size, n_batches, seed, samples_per_class=samples_per_class
+    )
+    return [batch.reshape(-1, width).tolist() for batch in batches]
+
+
+def float_positions(
+    labels: IntVector,
+    *,
+    kind: str,
+    alpha: Any,
+    batch_size: int,
+    n_batches: int,
+    seed: int,
+    samples_per_class: int | None = None,
+) -> list[list[float]]:
+    """Returns positions as floats (``3.0`` for 3): the right numbers, but no ``DataLoader``
+    can index a dataset with them."""
+    return (
+        _sample(
+            labels, kind, alpha, batch_size, n_batches, seed, samples_per_class=samples_per_class
+        )
+        .astype(np.float64)
+        .tolist()
+    )
 
 
 def one_based(
@@ -692,8 +801,13 @@ MUTANTS: dict[str, Callable[..., Any]] = {
         locked_rotation,
         unseeded,
         constant_seed,
+        low_seed_bits,
+        seed_only_orders,
+        diverges_late,
         extra_batch,
         short_batches,
+        nested_batches,
+        float_positions,
         one_based,
         mutates_labels,
         crashes_on_short_runs,

@@ -63,7 +63,8 @@ __all__ = [
 QUICK_DRAWS = 1 << 16
 #: Draws per configuration of the other kinds, per level.
 COUNTED_DRAWS = {"quick": 1 << 14, "full": 1 << 16}
-#: Batches of each determinism run (at most; never more than the main run).
+#: Batches of each short determinism run (at most; never more than the main run): seeds
+#: ``s``, ``s + 1`` and the far seeds. The same-seed re-run repeats the whole main run.
 REPEAT_BATCHES = 256
 
 Progress = Callable[[str], None]
@@ -478,11 +479,14 @@ def _check_one(
     problems: list[str] = []
     changed = list(main.inputs_changed)
     runs = []
-    seeds = [seed, seed, seed + 1]
+    # (seed, batches): a short run of s, the whole main run again, short runs of s + 1 and
+    # the far seeds, and one batch of each further seed of the tie check.
+    short, far_seeds = setting.n_repeat, checks.far_seeds(seed)
+    plan = [(seed, short), (seed, setting.n_batches), (seed + 1, short)]
+    plan += [(far, short) for far in far_seeds]
     extra = counts.tie_seeds(setting, setting.floor)
-    seeds += [seed + 2 + i for i in range(max(extra - 2, 0))]
-    for index, call_seed in enumerate(seeds):
-        n = setting.n_repeat if index < 3 else 1
+    plan += [(seed + 2 + i, 1) for i in range(max(extra - 2, 0))]
+    for call_seed, n in plan:
         again = invoke(n, call_seed)
         changed += [c for c in again.inputs_changed if c not in changed]
         trouble = again.problem or (again.declined and f"declined it ({again.declined})")
@@ -508,9 +512,11 @@ def _check_one(
     if problems:
         run.status, run.reason = "failed", f"runs: {problems[0]}"
         return results
-    sample = Sample(setting, labels, batches, runs[0], runs[1], runs[2], [])
+    ties = 3 + len(far_seeds)
+    far = list(zip(checks.FAR_SEED_BITS, runs[3:ties], strict=True))
+    sample = Sample(setting, labels, batches, runs[0], runs[1], runs[2], far)
     results += checks.determinism_checks(sample)
-    sample.tie_rows = [sample.counts_of(r)[0] for r in runs[3:]]
+    sample.tie_rows = [sample.counts_of(r)[0] for r in runs[ties:]]
     for result in properties.run_properties(sample):
         results.append(result)
     sds = _adjacency_sd(sample)

@@ -55,7 +55,8 @@ class Setting:
     n_batches : int
         Batches of the main run.
     n_repeat : int
-        Batches of each determinism run (same seed twice, then the next seed).
+        Batches of each short determinism run (the run's seed, the next seed, the far seeds);
+        the same-seed re-run repeats the whole main run.
     floor : float
         The smallest Holm threshold of the run (``family_level / m``): smallest-detectable
         figures and the number of seeds of the tie check refer to it.
@@ -222,8 +223,15 @@ class Sample:
     labels : numpy.ndarray of int64, shape (N,)
     batches : numpy.ndarray of int64, shape (n_batches, B)
         The main run (validated: right shape, positions in range).
-    first, again, other : numpy.ndarray of int64, shape (n_repeat, B)
-        Determinism runs: the run's seed twice, then the next seed.
+    first : numpy.ndarray of int64, shape (n_repeat, B)
+        A short run of the run's seed ``s``: what the other seeds are compared with.
+    again : numpy.ndarray of int64, shape (n_batches, B)
+        The main run again: its seed, its length.
+    other : numpy.ndarray of int64, shape (n_repeat, B)
+        A short run of seed ``s + 1``.
+    far : list of (int, numpy.ndarray of int64, shape (n_repeat, B))
+        ``(b, run)``: a short run of seed ``s XOR 2**b`` for every ``b`` of
+        :data:`~refsampler.conformance.checks.FAR_SEED_BITS`.
     tie_rows : list of numpy.ndarray
         Count vectors of the first batch under further seeds (for the tie check).
     """
@@ -234,6 +242,7 @@ class Sample:
     first: IntMatrix
     again: IntMatrix
     other: IntMatrix
+    far: list[tuple[int, IntMatrix]] = field(default_factory=list)
     tie_rows: list[IntVector] = field(default_factory=list)
 
     @cached_property

@@ -54,7 +54,7 @@ import numpy.typing as npt
 
 from .. import kinds as _kinds
 from . import appearances, calls, counts, cycles, stats
-from .checks import exact, pending
+from .checks import batch_positions, exact, pending
 from .results import CheckResult
 from .sample import EPS, Sample, Setting, per_batch_counts
 
@@ -154,7 +154,7 @@ class SamplerAdapter:
         if callable(getattr(sampler, "set_epoch", None)):
             sampler.set_epoch(0)
         # Lazily, so that the caller sees when a decline or a change of the labels happens.
-        return (_positions(b).tolist() for b in sampler)
+        return (_detached(b) for b in sampler)
 
     def capabilities(
         self, labels: Any, *, timeout: float | None = None, **kwargs: Any
@@ -215,10 +215,29 @@ class _Batched:
         return len(self._batched)
 
 
-def _positions(batch: Any) -> npt.NDArray[np.int64]:
-    if hasattr(batch, "tolist") and not isinstance(batch, list):
-        batch = batch.tolist()
-    return np.asarray(batch, dtype=np.int64).reshape(-1)
+def _detached(batch: Any) -> Any:
+    """``batch`` as the batches API's checks judge it, in memory the sampler cannot reuse.
+
+    An accepted batch (:func:`~refsampler.conformance.checks.batch_positions`) becomes a list
+    of ints; any other keeps its shape and dtype, so the batch-shape check refuses it for the
+    same reason as the same batch returned through the batches API.
+    """
+    positions, _ = batch_positions(batch)
+    if positions is not None:
+        return positions.tolist()
+    try:
+        return np.asarray(batch).copy()
+    except (TypeError, ValueError, RuntimeError):
+        return batch
+
+
+def _positions(batch: Any) -> tuple[npt.NDArray[np.int64], str]:
+    """The positions of one batch, or an empty array (a malformed batch) and why it was
+    refused: the batches API's rule (:func:`~refsampler.conformance.checks.batch_positions`)."""
+    positions, problem = batch_positions(batch)
+    if positions is None:
+        return np.zeros(0, dtype=np.int64), problem
+    return positions, ""
 
 
 def plan_streams(setting: Setting) -> list[tuple[str, bool]]:
@@ -298,6 +317,7 @@ class _Run:
         self.timeout = timeout
         self.problems: list[str] = []
         self.inputs: list[str] = []
+        self.refused: list[str] = []
 
     def call(self, what: str, function: Callable[[], T]) -> T:
         """``function()``, a call into the sampler, under ``--timeout`` (a hang raises
@@ -332,11 +352,15 @@ class _Run:
         if epoch is not None and callable(getattr(sampler, "set_epoch", None)):
             self.call(f"set_epoch({epoch}){who}", lambda: sampler.set_epoch(epoch))
         what = f"the epoch {epoch} pass" if epoch is not None else "a pass without set_epoch"
-        out = self.call(what + who, lambda: [_positions(b) for b in sampler])
+        read = self.call(what + who, lambda: [_positions(b) for b in sampler])
+        refused = [(k, problem) for k, (_, problem) in enumerate(read) if problem]
+        if refused:
+            k, problem = refused[0]
+            self.refused.append(f"batch {k} of {what}{who} {problem}")
         given = getattr(sampler, "_conformance_labels", None)
         if given is not None and not np.array_equal(given, self.labels):
             self.inputs.append("labels modified by the sampler")
-        return out
+        return [positions for positions, _ in read]
 
     def epochs(
         self, n_batches: int, epochs: int, *, set_epoch: bool = True, **where: Any
@@ -593,6 +617,7 @@ def _epoch_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
             sum(lengths) * batch,
             f"{n_epochs} epochs of {n} batches of {batch} positions in range"
             + detail
+            + ("" if not run.refused else "; " + run.refused[0])
             + ("" if not run.inputs else "; " + run.inputs[0]),
             expected=[n] * n_epochs,
             observed=lengths,
@@ -762,6 +787,9 @@ def _rank_checks(run: _Run, planned: dict[str, bool], world: int) -> list[CheckR
             bad += malformed + abs(m.shape[0] - n) * 0
             if malformed and not detail:
                 detail = f"; rank {r} epoch {e}: {malformed} malformed batches"
+                pass_of = f"the epoch {e} pass of rank {r} of {world} "
+                why = [text for text in run.refused if pass_of in text]
+                detail += f" ({why[0]})" if why else ""
             if not m.shape[0]:
                 continue
             sample = Sample(_epoch_setting(setting, m.shape[0], e), labels, m, m, m, m)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from refsampler.conformance import properties
+from refsampler.conformance.checks import FAR_SEED_BITS, far_seeds
 from refsampler.conformance.configs import Config, by_name
 from refsampler.conformance.results import CheckResult
 from refsampler.conformance.runner import REPEAT_BATCHES, plan_run
@@ -28,7 +29,8 @@ def setting(kind: str, config: str | Config, n_batches: int | None = None) -> Se
 
 
 def sample(make_batches: Callable[..., Any], where: Setting, seed: int = 0) -> Sample:
-    """The implementation's main run and determinism runs for ``where``."""
+    """The implementation's main run and determinism runs for ``where``, as verify makes
+    them (without the tie check's extra seeds)."""
     config = where.config
     labels = config.labels()
 
@@ -43,14 +45,14 @@ def sample(make_batches: Callable[..., Any], where: Setting, seed: int = 0) -> S
         )
         return np.asarray(rows, dtype=np.int64)
 
-    first = run(where.n_repeat, seed)
     return Sample(
         where,
         labels,
         run(where.n_batches, seed),
-        first,
-        first.copy(),
+        run(where.n_repeat, seed),
+        run(where.n_batches, seed),
         run(where.n_repeat, seed + 1),
+        [(b, run(where.n_repeat, s)) for b, s in zip(FAR_SEED_BITS, far_seeds(seed), strict=True)],
     )
 
 
@@ -98,9 +100,14 @@ CAUGHT_BY = {
     "quota_drift": ("quota", "long-tail", "prefix_error_below_1"),
     "locked_rotation": ("quota", "rotation", "classes_meet"),
     "unseeded": ("fixed", "uniform", "same_seed_same_batches"),
+    "diverges_late": ("fixed", "uniform", "same_seed_same_batches"),
     "constant_seed": ("quota", "rotation", "schedule_varies_with_seed"),
+    "seed_only_orders": ("random", "long-tail", "other_seed_other_batches"),
+    "low_seed_bits": ("fixed", "uniform", "far_seed_other_batches"),
     "extra_batch": ("fixed", "uniform", "batch_shape"),
     "short_batches": ("fixed", "uniform", "batch_shape"),
+    "nested_batches": ("fixed", "uniform", "batch_shape"),
+    "float_positions": ("fixed", "uniform", "batch_shape"),
     "one_based": ("fixed", "uniform", "positions_in_range"),
     "mutates_labels": ("fixed", "uniform", "inputs_unchanged"),
     "crashes_on_short_runs": ("fixed", "uniform", "runs"),
@@ -114,6 +121,5 @@ CAUGHT_BY = {
 #: Checks a mutant above does not catch in its own configuration, with the mutant that does.
 ALSO_CAUGHT = {
     "classes_not_locked": ("locked_rotation", "quota", "rotation"),
-    "other_seed_other_batches": ("constant_seed", "fixed", "uniform"),
     "class_shares": ("biased_target", "random", "long-tail"),
 }

@@ -188,12 +188,80 @@ def test_verify_catches_every_mutant_with_its_check(name: str, stat_seed: int) -
 
 @pytest.mark.parametrize("check", sorted(ALSO_CAUGHT))
 def test_checks_without_a_designated_mutant_catch_a_neighbour(check: str) -> None:
-    """classes_not_locked, other_seed_other_batches and class_shares catch their neighbour
-    mutants too (deterministically: a fixed schedule, a fixed seed, shares 1.5 points off at
-    p < 1e-30 -- the bound of biased_target applies)."""
+    """classes_not_locked and class_shares catch their neighbour mutants too
+    (deterministically: a fixed schedule, shares 1.5 points off at p < 1e-30 -- the bound of
+    biased_target applies)."""
     name, kind, config = ALSO_CAUGHT[check]
     report = verify(MUTANTS[name], kinds=[kind], configs=[config], family_level=TEST_LEVEL)
     assert check in {r.check for r in report.failures}
+
+
+#: Mutants of the seed and batch-shape checks -> the only checks they fail there. Each passed
+#: every check before those were strengthened (the other-seed check compared positions
+#: element by element, the same-seed check 256 batches, the shape check flattened batches
+#: and took whole floats).
+ONLY_CAUGHT_BY = {
+    ("seed_only_orders", "random", "long-tail"): {
+        "other_seed_other_batches",
+        "far_seed_other_batches",
+    },
+    ("seed_only_orders", "fixed", "uniform"): {
+        "other_seed_other_batches",
+        "far_seed_other_batches",
+    },
+    ("low_seed_bits", "fixed", "uniform"): {"far_seed_other_batches"},
+    ("diverges_late", "fixed", "uniform"): {"same_seed_same_batches"},
+    ("nested_batches", "fixed", "uniform"): {"batch_shape"},
+    ("float_positions", "fixed", "uniform"): {"batch_shape"},
+}
+
+
+@pytest.mark.statistical(level=TEST_LEVEL)
+@pytest.mark.parametrize("case", sorted(ONLY_CAUGHT_BY))
+def test_seed_and_shape_mutants_fail_only_their_checks(
+    case: tuple[str, str, str], stat_seed: int
+) -> None:
+    """Every other check passes them (false-failure rate 1e-8 per case: a verify run).
+
+    seed_only_orders draws the batches of seed 0: on the fixed kind the seed only shuffles
+    inside batches, on the random kind it also permutes the batches.
+    """
+    name, kind, config = case
+    report = verify(
+        MUTANTS[name],
+        kinds=[kind],
+        configs=[config],
+        seed=stat_seed % 2**31,
+        family_level=TEST_LEVEL,
+    )
+    assert {r.check for r in report.failures} == ONLY_CAUGHT_BY[case], report.table()
+
+
+def test_shape_mutants_hold_the_right_positions() -> None:
+    """nested_batches and float_positions flatten / cast to the control's batches: only the
+    form is wrong, which the shape check used to accept."""
+    labels = by_name(["uniform"])[0].labels()
+    options = {"kind": "fixed", "alpha": 1.0, "batch_size": 10, "n_batches": 20, "seed": 3}
+    right = np.asarray(mutants.control(labels, **options))
+    nested = np.asarray(mutants.nested_batches(labels, **options))
+    floats = np.asarray(mutants.float_positions(labels, **options))
+    assert nested.shape == (20, 5, 2) and np.array_equal(nested.reshape(20, 10), right)
+    assert floats.dtype == np.float64 and np.array_equal(floats, right)
+    odd = dict(options, batch_size=3)
+    assert np.asarray(mutants.nested_batches(labels, **odd)).shape == (20, 3, 1)
+
+
+def test_seed_mutants_differ_from_the_control_only_where_they_should() -> None:
+    """low_seed_bits equals the control below 2**16 and repeats it 2**16 higher;
+    diverges_late reproduces its first 256 batches and not the rest."""
+    labels = by_name(["uniform"])[0].labels()
+    options = {"kind": "fixed", "alpha": 1.0, "batch_size": 10, "n_batches": 300}
+    low = mutants.low_seed_bits(labels, seed=5 + 2**16, **options)
+    assert low == mutants.control(labels, seed=5, **options)
+    late = [np.asarray(mutants.diverges_late(labels, seed=5, **options)) for _ in range(2)]
+    assert np.array_equal(late[0][:256], late[1][:256])
+    assert not np.array_equal(late[0][256:], late[1][256:])
+    assert np.array_equal(np.sort(late[0], axis=1), np.sort(late[1], axis=1))
 
 
 @pytest.mark.statistical(level=TEST_LEVEL)

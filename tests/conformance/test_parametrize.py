@@ -43,7 +43,7 @@ def _run(
 def test_a_correct_sampler_passes_one_test_per_check(pytester: pytest.Pytester) -> None:
     """Readable ids kind-config-check, plus kind-tested; all pass (rate 1e-8: one run)."""
     result = _run(pytester, "control", ("fixed",), ("tied-remainders",), "-v")
-    result.assert_outcomes(passed=17)
+    result.assert_outcomes(passed=18)
     result.stdout.fnmatch_lines(
         [
             "*test_my_sampler?fixed-tied-remainders-runs? PASSED*",
@@ -57,7 +57,7 @@ def test_a_correct_sampler_passes_one_test_per_check(pytester: pytest.Pytester) 
 def test_a_failing_check_fails_its_test_with_the_message(pytester: pytest.Pytester) -> None:
     """Only the largest-remainder test fails, saying what was expected and observed."""
     result = _run(pytester, "tail_boost", ("fixed",), ("long-tail",))
-    result.assert_outcomes(passed=15, failed=1)
+    result.assert_outcomes(passed=16, failed=1)
     result.stdout.re_match_lines(
         [
             re.escape(line)
@@ -89,14 +89,14 @@ def test_a_declined_configuration_skips_its_tests_with_the_reason(
 def test_declining_everything_fails_the_kind_tested_test(pytester: pytest.Pytester) -> None:
     """Skipping every check is not a pass: quota-tested fails."""
     result = _run(pytester, "declines_everything", ("quota",), ("uniform",))
-    result.assert_outcomes(skipped=13, failed=1)
+    result.assert_outcomes(skipped=14, failed=1)
     result.stdout.fnmatch_lines(["*quota: NOT TESTED: every configuration was declined*"])
 
 
 def test_k_keeps_the_kind_tested_test_of_the_selected_checks(pytester: pytest.Pytester) -> None:
     """-k narrowed to declined checks: quota-tested is not deselected, and fails."""
     result = _run(pytester, "declines_everything", ("quota",), ("uniform",), "-k", "runs")
-    result.assert_outcomes(skipped=1, failed=1, deselected=12)
+    result.assert_outcomes(skipped=1, failed=1, deselected=13)
     result.stdout.fnmatch_lines(["*quota: NOT TESTED: every configuration was declined*"])
 
 
@@ -113,7 +113,7 @@ def test_the_checks_share_one_run() -> None:
     assert calls == []
     for item in items:
         item()
-    assert calls == [1639, 256, 256, 256]
+    assert calls == [1639, 256, 1639, 256, 256, 256]
     assert isinstance(items[0].run, SharedRun) and items[0].run is items[-1].run
 
 

@@ -150,8 +150,42 @@ def test_verify_passes_its_own_copy_of_the_labels() -> None:
         return mutants.control(labels, **kwargs)
 
     verify(spy, kinds=["fixed"], configs=["long-tail"])
-    assert len(seen) == 4 and all(a.dtype == np.int64 and a.ndim == 1 for a in seen)
-    assert len({id(a) for a in seen}) == 4 and all(np.bincount(a).min() > 0 for a in seen)
+    assert len(seen) == 6 and all(a.dtype == np.int64 and a.ndim == 1 for a in seen)
+    assert len({id(a) for a in seen}) == 6 and all(np.bincount(a).min() > 0 for a in seen)
+
+
+def test_the_runs_of_one_configuration_and_their_seeds() -> None:
+    """The main run; a short run of its seed s; the whole main run again; short runs of
+    s + 1, s XOR 2**16 and s XOR 2**30 (all below 2**31); one batch per further tie seed."""
+    calls: list[tuple[int, int]] = []
+
+    def spy(labels: np.ndarray, **kwargs: Any) -> list[list[int]]:
+        calls.append((kwargs["seed"], kwargs["n_batches"]))
+        return mutants.control(labels, **kwargs)
+
+    for config, ties in (("long-tail", False), ("tied-remainders", True)):
+        calls.clear()
+        run = verify(spy, kinds=["fixed"], configs=[config]).runs[0]
+        s, n = run.seed, run.n_batches
+        assert calls[:6] == [
+            (s, n),
+            (s, 256),
+            (s, n),
+            (s + 1, 256),
+            (s ^ 2**16, 256),
+            (s ^ 2**30, 256),
+        ]
+        assert calls[6:] == [(s + 2 + i, 1) for i in range(len(calls) - 6)]
+        assert (len(calls) > 6) == ties and all(seed < 2**31 for seed, _ in calls)
+
+
+def test_a_re_run_in_the_same_seed_is_compared_whole() -> None:
+    """A sampler reproducible for its first 256 batches only fails same_seed_same_batches,
+    naming batch 256 (the mutant diverges_late)."""
+    report = verify(mutants.diverges_late, kinds=["fixed"], configs=["uniform"])
+    (result,) = [r for r in report.results if r.check == "same_seed_same_batches"]
+    assert result.verdict == "fail" and result.detail.endswith("; the first in batch 256")
+    assert result.draws == report.runs[0].n_batches * 10
 
 
 def test_verify_reports_progress_and_declines() -> None:

@@ -14,14 +14,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 from refsampler.cli import main
-from refsampler.conformance import mutants, properties, verify
+from refsampler.conformance import checks, mutants, properties, verify
 from refsampler.conformance.adapters import refsampler_sampler, weighted_random_sampler
 from refsampler.conformance.configs import by_name
 from refsampler.conformance.mutants import SAMPLER_MUTANTS
 from refsampler.conformance.runner import default_kinds, plan_run
-from refsampler.conformance.streams import SamplerAdapter, StreamPlan
+from refsampler.conformance.streams import SamplerAdapter, StreamPlan, _rank_checks, _Run
 
 from ._shared import TEST_LEVEL
 
@@ -244,3 +245,110 @@ def test_methods_that_cannot_be_detected_fail_the_stream_checks() -> None:
         "the sampler's methods could not be detected: quota/uniform: building the sampler "
         "raised ValueError: the warm-up needs 3 batches"
     )
+
+
+#: Forms of a batch [p0, p1, ...]: refused ones with the reason, for both APIs.
+FORMS: dict[str, tuple[Any, str]] = {
+    "float tensor": (
+        lambda b: torch.tensor(b, dtype=torch.float32),
+        "holds positions of dtype float32, not integers",
+    ),
+    "float list": (
+        lambda b: [float(p) for p in b],
+        "holds positions of dtype float64, not integers",
+    ),
+    "2-D tensor": (
+        lambda b: torch.tensor(b).reshape(-1, 2),
+        "is nested (an array of shape (5, 2)), not a flat sequence of positions",
+    ),
+    "nested list": (
+        lambda b: [list(b[i : i + 2]) for i in range(0, len(b), 2)],
+        "is nested (an array of shape (5, 2)), not a flat sequence of positions",
+    ),
+    "0-d int tensors": (lambda b: [torch.tensor(p) for p in b], ""),
+    "int32 array": (lambda b: np.asarray(b, dtype=np.int32), ""),
+}
+
+
+class _Form(mutants.Wrapped):
+    """refsampler's sampler, its batches reshaped by ``form`` from epoch ``start`` on."""
+
+    def __init__(self, inner: Any, form: Any, start: int) -> None:
+        super().__init__(inner)
+        self.form, self.start, self.epoch = form, start, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        super().set_epoch(epoch)
+
+    def __iter__(self) -> Any:
+        batches = super().__iter__()
+        if self.epoch < self.start:
+            return batches
+        return (self.form(list(b)) for b in batches)
+
+
+def _formed(form: Any, start: int = 0) -> Any:
+    def make_sampler(labels: Any, **kwargs: Any) -> _Form:
+        return _Form(refsampler_sampler(labels, **kwargs), form, start)
+
+    return make_sampler
+
+
+def _formed_batches(form: Any) -> Any:
+    def make_batches(labels: Any, **kwargs: Any) -> list[Any]:
+        return [form(b) for b in mutants.control(labels, **kwargs)]
+
+    return make_batches
+
+
+@pytest.mark.parametrize("name", sorted(FORMS))
+def test_both_apis_accept_and_refuse_the_same_batches(name: str) -> None:
+    """A sampler's batches go through the batches API's rule: the same refusal, for the same
+    reason, whether the batches come from make_batches or from a sampler's pass; accepted
+    forms reach the checks as the same positions."""
+    form, problem = FORMS[name]
+    labels = by_name(["uniform"])[0].labels()
+    options = {"kind": "fixed", "alpha": 1.0, "batch_size": 10, "n_batches": 4, "seed": 1}
+    through_sampler = list(SamplerAdapter(_formed(form))(labels.copy(), **options))
+    through_batches = _formed_batches(form)(labels.copy(), **options)
+    judged = [checks.as_batch_array(b, 10) for b in (through_sampler, through_batches)]
+    if problem:
+        assert [j[0] for j in judged] == [None, None]
+        assert [j[2] for j in judged] == [f"batch 0 {problem} (3 more batches refused)"] * 2
+    else:
+        assert judged[0][2] == judged[1][2] == ""
+        reference = refsampler_sampler(labels.copy(), num_replicas=1, rank=0, **options)
+        reference.set_epoch(0)
+        assert judged[0][0].tolist() == [list(b) for b in reference]  # type: ignore[union-attr]
+    run = _Run(
+        SamplerAdapter(_formed(form)), plan_run(["fixed"], by_name(["uniform"]))[0], labels, 1
+    )
+    read = run.read(run.build(4), 0)
+    assert [p.size for p in read] == [0 if problem else 10] * 4
+    assert run.refused == ([f"batch 0 of the epoch 0 pass {problem}"] if problem else [])
+
+
+def test_refused_batches_fail_the_shape_checks_of_both_apis() -> None:
+    """Float batches from the first pass fail batch_shape (the run stops there); from epoch 1
+    on they fail epochs_shape, which names the batch and the reason."""
+    form, problem = FORMS["float tensor"]
+    first = verify(SamplerAdapter(_formed(form)), kinds=["fixed"], configs=["uniform"])
+    assert {r.check for r in first.failures} == {"batch_shape"}
+    assert f"batch 0 {problem}" in first.failures[0].detail
+    later = verify(SamplerAdapter(_formed(form, start=1)), kinds=["fixed"], configs=["uniform"])
+    details = {r.check: r.detail for r in later.failures}
+    assert "batch_shape" not in details
+    assert f"batch 0 of the epoch 1 pass {problem}" in details["epochs_shape"]
+
+
+def test_refused_batches_of_a_rank_are_named_by_the_rank_checks() -> None:
+    """Float batches on every rank of world size 2 from epoch 0 fail ranks_have_properties,
+    naming the pass of that rank."""
+    form, problem = FORMS["float list"]
+    setting = plan_run(["fixed"], by_name(["uniform"]), streams=StreamPlan(2, (1, 2)))[0]
+    run = _Run(SamplerAdapter(_formed(form)), setting, setting.config.labels(), 1)
+    results = {r.check: r for r in _rank_checks(run, {}, 2)}
+    result = results["ranks_have_properties[2]"]
+    assert result.verdict == "fail"
+    assert f"(batch 0 of the epoch 0 pass of rank 0 of 2 {problem})" in result.detail
