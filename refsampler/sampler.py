@@ -312,15 +312,19 @@ class BalancedBatchSampler(Sampler[list[int]]):
 
         A position restored by :meth:`load_state_dict` is kept when ``epoch`` is the restored
         epoch, so the usual ``set_epoch(epoch)`` at the top of a resumed loop continues
-        mid-epoch, even after an ``iter()`` that has not yielded a batch yet (loaders make
-        one before the loop's ``set_epoch``); any other epoch starts at its first batch.
+        mid-epoch; any other epoch starts at its first batch. When a pass of ``epoch`` has
+        begun and not yielded a batch yet (Lightning and ``DataLoader`` make their iterator
+        before the loop's ``set_epoch``), the call changes nothing: that iterator yields the
+        epoch from where it stands and its progress is what :meth:`state_dict` reports.
         """
         epoch = _validate.epoch(epoch, positions=self._positions)
         unread = self._unread_pass()
         if unread is not None and unread[0] == epoch:
-            # An iterator that yielded nothing consumed nothing: keep its (restored) start.
-            self._start, self._restored = unread[1], True
-        elif not (self._restored and epoch == self._epoch):
+            # A pass of this epoch has begun and yielded nothing (a loader made its iterator
+            # first): it is already the pass asked for, so it stays live, at its (restored)
+            # start, and the iterator the loader holds keeps moving the cursor.
+            return
+        if not (self._restored and epoch == self._epoch):
             self._start, self._restored = 0, False
         self._epoch, self._chosen = epoch, True
         self._cursor = self._pending = None

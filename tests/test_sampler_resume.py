@@ -190,6 +190,31 @@ def test_an_unread_iterator_before_set_epoch_keeps_the_restored_position() -> No
     assert list(elsewhere) == list(reference)
 
 
+def test_set_epoch_after_iter_keeps_that_iterator_live() -> None:
+    """Lightning's order -- set_epoch(e), iter(loader), set_epoch(e), then read the iterator
+    made before the second call: the state follows that iterator, a resume from it does not
+    replay batches, and the pass after it is the next epoch."""
+    reference = epochs_of(make(), 2)
+    sampler = make()
+    sampler.set_epoch(0)
+    iterator = iter(sampler)
+    sampler.set_epoch(0)
+    assert take(iterator, 4) == reference[0][:4]
+    state = sampler.state_dict()
+    assert (state["epoch"], state["batches_yielded"]) == (0, 4)
+    assert list(iterator) == reference[0][4:]
+    assert list(sampler) == reference[1]
+
+    restored = make()
+    restored.load_state_dict(state)
+    resumed = iter(restored)
+    restored.set_epoch(0)
+    assert take(resumed, 2) == reference[0][4:6]
+    assert restored.state_dict()["batches_yielded"] == 6
+    assert list(resumed) == reference[0][6:]
+    assert list(restored) == reference[1]
+
+
 def test_abandoned_pass_still_advances_the_epoch() -> None:
     """Breaking out of a pass (a steps-per-epoch loop) does not replay it: the next pass is
     the next epoch, as for a completed pass, unless set_epoch chose one."""
