@@ -93,7 +93,15 @@ class AlphaSchedule:
         return piecewise(data["piecewise"])
 
     def __str__(self) -> str:
-        return ",".join(f"{e}:{a:g}" for e, a in self.knots)
+        """``epoch:alpha`` pairs, as :func:`parse` reads them back (exactly: a sampler's
+        configuration fingerprint is built from this text)."""
+        return ",".join(f"{e}:{_alpha_text(a)}" for e, a in self.knots)
+
+
+def _alpha_text(alpha: float) -> str:
+    """``alpha`` in 6 significant digits when that is exact (``0.25``), else in full."""
+    short = f"{alpha:g}"
+    return short if float(short) == alpha else repr(alpha)
 
 
 class TargetOfEpoch:

@@ -455,3 +455,15 @@ def test_resumed_pass_is_the_plan_from_k(
     assert rest == sampler.plan.batches(epoch, rank, k).tolist()
     assert full[:k] + rest == full
     assert list(sampler) == sampler.plan.batches(epoch + 1, rank).tolist()
+
+
+def test_a_state_of_a_nearly_equal_schedule_is_refused() -> None:
+    """Schedules that differ past the sixth digit are different configurations: a state of
+    one does not resume the other (their targets, and so their batches, differ)."""
+    from refsampler.schedules import piecewise
+
+    saved = make(alpha=piecewise([(0, 1 / 3), (90, 1.0)]))
+    take(iter(saved), 3)
+    other = make(alpha=piecewise([(0, 0.333333), (90, 1.0)]))
+    with pytest.raises(InvalidArgumentError, match="target"):
+        other.load_state_dict(saved.state_dict())

@@ -163,6 +163,22 @@ def test_from_dict_rejects_other_shapes(data: Any) -> None:
         AlphaSchedule.from_dict(data)
 
 
+@settings(max_examples=60, deadline=None)
+@given(knots=KNOTS)
+def test_the_text_form_reads_back_exactly(knots: list[tuple[int, float]]) -> None:
+    """parse(str(schedule)) is the schedule itself: alphas beyond six digits are written in
+    full, so two schedules never share a text (a sampler's fingerprint is built from it)."""
+    schedule = piecewise(knots)
+    assert parse(str(schedule)) == schedule
+
+
+def test_schedules_that_differ_past_six_digits_have_different_texts() -> None:
+    """1/3 and 0.333333 are different schedules and print differently; 0.25 stays short."""
+    third, rounded = piecewise([(0, 1 / 3), (90, 1.0)]), piecewise([(0, 0.333333), (90, 1.0)])
+    assert str(third) != str(rounded)
+    assert str(piecewise([(0, 0.25), (90, 1.0)])) == "0:0.25,90:1"
+
+
 def test_parse_reads_the_cli_format() -> None:
     """parse("0:0,90:1") is piecewise([(0, 0.0), (90, 1.0)]); str() writes that format."""
     schedule = parse("0:0,90:1")
