@@ -1191,6 +1191,62 @@ def state_holds_numpy_ints(labels: Any, **kwargs: Any) -> Wrapped:
     return Numpy(_inner(labels, **kwargs))
 
 
+def epoch_rank_seed_collide(labels: Any, **kwargs: Any) -> Wrapped:
+    """Each rank runs its own single-replica sampler at epoch ``epoch + rank`` (a generator
+    seeded by ``seed + epoch + rank``): rank 1's epoch 0 is rank 0's epoch 1, so every batch
+    is trained on twice per epoch pair, though no two ranks share an epoch."""
+    rank = kwargs.pop("rank")
+    kwargs.pop("num_replicas")
+
+    class Collide(Wrapped):
+        def epoch_of(self, epoch: int) -> int | None:
+            return epoch + rank
+
+    sampler = Collide(_inner(labels, num_replicas=1, rank=0, **kwargs))
+    sampler.set_epoch(0)
+    return sampler
+
+
+def shifted_epochs(labels: Any, **kwargs: Any) -> Wrapped:
+    """Epoch ``e`` is epoch ``e - 1`` rotated by one batch (epoch 0 from batch ``e`` on):
+    no epoch equals another, and each is reproducible and resumable, but every batch comes
+    back every epoch."""
+
+    class Shifted(Wrapped):
+        shift, start, taken, passes = 0, 0, 0, 0
+        chosen = restored = False
+
+        def set_epoch(self, epoch: int) -> None:
+            if not (self.restored and epoch == self.shift):
+                self.start = 0
+            self.shift, self.chosen, self.restored = epoch, True, False
+
+        def __iter__(self) -> Iterator[list[int]]:
+            if self.passes and not self.chosen:
+                self.shift += 1  # passes without set_epoch advance, as refsampler's do
+            self.passes, self.chosen, self.restored = self.passes + 1, False, False
+            self.inner.set_epoch(0)
+            batches = list(self.inner)
+            k = self.shift % max(len(batches), 1)
+            rest = (batches[k:] + batches[:k])[self.start :]
+            self.taken, self.start = self.start, 0
+            return self._count(rest)
+
+        def _count(self, rest: list[list[int]]) -> Iterator[list[int]]:
+            for batch in rest:
+                self.taken += 1
+                yield batch
+
+        def state_dict(self) -> dict[str, Any]:
+            return {"epoch": self.shift, "batches_yielded": self.taken}
+
+        def load_state_dict(self, state: dict[str, Any]) -> None:
+            self.shift, self.start = int(state["epoch"]), int(state["batches_yielded"])
+            self.chosen = self.restored = True
+
+    return Shifted(_inner(labels, **kwargs))
+
+
 #: Every sampler mutant by name: each exits 1 under ``refsampler verify --api sampler``.
 SAMPLER_MUTANTS: dict[str, Callable[..., Any]] = {
     f.__name__: f
@@ -1211,6 +1267,8 @@ SAMPLER_MUTANTS: dict[str, Callable[..., Any]] = {
         sorts_labels_later,
         state_forgets_epoch,
         state_holds_numpy_ints,
+        epoch_rank_seed_collide,
+        shifted_epochs,
     )
 }
 
