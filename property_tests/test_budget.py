@@ -61,7 +61,7 @@ BUDGET_BY_MODULE: dict[str, dict[str, tuple[int, float]]] = {
         "test_a_conforming_implementation_exits_0_with_table_and_verdicts": (1, TEST),
         "test_a_factory_without_a_kind_declines_it": (1, TEST),
         "test_alpha_one_samplers_are_tested_on_their_configurations": (3, TEST),
-        "test_every_mutant_exits_1": (34, MISS),
+        "test_every_mutant_exits_1": (37, MISS),
         "test_full_run_of_refsampler_exits_0": (1, FAMILY_LEVEL / 10),
     },
     "tests/conformance/test_counts.py": {
@@ -79,7 +79,7 @@ BUDGET_BY_MODULE: dict[str, dict[str, tuple[int, float]]] = {
     },
     "tests/conformance/test_mutants.py": {
         "test_control_conforms": (1, TEST),
-        "test_verify_catches_every_mutant_with_its_check": (34, MISS),
+        "test_verify_catches_every_mutant_with_its_check": (37, MISS),
     },
     "tests/conformance/test_order.py": {
         "test_order_checks_pass_a_uniform_shuffle": (3, TEST),

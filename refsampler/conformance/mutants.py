@@ -182,6 +182,20 @@ def _stream(rng: np.random.Generator, size: int, rows: IntVector, defect: str) -
     perm = rng.permuted(np.tile(np.arange(size), (cycles, 1)), axis=1)
     if defect == "alternating_cycles":
         perm = perm[np.arange(cycles) % 2].copy()  # cycles A, B, A, B, ...
+    if defect == "four_permutations":
+        perm = perm[np.arange(cycles) % 4].copy()  # A, B, C, D, A, ...
+    if defect == "small_class_repeats" and size < 16:
+        perm = perm[np.zeros(cycles, dtype=np.int64)].copy()
+    if defect == "paired_shuffle":
+        # One base order; each cycle only swaps member i of its first half with member i of
+        # its second half, or not.
+        base, half = rng.permutation(size), size // 2
+        first, second = np.arange(half), np.arange(half) + size - half
+        swap = rng.random((cycles, half)) < 0.5
+        order = np.tile(np.arange(size), (cycles, 1))
+        order[:, first] = np.where(swap, second, first)
+        order[:, second] = np.where(swap, first, second)
+        perm = base[order]
     if defect != "repeats_at_wrap":
         starts = np.cumsum(rows) - rows
         for j in range(1, cycles):
@@ -462,6 +476,19 @@ alternating_cycles = _mutant(
     "alternating_cycles",
     "Two permutations per class, taking turns: every cycle repeats the one two before it.",
 )
+four_permutations = _mutant(
+    "four_permutations",
+    "Four permutations per class, taking turns: every cycle repeats the one four before it.",
+)
+small_class_repeats = _mutant(
+    "small_class_repeats",
+    "Classes under 16 members reuse one permutation on every wrap; larger ones reshuffle.",
+)
+paired_shuffle = _mutant(
+    "paired_shuffle",
+    "Each cycle only swaps fixed pairs of members (i and i + n/2 of one base order): no cycle "
+    "repeats, yet a member only ever takes two offsets in its cycle.",
+)
 repeats_at_wrap = _mutant(
     "repeats_at_wrap",
     "A cycle that ends inside a batch starts its next permutation anywhere: a member can "
@@ -702,6 +729,9 @@ MUTANTS: dict[str, Callable[..., Any]] = {
         pk_locked_rotation,
         pk_class_twice,
         pk_appearance_drift,
+        four_permutations,
+        small_class_repeats,
+        paired_shuffle,
     )
 }
 
