@@ -182,6 +182,20 @@ def _stream(rng: np.random.Generator, size: int, rows: IntVector, defect: str) -
     perm = rng.permuted(np.tile(np.arange(size), (cycles, 1)), axis=1)
     if defect == "alternating_cycles":
         perm = perm[np.arange(cycles) % 2].copy()  # cycles A, B, A, B, ...
+    if defect == "four_permutations":
+        perm = perm[np.arange(cycles) % 4].copy()  # A, B, C, D, A, ...
+    if defect == "small_class_repeats" and size < 16:
+        perm = perm[np.zeros(cycles, dtype=np.int64)].copy()
+    if defect == "paired_shuffle":
+        # One base order; each cycle only swaps member i of its first half with member i of
+        # its second half, or not.
+        base, half = rng.permutation(size), size // 2
+        first, second = np.arange(half), np.arange(half) + size - half
+        swap = rng.random((cycles, half)) < 0.5
+        order = np.tile(np.arange(size), (cycles, 1))
+        order[:, first] = np.where(swap, second, first)
+        order[:, second] = np.where(swap, first, second)
+        perm = base[order]
     if defect != "repeats_at_wrap":
         starts = np.cumsum(rows) - rows
         for j in range(1, cycles):
@@ -461,6 +475,19 @@ no_reshuffle = _mutant(
 alternating_cycles = _mutant(
     "alternating_cycles",
     "Two permutations per class, taking turns: every cycle repeats the one two before it.",
+)
+four_permutations = _mutant(
+    "four_permutations",
+    "Four permutations per class, taking turns: every cycle repeats the one four before it.",
+)
+small_class_repeats = _mutant(
+    "small_class_repeats",
+    "Classes under 16 members reuse one permutation on every wrap; larger ones reshuffle.",
+)
+paired_shuffle = _mutant(
+    "paired_shuffle",
+    "Each cycle only swaps fixed pairs of members (i and i + n/2 of one base order): no cycle "
+    "repeats, yet a member only ever takes two offsets in its cycle.",
 )
 repeats_at_wrap = _mutant(
     "repeats_at_wrap",
@@ -816,6 +843,9 @@ MUTANTS: dict[str, Callable[..., Any]] = {
         pk_locked_rotation,
         pk_class_twice,
         pk_appearance_drift,
+        four_permutations,
+        small_class_repeats,
+        paired_shuffle,
     )
 }
 
@@ -1305,6 +1335,62 @@ def state_holds_numpy_ints(labels: Any, **kwargs: Any) -> Wrapped:
     return Numpy(_inner(labels, **kwargs))
 
 
+def epoch_rank_seed_collide(labels: Any, **kwargs: Any) -> Wrapped:
+    """Each rank runs its own single-replica sampler at epoch ``epoch + rank`` (a generator
+    seeded by ``seed + epoch + rank``): rank 1's epoch 0 is rank 0's epoch 1, so every batch
+    is trained on twice per epoch pair, though no two ranks share an epoch."""
+    rank = kwargs.pop("rank")
+    kwargs.pop("num_replicas")
+
+    class Collide(Wrapped):
+        def epoch_of(self, epoch: int) -> int | None:
+            return epoch + rank
+
+    sampler = Collide(_inner(labels, num_replicas=1, rank=0, **kwargs))
+    sampler.set_epoch(0)
+    return sampler
+
+
+def shifted_epochs(labels: Any, **kwargs: Any) -> Wrapped:
+    """Epoch ``e`` is epoch ``e - 1`` rotated by one batch (epoch 0 from batch ``e`` on):
+    no epoch equals another, and each is reproducible and resumable, but every batch comes
+    back every epoch."""
+
+    class Shifted(Wrapped):
+        shift, start, taken, passes = 0, 0, 0, 0
+        chosen = restored = False
+
+        def set_epoch(self, epoch: int) -> None:
+            if not (self.restored and epoch == self.shift):
+                self.start = 0
+            self.shift, self.chosen, self.restored = epoch, True, False
+
+        def __iter__(self) -> Iterator[list[int]]:
+            if self.passes and not self.chosen:
+                self.shift += 1  # passes without set_epoch advance, as refsampler's do
+            self.passes, self.chosen, self.restored = self.passes + 1, False, False
+            self.inner.set_epoch(0)
+            batches = list(self.inner)
+            k = self.shift % max(len(batches), 1)
+            rest = (batches[k:] + batches[:k])[self.start :]
+            self.taken, self.start = self.start, 0
+            return self._count(rest)
+
+        def _count(self, rest: list[list[int]]) -> Iterator[list[int]]:
+            for batch in rest:
+                self.taken += 1
+                yield batch
+
+        def state_dict(self) -> dict[str, Any]:
+            return {"epoch": self.shift, "batches_yielded": self.taken}
+
+        def load_state_dict(self, state: dict[str, Any]) -> None:
+            self.shift, self.start = int(state["epoch"]), int(state["batches_yielded"])
+            self.chosen = self.restored = True
+
+    return Shifted(_inner(labels, **kwargs))
+
+
 #: Every sampler mutant by name: each exits 1 under ``refsampler verify --api sampler``.
 SAMPLER_MUTANTS: dict[str, Callable[..., Any]] = {
     f.__name__: f
@@ -1325,6 +1411,8 @@ SAMPLER_MUTANTS: dict[str, Callable[..., Any]] = {
         sorts_labels_later,
         state_forgets_epoch,
         state_holds_numpy_ints,
+        epoch_rank_seed_collide,
+        shifted_epochs,
     )
 }
 

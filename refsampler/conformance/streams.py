@@ -17,6 +17,10 @@ Epochs (``epochs`` passes, ``set_epoch(e)`` before each, as a training loop call
     the per-batch count properties against *its own* target (an alpha schedule moves it).
     ``run_prefix_below_1`` (exact): the quota / appearance bound holds over the whole run of
     epochs, not only inside one. ``epochs_differ`` (exact): no epoch replays another.
+    ``batches_not_repeated`` (exact, where a correct sampler repeats a batch with probability
+    below :data:`REPEAT_BOUND`): no batch of any epoch equals another as a multiset of
+    positions, so an epoch that is an earlier one shifted, or reshuffled inside its batches,
+    fails too.
     ``epoch_reproducible`` (exact): a fresh sampler given ``set_epoch(e)`` yields epoch ``e``
     again. ``cycles_continue_across_epochs`` (exact): within-class cycles run on over epoch
     boundaries (each member drawn ``floor`` or ``ceil`` of ``D / n_c`` times, no member twice
@@ -27,7 +31,10 @@ Ranks (every world size ``W >= 2``, two epochs)
     ``ranks_equal_length[W]``, ``ranks_have_properties[W]`` (exact);
     ``ranks_disjoint_in_cycle[W]`` (exact): the ranks' draws, interleaved by global step, never
     give one member to two ranks within a cycle; ``ranks_pooled_prefix[W]`` (exact): the
-    interleaved counts keep the quota / appearance bound; ``rank_shares[W/r]`` and
+    interleaved counts keep the quota / appearance bound; ``ranks_batches_not_repeated[W]``
+    (exact, as ``batches_not_repeated``): no batch of any rank and epoch equals another (a
+    generator seeded by ``seed + epoch + rank`` gives rank 1 rank 0's next epoch);
+    ``rank_shares[W/r]`` and
     ``ranks_pooled_shares[W]`` (statistical): each rank's stream and the pooled stream meet
     the target.
 Resume (when ``state_dict`` exists)
@@ -39,6 +46,31 @@ Resume (when ``state_dict`` exists)
 
 Exact checks never fail a correct sampler; each reports a failure when it looked at nothing
 (zero cases is a failure, never a pass). Statistical checks join the run's Holm family.
+
+Repeated batches
+----------------
+Two batches of a correct sampler can be equal by chance, so the repeat checks are planned only
+where the union bound over all pairs of batches of the run stays below :data:`REPEAT_BOUND`
+(1e-9); they are then exact. Batches are compared as sorted position multisets. For a pair of
+batches :func:`pair_repeat_bound` bounds the chance:
+
+- i.i.d. positions (the iid-classes and with-replacement properties), position ``i`` drawn
+  with ``q_i = p_c / n_c``: batch ``Y`` equals batch ``X`` as a multiset only if
+  ``Y = sigma(X)`` for one of the ``B!`` orders ``sigma``, each of probability
+  ``(sum_i q_i^2)^B``, so the chance is at most ``B! (sum_c p_c^2 / n_c)^B`` (the largest
+  over the epochs' targets: ``sum q q' <= max(sum q^2, sum q'^2)``).
+- members from cycles (the cycles property), a class drawn ``a`` times per batch, uniform
+  permutations independent across classes and of the counts: the class's members in the later
+  batch equal a given ``a``-set with probability at most ``1 / C(n_c, a)`` (a window of a
+  permutation is a uniform ``a``-set; one that straddles a cycle boundary, its head uniform
+  among the members the batch lacks, is no likelier; a window that shares a cycle with the
+  earlier batch holds other members). The bound is the product over classes of the largest
+  such factor over the counts the kind can give, 1 for a count of 0 or of ``n_c`` or more
+  (so under the pk kind, whose classes skip batches, the check is seldom planned).
+
+Only batches of one run are compared (the epoch run; each world size's ranks and epochs): a
+correct sampler may give world size 1 and world size 2 the same global stream, so batches of
+different world sizes can coincide.
 """
 
 from __future__ import annotations
@@ -62,11 +94,13 @@ __all__ = [
     "COUNTED_BATCHES",
     "DEFAULT_WORLD_SIZES",
     "EPOCHS",
+    "REPEAT_BOUND",
     "RESUME_BATCHES",
     "SamplerAdapter",
     "StreamPlan",
     "detect",
     "epoch_batches",
+    "pair_repeat_bound",
     "plain_loop_note",
     "plan_streams",
     "stream_checks",
@@ -87,6 +121,9 @@ RESUME_BATCHES = 32
 COUNTED_BATCHES = 512
 #: Epochs of each world size's run.
 RANK_EPOCHS = 2
+#: Largest union bound on a correct sampler repeating a batch within one run for which the
+#: repeat checks are planned (see the module notes).
+REPEAT_BOUND = 1e-9
 
 
 @dataclass(frozen=True)
@@ -258,7 +295,11 @@ def plan_streams(setting: Setting) -> list[tuple[str, bool]]:
         names.append(("epochs_have_properties", True))
     if prefix:
         names.append(("run_prefix_below_1", True))
-    names += [("epochs_differ", True), ("epoch_reproducible", True)]
+    names.append(("epochs_differ", True))
+    pair = pair_repeat_bound(setting)
+    if _repeats_negligible(pair, plan.epochs * epoch_batches(setting, plan.epochs)):
+        names.append(("batches_not_repeated", True))
+    names.append(("epoch_reproducible", True))
     if cyc:
         names.append(("cycles_continue_across_epochs", True))
     if iid:
@@ -275,6 +316,8 @@ def plan_streams(setting: Setting) -> list[tuple[str, bool]]:
             names.append((f"ranks_disjoint_in_cycle[{w}]", True))
         if prefix:
             names.append((f"ranks_pooled_prefix[{w}]", True))
+        if _repeats_negligible(pair, w * RANK_EPOCHS * epoch_batches(setting, RANK_EPOCHS, w)):
+            names.append((f"ranks_batches_not_repeated[{w}]", True))
         if iid:
             names += [(f"rank_shares[{w}/{r}]", False) for r in range(w)]
             names.append((f"ranks_pooled_shares[{w}]", False))
@@ -283,6 +326,41 @@ def plan_streams(setting: Setting) -> list[tuple[str, bool]]:
         if plan.refuses_foreign:
             names.append(("resume_refuses_foreign_state", True))
     return names
+
+
+def pair_repeat_bound(setting: Setting) -> float:
+    """Bound on the chance that two given batches of one run of a correct sampler are equal
+    as multisets of positions (1.0 where the kind's properties give none).
+
+    Covers the epochs of the epoch run and of the rank runs; see the module notes for the
+    derivation.
+    """
+    from math import comb, lgamma, log
+
+    props = setting.properties
+    plan: StreamPlan | None = setting.streams
+    epochs = range(max(plan.epochs if plan is not None else 1, RANK_EPOCHS))
+    sizes = np.asarray(setting.config.class_counts, dtype=np.float64)
+    if {_kinds.PROPERTY_IID_CLASSES, _kinds.PROPERTY_WITH_REPLACEMENT} <= props:
+        collide = max(float(np.sum(setting.config.target(e) ** 2 / sizes)) for e in epochs)
+        if collide <= 0:
+            return 1.0
+        batch = setting.config.batch_size
+        return float(min(np.exp(lgamma(batch + 1) + batch * log(collide)), 1.0))
+    if _kinds.PROPERTY_CYCLES not in props:
+        return 1.0
+    log_bound = 0.0
+    for c, n in enumerate(setting.config.class_counts):
+        counts = {a for e in epochs for a in _epoch_setting(setting, 1, e).achievable_counts(c)}
+        if 0 in counts or max(counts) >= n:
+            continue  # a class absent from both batches, or drawn whole, proves nothing
+        log_bound -= log(comb(int(n), min(counts, key=lambda a: comb(int(n), a))))
+    return float(np.exp(log_bound))
+
+
+def _repeats_negligible(pair: float, batches: int) -> bool:
+    """Whether ``batches`` batches of one run repeat one with chance below the bound."""
+    return batches >= 2 and pair * batches * (batches - 1) / 2 <= REPEAT_BOUND
 
 
 def epoch_batches(setting: Setting, epochs: int, world: int = 1) -> int:
@@ -583,6 +661,38 @@ def _shares(
     return result
 
 
+def _not_repeated(name: str, setting: Setting, parts: list[tuple[str, IntMatrix]]) -> CheckResult:
+    """No batch of ``parts`` (named passes of one run) equals another as a multiset."""
+    batch = setting.config.batch_size
+    rows = np.vstack([m for _, m in parts]) if parts else np.zeros((0, batch), np.int64)
+    keys = np.sort(rows, axis=1)  # a reshuffle inside a batch hides nothing
+    detail = ""
+    repeats = 0
+    if rows.shape[0]:
+        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        repeats = rows.shape[0] - first.size
+        if repeats:
+            later = int(np.flatnonzero(first[inverse] != np.arange(rows.shape[0]))[0])
+            detail = f"; {_where(parts, later)} repeats {_where(parts, int(first[inverse[later]]))}"
+    return exact(
+        name,
+        setting,
+        repeats + int(rows.shape[0] < 2),
+        int(rows.size),
+        f"{repeats} of {rows.shape[0]} batches repeat an earlier one (as sets of positions; "
+        f"a correct sampler repeats one with probability <= {REPEAT_BOUND:g})" + detail,
+    )
+
+
+def _where(parts: list[tuple[str, IntMatrix]], row: int) -> str:
+    for label, m in parts:
+        if row < m.shape[0]:
+            return f"batch {row} of {label}"
+        row -= m.shape[0]
+    return f"batch {row}"
+
+
 def _epoch_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
     setting, labels = run.setting, run.labels
     plan: StreamPlan = setting.streams
@@ -676,6 +786,14 @@ def _epoch_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
             + (f"; epoch {same[0][1]} replays epoch {same[0][0]}" if same else ""),
         )
     )
+    if "batches_not_repeated" in planned:
+        out.append(
+            _not_repeated(
+                "batches_not_repeated",
+                setting,
+                [(f"epoch {e}", m) for e, m in enumerate(matrices)],
+            )
+        )
     # epoch_reproducible: a fresh sampler per chosen epoch
     chosen = sorted({n_epochs - 1, n_epochs // 2})
     bad, detail = 0, ""
@@ -876,6 +994,18 @@ def _rank_checks(run: _Run, planned: dict[str, bool], world: int) -> list[CheckR
                 bad + int(rows.shape[0] == 0),
                 int(pooled.size),
                 "pooled counts of all ranks, step by step, within 1 of ideal: " + detail,
+            )
+        )
+    if f"ranks_batches_not_repeated[{world}]" in planned:
+        out.append(
+            _not_repeated(
+                f"ranks_batches_not_repeated[{world}]",
+                setting,
+                [
+                    (f"rank {r} epoch {e}", mats[r][e][0])
+                    for r in range(world)
+                    for e in range(RANK_EPOCHS)
+                ],
             )
         )
     if f"ranks_pooled_shares[{world}]" in planned:

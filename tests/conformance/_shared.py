@@ -116,6 +116,9 @@ CAUGHT_BY = {
     "pk_locked_rotation": ("pk", "pk-rotation", "classes_meet"),
     "pk_class_twice": ("pk", "pk-rotation", "pk_shape"),
     "pk_appearance_drift": ("pk", "pk-long-tail", "appearance_prefix_below_1"),
+    "four_permutations": ("fixed", "long-tail", "cycles_reshuffled"),
+    "small_class_repeats": ("fixed", "long-tail", "cycle_positions_uniform"),
+    "paired_shuffle": ("fixed", "long-tail", "cycle_positions_uniform"),
 }
 
 #: Checks a mutant above does not catch in its own configuration, with the mutant that does.

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+import re
+
+import numpy as np
 import pytest
 
 from refsampler.conformance import cycles, mutants
+from refsampler.conformance.sample import Sample
 
 from ._shared import failed, sample, setting
 
@@ -19,7 +25,7 @@ def test_cycle_checks_pass_for_the_control(kind: str) -> None:
         "without_replacement_in_cycle",
         "distinct_in_batch",
         "cycles_reshuffled",
-    ]
+    ] + (["cycle_positions_uniform"] if kind == "fixed" else [])
     assert failed(results) == set()
     assert "0 of" in results[2].detail and "0 of 0" not in results[2].detail
 
@@ -28,13 +34,18 @@ def test_cycle_checks_pass_for_the_control(kind: str) -> None:
     ("mutant", "caught"),
     [
         ("with_replacement", {"without_replacement_in_cycle", "distinct_in_batch"}),
-        ("no_reshuffle", {"cycles_reshuffled"}),
-        ("alternating_cycles", {"cycles_reshuffled"}),
+        ("no_reshuffle", {"cycles_reshuffled", "cycle_positions_uniform"}),
+        ("alternating_cycles", {"cycles_reshuffled", "cycle_positions_uniform"}),
         ("repeats_at_wrap", {"distinct_in_batch"}),
+        ("four_permutations", {"cycles_reshuffled", "cycle_positions_uniform"}),
+        ("small_class_repeats", {"cycle_positions_uniform"}),
+        ("paired_shuffle", {"cycle_positions_uniform"}),
     ],
 )
 def test_cycle_checks_catch_replacement_reuse_and_repeats(mutant: str, caught: set[str]) -> None:
-    """Draws with replacement, one reused permutation, and a wrap that repeats a member."""
+    """Draws with replacement, reused permutations (one, two or four in turn, or one for the
+    small classes only), shuffles restricted to fixed pairs, and a wrap that repeats a member
+    (seed 3; the statistical catches are far below the Bonferroni floor)."""
     where = setting("fixed", "tied-remainders" if mutant == "repeats_at_wrap" else "long-tail", 600)
     results = cycles.cycle_checks(sample(getattr(mutants, mutant), where, seed=3))
     assert failed(results) == caught
@@ -55,3 +66,40 @@ def test_plan_cycles_leaves_out_what_a_configuration_cannot_show() -> None:
     ]
     assert ("cycles_reshuffled", True) in cycles.plan_cycles(setting("fixed", "long-tail"))
     assert cycles.reshuffle_observable(setting("fixed", "long-tail")) == [0, 1, 2, 3]
+
+
+def test_every_pair_of_cycles_is_compared_where_a_repeat_is_negligible() -> None:
+    """Large classes are compared at every distance; a class of 20 drawn twice a batch,
+    whose fresh cycles can look repeated (Bregman: 3e-12 a pair), is left out."""
+    where = setting("fixed", "uniform")
+    most = {c: where.n_batches * 2 // where.config.class_counts[c] for c in range(5)}
+    assert cycles.repeat_distances(where) == {c: most[c] - 1 for c in (0, 1, 2)}
+    result = cycles.cycle_checks(sample(mutants.four_permutations, setting("fixed", "long-tail")))
+    later, earlier = re.search(r"cycle (\d+) repeats cycle (\d+)$", result[2].detail).groups()
+    assert int(later) - int(earlier) == 4  # beyond the three neighbours once compared
+
+
+def test_the_pair_bound_bounds_every_window_alignment() -> None:
+    """Brute force over the 720 permutations of 6 members in windows of 2: the share that
+    looks like a fixed permutation through windows shifted by 0 or 1 is below the bound."""
+    bound = math.exp(cycles._log_pair_bound(6, 2))
+    for shift in (0, 1):
+        edges = np.arange(-shift, 8, 2)
+        window = np.searchsorted(edges, np.arange(6), side="right") - 1
+        low, high = edges[window], edges[window] + 2
+        identity_low, identity_high = np.arange(6) // 2 * 2, np.arange(6) // 2 * 2 + 2
+        looks = 0
+        for perm in itertools.permutations(range(6)):
+            at = np.argsort(perm)  # offset of each member in the other cycle
+            looks += bool(np.all((low[at] < identity_high) & (identity_low < high[at])))
+        assert looks / 720 <= bound
+
+
+def test_positions_of_a_planned_class_without_two_bins_fail() -> None:
+    """A run too short for the planned offset bins examined nothing: p = 0, a failure."""
+    where = setting("fixed", *LONG_TAIL)
+    full = sample(mutants.control, where, seed=3)
+    short = Sample(where, full.labels, full.batches[:8], full.first, full.again, full.other)
+    result = cycles.cycle_checks(short)[-1]
+    assert result.check == "cycle_positions_uniform" and result.pvalue == 0.0
+    assert "no class had two offset bins" in result.detail

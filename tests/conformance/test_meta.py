@@ -37,8 +37,8 @@ def _pvalues(kind: str, seed: int) -> dict[str, float]:
 #: The checks whose p-values are continuous enough for a KS test (exact binomial p-values
 #: are discrete, so their KS distance is not zero even under the null).
 CHECKS = {
-    "fixed": ("within_batch_exchangeable", "same_class_adjacency"),
-    "quota": ("within_batch_exchangeable", "same_class_adjacency"),
+    "fixed": ("within_batch_exchangeable", "same_class_adjacency", "cycle_positions_uniform"),
+    "quota": ("within_batch_exchangeable", "same_class_adjacency", "cycle_positions_uniform"),
     "random": (
         "class_shares",
         "per_batch_dispersion[0]",

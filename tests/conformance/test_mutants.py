@@ -102,6 +102,43 @@ def miss_bound_nonuniform_members() -> float:
     return float(scipy_stats.ncx2.cdf(critical, dof, noncentrality)) + fewer
 
 
+def _positions_floor(rows: dict[int, np.ndarray]) -> float:
+    """Miss probability of cycle_positions_uniform (fixed/long-tail) when every member of
+    each class in ``rows`` spreads its complete cycles over the offset bins at best as
+    ``rows[c]`` does (shape (bins,), the most even split the mutant allows): the statistic is
+    at least that (convex; the other classes add >= 0; the fixed counts fix the cycles and
+    dof), so its p-value is at most 2 sf. 0 when that is below the floor, else 1."""
+    from refsampler.conformance import cycles
+
+    where = plan_run(["fixed"], by_name(["long-tail"]))[0]
+    sizes = where.config.class_counts
+    draws = {c: where.n_batches * where.largest_count_of(c) for c in cycles.position_classes(where)}
+    dof, statistic = 0, 0.0
+    for c, drawn in draws.items():
+        complete = drawn // sizes[c]
+        bins = cycles._bins(complete, sizes[c])
+        dof += (sizes[c] - 1) * (bins - 1)
+        if c in rows:
+            expected = complete * np.bincount(np.arange(sizes[c]) * bins // sizes[c]) / sizes[c]
+            split = rows[c] * complete / rows[c].sum()
+            row = float(np.sum((split - expected) ** 2 / expected))
+            statistic += sizes[c] * row * (sizes[c] - 1) / sizes[c]
+    pvalue = 2 * float(scipy_stats.chi2.sf(statistic, dof))
+    return 0.0 if pvalue <= _floor("fixed", "long-tail") else 1.0
+
+
+def miss_bound_small_class_repeats() -> float:
+    """cycle_positions_uniform: class 4 (10 members, one draw a batch, 10 offset bins)
+    reuses one permutation, so each member has all its cycles in one bin."""
+    return _positions_floor({4: np.eye(10)[0]})
+
+
+def miss_bound_paired_shuffle() -> float:
+    """cycle_positions_uniform: a member of class 4 (10 members, 10 bins) is only ever at
+    offsets i and i + 5; the statistic is smallest when it splits its cycles evenly."""
+    return _positions_floor({4: np.eye(10)[0] + np.eye(10)[5]})
+
+
 #: Deterministic catches: the catching statistic does not depend on the seed (or only on
 #: counts the construction fixes). stratified_random: per-batch counts of class 0 are 5 or 6,
 #: every other histogram cell is empty and contributes its expectation (>= 2,400 in all);
@@ -122,6 +159,8 @@ MISS_BOUNDS = {
     "random_in_cycles": miss_bound_random_in_cycles,
     "serial_repeat": miss_bound_serial_repeat,
     "nonuniform_members": miss_bound_nonuniform_members,
+    "small_class_repeats": miss_bound_small_class_repeats,
+    "paired_shuffle": miss_bound_paired_shuffle,
 }
 
 

@@ -44,6 +44,8 @@ SAMPLER_CAUGHT_BY = {
     "sorts_labels_later": ("fixed", "long-tail", "epochs_shape"),
     "state_forgets_epoch": ("quota", "long-tail", "resume_continues_exactly"),
     "state_holds_numpy_ints": ("fixed", "long-tail", "resume_state_is_json"),
+    "epoch_rank_seed_collide": ("random", "long-tail", "ranks_batches_not_repeated[2]"),
+    "shifted_epochs": ("random", "long-tail", "batches_not_repeated"),
 }
 #: Stream checks no designated catch above covers, with the mutant that also fails them.
 SAMPLER_ALSO_CAUGHT = {
@@ -80,6 +82,7 @@ def test_refsampler_sampler_conforms_over_epochs_ranks_and_resumes() -> None:
     assert report.conforms, report.table(failures_only=True)
     checks = {r.check for r in report.results}
     assert {"resume_refuses_foreign_state", "ranks_disjoint_in_cycle[3]", "epochs_differ"} <= checks
+    assert {"batches_not_repeated", "ranks_batches_not_repeated[3]"} <= checks
     assert any("set_epoch, state_dict/load_state_dict, len" in n for n in report.notes)
     assert any("distinct epochs" in n for n in report.notes)
 
@@ -95,6 +98,7 @@ def test_torch_weighted_random_sampler_as_an_index_sampler_conforms() -> None:
         family_level=TEST_LEVEL,
     )
     assert report.conforms, report.table(failures_only=True)
+    assert "ranks_batches_not_repeated[2]" in {r.check for r in report.results}
     assert [r.config for r in report.declined("random")] == ["schedule"]
     assert not any(r.check.startswith("resume") for r in report.results)
 
@@ -352,3 +356,56 @@ def test_refused_batches_of_a_rank_are_named_by_the_rank_checks() -> None:
     result = results["ranks_have_properties[2]"]
     assert result.verdict == "fail"
     assert f"(batch 0 of the epoch 0 pass of rank 0 of 2 {problem})" in result.detail
+
+
+#: The repeat checks' mutants, with everything else they fail (nothing: no earlier check
+#: sees a batch that comes back in another epoch or on another rank).
+REPEAT_MUTANTS = {
+    "epoch_rank_seed_collide": {"ranks_batches_not_repeated[2]"},
+    "shifted_epochs": {"batches_not_repeated", "ranks_batches_not_repeated[2]"},
+}
+
+
+@pytest.mark.statistical(level=1e-12)
+@pytest.mark.parametrize("name", sorted(REPEAT_MUTANTS))
+def test_repeated_batches_are_caught_by_the_repeat_checks_only(name: str) -> None:
+    """Epochs or ranks that repeat batches pass every other stream check (seed 0: the
+    pooled share tests see each batch twice, but stay far from their floor)."""
+    assert _failures(name, "random", "long-tail") == REPEAT_MUTANTS[name]
+
+
+def test_pair_repeat_bound_bounds_the_exact_chance_of_a_repeat() -> None:
+    """For i.i.d. draws on a small dataset the chance that two batches are equal as
+    multisets (summed over all of them) is below B! (sum q^2)^B."""
+    import itertools
+    from math import factorial
+
+    from refsampler.conformance.configs import Config
+    from refsampler.conformance.sample import Setting
+    from refsampler.conformance.streams import pair_repeat_bound
+
+    config = Config("small", (3, 2, 1), 3, 0.5, "three classes")
+    setting = Setting("random", config, 10, 10, streams=StreamPlan(2, (1,)))
+    labels = np.repeat(np.arange(3), config.class_counts)
+    q = config.target()[labels] / np.asarray(config.class_counts)[labels]
+    chance: dict[tuple[int, ...], float] = {}
+    for batch in itertools.product(range(labels.size), repeat=3):
+        key = tuple(sorted(batch))
+        chance[key] = chance.get(key, 0.0) + float(np.prod(q[list(batch)]))
+    exact = sum(p * p for p in chance.values())
+    bound = pair_repeat_bound(setting)
+    assert exact <= bound == pytest.approx(factorial(3) * float(np.sum(q * q)) ** 3)
+
+
+def test_a_repeat_check_that_saw_fewer_than_two_batches_fails() -> None:
+    """Nothing to compare is a failure, never a pass; a repeat names both batches."""
+    from refsampler.conformance.streams import _not_repeated
+
+    where = plan_run(["random"], by_name(["long-tail"]))[0]
+    empty = np.zeros((0, 16), np.int64)
+    assert _not_repeated("batches_not_repeated", where, [("epoch 0", empty)]).verdict == "fail"
+    rows = np.arange(48).reshape(3, 16)
+    again = rows[[2, 0]][:, ::-1]  # reshuffled inside the batch: still a repeat
+    result = _not_repeated("batches_not_repeated", where, [("epoch 0", rows), ("epoch 1", again)])
+    assert result.verdict == "fail" and result.statistic == 2
+    assert result.detail.endswith("batch 0 of epoch 1 repeats batch 2 of epoch 0")
