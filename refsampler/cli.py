@@ -299,8 +299,9 @@ def _float_list(option: str, text: str) -> list[float]:
 def _read_labels(path_text: str) -> Any:
     """Labels from .npy, or from .csv / .txt with one integer label per line.
 
-    A .csv file may start with one header line (anything that is not an integer). Text files
-    are read as UTF-8 (a byte-order mark is ignored).
+    A .csv file may start with one header line: a first line that is not a number at all
+    (``label``); a number that is not an integer (``1.5``) is a bad label, not a header. Text
+    files are read as UTF-8 (a byte-order mark is ignored).
     """
     path = Path(path_text)
     suffix = path.suffix.lower()
@@ -327,7 +328,7 @@ def _read_labels(path_text: str) -> Any:
         ) from None
     lines = [line.strip() for line in text.splitlines()]
     lines = [line for line in lines if line]
-    if suffix == ".csv" and lines and not _is_int(lines[0]):
+    if suffix == ".csv" and lines and not _is_number(lines[0]):
         lines = lines[1:]  # a header
     labels: list[int] = []
     for number, line in enumerate(lines, start=1):
@@ -344,6 +345,14 @@ def _read_labels(path_text: str) -> Any:
             )
         labels.append(label)
     return np.array(labels, dtype=np.int64)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_int(text: str) -> bool:

@@ -272,6 +272,21 @@ def test_csv_with_byte_order_mark(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert [r["count"] for r in json.loads(capsys.readouterr().out)["classes"]] == [1, 2]
 
 
+@pytest.mark.parametrize("first", ["1.5", "1e3", "-2.0"])
+def test_a_non_integer_first_line_is_a_bad_label_not_a_header(
+    first: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only a first line that is no number at all is a header; a number that is not an
+    integer is refused like the same value on any other line."""
+    path = tmp_path / "labels.csv"
+    path.write_text(f"{first}\n0\n1\n")
+    err = _plan_error(["--labels", str(path), "--batch-size", "2"], capsys)
+    assert err == (
+        f"`--labels` must hold one integer label per line; got {first!r} in {str(path)!r} "
+        "(data line 1)."
+    )
+
+
 def test_plot_extension_is_checked_first(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
