@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
+import sys
 import warnings
 from collections.abc import Iterator
 from typing import Any, cast
@@ -149,6 +151,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
                 "`num_classes` is len(class_idxs) for from_class_indices; got "
                 f"num_classes={_validate._show(kwargs['num_classes'])}."
             )
+        _check_keywords("from_class_indices", kwargs)
         self = cls.__new__(cls)
         self._setup(ClassIndex.from_class_indices(class_idxs), batch_size, **kwargs)
         return self
@@ -169,6 +172,13 @@ class BalancedBatchSampler(Sampler[list[int]]):
             Any keyword argument of :class:`BalancedBatchSampler`.
         """
         labels, num_classes = dataset_labels(dataset)
+        if "num_classes" not in kwargs and num_classes is not None:
+            largest = int(labels.max()) if labels.size else -1
+            if largest >= num_classes:
+                raise InvalidArgumentError(
+                    f"`dataset.classes` must list every class of `dataset.targets`; it lists "
+                    f"{num_classes}, but the targets hold label {largest}."
+                )
         kwargs.setdefault("num_classes", num_classes)
         return cls(labels, batch_size, **kwargs)
 
@@ -703,6 +713,7 @@ class SamplerFactory:
             ``seed``, ``num_replicas``, ``rank``, ``samples_per_class``: see
             :class:`BalancedBatchSampler`.
         """
+        _check_keywords("SamplerFactory.get", kwargs)
         return BalancedBatchSampler.from_class_indices(
             class_idxs, batch_size, kind=kind, alpha=alpha, n_batches=n_batches, **kwargs
         )
@@ -742,6 +753,25 @@ def dataset_labels(dataset: Any) -> tuple[npt.NDArray[np.int64], int | None]:
     return labels, num_classes
 
 
+def _check_keywords(where: str, kwargs: dict[str, Any]) -> None:
+    """The TypeError Python raises for an unknown keyword, naming the public entry point
+    rather than the private method the keywords go on to."""
+    known = inspect.signature(BalancedBatchSampler._setup).parameters
+    unknown = [name for name in kwargs if name not in known or name in ("self", "index")]
+    if unknown:
+        raise TypeError(f"{where}() got an unexpected keyword argument {unknown[0]!r}")
+
+
+def _outside_package() -> int:
+    """The ``stacklevel`` at which a warning raised by this module's caller points at the first
+    frame outside refsampler (the user's line), however deep the entry point."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _replicas(num_replicas: int | None, rank: int | None) -> tuple[int, int]:
     distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
     if num_replicas is None and not distributed:
@@ -754,7 +784,7 @@ def _replicas(num_replicas: int | None, rank: int | None) -> tuple[int, int]:
                 "(With Hugging Face Accelerate, do not let accelerator.prepare wrap the "
                 "DataLoader of this batch sampler; see the DDP how-to.)",
                 RefSamplerWarning,
-                stacklevel=4,
+                stacklevel=_outside_package(),
             )
     if num_replicas is None:
         num_replicas = torch.distributed.get_world_size() if distributed else 1

@@ -8,6 +8,7 @@ The sampler is a thin layer, so most tests check that it yields exactly what the
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from typing import Any
 
@@ -386,6 +387,19 @@ def test_from_dataset_uses_targets_and_classes() -> None:
     sampler = BalancedBatchSampler.from_dataset(dataset, 16, alpha=0.5, seed=0)
     direct = BalancedBatchSampler(dataset.targets, 16, alpha=0.5, seed=0)
     assert list(sampler) == list(direct)
+
+
+def test_from_dataset_with_too_few_classes_names_the_dataset() -> None:
+    """A root whose .classes lists fewer classes than its targets hold: the message is about
+    the dataset, not a num_classes the user never passed; an explicit num_classes wins."""
+    dataset = FakeImageFolder(_image_folder().targets, ["cat", "dog", "eel"])
+    with raises_exactly(
+        "`dataset.classes` must list every class of `dataset.targets`; it lists 3, but the "
+        "targets hold label 3.",
+    ):
+        BalancedBatchSampler.from_dataset(dataset, 16, seed=0)
+    explicit = BalancedBatchSampler.from_dataset(dataset, 16, alpha=0.0, seed=0, num_classes=5)
+    assert explicit.classes.size == 5
 
 
 def test_from_dataset_random_split_subset() -> None:
@@ -811,6 +825,44 @@ def test_world_size_without_a_process_group_warns(monkeypatch: pytest.MonkeyPatc
     with pytest.warns(RefSamplerWarning, match="WORLD_SIZE=4 is set but torch.distributed"):
         sampler = BalancedBatchSampler(LABELS, 4, seed=0)
     assert (sampler.num_replicas, sampler.rank) == (1, 0)
+
+
+@pytest.mark.parametrize("entry", ["constructor", "from_class_indices", "factory"])
+def test_the_world_size_warning_points_at_the_callers_line(
+    monkeypatch: pytest.MonkeyPatch, entry: str
+) -> None:
+    """Whichever entry point builds the sampler, the warning names the user's file and line."""
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    idxs = [list(range(60)), list(range(60, 85)), list(range(85, 95)), list(range(95, 100))]
+    build = {
+        "constructor": lambda: BalancedBatchSampler(LABELS, 4, seed=0),
+        "from_class_indices": lambda: BalancedBatchSampler.from_class_indices(idxs, 4, seed=0),
+        "factory": lambda: SamplerFactory().get(idxs, 4, 5, 1.0, "fixed", seed=0),
+    }[entry]
+    with pytest.warns(RefSamplerWarning) as record:
+        build()
+    assert record[0].filename == __file__
+
+
+@pytest.mark.parametrize(
+    ("call", "where"),
+    [
+        (
+            lambda: BalancedBatchSampler.from_class_indices([[0, 1], [2]], 2, shuffle=1),
+            "from_class_indices",
+        ),
+        (
+            lambda: SamplerFactory().get([[0, 1], [2]], 2, 5, 1.0, "fixed", shuffle=1),
+            "SamplerFactory.get",
+        ),
+    ],
+)
+def test_an_unknown_keyword_names_the_public_entry_point(call: Any, where: str) -> None:
+    """As Python does for any function: a TypeError naming the function the user called."""
+    with pytest.raises(
+        TypeError, match=rf"^{re.escape(where)}\(\) got an unexpected keyword argument 'shuffle'$"
+    ):
+        call()
 
 
 @pytest.mark.parametrize("world", ["1", "", "x"])
