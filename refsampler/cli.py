@@ -26,7 +26,7 @@ _INT64 = np.iinfo(np.int64)
 def _demo(args: argparse.Namespace) -> int:
     from . import _validate
     from .conformance.stats import chisquare_shares
-    from .diagnostics import _tie_note, describe
+    from .diagnostics import _plural, _tie_note, describe
     from .errors import InvalidArgumentError
     from .kinds.pk import samples_per_class
     from .sampler import BalancedBatchSampler
@@ -66,7 +66,8 @@ def _demo(args: argparse.Namespace) -> int:
             )
             drawn = per_batch.sum(axis=0)
             print(f"  {kind:<6}  target   {_shares(target)}")
-            print(f"          realised {_shares(drawn / drawn.sum())}  ({len(batches)} batches)")
+            done = _plural(len(batches), "batch")
+            print(f"          realised {_shares(drawn / drawn.sum())}  ({done})")
             properties = traits.properties
             if kinds.PROPERTY_FIXED_COUNTS in properties:
                 print(f"          every batch of epoch 0: {per_batch[0].tolist()}")
@@ -197,6 +198,8 @@ def _plan(args: argparse.Namespace) -> int:
         _validate.n_batches(args.n_batches)
     _validate.positive_int("num_replicas", args.num_replicas)
     if args.epoch is not None:
+        if args.alpha_schedule is None:
+            raise _UsageError("`--epoch` chooses an epoch of `--alpha-schedule`; give one.")
         _validate.epoch(args.epoch)
     _validate.seed(args.seed)
     alpha: Any = args.alpha
@@ -372,8 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _Parser(prog="refsampler", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="show every kind on an embedded long-tailed dataset")
-    demo.add_argument("--batch-size", type=int, default=32)
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--batch-size", type=int, default=32, help="B (default 32)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of every sampler (default 0)")
     demo.add_argument(
         "--samples-per-class",
         type=int,

@@ -337,7 +337,7 @@ class Description:
         kind = f"kind {self.kind}"
         if self.samples_per_class is not None:
             m = self.samples_per_class
-            kind += f" ({self.batch_size // m} classes x {m} samples per batch)"
+            kind += f" ({_plural(self.batch_size // m, 'class')} x {m} samples per batch)"
         ranks = ""
         if self.num_replicas > 1:
             ranks = (
@@ -355,8 +355,9 @@ class Description:
         elif self.moving:
             source = f", target of epoch {self.epoch}"
         return (
-            f"{kind}, batch size {self.batch_size}, {self.n_batches} batches per epoch{ranks}"
-            f"{source}; {int(self.class_counts.sum())} samples in {self.num_classes} classes"
+            f"{kind}, batch size {self.batch_size}, {_plural(self.n_batches, 'batch')} per "
+            f"epoch{ranks}{source}; {_plural(int(self.class_counts.sum()), 'sample')} in "
+            f"{_plural(self.num_classes, 'class')}"
         )
 
     def _columns(self) -> list[Column]:
@@ -953,6 +954,13 @@ def _render(header: list[list[str]], body: list[list[str]]) -> list[str]:
         "  ".join("-" * w for w in widths),
         *(line(b) for b in body),
     ]
+
+
+def _plural(count: int, noun: str) -> str:
+    """``1 class``, ``2 classes``, ``3 batches``, ``4 samples``."""
+    if count == 1:
+        return f"1 {noun}"
+    return f"{count} {noun}{'es' if noun.endswith(('s', 'ch')) else 's'}"
 
 
 def _tie_note(tied: IntVector, seats: int) -> str:

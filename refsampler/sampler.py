@@ -350,6 +350,8 @@ class BalancedBatchSampler(Sampler[list[int]]):
             ``torchdata``'s ``StatefulDataLoader`` uses).
         """
         epoch, start = self._next_pass()
+        # Passes move the epoch on by themselves; past the last epoch the streams would wrap.
+        _validate.epoch(epoch, name="epoch (of the next pass)", positions=self._positions)
         self._pending = (epoch, start)
         self._epoch, self._start, self._chosen, self._restored = epoch, 0, False, False
         self._last_epoch = epoch

@@ -158,7 +158,7 @@ def test_target_option(capsys) -> None:
             "`num_replicas` must be >= 1; got 0.",
         ),
         (
-            ["--counts", "5,5", "--batch-size", "4", "--epoch", "-1"],
+            ["--counts", "5,5", "--batch-size", "4", "--alpha-schedule", "0:1", "--epoch", "-1"],
             "`epoch` must be >= 0; got -1.",
         ),
     ],
@@ -419,3 +419,9 @@ def test_documented_examples_are_current(capsys) -> None:
     for command, shown in examples:
         assert main(shlex.split(command)[1:]) == 0
         assert capsys.readouterr().out == shown
+
+
+def test_epoch_without_a_schedule_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    """--epoch only chooses an epoch of a moving target; alone it would be ignored."""
+    err = _plan_error(["--counts", "5,3", "--batch-size", "2", "--epoch", "7"], capsys)
+    assert err == "`--epoch` chooses an epoch of `--alpha-schedule`; give one."

@@ -528,3 +528,11 @@ def test_realised_shares_of_a_sampler_reads_one_pass() -> None:
         realised_shares(sampler, labels), realised_shares(list(first), labels)
     )
     assert sampler.epoch == 1
+
+
+def test_the_header_counts_in_words() -> None:
+    """One batch, one class, one sample: singular nouns in the header."""
+    header = describe([1], 1, n_batches=1).to_text().splitlines()[0]
+    assert header.endswith("1 batch per epoch, alpha 1; 1 sample in 1 class")
+    pk = describe([4, 4], 2, kind="pk", samples_per_class=2).to_text().splitlines()[0]
+    assert pk.startswith("kind pk (1 class x 2 samples per batch)")

@@ -879,3 +879,16 @@ def test_no_warning_for_one_process_or_explicit_ranks(
         warnings.simplefilter("error", RefSamplerWarning)
         sampler = BalancedBatchSampler(LABELS, 4, seed=0, num_replicas=4, rank=3)
     assert (sampler.num_replicas, sampler.rank) == (4, 3)
+
+
+def test_passes_stop_at_the_last_epoch() -> None:
+    """A pass after the last epoch set_epoch accepts is refused, not run on wrapped streams."""
+    from refsampler._validate import MAX_EPOCH
+
+    sampler = BalancedBatchSampler(LABELS, 10, seed=0, n_batches=2)
+    sampler.set_epoch(MAX_EPOCH)
+    assert len(list(sampler)) == 2
+    with raises_exactly(
+        f"`epoch (of the next pass)` must be <= {MAX_EPOCH}; got {MAX_EPOCH + 1}."
+    ):
+        iter(sampler)
