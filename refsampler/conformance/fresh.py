@@ -165,6 +165,7 @@ class _Worker:
             stderr=self.errors,
         )
         self.owner = os.getpid()
+        self.mark = 0
         self.imported: set[tuple[str, str]] = set()
         self.replies: queue.SimpleQueue[Any] = queue.SimpleQueue()
         threading.Thread(target=self._receive, daemon=True).start()
@@ -185,6 +186,8 @@ class _Worker:
         return self.owner == os.getpid() and self.process.poll() is None
 
     def send(self, message: bytes) -> bool:
+        # What the child writes to stderr from here on belongs to this request.
+        self.mark = os.fstat(self.errors.fileno()).st_size
         try:
             _write(self.process.stdin, message)  # type: ignore[arg-type]
         except (BrokenPipeError, OSError, ValueError):
@@ -196,8 +199,10 @@ class _Worker:
             code = self.process.wait(5)
         except subprocess.TimeoutExpired:
             code = None
-        self.errors.seek(0)
-        lines = [line for line in self.errors.read().decode(errors="replace").splitlines() if line]
+        # pread: the file offset is shared with the child's stderr and stays where it is.
+        fd = self.errors.fileno()
+        written = os.pread(fd, max(os.fstat(fd).st_size - self.mark, 0), self.mark)
+        lines = [line for line in written.decode(errors="replace").splitlines() if line]
         text = f"the fresh process exited with status {code}"
         return text + (f" ({lines[-1].strip()})" if lines else "")
 
@@ -279,7 +284,10 @@ atexit.register(shutdown)
 def warm(spec: str, origin: str) -> None:
     """Start the child (if none runs) and have it import ``spec`` while the kit goes on."""
     with _lock:
-        worker = _current()
+        try:
+            worker = _current()
+        except OSError:  # no interpreter to start: the check says so when it runs
+            return
         if (spec, origin) not in worker.imported:
             worker.send(pickle.dumps(("import", spec, origin, list(map(str, sys.path)))))
         _rest()
@@ -305,21 +313,19 @@ def resume(
         import the target, died, or gave no answer within ``STARTUP_SECONDS`` (a new target)
         plus ``CALLS * timeout`` (then it is killed).
     """
-    request = pickle.dumps(
-        (
-            "resume",
-            spec,
-            origin,
-            list(map(str, sys.path)),
-            {
-                "index_sampler": index_sampler,
-                "arguments": arguments,
-                "state": state,
-                "epochs": epochs,
-                "timeout": timeout,
-            },
-        )
-    )
+    content = {
+        "index_sampler": index_sampler,
+        "arguments": arguments,
+        "state": state,
+        "epochs": epochs,
+        "timeout": timeout,
+    }
+    try:
+        request = pickle.dumps(("resume", spec, origin, list(map(str, sys.path)), content))
+    except Exception as exc:  # a configuration with an alpha schedule pickle cannot store
+        raise FreshProcessFailed(
+            f"the arguments cannot be sent to a fresh process ({type(exc).__name__}: {exc})"
+        ) from None
     global _idle
     with _lock:
         if _idle is not None:
@@ -327,7 +333,12 @@ def resume(
             _idle = None
         try:
             for _ in range(2):  # a child that imported another module of that name is replaced
-                worker = _current()
+                try:
+                    worker = _current()
+                except OSError as exc:
+                    raise FreshProcessFailed(
+                        f"no fresh process could be started ({sys.executable!r}: {exc})"
+                    ) from None
                 wait = None
                 if timeout is not None:
                     wait = CALLS * timeout + 1.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from typing import Any
 
@@ -58,6 +59,12 @@ def deaf_in_a_fresh_process(labels: Any, **kwargs: Any) -> _Sampler:
     return _Sampler(refsampler_sampler(labels, **kwargs), _deaf)
 
 
+def _die() -> None:
+    sys.stderr.write("out of memory\n")
+    sys.stderr.flush()
+    os._exit(3)
+
+
 def dies_in_a_fresh_process(labels: Any, **kwargs: Any) -> _Sampler:
-    """``load_state_dict`` ends a fresh process with status 3."""
-    return _Sampler(refsampler_sampler(labels, **kwargs), lambda: os._exit(3))
+    """``load_state_dict`` says "out of memory" and ends a fresh process with status 3."""
+    return _Sampler(refsampler_sampler(labels, **kwargs), _die)
