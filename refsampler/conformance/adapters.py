@@ -387,7 +387,7 @@ def load(spec: str, api: str = "batches", *, index_sampler: bool = False) -> Mak
     if api == "sampler":
         from .streams import SamplerAdapter
 
-        return SamplerAdapter(target, index_sampler=index_sampler)
+        return SamplerAdapter(target, index_sampler=index_sampler, spec=spec)
     return target
 
 

@@ -1391,6 +1391,29 @@ def shifted_epochs(labels: Any, **kwargs: Any) -> Wrapped:
     return Shifted(_inner(labels, **kwargs))
 
 
+#: Positions saved by :func:`state_in_process`, by the key its ``state_dict()`` returns.
+_SAVED_IN_PROCESS: dict[int, dict[str, Any]] = {}
+
+
+def state_in_process(labels: Any, **kwargs: Any) -> Wrapped:
+    """``state_dict()`` returns a key into a module-level dict that holds the position: a
+    resume in the process that saved it is exact, and a restarted job (a new process) finds
+    nothing under the key and silently starts the epoch again."""
+
+    class InProcess(Wrapped):
+        def state_dict(self) -> dict[str, Any]:
+            key = len(_SAVED_IN_PROCESS)
+            _SAVED_IN_PROCESS[key] = super().state_dict()
+            return {"key": key}
+
+        def load_state_dict(self, state: dict[str, Any]) -> None:
+            saved = _SAVED_IN_PROCESS.get(int(state["key"]))
+            if saved is not None:
+                self.inner.load_state_dict(saved)
+
+    return InProcess(_inner(labels, **kwargs))
+
+
 #: Every sampler mutant by name: each exits 1 under ``refsampler verify --api sampler``.
 SAMPLER_MUTANTS: dict[str, Callable[..., Any]] = {
     f.__name__: f
@@ -1413,6 +1436,9 @@ SAMPLER_MUTANTS: dict[str, Callable[..., Any]] = {
         state_holds_numpy_ints,
         epoch_rank_seed_collide,
         shifted_epochs,
+
+
+        state_in_process,
     )
 }
 

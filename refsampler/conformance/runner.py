@@ -323,6 +323,8 @@ def verify(
     )
     if stream_plan is not None:
         report.notes.append(_capabilities_note(stream_plan))
+        if stream_plan.fresh_note:
+            report.notes.append(stream_plan.fresh_note)
     stop = False
     for setting in settings:
         config = setting.config

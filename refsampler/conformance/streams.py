@@ -40,9 +40,18 @@ Ranks (every world size ``W >= 2``, two epochs)
 Resume (when ``state_dict`` exists)
     ``resume_continues_exactly`` (exact): a state saved after ``k`` batches (``k = 0``, mid
     epoch, end of epoch), loaded into a fresh sampler, continues exactly as the uninterrupted
-    run, across the epoch boundary. ``resume_refuses_foreign_state`` (exact; only when the
-    adapter sets ``refuses_foreign_states = True``): a state saved under another seed is
-    refused with an exception.
+    run, across the epoch boundary. ``resume_state_is_json`` (exact): the states survive
+    ``json.dumps`` / ``json.loads``. ``resume_in_fresh_process`` (exact): the state saved
+    mid epoch 1 (as JSON, or pickled when JSON cannot hold it) is loaded by a sampler built in
+    another Python interpreter -- started afresh, not forked, importing the target by name as
+    a restarted job does (:mod:`~refsampler.conformance.fresh`) -- and the rest of epoch 1
+    and epoch 2 come out as uninterrupted: a position kept in the process (a module-level
+    dict keyed by the state, a class attribute) passes the check before and fails this one.
+    A target a fresh interpreter cannot import by name (a lambda, a local function, an
+    object of ``__main__``) is not checked, and the report's notes say so.
+    ``resume_refuses_foreign_state`` (exact; only when the adapter sets
+    ``refuses_foreign_states = True``): a state saved under another seed is refused with an
+    exception.
 
 Exact checks never fail a correct sampler; each reports a failure when it looked at nothing
 (zero cases is a failure, never a pass). Statistical checks join the run's Holm family.
@@ -86,6 +95,7 @@ import numpy.typing as npt
 
 from .. import kinds as _kinds
 from . import appearances, calls, counts, cycles, stats
+from . import fresh as _fresh
 from .checks import batch_positions, exact, pending
 from .results import CheckResult
 from .sample import EPS, Sample, Setting, per_batch_counts
@@ -145,6 +155,9 @@ class StreamPlan:
     problem : str
         Why no sampler could be built to detect the methods ("" when one was): every stream
         check then fails.
+    fresh_note : str
+        Why ``resume_in_fresh_process`` is not planned although the state methods exist (the
+        target cannot be imported by name), for the report's notes; "" when it is planned.
     """
 
     epochs: int
@@ -155,6 +168,7 @@ class StreamPlan:
     refuses_foreign: bool = False
     len_problem: str = ""
     problem: str = ""
+    fresh_note: str = ""
 
 
 class SamplerAdapter:
@@ -168,11 +182,20 @@ class SamplerAdapter:
         rank, [samples_per_class])``.
     index_sampler : bool
         The result yields single positions: batch it with ``BatchSampler(drop_last=False)``.
+    spec : str, optional
+        ``MODULE:NAME`` that ``make_sampler`` was imported from (the command line's); without
+        it a fresh interpreter imports ``make_sampler`` by its module and qualified name.
     """
 
-    def __init__(self, make_sampler: Callable[..., Any], index_sampler: bool = False) -> None:
+    def __init__(
+        self,
+        make_sampler: Callable[..., Any],
+        index_sampler: bool = False,
+        spec: str | None = None,
+    ) -> None:
         self.make_sampler = make_sampler
         self.index_sampler = index_sampler
+        self.spec = spec
         self.refuses_foreign = bool(getattr(make_sampler, "refuses_foreign_states", False))
         self.__qualname__ = str(getattr(make_sampler, "__qualname__", repr(make_sampler)))
         self.__signature__ = _signature(make_sampler)
@@ -323,6 +346,8 @@ def plan_streams(setting: Setting) -> list[tuple[str, bool]]:
             names.append((f"ranks_pooled_shares[{w}]", False))
     if plan.resume:
         names += [("resume_continues_exactly", True), ("resume_state_is_json", True)]
+        if not plan.fresh_note:
+            names.append(("resume_in_fresh_process", True))
         if plan.refuses_foreign:
             names.append(("resume_refuses_foreign_state", True))
     return names
@@ -1040,8 +1065,9 @@ def _resume_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
     want = [[p.tolist() for p in one] for one in straight]
     bad, compared, detail = 0, 0, ""
     not_json: list[str] = []
+    kept: bytes | str = b""
     # Saved in epoch 0 (at its start, middle and end, before the pass ends) and in the middle
-    # of epoch 1 (a state must carry its epoch).
+    # of epoch 1 (a state must carry its epoch); the last goes to a fresh process too.
     points = [(0, k) for k in sorted({0, n // 2, n})] + [(1, n // 2)]
     for epoch, k in points:
         sampler = run.build(n)
@@ -1056,25 +1082,20 @@ def _resume_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
             state = json.loads(json.dumps(state))
         except (TypeError, ValueError) as exc:
             not_json.append(f"epoch {epoch}, k = {k}: {exc}")
-        fresh = run.build(n)
-        run.call("load_state_dict()", functools.partial(fresh.load_state_dict, state))
-        rest = [p.tolist() for p in run.read(fresh, epoch if plan.set_epoch else None)]
-        after = [p.tolist() for p in run.read(fresh, epoch + 1 if plan.set_epoch else None)]
+        if (epoch, k) == points[-1] and "resume_in_fresh_process" in planned:
+            kept = _pickled(state)  # before load_state_dict can touch it
+        loaded = run.build(n)
+        run.call("load_state_dict()", functools.partial(loaded.load_state_dict, state))
+        rest = [p.tolist() for p in run.read(loaded, epoch if plan.set_epoch else None)]
+        after = [p.tolist() for p in run.read(loaded, epoch + 1 if plan.set_epoch else None)]
         expected = want[epoch][k:] + want[epoch + 1]
         got = rest + after
         compared += len(expected)
         if got != expected:
             bad += 1
             if not detail:
-                first = next(
-                    (i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b),
-                    min(len(got), len(expected)),
-                )
-                detail = (
-                    f"; saved after {k} batches of epoch {epoch}: {len(got)} batches follow "
-                    f"(want {len(expected)}), first difference at batch {k + first} of epoch "
-                    f"{epoch}+{epoch + 1}"
-                    + (" (set_epoch(epoch) called after load_state_dict)" if plan.set_epoch else "")
+                detail = f"; saved after {k} batches of epoch {epoch}: " + _difference(
+                    got, expected, epoch, k, plan.set_epoch
                 )
     out = [
         exact(
@@ -1095,6 +1116,9 @@ def _resume_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
             + (f"; not at {not_json[0]}" if not_json else ""),
         ),
     ]
+    if "resume_in_fresh_process" in planned:
+        epoch, k = points[-1]
+        out.append(_fresh_process_check(run, kept, want[epoch][k:] + want[epoch + 1], epoch, k, n))
     if "resume_refuses_foreign_state" in planned:
         other = run.build(n, seed=run.seed + 1)
         state = run.call("state_dict()", other.state_dict)
@@ -1108,6 +1132,81 @@ def _resume_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
             refused, text = True, f"a state of seed s + 1 was refused ({type(exc).__name__})"
         out.append(exact("resume_refuses_foreign_state", setting, int(not refused), 1, text))
     return out
+
+
+def _difference(got: list[Any], expected: list[Any], epoch: int, k: int, set_epoch: bool) -> str:
+    """Where a resumed run (saved after ``k`` batches of ``epoch``) leaves the uninterrupted
+    one."""
+    first = next(
+        (i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b),
+        min(len(got), len(expected)),
+    )
+    return (
+        f"{len(got)} batches follow (want {len(expected)}), first difference at batch "
+        f"{k + first} of epoch {epoch}+{epoch + 1}"
+        + (" (set_epoch(epoch) called after load_state_dict)" if set_epoch else "")
+    )
+
+
+def _pickled(state: Any) -> bytes | str:
+    """The state as a fresh process gets it (pickled, as ``torch.save`` stores it), or why it
+    cannot be."""
+    import pickle
+
+    try:
+        return pickle.dumps(state)
+    except Exception as exc:  # whatever pickling raised: no checkpoint can hold the state
+        return f"the state cannot be pickled ({type(exc).__name__}: {exc})"
+
+
+def _fresh_process_check(
+    run: _Run, state: bytes | str, expected: list[Any], epoch: int, k: int, n: int
+) -> CheckResult:
+    """``resume_in_fresh_process``: the state saved after ``k`` batches of ``epoch``, loaded
+    in another interpreter, gives the rest of the epoch and the next as uninterrupted."""
+    setting, adapter = run.setting, run.adapter
+    plan: StreamPlan = setting.streams
+    where = f"state saved after {k} of {n} batches of epoch {epoch}"
+    spec, origin, why = _fresh.import_spec(adapter.make_sampler, adapter.spec)
+    if isinstance(state, str) or why:
+        because = state if isinstance(state, str) else f"the target is not importable ({why})"
+        return exact("resume_in_fresh_process", setting, 1, 0, f"{where}: {because}")
+    config = setting.config
+    try:
+        passes = _fresh.resume(
+            spec,
+            origin,
+            index_sampler=adapter.index_sampler,
+            arguments={
+                "labels": run.labels.copy(),
+                "kind": setting.kind,
+                "alpha": config.alpha,
+                "batch_size": config.batch_size,
+                "n_batches": n,
+                "seed": run.seed,
+                "num_replicas": 1,
+                "rank": 0,
+                **setting.options,
+            },
+            state=state,
+            epochs=[epoch, epoch + 1] if plan.set_epoch else [None, None],
+            timeout=run.timeout,
+        )
+    except _fresh.FreshProcessFailed as exc:
+        return exact("resume_in_fresh_process", setting, 1, 0, f"{where}: {exc}")
+    got = [batch for one in passes for batch in one]
+    return exact(
+        "resume_in_fresh_process",
+        setting,
+        int(got != expected) + int(not expected),
+        len(expected) * config.batch_size,
+        f"{where}, loaded by {spec} in a fresh Python process: "
+        + (
+            "the rest of the epoch and the next as uninterrupted"
+            if got == expected
+            else _difference(got, expected, epoch, k, plan.set_epoch)
+        ),
+    )
 
 
 def detect(
@@ -1157,10 +1256,24 @@ def detect(
             has_len,
             adapter.refuses_foreign,
             len_problem=why,
+            fresh_note=_fresh_process_note(adapter) if has_state else "",
         )
     return StreamPlan(
         epochs, world_sizes, False, False, False, adapter.refuses_foreign, problem=problem
     )
+
+
+def _fresh_process_note(adapter: SamplerAdapter) -> str:
+    """Why a resume in a fresh process cannot be checked, or "" (and the process starts,
+    importing the target while the run goes on)."""
+    spec, origin, why = _fresh.import_spec(adapter.make_sampler, adapter.spec)
+    if why:
+        return (
+            f"resume in a fresh process not checked: target not importable ({why}); name it "
+            "MODULE:CALLABLE at module level to check it"
+        )
+    _fresh.warm(spec, origin)
+    return ""
 
 
 def validate_streams(epochs: Any, world_sizes: Any) -> tuple[int, tuple[int, ...]]:

@@ -46,6 +46,7 @@ SAMPLER_CAUGHT_BY = {
     "state_holds_numpy_ints": ("fixed", "long-tail", "resume_state_is_json"),
     "epoch_rank_seed_collide": ("random", "long-tail", "ranks_batches_not_repeated[2]"),
     "shifted_epochs": ("random", "long-tail", "batches_not_repeated"),
+    "state_in_process": ("fixed", "long-tail", "resume_in_fresh_process"),
 }
 #: Stream checks no designated catch above covers, with the mutant that also fails them.
 SAMPLER_ALSO_CAUGHT = {
@@ -81,7 +82,12 @@ def test_refsampler_sampler_conforms_over_epochs_ranks_and_resumes() -> None:
     )
     assert report.conforms, report.table(failures_only=True)
     checks = {r.check for r in report.results}
-    assert {"resume_refuses_foreign_state", "ranks_disjoint_in_cycle[3]", "epochs_differ"} <= checks
+    assert {
+        "resume_refuses_foreign_state",
+        "resume_in_fresh_process",
+        "ranks_disjoint_in_cycle[3]",
+        "epochs_differ",
+    } <= checks
     assert {"batches_not_repeated", "ranks_batches_not_repeated[3]"} <= checks
     assert any("set_epoch, state_dict/load_state_dict, len" in n for n in report.notes)
     assert any("distinct epochs" in n for n in report.notes)
