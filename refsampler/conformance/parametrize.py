@@ -16,11 +16,15 @@ checks are not run one by one: the first test to run computes the whole
 and the others read their result from it. One more test per kind, ``<kind>-tested``, fails
 when every configuration of the kind was declined (skipping everything is not a pass), or
 when a check the run adds beyond the planned ones failed (the sampler API's epoch, rank and
-resume checks, which depend on what the sampler turns out to support).
+resume checks, which depend on what the sampler turns out to support). The run's notes about
+what it could not check (the sampler methods it did not find, a target a fresh process cannot
+import) are issued as :class:`RunNote` warnings by the first kind's ``<kind>-tested`` test, so
+that pytest's warnings summary shows them.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +34,19 @@ from .properties import PlannedCheck, plan
 from .report import Report
 from .stats import FAMILY_LEVEL
 
-__all__ = ["CheckItem", "SharedRun", "checks_of", "items_for", "parametrize_with_checks"]
+__all__ = [
+    "CheckItem",
+    "RunNote",
+    "SharedRun",
+    "checks_of",
+    "items_for",
+    "parametrize_with_checks",
+]
+
+
+class RunNote(UserWarning):
+    """A note of the shared verify run about the run as a whole: which sampler methods it
+    found (and so which checks it skipped), or that a check could not be planned."""
 
 
 class SharedRun:
@@ -141,6 +157,13 @@ class CheckItem:
                     "failed:\n" + "\n".join(lines) + (f"\n... and {more} more" if more else ""),
                     pytrace=False,
                 )
+            if self.kind == report.kinds[0]:
+                # Once per run: notes of one (kind, configuration) start "kind/config:" and
+                # stay in the report; the run-wide ones say what was not checked.
+                prefixes = tuple(f"{k}/" for k in report.kinds)
+                for note in report.notes:
+                    if not note.startswith(prefixes):
+                        warnings.warn(RunNote(note), stacklevel=2)
             return
         planned = self.planned
         config_run = next(

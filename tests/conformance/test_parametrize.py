@@ -143,3 +143,34 @@ def test_a_failing_sampler_api_check_fails_the_kind_tested_test() -> None:
     assert items[-1].id == "quota-tested"
     with pytest.raises(pytest.fail.Exception, match=r"many-classes/ranks_equal_length\[2\]"):
         items[-1]()
+
+
+@pytest.mark.statistical(level=TEST_LEVEL)
+def test_run_wide_notes_reach_the_warnings_summary(pytester: pytest.Pytester) -> None:
+    """What the run could not check (here: resuming a target no fresh process can import) is
+    a RunNote warning of the first kind's <kind>-tested test, so pytest users see it too."""
+    pytester.makepyfile(
+        test_notes=f"""
+from refsampler.conformance import parametrize_with_checks
+from refsampler.conformance.adapters import refsampler_sampler
+from refsampler.conformance.streams import SamplerAdapter
+
+adapter = SamplerAdapter(lambda labels, **kwargs: refsampler_sampler(labels, **kwargs))
+
+@parametrize_with_checks(adapter, kinds=("fixed",), configs=("uniform",),
+                         family_level={TEST_LEVEL!r})
+def test_my_sampler(check):
+    check()
+"""
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == 0 and outcomes["passed"] >= 2
+    assert outcomes["warnings"] == 2
+    result.stdout.fnmatch_lines(
+        [
+            "*test_my_sampler?fixed-tested?*",
+            "*RunNote: sampler methods found: set_epoch, state_dict/load_state_dict, len*",
+            "*RunNote: resume in a fresh process not checked: target not importable*",
+        ]
+    )
