@@ -55,6 +55,26 @@ def test_a_wrong_sampler_fails_the_suite(pytester: pytest.Pytester) -> None:
     assert "test_fixed_counts_are_the_largest_remainder[fixed]" in failed
 
 
+@pytest.mark.parametrize(
+    ("mutant", "seed"), [("seed_only_orders", 2), ("low_seed_bits", 1 + (1 << 16))]
+)
+def test_a_seed_that_changes_only_the_order_or_the_high_bits_fails_the_suite(
+    pytester: pytest.Pytester, mutant: str, seed: int
+) -> None:
+    """The suite's seed test compares what the batches hold, for seed 2 and for a seed that
+    differs from 1 only in bit 16; these mutants repeat the contents for every seed, so they
+    fail it always."""
+    result = pytester.runpytest(
+        *SUITE,
+        "-k",
+        "test_different_seeds_give_different_batches",
+        f"--refsampler-impl=refsampler.conformance.mutants:{mutant}",
+        "--refsampler-kind=fixed",
+    )
+    assert result.ret == 1
+    result.stdout.fnmatch_lines([f"*seeds 1 and {seed} give batches of the same contents*"])
+
+
 @pytest.mark.statistical(level=TEST_LEVEL)
 def test_declined_configurations_are_skipped_with_the_reason(pytester: pytest.Pytester) -> None:
     """An alpha = 1 sampler: its other configurations skip, saying why; exit 0 (rate 1e-8)."""

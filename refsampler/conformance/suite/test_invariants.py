@@ -190,18 +190,25 @@ def test_same_seed_gives_the_same_batches(
 LONG_TAIL = np.repeat(np.arange(4), [40, 12, 6, 2])
 
 
-def _log10_collision_bound(iid: bool, labels: np.ndarray, draws: int) -> float:
-    """log10 of a bound on P(two seeds give identical batches) for LONG_TAIL configurations.
+def _log10_collision_bound(iid: bool, labels: np.ndarray, draws: int, batch: int) -> float:
+    """log10 of a bound on P(two seeds give batches of the same contents, batch by batch) for
+    LONG_TAIL configurations at alpha = 1 (each of the K classes a share 1/K).
 
     Without i.i.d. classes (counted kinds drawing cycles): the first cycle of class 0 (fully
-    drawn) must repeat: ``1 / n_0!``. With i.i.d. classes at alpha = 1: every draw must repeat;
-    one draw matches with probability at most ``max_c p_c / n_c`` per position, so
-    ``(max p_c / n_c) ** draws``.
+    drawn) must fall into the batches in the same groups, each group in any order: at most
+    ``a! ** (n_0 / a) / n_0!`` with ``a = ceil(B / K)`` draws of it per batch. With i.i.d.
+    classes: every draw must repeat up to the order inside its batch; one draw matches with
+    probability at most ``max_c p_c / n_c`` per position, so ``(B!) ** (draws / B) *
+    (max p_c / n_c) ** draws``.
     """
     counts = np.bincount(labels)
+    log10 = math.log(10)
     if iid:
-        return draws * math.log10(0.25 / counts.min())
-    return -math.lgamma(counts[0] + 1) / math.log(10)
+        orders = draws // batch * math.lgamma(batch + 1) / log10
+        return orders + draws * math.log10(1 / counts.size / counts.min())
+    per_batch = -(-batch // counts.size)
+    groups = -(-int(counts[0]) // per_batch)
+    return (groups * math.lgamma(per_batch + 1) - math.lgamma(counts[0] + 1)) / log10
 
 
 #: Bound on P(a correct sampler gives identical batches for two seeds) in the test below.
@@ -213,18 +220,25 @@ SEED_COLLISION = 1e-40
 def test_different_seeds_give_different_batches(
     refsampler_make_batches: Any, refsampler_kinds: tuple[str, ...], kind: str
 ) -> None:
-    """Seeds 1 and 2 give different batches (a probabilistic check).
+    """Seed 1 and seeds 2 and 1 + 2**16 give batches of different contents (a probabilistic
+    check): another seed must change what the batches hold, not only the order inside them,
+    and not only in the seed's low bits.
 
     On a 60-sample long-tailed dataset, B=8, 20 batches (each class cycles at least twice),
-    the chance that a correct sampler repeats itself is below 1e-40 for every kind (see
-    ``_log10_collision_bound``, asserted below): the false-failure rate.
+    the chance that a correct sampler repeats the contents of every batch for one other seed
+    is below 1e-41 for every kind (see ``_log10_collision_bound``, asserted below), so below
+    1e-40 for both: the false-failure rate.
     """
     if kind not in refsampler_kinds:
         pytest.skip(f"kind {kind!r} is not among the kinds under test {refsampler_kinds}")
     iid = _kinds.PROPERTY_IID_CLASSES in _kinds.get(kind).properties
-    assert _log10_collision_bound(iid, LONG_TAIL, 8 * 20) < np.log10(SEED_COLLISION)
+    bound = _log10_collision_bound(iid, LONG_TAIL, 8 * 20, 8)
+    assert bound < np.log10(SEED_COLLISION / 2)
     options = {"kind": kind, "alpha": 1.0, "batch_size": 8, "n_batches": 20}
     first = call(refsampler_make_batches, LONG_TAIL, seed=1, **options)
-    second = call(refsampler_make_batches, LONG_TAIL, seed=2, **options)
-    assert first is not None and second is not None
-    assert first.tolist() != second.tolist()
+    assert first is not None
+    for other in (2, 1 + (1 << 16)):
+        second = call(refsampler_make_batches, LONG_TAIL, seed=other, **options)
+        assert second is not None
+        same = np.sort(first, axis=1).tolist() == np.sort(second, axis=1).tolist()
+        assert not same, f"seeds 1 and {other} give batches of the same contents"
