@@ -1183,6 +1183,20 @@ def unequal_rank_lengths(labels: Any, **kwargs: Any) -> Wrapped:
     return Wrapped(_inner(labels, **kwargs), drop=int(last))
 
 
+def splits_the_epoch(labels: Any, **kwargs: Any) -> Wrapped:
+    """Under W ranks each rank yields ``n_batches // W`` batches (and says so in ``len()``), as
+    ``DistributedSampler`` splits an epoch: the ranks agree with each other, but every rank
+    trains on a W-th of the batches it was asked for."""
+    world, n = kwargs["num_replicas"], kwargs["n_batches"]
+    return Wrapped(_inner(labels, **kwargs), drop=n - n // world)
+
+
+def len_counts_every_rank(labels: Any, **kwargs: Any) -> Wrapped:
+    """``len()`` counts the batches of all ranks (``n_batches * W``), not this rank's."""
+    world, n = kwargs["num_replicas"], kwargs["n_batches"]
+    return Wrapped(_inner(labels, **kwargs), length_bonus=n * (world - 1))
+
+
 def len_lies(labels: Any, **kwargs: Any) -> Wrapped:
     """``len()`` says one batch more than a pass yields."""
     return Wrapped(_inner(labels, **kwargs), length_bonus=1)
@@ -1436,9 +1450,9 @@ SAMPLER_MUTANTS: dict[str, Callable[..., Any]] = {
         state_holds_numpy_ints,
         epoch_rank_seed_collide,
         shifted_epochs,
-
-
         state_in_process,
+        splits_the_epoch,
+        len_counts_every_rank,
     )
 }
 

@@ -28,7 +28,8 @@ Epochs (``epochs`` passes, ``set_epoch(e)`` before each, as a training loop call
     i.i.d. from the epochs' targets. The same passes *without* ``set_epoch`` are summarised as
     a note (what a plain loop gets).
 Ranks (every world size ``W >= 2``, two epochs)
-    ``ranks_equal_length[W]``, ``ranks_have_properties[W]`` (exact);
+    ``ranks_equal_length[W]`` (exact): every rank yields ``n_batches`` an epoch, and ``len()``
+    (if any) says so on every rank; ``ranks_have_properties[W]`` (exact);
     ``ranks_disjoint_in_cycle[W]`` (exact): the ranks' draws, interleaved by global step, never
     give one member to two ranks within a cycle; ``ranks_pooled_prefix[W]`` (exact): the
     interleaved counts keep the quota / appearance bound; ``ranks_batches_not_repeated[W]``
@@ -904,21 +905,31 @@ def plain_loop_note(
 
 def _rank_checks(run: _Run, planned: dict[str, bool], world: int) -> list[CheckResult]:
     setting, labels = run.setting, run.labels
+    plan: StreamPlan = setting.streams
     config = setting.config
     batch, size, k = config.batch_size, labels.size, config.num_classes
     n = epoch_batches(setting, RANK_EPOCHS, world)
     streams = [run.epochs(n, RANK_EPOCHS, world=world, rank=r) for r in range(world)]
     out: list[CheckResult] = []
     lengths = [[len(p) for p in s] for s in streams]
-    unequal = sum(int(len({lengths[r][e] for r in range(world)}) > 1) for e in range(RANK_EPOCHS))
+    # Every rank yields n_batches an epoch (equal lengths alone would pass ranks that all
+    # split the epoch's batches among them, as DistributedSampler does), and len() says so.
+    off = sum(int(length != n) for one in lengths for length in one)
+    lens: list[int] = []
+    if plan.has_len:
+        for r in range(world):
+            sampler = run.build(n, world=world, rank=r)
+            lens.append(run.call(f"len() of rank {r} of {world}", functools.partial(len, sampler)))
+    wrong_len = [r for r, length in enumerate(lens) if length != n]
     out.append(
         exact(
             f"ranks_equal_length[{world}]",
             setting,
-            unequal,
+            off + len(wrong_len),
             sum(map(sum, lengths)) * batch,
-            f"batches per rank and epoch: {lengths}",
-            expected=n,
+            f"every rank yields {n} batches an epoch; batches per rank and epoch: {lengths}"
+            + (f"; len() of ranks 0..{world - 1}: {lens}" if wrong_len else ""),
+            expected=[[n] * RANK_EPOCHS] * world,
             observed=lengths,
         )
     )
@@ -927,7 +938,7 @@ def _rank_checks(run: _Run, planned: dict[str, bool], world: int) -> list[CheckR
     for r in range(world):
         for e in range(RANK_EPOCHS):
             m, malformed = mats[r][e]
-            bad += malformed + abs(m.shape[0] - n) * 0
+            bad += malformed  # a wrong number of batches is ranks_equal_length's finding
             if malformed and not detail:
                 detail = f"; rank {r} epoch {e}: {malformed} malformed batches"
                 pass_of = f"the epoch {e} pass of rank {r} of {world} "

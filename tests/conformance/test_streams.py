@@ -46,6 +46,8 @@ SAMPLER_CAUGHT_BY = {
     "epoch_rank_seed_collide": ("random", "long-tail", "ranks_batches_not_repeated[2]"),
     "shifted_epochs": ("random", "long-tail", "batches_not_repeated"),
     "state_in_process": ("fixed", "long-tail", "resume_in_fresh_process"),
+    "splits_the_epoch": ("random", "long-tail", "ranks_equal_length[2]"),
+    "len_counts_every_rank": ("random", "long-tail", "ranks_equal_length[2]"),
 }
 #: Stream checks no designated catch above covers, with the mutant that also fails them.
 SAMPLER_ALSO_CAUGHT = {
