@@ -334,10 +334,11 @@ def log10_repeat_chance(batches: IntMatrix) -> float:
     return (poisson - float(np.log(special.i0e(2.0 * n)))) / float(np.log(10.0))
 
 
-def _same_contents(base: IntMatrix, other: IntMatrix, orders: bool) -> str:
+def _same_contents(base: IntMatrix, other: IntMatrix, orders: bool, shared: bool) -> str:
     """How ``other`` repeats ``base`` ("" when its contents differ).
 
     ``orders``: compare the multisets of batch contents (batch order ignored) too.
+    ``shared``: any batch of ``other`` that ``base`` also holds, anywhere, is a repeat.
     """
     if base.shape != other.shape:
         return ""
@@ -350,7 +351,25 @@ def _same_contents(base: IntMatrix, other: IntMatrix, orders: bool) -> str:
         order = np.lexsort(mine.T[::-1])
         if np.array_equal(mine[order], theirs[np.lexsort(theirs.T[::-1])]):
             return "the same batches, only their order (and the order inside them) differs"
+    if shared and mine.size:
+        _, inverse = np.unique(np.vstack([mine, theirs]), axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        common = np.isin(inverse[len(mine) :], inverse[: len(mine)])
+        if common.any():
+            k = int(np.flatnonzero(common)[0])
+            return (
+                f"{int(common.sum())} of the {len(theirs)} batches seed s gives too (batch "
+                f"{k} is one: a stream shifted, or seeded by seed + something)"
+            )
     return ""
+
+
+def _shared_negligible(setting: Setting, batches: int) -> bool:
+    """Whether two seeds' runs of ``batches`` batches share one with a chance below the
+    kit's repeat bound (the same pair bound as the sampler API's repeat checks)."""
+    from .streams import REPEAT_BOUND, pair_repeat_bound
+
+    return batches > 0 and pair_repeat_bound(setting) * batches * batches <= REPEAT_BOUND
 
 
 def determinism_checks(sample: Sample) -> list[CheckResult]:
@@ -362,12 +381,17 @@ def determinism_checks(sample: Sample) -> list[CheckResult]:
     (:func:`far_seeds`), on :attr:`~refsampler.conformance.sample.Setting.n_repeat` batches
     each: the other seed must change what the batches hold, not only their order. Two runs
     fail when they are identical, when every batch holds the same positions in another order,
-    or when the two multisets of batch contents are equal (the batches in another order).
+    or when the two multisets of batch contents are equal (the batches in another order), or
+    when the other seed gives a batch that seed ``s`` gives anywhere in its run (a stream
+    shifted by the seed, as a generator seeded by ``seed + k`` for batch ``k`` makes it).
     That last comparison counts only where a correct sampler could not repeat the seed-``s``
     multiset by chance: where :func:`log10_repeat_chance` is below :data:`REPEAT_CHANCE`
     (every configuration of the kit but ``single-class``, whose batches of 4 from 3 members
     hold one of 6 contents). The other two comparisons always count: a correct sampler would
     have to give every one of the ``n_repeat`` batches the same contents again, in order.
+    The shared-batch comparison counts where the sampler API's pair bound
+    (:func:`~refsampler.conformance.streams.pair_repeat_bound`) times the pairs compared stays
+    below its :data:`~refsampler.conformance.streams.REPEAT_BOUND`.
     """
     setting, first, again, other = sample.setting, sample.first, sample.again, sample.other
     batches = sample.batches
@@ -388,9 +412,10 @@ def determinism_checks(sample: Sample) -> list[CheckResult]:
         else f"; batch order not compared (another seed repeats these contents with a chance "
         f"of about 10**{chance:.1f})"
     )
-    found = _same_contents(first, other, orders)
+    shared = _shared_negligible(setting, int(first.shape[0]))
+    found = _same_contents(first, other, orders, shared)
     far = list(sample.far)
-    repeats = [(seed, _same_contents(first, run, orders)) for seed, run in far]
+    repeats = [(seed, _same_contents(first, run, orders, shared)) for seed, run in far]
     repeats = [(seed, how) for seed, how in repeats if how]
     if not far:
         far_detail = "no run of a far seed to compare"

@@ -195,10 +195,11 @@ CONFIGS: tuple[Config, ...] = (
     ),
     Config(
         "tiny-classes",
-        (500, 500, 2, 1),
+        (2, 500, 1, 500),
         8,
         0.0,
-        "alpha 0 (empirical shares) with classes whose quota rounds to 0",
+        "alpha 0 (empirical shares) with classes whose quota rounds to 0; sizes out of step "
+        "with class ids",
     ),
     Config("small-batch", (50, 30, 20), 3, 0.3, "batches of 3"),
     Config(

@@ -194,7 +194,7 @@ def cycle_checks(sample: Sample) -> list[CheckResult]:
                 i = int(np.flatnonzero(bad)[0])
                 reuse_detail = (
                     f"; class {c}: position {int(members[i])} drawn for the "
-                    f"{int(occurrence[i]) + 1}th time in batch {int(rows[i])}, "
+                    f"{_ordinal(int(occurrence[i]) + 1)} time in batch {int(rows[i])}, "
                     f"before its cycle of {size} ended"
                 )
         complete_cycles = int(counts[:, c].sum()) // size
@@ -337,3 +337,10 @@ def _distinct(sample: Sample, class_of: np.ndarray) -> CheckResult:
             f"({int(counts[k, c])} draws of a class of {int(sizes[c])})"
         )
     return exact("distinct_in_batch", setting, int(bad.any(axis=1).sum()), batch * n, detail)
+
+
+def _ordinal(n: int) -> str:
+    """``1st``, ``2nd``, ``3rd``, ``4th``, ``11th``, ``21st``."""
+    if 10 <= n % 100 <= 20:
+        return f"{n}th"
+    return f"{n}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"

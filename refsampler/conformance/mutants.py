@@ -238,7 +238,10 @@ def _sample(
         alpha = 1.0 - alpha
     if defect == "ignores_alpha":
         alpha = 1.0
-    target = interpolate(class_counts, alpha)
+    if defect == "counts_by_frequency":  # Counter.most_common() counts, read by class id
+        target = interpolate(np.sort(class_counts)[::-1], alpha)
+    else:
+        target = interpolate(class_counts, alpha)
     if defect == "drops_tiny_class" and (class_counts >= 5).any():
         target = np.where(class_counts < 5, 0.0, target)
         target /= target.sum()
@@ -438,6 +441,11 @@ drops_tiny_class = _mutant(
     "drops_tiny_class", "Classes with fewer than 5 samples are silently dropped (renormalised)."
 )
 ignores_alpha = _mutant("ignores_alpha", "Always balances uniformly: alpha is ignored.")
+counts_by_frequency = _mutant(
+    "counts_by_frequency",
+    "Takes the class counts from Counter.most_common() (largest first) and reads them by "
+    "class id: right only where counts fall with the class id.",
+)
 inverted_alpha = _mutant(
     "inverted_alpha", "Alpha interpolation inverted: uses 1 - alpha (0 is uniform, 1 empirical)."
 )
@@ -614,6 +622,33 @@ def seed_only_orders(
     if _kinds.PROPERTY_IID_CLASSES in _kinds.get(kind).properties:
         batches = batches[rng.permutation(n_batches)]
     return rng.permuted(batches, axis=1).tolist()
+
+
+def seed_shifts_batches(
+    labels: IntVector,
+    *,
+    kind: str,
+    alpha: Any,
+    batch_size: int,
+    n_batches: int,
+    seed: int,
+    samples_per_class: int | None = None,
+) -> list[list[int]]:
+    """Batch ``k`` of seed ``s`` is batch ``k + s mod 997`` of one stream (as a generator
+    seeded by ``seed + k`` for batch ``k`` gives): seed ``s + 1`` is seed ``s`` shifted by one
+    batch, so two seeds share almost every batch, in other places. (On counted kinds the
+    shift also cuts the first cycle short, which the cycle checks see.)"""
+    shift = seed % 997
+    batches = _sample(
+        labels,
+        kind,
+        alpha,
+        batch_size,
+        n_batches + 996,  # one stream for every seed: its length must not depend on the seed
+        0,
+        samples_per_class=samples_per_class,
+    )
+    return batches[shift : shift + n_batches].tolist()
 
 
 #: Batches :func:`diverges_late` keeps reproducible: as many as the kit's short re-runs.
@@ -809,6 +844,7 @@ MUTANTS: dict[str, Callable[..., Any]] = {
         low_index_ties,
         varying_fixed_counts,
         drops_tiny_class,
+        counts_by_frequency,
         ignores_alpha,
         inverted_alpha,
         biased_target,
@@ -830,6 +866,7 @@ MUTANTS: dict[str, Callable[..., Any]] = {
         constant_seed,
         low_seed_bits,
         seed_only_orders,
+        seed_shifts_batches,
         diverges_late,
         extra_batch,
         short_batches,
@@ -1183,6 +1220,49 @@ def unequal_rank_lengths(labels: Any, **kwargs: Any) -> Wrapped:
     return Wrapped(_inner(labels, **kwargs), drop=int(last))
 
 
+def seed_plus_epoch(labels: Any, **kwargs: Any) -> Wrapped:
+    """Epoch ``e`` comes from a generator seeded by ``seed + e`` (a common recipe): every
+    epoch differs, and resumes are exact, but seed ``s + 1``'s epoch 0 is seed ``s``'s
+    epoch 1."""
+    seed = kwargs.pop("seed")
+
+    class SeedPlusEpoch(Wrapped):
+        def __init__(self) -> None:
+            super().__init__(_inner(labels, seed=seed, **kwargs))
+            self.epoch = self.next_epoch = 0  # epoch of self.inner's pass; of the next pass
+            self.resume = False  # self.inner holds a restored position of self.epoch
+
+        def _start(self, epoch: int) -> None:
+            self.epoch = epoch
+            self.inner = _inner(labels, seed=seed + epoch, **kwargs)
+            self.inner.set_epoch(0)
+
+        def set_epoch(self, epoch: int) -> None:
+            self.resume = self.resume and epoch == self.epoch
+            self.next_epoch = epoch
+
+        def __iter__(self) -> Iterator[list[int]]:
+            if not self.resume:
+                self._start(self.next_epoch)
+            self.resume, self.next_epoch = False, self.epoch + 1
+            return iter(self.inner)
+
+        def state_dict(self) -> dict[str, Any]:
+            inner = self.inner.state_dict()
+            if inner["epoch"] >= 1:  # the pass is over: the next one starts afresh
+                return {"epoch": self.next_epoch, "inner": None}
+            return {"epoch": self.epoch, "inner": inner}
+
+        def load_state_dict(self, state: dict[str, Any]) -> None:
+            self.next_epoch = int(state["epoch"])
+            self.resume = state["inner"] is not None
+            if self.resume:
+                self._start(self.next_epoch)
+                self.inner.load_state_dict(state["inner"])
+
+    return SeedPlusEpoch()
+
+
 def splits_the_epoch(labels: Any, **kwargs: Any) -> Wrapped:
     """Under W ranks each rank yields ``n_batches // W`` batches (and says so in ``len()``), as
     ``DistributedSampler`` splits an epoch: the ranks agree with each other, but every rank
@@ -1453,6 +1533,7 @@ SAMPLER_MUTANTS: dict[str, Callable[..., Any]] = {
         state_in_process,
         splits_the_epoch,
         len_counts_every_rank,
+        seed_plus_epoch,
     )
 }
 

@@ -18,9 +18,10 @@ Epochs (``epochs`` passes, ``set_epoch(e)`` before each, as a training loop call
     ``run_prefix_below_1`` (exact): the quota / appearance bound holds over the whole run of
     epochs, not only inside one. ``epochs_differ`` (exact): no epoch replays another.
     ``batches_not_repeated`` (exact, where a correct sampler repeats a batch with probability
-    below :data:`REPEAT_BOUND`): no batch of any epoch equals another as a multiset of
-    positions, so an epoch that is an earlier one shifted, or reshuffled inside its batches,
-    fails too.
+    below :data:`REPEAT_BOUND`): no batch of any epoch, or of epoch 0 under seed ``s + 1``,
+    equals another as a multiset of positions, so an epoch that is an earlier one shifted, or
+    reshuffled inside its batches, fails too, and so does a generator seeded by
+    ``seed + epoch`` (seed ``s + 1``'s epoch 0 is seed ``s``'s epoch 1).
     ``epoch_reproducible`` (exact): a fresh sampler given ``set_epoch(e)`` yields epoch ``e``
     again. ``cycles_continue_across_epochs`` (exact): within-class cycles run on over epoch
     boundaries (each member drawn ``floor`` or ``ceil`` of ``D / n_c`` times, no member twice
@@ -321,7 +322,9 @@ def plan_streams(setting: Setting) -> list[tuple[str, bool]]:
         names.append(("run_prefix_below_1", True))
     names.append(("epochs_differ", True))
     pair = pair_repeat_bound(setting)
-    if _repeats_negligible(pair, plan.epochs * epoch_batches(setting, plan.epochs)):
+    # The epochs of the run and epoch 0 of seed s + 1 (a generator seeded by seed + epoch
+    # gives seed s + 1 the batches of seed s's epoch 1).
+    if _repeats_negligible(pair, (plan.epochs + 1) * epoch_batches(setting, plan.epochs)):
         names.append(("batches_not_repeated", True))
     names.append(("epoch_reproducible", True))
     if cyc:
@@ -639,7 +642,7 @@ def _cycle_violations(setting: Setting, labels: Any, batches: IntMatrix) -> tupl
         r for r in cycles.cycle_checks(sample) if r.check == "without_replacement_in_cycle"
     )
     violations = int(result.statistic or 0)
-    detail = result.detail if violations else ""
+    detail = f"; {result.detail}" if violations else ""
     sizes = np.asarray(setting.config.class_counts)
     classes = labels[batches].ravel()
     hits = np.bincount(batches.ravel(), minlength=labels.size)
@@ -813,11 +816,13 @@ def _epoch_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
         )
     )
     if "batches_not_repeated" in planned:
+        other, _ = _matrix(run.epochs(n, 1, seed=run.seed + 1)[0], batch, size)
         out.append(
             _not_repeated(
                 "batches_not_repeated",
                 setting,
-                [(f"epoch {e}", m) for e, m in enumerate(matrices)],
+                [(f"epoch {e}", m) for e, m in enumerate(matrices)]
+                + [("epoch 0 of seed s + 1", other)],
             )
         )
     # epoch_reproducible: a fresh sampler per chosen epoch

@@ -249,6 +249,7 @@ ONLY_CAUGHT_BY = {
         "far_seed_other_batches",
     },
     ("low_seed_bits", "fixed", "uniform"): {"far_seed_other_batches"},
+    ("seed_shifts_batches", "random", "long-tail"): {"other_seed_other_batches"},
     ("diverges_late", "fixed", "uniform"): {"same_seed_same_batches"},
     ("nested_batches", "fixed", "uniform"): {"batch_shape"},
     ("float_positions", "fixed", "uniform"): {"batch_shape"},

@@ -48,6 +48,7 @@ SAMPLER_CAUGHT_BY = {
     "state_in_process": ("fixed", "long-tail", "resume_in_fresh_process"),
     "splits_the_epoch": ("random", "long-tail", "ranks_equal_length[2]"),
     "len_counts_every_rank": ("random", "long-tail", "ranks_equal_length[2]"),
+    "seed_plus_epoch": ("random", "long-tail", "batches_not_repeated"),
 }
 #: Stream checks no designated catch above covers, with the mutant that also fails them.
 SAMPLER_ALSO_CAUGHT = {
