@@ -57,6 +57,7 @@ READINGS = {
     "resume_continues_exactly": "a restored state does not continue the run",
     "run_prefix_below_1": "over a run of epochs the quota / appearance bound drifts past 1",
     "ranks_equal_length": "a rank yields (or its len() says) other than n_batches an epoch",
+    "ranks_independent": "the ranks of a step draw dependent classes",
     "ranks_disjoint_in_cycle": "one member goes to two ranks within a cycle",
     "rank_shares": "a rank's class shares miss the target",
     "epochs_pooled_shares": "pooled class shares over epochs miss the targets",

@@ -19,7 +19,15 @@ from .checks import pending
 from .results import CheckResult
 from .sample import Sample, Setting
 
-__all__ = ["iid_checks", "plan_iid", "plan_replacement", "replacement_checks", "top_class"]
+__all__ = [
+    "iid_checks",
+    "paired_counts_planned",
+    "paired_counts_table",
+    "plan_iid",
+    "plan_replacement",
+    "replacement_checks",
+    "top_class",
+]
 
 IntVector = npt.NDArray[np.int64]
 IntMatrix = npt.NDArray[np.int64]
@@ -61,12 +69,25 @@ def _table_planned(shares: npt.ArrayLike, pairs: float) -> bool:
     return bool(pooled.shape[0] >= 2 and pooled.shape[1] >= 2)
 
 
-def _serial_batches_planned(setting: Setting) -> bool:
+def paired_counts_planned(setting: Setting, pairs: float) -> bool:
+    """Whether a table of the top class's counts in ``pairs`` pairs of batches (i.i.d. under
+    the target) keeps two rows and two columns after pooling."""
     batch, p = setting.config.batch_size, float(setting.target[top_class(setting)])
     if not 0.0 < p < 1.0:
         return False
     pmf = scipy_stats.binom.pmf(np.arange(batch + 1), batch, p)
-    return _table_planned(pmf, setting.n_batches / 2)
+    return _table_planned(pmf, pairs)
+
+
+def paired_counts_table(first: IntVector, second: IntVector, batch: int) -> IntMatrix:
+    """The (batch + 1) x (batch + 1) table of paired per-batch counts ``(first[i],
+    second[i])``."""
+    cells = np.bincount(first * (batch + 1) + second, minlength=(batch + 1) ** 2)
+    return cells.reshape(batch + 1, batch + 1)
+
+
+def _serial_batches_planned(setting: Setting) -> bool:
+    return paired_counts_planned(setting, setting.n_batches / 2)
 
 
 def plan_iid(setting: Setting) -> list[tuple[str, bool]]:
@@ -158,9 +179,7 @@ def iid_checks(sample: Sample) -> list[CheckResult]:
     if "serial_batches" in plan:
         top = top_class(setting)
         batch_pairs = counts[: counts.shape[0] // 2 * 2, top].reshape(-1, 2)
-        table = np.bincount(
-            batch_pairs[:, 0] * (batch + 1) + batch_pairs[:, 1], minlength=(batch + 1) ** 2
-        ).reshape(batch + 1, batch + 1)
+        table = paired_counts_table(batch_pairs[:, 0], batch_pairs[:, 1], batch)
         results.append(
             pending(
                 "serial_batches",

@@ -1263,6 +1263,41 @@ def seed_plus_epoch(labels: Any, **kwargs: Any) -> Wrapped:
     return SeedPlusEpoch()
 
 
+def same_classes_every_rank(labels: Any, **kwargs: Any) -> Wrapped:
+    """Every rank draws rank 0's classes, slot for slot, each position swapped for a member of
+    its class drawn by the rank's own generator: each rank alone is right, but the ranks of a
+    step see the same classes (a shared class generator, per-rank member generators)."""
+    world, rank = kwargs.pop("num_replicas"), kwargs.pop("rank")
+    array = np.asarray(labels)
+    order = np.argsort(array, kind="stable")
+    starts = np.searchsorted(array[order], np.arange(int(array.max()) + 1))
+    sizes = np.bincount(array)
+
+    class SameClasses(Wrapped):
+        epoch = 0
+
+        def set_epoch(self, epoch: int) -> None:
+            self.epoch = epoch
+            super().set_epoch(epoch)
+
+        def __iter__(self) -> Iterator[list[int]]:
+            epoch = self.epoch  # the member generator's epoch; passes move on as refsampler's
+            self.epoch = epoch + 1
+            batches = iter(self.inner)
+            if rank == 0:
+                return batches
+            rng = np.random.default_rng([kwargs["seed"], rank, epoch])
+            return (self._swap(b, rng) for b in batches)
+
+        @staticmethod
+        def _swap(batch: list[int], rng: np.random.Generator) -> list[int]:
+            cls = array[batch]
+            picks = starts[cls] + (rng.random(cls.size) * sizes[cls]).astype(np.int64)
+            return order[picks].tolist()
+
+    return SameClasses(_inner(labels, num_replicas=world, rank=0, **kwargs))
+
+
 def splits_the_epoch(labels: Any, **kwargs: Any) -> Wrapped:
     """Under W ranks each rank yields ``n_batches // W`` batches (and says so in ``len()``), as
     ``DistributedSampler`` splits an epoch: the ranks agree with each other, but every rank
@@ -1534,6 +1569,7 @@ SAMPLER_MUTANTS: dict[str, Callable[..., Any]] = {
         splits_the_epoch,
         len_counts_every_rank,
         seed_plus_epoch,
+        same_classes_every_rank,
     )
 }
 

@@ -38,7 +38,9 @@ Ranks (every world size ``W >= 2``, two epochs)
     generator seeded by ``seed + epoch + rank`` gives rank 1 rank 0's next epoch);
     ``rank_shares[W/r]`` and
     ``ranks_pooled_shares[W]`` (statistical): each rank's stream and the pooled stream meet
-    the target.
+    the target; ``ranks_independent[W]`` (statistical, i.i.d. kinds): ranks 0 and 1's counts
+    of the top class at the same step of epoch 0 are independent (ranks that share one class
+    generator and draw only their members apart fail it).
 Resume (when ``state_dict`` exists)
     ``resume_continues_exactly`` (exact): a state saved after ``k`` batches (``k = 0``, mid
     epoch, end of epoch), loaded into a fresh sampler, continues exactly as the uninterrupted
@@ -98,6 +100,7 @@ import numpy.typing as npt
 from .. import kinds as _kinds
 from . import appearances, calls, counts, cycles, stats
 from . import fresh as _fresh
+from . import iid as iid_checks
 from .checks import batch_positions, exact, pending
 from .results import CheckResult
 from .sample import EPS, Sample, Setting, per_batch_counts
@@ -348,6 +351,8 @@ def plan_streams(setting: Setting) -> list[tuple[str, bool]]:
         if iid:
             names += [(f"rank_shares[{w}/{r}]", False) for r in range(w)]
             names.append((f"ranks_pooled_shares[{w}]", False))
+            if iid_checks.paired_counts_planned(setting, epoch_batches(setting, RANK_EPOCHS, w)):
+                names.append((f"ranks_independent[{w}]", False))
     if plan.resume:
         names += [("resume_continues_exactly", True), ("resume_state_is_json", True)]
         if not plan.fresh_note:
@@ -1067,6 +1072,25 @@ def _rank_checks(run: _Run, planned: dict[str, bool], world: int) -> list[CheckR
                 np.vstack([x for x, _ in expected_rank]),
                 np.asarray(sum(e for _, e in expected_rank), np.float64),
                 f"all {world} ranks pooled",
+            )
+        )
+    if f"ranks_independent[{world}]" in planned:
+        # Ranks 0 and 1 at the same step of epoch 0 (one target): i.i.d. draws on every rank
+        # are independent of the other ranks', so their counts of the top class are too.
+        top = iid_checks.top_class(setting)
+        first, second = (per_batch_counts(mats[r][0][0], labels, k)[:, top] for r in (0, 1))
+        steps = min(first.size, second.size)
+        out.append(
+            pending(
+                f"ranks_independent[{world}]",
+                setting,
+                stats.independence(
+                    iid_checks.paired_counts_table(first[:steps], second[:steps], batch)
+                ),
+                steps,
+                f"counts of class {top} in the batches of ranks 0 and 1 at the same step of "
+                "epoch 0 independent; expected/observed: steps with equal counts",
+                words=("ranks' batches depend on each other", "ranks' batches too unlike"),
             )
         )
     return out
