@@ -157,6 +157,7 @@ def call(
     out = Call()
     stages: list[str] = []
     batches: list[Any] = []
+    before = _global_random_states()
 
     def run() -> list[Any]:
         result = adapter(given, **kwargs)
@@ -192,4 +193,28 @@ def call(
         changed = int(np.count_nonzero(given != labels)) if given.shape == labels.shape else -1
         what = f"{changed} labels" if changed >= 0 else "the labels array's shape"
         out.inputs_changed.append(f"{what} modified while {stage}")
+    after = _global_random_states()
+    moved = [name for name in before if before[name] != after.get(name)]
+    if moved:
+        out.inputs_changed.append(
+            f"{' and '.join(moved)} changed by building or reading the batches (a seeded "
+            "sampler draws from generators of its own and leaves the caller's alone)"
+        )
     return out
+
+
+def _global_random_states() -> dict[str, bytes]:
+    """A fingerprint of each global random generator a sampler might seed or draw from:
+    Python's ``random``, numpy's legacy global generator and (when imported) torch's."""
+    import pickle
+    import random
+    import sys
+
+    states = {
+        "Python's random state": pickle.dumps(random.getstate()),
+        "numpy's global random state": pickle.dumps(np.random.get_state()),  # noqa: NPY002
+    }
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        states["torch's global random state"] = bytes(torch.random.get_rng_state().numpy())
+    return states

@@ -288,8 +288,14 @@ def range_check(setting: Setting, batches: IntMatrix, size: int) -> CheckResult:
 
 def inputs_check(setting: Setting, problems: list[str], draws: int) -> CheckResult:
     """The caller's inputs (labels, or the factory's class lists) are unchanged, both after
-    the implementation was built and after its batches were read."""
-    detail = "; ".join(problems) if problems else "labels (and class lists) left as they were"
+    the implementation was built and after its batches were read, and so are the global
+    random generators (Python's, numpy's legacy one, torch's): a seeded sampler that seeds
+    or draws from them resets its caller's randomness."""
+    detail = (
+        "; ".join(problems)
+        if problems
+        else "labels (and class lists) and the global random states left as they were"
+    )
     return exact("inputs_unchanged", setting, len(problems), draws, detail)
 
 

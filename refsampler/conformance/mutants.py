@@ -784,6 +784,27 @@ def mutates_labels(
     return batches
 
 
+def seeds_global_numpy(
+    labels: IntVector,
+    *,
+    kind: str,
+    alpha: Any,
+    batch_size: int,
+    n_batches: int,
+    seed: int,
+    samples_per_class: int | None = None,
+) -> list[list[int]]:
+    """Calls ``numpy.random.seed(seed)`` and draws its batch shuffles from numpy's global
+    generator: reproducible, but it resets the caller's global random state on every call."""
+    batches = _sample(
+        labels, kind, alpha, batch_size, n_batches, seed, samples_per_class=samples_per_class
+    )
+    np.random.seed(seed % 2**32)  # noqa: NPY002
+    for row in batches:
+        np.random.shuffle(row)  # noqa: NPY002
+    return batches.tolist()
+
+
 def crashes_on_short_runs(
     labels: IntVector,
     *,
@@ -874,6 +895,7 @@ MUTANTS: dict[str, Callable[..., Any]] = {
         float_positions,
         one_based,
         mutates_labels,
+        seeds_global_numpy,
         crashes_on_short_runs,
         declines_late,
         pk_with_replacement,

@@ -112,6 +112,7 @@ CAUGHT_BY = {
     "float_positions": ("fixed", "uniform", "batch_shape"),
     "one_based": ("fixed", "uniform", "positions_in_range"),
     "mutates_labels": ("fixed", "uniform", "inputs_unchanged"),
+    "seeds_global_numpy": ("fixed", "uniform", "inputs_unchanged"),
     "crashes_on_short_runs": ("fixed", "uniform", "runs"),
     "declines_late": ("fixed", "uniform", "runs"),
     "pk_with_replacement": ("pk", "pk-long-tail", "without_replacement_in_cycle"),
