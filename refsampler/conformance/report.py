@@ -202,14 +202,18 @@ class Report:
                 failed = [r for r in mine if r.verdict == "fail"]
                 names = sorted({f"{r.check} ({r.config})" for r in failed})
                 shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
-                lines.append(f"{kind}: VIOLATES the contract: {len(failed)} checks failed: {shown}")
+                count = f"{len(failed)} check{'s' if len(failed) != 1 else ''} failed"
+                lines.append(f"{kind}: VIOLATES the contract: {count}: {shown}")
             elif verdict == "not tested":
                 why = declined or "no configuration ran"
                 lines.append(f"{kind}: NOT TESTED: every configuration was declined: {why}")
             else:
                 passed = sum(r.verdict == "pass" for r in mine)
                 ran = len(self.tested(kind))
-                line = f"{kind}: conforms ({ran} configurations, {passed} checks passed)"
+                line = (
+                    f"{kind}: conforms ({ran} configuration{'s' if ran != 1 else ''}, "
+                    f"{passed} check{'s' if passed != 1 else ''} passed)"
+                )
                 if declined:
                     line += f"; declined: {declined}"
                 lines.append(line)

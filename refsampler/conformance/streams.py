@@ -747,12 +747,17 @@ def _epoch_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
         if off and not detail:
             detail = f"; epoch {e}: {len(p)} batches (want {n}), {malformed} malformed"
         bad += off
+    expected: Any = [n] * n_epochs
+    observed: Any = lengths
     if plan.has_len:
         sampler = run.build(n)
         length = run.call("len()", lambda: len(sampler))
         if length != n:
             bad += 1
             detail += f"; len() is {length}, want {n}"
+            # Show len() beside the passes, so that expected and observed differ where it does.
+            expected = {"batches per epoch": expected, "len()": n}
+            observed = {"batches per epoch": lengths, "len()": length}
     out.append(
         exact(
             "epochs_shape",
@@ -763,8 +768,8 @@ def _epoch_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
             + detail
             + ("" if not run.refused else "; " + run.refused[0])
             + ("" if not run.inputs else "; " + run.inputs[0]),
-            expected=[n] * n_epochs,
-            observed=lengths,
+            expected=expected,
+            observed=observed,
         )
     )
     full = [m for m in matrices if m.shape[0] == n]
@@ -931,6 +936,11 @@ def _rank_checks(run: _Run, planned: dict[str, bool], world: int) -> list[CheckR
             sampler = run.build(n, world=world, rank=r)
             lens.append(run.call(f"len() of rank {r} of {world}", functools.partial(len, sampler)))
     wrong_len = [r for r, length in enumerate(lens) if length != n]
+    expected: Any = [[n] * RANK_EPOCHS] * world
+    observed: Any = lengths
+    if wrong_len:
+        expected = {"batches per rank and epoch": expected, "len() per rank": [n] * world}
+        observed = {"batches per rank and epoch": lengths, "len() per rank": lens}
     out.append(
         exact(
             f"ranks_equal_length[{world}]",
@@ -939,8 +949,8 @@ def _rank_checks(run: _Run, planned: dict[str, bool], world: int) -> list[CheckR
             sum(map(sum, lengths)) * batch,
             f"every rank yields {n} batches an epoch; batches per rank and epoch: {lengths}"
             + (f"; len() of ranks 0..{world - 1}: {lens}" if wrong_len else ""),
-            expected=[[n] * RANK_EPOCHS] * world,
-            observed=lengths,
+            expected=expected,
+            observed=observed,
         )
     )
     mats = [[_matrix(p, batch, size) for p in s] for s in streams]
@@ -1181,9 +1191,16 @@ def _difference(got: list[Any], expected: list[Any], epoch: int, k: int, set_epo
         (i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b),
         min(len(got), len(expected)),
     )
+    # `expected` is batches k.. of `epoch` and all n of the next: n - k + n of them.
+    n = (len(expected) + k) // 2
+    where = (
+        f"batch {k + first} of epoch {epoch}"
+        if k + first < n
+        else (f"batch {k + first - n} of epoch {epoch + 1}")
+    )
     return (
-        f"{len(got)} batches follow (want {len(expected)}), first difference at batch "
-        f"{k + first} of epoch {epoch}+{epoch + 1}"
+        f"first difference at {where} ({len(got)} batches follow the resume, want "
+        f"{len(expected)})"
         + (" (set_epoch(epoch) called after load_state_dict)" if set_epoch else "")
     )
 

@@ -66,9 +66,9 @@ def test_verdicts_and_exit_code() -> None:
 def test_verdict_lines_list_declined_configurations_with_reasons() -> None:
     """One line per kind; declines and the not-tested kind say why."""
     assert _report().verdict_lines() == [
-        "fixed: conforms (1 configurations, 1 checks passed)",
+        "fixed: conforms (1 configuration, 1 check passed)",
         "quota: NOT TESTED: every configuration was declined: c (NotImplementedError: no quota)",
-        "random: VIOLATES the contract: 1 checks failed: class_shares (c)",
+        "random: VIOLATES the contract: 1 check failed: class_shares (c)",
     ]
 
 
