@@ -153,6 +153,7 @@ class RateGroups:
                 max_slot=-(-rho[g].numerator // rho[g].denominator) if rho[g] > 0 else 1,
                 step_of=self._oracle(g, self.replicas) if self.replicas > 1 else None,
                 period=self._period(g),
+                min_slot=rho[g].numerator // rho[g].denominator,  # the group's base seats
             )
             for g, cls in enumerate(self.members)
         ]
@@ -186,10 +187,19 @@ class RateGroups:
     def _run_of(self, g: int, width: int, position: int) -> tuple[int, int]:
         """The run of group ``g``'s seat positions given out by the ``width`` slots (one
         slot, or one global step) that hold seat ``position``."""
+        # Rotations ask for the runs of consecutive round boundaries, many of which share a
+        # run when rounds are short: keep the last run of each (group, width). A tuple is
+        # replaced whole, so threads sharing it read one run or another, never a mix.
+        memo: dict[tuple[int, int], tuple[int, int]] = self.__dict__.setdefault("_last_run", {})
+        last = memo.get((g, width))
+        if last is not None and last[0] <= position < last[1]:
+            return last
         schedule = self.schedule
         t = schedule.slot_containing(g, position)
         first = t - t % width
-        return schedule.cumulative_of(g, first), schedule.cumulative_of(g, first + width)
+        run = schedule.cumulative_of(g, first), schedule.cumulative_of(g, first + width)
+        memo[(g, width)] = run
+        return run
 
     # -- per class -------------------------------------------------------------------------
 

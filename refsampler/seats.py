@@ -167,6 +167,27 @@ class SeatSchedule:
         self._takes_extra[self.active] = True
         self._make_caches()
 
+    @property
+    def _slot_in_active(self) -> list[int]:
+        """Each group's index among the active groups (-1 if none), as a list: scalar
+        lookups in Python lists beat numpy's on the oracles' hot path."""
+        cached = self.__dict__.get("_active_list")
+        if cached is None:
+            cached = [-1] * len(self.rho)
+            for i, g in enumerate(self.active.tolist()):
+                cached[g] = i
+            self.__dict__["_active_list"] = cached
+        return cached
+
+    @property
+    def _base(self) -> list[int]:
+        """:attr:`base` as a Python list (scalar reads on the oracles' hot path)."""
+        cached = self.__dict__.get("_base_list")
+        if cached is None:
+            cached = self.base.tolist()
+            self.__dict__["_base_list"] = cached
+        return cached
+
     def _make_caches(self) -> None:
         # The earliest slot read since start_reads() (what a saved checkpoint must precede).
         self._lowest: int | None = None
@@ -248,7 +269,13 @@ class SeatSchedule:
     def cumulative_of(self, group: int, t: int) -> int:
         """``cumulative(t)[group]`` alone (O(1) unless the slots come from PD2)."""
         if self.active.size >= 3 and self._takes_extra[group]:
-            return int(self.cumulative(t)[group])
+            # One entry of the cached block, without building the (G,) vector: slot oracles
+            # call this for every round boundary they look up.
+            self._note_read(t)
+            block, row = divmod(t, BLOCK_SLOTS)
+            start, offsets = self._block(block)
+            i = self._slot_in_active[group]
+            return self._base[group] * t + int(start[i]) + int(offsets[row, i])
         seats = int(self.base[group]) * t
         if self.active.size == 1 and group == int(self.active[0]):
             seats += t * self.extra
