@@ -257,7 +257,11 @@ def launched_twice(world_size: int) -> tuple[int, list[Any], list[Any]]:
     return world_size, launch(world_size), launch(world_size)
 
 
-@pytest.fixture(scope="module", params=[2, 3], ids=["world2", "world3"])
+# Three ranks (an odd world size) run in `make test-all`: each launch of gloo workers costs
+# seconds, and two ranks already show every cross-rank property.
+@pytest.fixture(
+    scope="module", params=[2, pytest.param(3, marks=pytest.mark.slow)], ids=["world2", "world3"]
+)
 def two_runs(request: pytest.FixtureRequest) -> tuple[int, list[Any], list[Any]]:
     """(world size, first run, second run) of the gloo worker; each run is a list by rank."""
     return launched_twice(int(request.param))

@@ -135,6 +135,7 @@ def test_a_child_that_hangs_fails_the_check_under_the_timeout() -> None:
     )
 
 
+@pytest.mark.slow  # a child process of its own, killed: seconds (make test-all)
 def test_a_child_deaf_to_the_timer_is_killed(monkeypatch: pytest.MonkeyPatch) -> None:
     """A hang no timer signal reaches: the kit kills the child after the startup allowance
     plus the request's share of the timeout, and the check fails."""
@@ -146,6 +147,7 @@ def test_a_child_deaf_to_the_timer_is_killed(monkeypatch: pytest.MonkeyPatch) ->
     assert "killed" in _result(report).detail
 
 
+@pytest.mark.slow  # a child process of its own, killed: seconds (make test-all)
 def test_a_child_that_dies_fails_the_check_and_the_next_run_starts_another() -> None:
     """A child that exits is a failure naming its status and its last word on stderr; the
     kit starts a new one."""
