@@ -21,7 +21,7 @@ from refsampler.targets import interpolate
 
 #: The registered kinds as the `kind` message lists them: "fixed", "quota", "random".
 KIND_CHOICES = ", ".join(f'"{name}"' for name in kinds.names())
-ISSUE = ["plan", "--counts", "740,70,150,20,20", "--batch-size", "32", "--alpha", "0.5"]
+EXAMPLE = ["plan", "--counts", "740,70,150,20,20", "--batch-size", "32", "--alpha", "0.5"]
 
 
 def _per_batch_column(text: str) -> list[str]:
@@ -34,7 +34,7 @@ def _per_batch_column(text: str) -> list[str]:
 def test_fixed_example_prints_per_batch_counts(capsys) -> None:
     """The example prints the per-batch counts 15/4/6 and 3-4 for the two classes tied for
     one seat (and exits 0)."""
-    assert main([*ISSUE, "--kind", "fixed"]) == 0
+    assert main([*EXAMPLE, "--kind", "fixed"]) == 0
     out = capsys.readouterr().out
     assert _per_batch_column(out) == ["15", "4", "6", "3-4", "3-4"]
     assert out.strip() == describe([740, 70, 150, 20, 20], 32, alpha=0.5).to_text()
@@ -42,7 +42,7 @@ def test_fixed_example_prints_per_batch_counts(capsys) -> None:
 
 def test_json_to_stdout_is_describe_to_dict(capsys) -> None:
     """--json without a path prints only JSON, equal to describe(...).to_dict()."""
-    assert main([*ISSUE, "--kind", "quota", "--json"]) == 0
+    assert main([*EXAMPLE, "--kind", "quota", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed == describe([740, 70, 150, 20, 20], 32, alpha=0.5, kind="quota").to_dict()
 
@@ -50,7 +50,7 @@ def test_json_to_stdout_is_describe_to_dict(capsys) -> None:
 def test_json_to_file_and_plot(tmp_path, capsys) -> None:
     """--json PATH writes the JSON file, --plot PATH a PNG; the table is still printed."""
     json_path, png_path = tmp_path / "plan.json", tmp_path / "plan.png"
-    assert main([*ISSUE, "--json", str(json_path), "--plot", str(png_path)]) == 0
+    assert main([*EXAMPLE, "--json", str(json_path), "--plot", str(png_path)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("kind fixed")
     assert json.loads(json_path.read_text())["classes"][0]["per_batch_max"] == 15
@@ -338,7 +338,7 @@ def test_plan_into_a_closed_pipe_stops_quietly() -> None:
 def test_plan_loads_no_torch(tmp_path: Path) -> None:
     """The plan command (table, JSON and figure) runs on numpy and matplotlib alone: torch is
     never imported, which is what keeps it fast."""
-    argv = [*ISSUE, "--kind", "pk", "--samples-per-class", "16"]
+    argv = [*EXAMPLE, "--kind", "pk", "--samples-per-class", "16"]
     argv += ["--plot", str(tmp_path / "f.png"), "--json", str(tmp_path / "f.json")]
     code = (
         "import sys\n"
@@ -369,7 +369,7 @@ def test_alpha_schedule_prints_targets_by_epoch(capsys) -> None:
 def test_alpha_schedule_excludes_alpha(capsys) -> None:
     """--alpha-schedule and --alpha (or --target) are mutually exclusive."""
     with pytest.raises(SystemExit) as info:
-        main([*ISSUE, "--alpha-schedule", "0:0,90:1"])
+        main([*EXAMPLE, "--alpha-schedule", "0:0,90:1"])
     assert info.value.code == 2
     assert capsys.readouterr().err == (
         "refsampler plan: error: argument --alpha-schedule: not allowed with argument --alpha "
@@ -381,7 +381,7 @@ def test_pk_and_replicas(capsys) -> None:
     """--kind pk --samples-per-class and --num-replicas reach describe; the headers say the
     per-epoch columns count every rank."""
     extra = ["--kind", "pk", "--samples-per-class", "16", "--num-replicas", "2", "--json"]
-    assert main([*ISSUE, *extra]) == 0
+    assert main([*EXAMPLE, *extra]) == 0
     printed = json.loads(capsys.readouterr().out)
     expected = describe(
         [740, 70, 150, 20, 20], 32, alpha=0.5, kind="pk", samples_per_class=16, num_replicas=2

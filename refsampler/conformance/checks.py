@@ -340,9 +340,13 @@ def log10_repeat_chance(batches: IntMatrix) -> float:
     return (poisson - float(np.log(special.i0e(2.0 * n)))) / float(np.log(10.0))
 
 
-def _same_contents(base: IntMatrix, other: IntMatrix, orders: bool, shared: bool) -> str:
+def _same_contents(
+    base: IntMatrix, other: IntMatrix, orders: bool, shared: bool, contents: bool = True
+) -> str:
     """How ``other`` repeats ``base`` ("" when its contents differ).
 
+    ``contents``: batches holding the same positions in another order count as a repeat
+    (off where a correct sampler's batches could hold the same positions anyway).
     ``orders``: compare the multisets of batch contents (batch order ignored) too.
     ``shared``: any batch of ``other`` that ``base`` also holds, anywhere, is a repeat.
     """
@@ -350,6 +354,8 @@ def _same_contents(base: IntMatrix, other: IntMatrix, orders: bool, shared: bool
         return ""
     if np.array_equal(base, other):
         return "identical batches"
+    if not contents:
+        return ""
     mine, theirs = _contents(base), _contents(other)
     if np.array_equal(mine, theirs):
         return "the same batches, only the order inside each batch differs"
@@ -378,6 +384,21 @@ def _shared_negligible(setting: Setting, batches: int) -> bool:
     return batches > 0 and pair_repeat_bound(setting) * batches * batches <= REPEAT_BOUND
 
 
+def _log10_contents_chance(batches: IntMatrix) -> float:
+    """log10 of the estimated chance that another seed gives every batch the same contents,
+    batch by batch: the product of each batch's contents frequency in the run itself. Near 0
+    where every batch must hold the same positions (the whole dataset, say), far below
+    :data:`REPEAT_CHANCE` wherever contents vary (about 10**-52 for 256 batches of 3 possible
+    contents)."""
+    n = int(batches.shape[0])
+    if n == 0:
+        return 0.0
+    _, inverse, counts = np.unique(
+        _contents(batches), axis=0, return_inverse=True, return_counts=True
+    )
+    return float(np.sum(np.log10(counts[inverse.reshape(-1)] / n)))
+
+
 def determinism_checks(sample: Sample) -> list[CheckResult]:
     """The same seed gives the same batches; other seeds give batches of other contents.
 
@@ -393,8 +414,10 @@ def determinism_checks(sample: Sample) -> list[CheckResult]:
     That last comparison counts only where a correct sampler could not repeat the seed-``s``
     multiset by chance: where :func:`log10_repeat_chance` is below :data:`REPEAT_CHANCE`
     (every configuration of the kit but ``single-class``, whose batches of 4 from 3 members
-    hold one of 6 contents). The other two comparisons always count: a correct sampler would
-    have to give every one of the ``n_repeat`` batches the same contents again, in order.
+    hold one of 6 contents). The batch-by-batch contents comparison counts where the run's
+    own contents frequencies put the chance of a repeat below :data:`REPEAT_CHANCE`; where
+    every batch must hold the same positions (the whole dataset, say) only positions in order
+    are compared.
     The shared-batch comparison counts where the sampler API's pair bound
     (:func:`~refsampler.conformance.streams.pair_repeat_bound`) times the pairs compared stays
     below its :data:`~refsampler.conformance.streams.REPEAT_BOUND`.
@@ -418,10 +441,17 @@ def determinism_checks(sample: Sample) -> list[CheckResult]:
         else f"; batch order not compared (another seed repeats these contents with a chance "
         f"of about 10**{chance:.1f})"
     )
-    shared = _shared_negligible(setting, int(first.shape[0]))
-    found = _same_contents(first, other, orders, shared)
+    contents = _log10_contents_chance(first) < np.log10(REPEAT_CHANCE)
+    orders = orders and contents
+    if not contents:
+        note = (
+            "; only positions in order compared (a correct sampler's batches may hold the "
+            "same positions under every seed here)"
+        )
+    shared = contents and _shared_negligible(setting, int(first.shape[0]))
+    found = _same_contents(first, other, orders, shared, contents)
     far = list(sample.far)
-    repeats = [(seed, _same_contents(first, run, orders, shared)) for seed, run in far]
+    repeats = [(seed, _same_contents(first, run, orders, shared, contents)) for seed, run in far]
     repeats = [(seed, how) for seed, how in repeats if how]
     if not far:
         far_detail = "no run of a far seed to compare"
@@ -429,7 +459,7 @@ def determinism_checks(sample: Sample) -> list[CheckResult]:
         far_detail = f"seed s XOR 2**{repeats[0][0]} gives {repeats[0][1]}"
     else:
         far_detail = "seeds s XOR 2**" + " and s XOR 2**".join(str(b) for b, _ in far)
-        far_detail += " give batches of other contents"
+        far_detail += " give " + ("batches of other contents" if contents else "other batches")
     return [
         exact("same_seed_same_batches", setting, same, batches.size, detail),
         exact(
@@ -437,7 +467,9 @@ def determinism_checks(sample: Sample) -> list[CheckResult]:
             setting,
             int(bool(found)),
             first.size,
-            "seeds s and s + 1 give " + (found or "batches of other contents") + note,
+            "seeds s and s + 1 give "
+            + (found or ("batches of other contents" if contents else "other batches"))
+            + note,
         ),
         exact(
             "far_seed_other_batches",

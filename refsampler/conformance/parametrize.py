@@ -18,7 +18,7 @@ when every configuration of the kind was declined (skipping everything is not a 
 when a check the run adds beyond the planned ones failed (the sampler API's epoch, rank and
 resume checks, which depend on what the sampler turns out to support). The run's notes about
 what it could not check (the sampler methods it did not find, a target a fresh process cannot
-import) are issued as :class:`RunNote` warnings by the first kind's ``<kind>-tested`` test, so
+import) are raised as :class:`RunNote` warnings by the first kind's ``<kind>-tested`` test, so
 that pytest's warnings summary shows them.
 """
 

@@ -7,10 +7,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from refsampler.conformance import checks, mutants
+from refsampler.conformance import checks, mutants, verify
+from refsampler.conformance.adapters import refsampler
+from refsampler.conformance.configs import Config
 from refsampler.conformance.sample import Sample
 
-from ._shared import sample, setting
+from ._shared import TEST_LEVEL, sample, setting
 
 UNIFORM = setting("fixed", "uniform")
 
@@ -214,3 +216,14 @@ def test_far_seeds_stay_below_2_31_for_31_bit_seeds() -> None:
     assert checks.far_seeds(0) == [2**16, 2**30]
     assert checks.far_seeds(2**31 - 1) == [2**31 - 1 - 2**16, 2**31 - 1 - 2**30]
     assert all(0 <= s < 2**31 for s in checks.far_seeds(123_456_789))
+
+
+@pytest.mark.statistical(level=TEST_LEVEL)
+def test_batches_that_must_hold_the_whole_dataset_are_compared_in_order_only() -> None:
+    """Where every batch holds every position, a correct sampler repeats the contents under
+    every seed: the seed checks compare positions in order there, and refsampler passes."""
+    whole = Config("whole", (3, 3), 6, 1.0, "every batch is the whole dataset")
+    report = verify(refsampler, kinds=["fixed", "quota"], configs=[whole], family_level=TEST_LEVEL)
+    assert report.exit_code == 0, report.failure_lines()
+    details = [r.detail for r in report.results if r.check == "other_seed_other_batches"]
+    assert len(details) == 2 and all("only positions in order compared" in d for d in details)
