@@ -162,3 +162,23 @@ def test_counts_quoted_by_the_docs_are_current() -> None:
         len(mutants.MUTANTS),
         len(mutants.SAMPLER_MUTANTS),
     )
+
+
+def test_the_statistical_tests_page_quotes_the_budget() -> None:
+    """The case count and total of property_tests/test_budget.py, as the explanation page and
+    the budget's own docstring state them."""
+    spec = importlib.util.spec_from_file_location(
+        "test_budget_for_docs", ROOT / "property_tests" / "test_budget.py"
+    )
+    assert spec is not None and spec.loader is not None
+    budget = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(budget)
+    cases = sum(n for n, _ in budget.BUDGET.values())
+    total = sum(n * level for n, level in budget.BUDGET.values())
+    missed = sum(n for n, level in budget.BUDGET.values() if level == budget.MISS)
+    page = (DOCS / "explanation" / "statistical-tests.md").read_text(encoding="utf-8")
+    mantissa, exponent = f"{total:.1e}".split("e")
+    assert f"{cases} cases, \\({mantissa} \\times 10^{{{int(exponent)}}}\\)" in page
+    assert f"{missed} cases add at most" in page
+    stated = f"{mantissa}e{int(exponent)}"  # 9.4e-7, as the docstring writes it
+    assert f"Total: {cases} cases, {stated} < 1e-6" in (budget.__doc__ or "")

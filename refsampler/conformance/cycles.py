@@ -52,7 +52,7 @@ __all__ = [
 
 #: Union bound, per (kind, configuration), on a correct sampler showing a repeated pair of
 #: cycles in ``cycles_reshuffled`` (shared equally by the classes).
-REPEAT_BOUND = 1e-9
+REPEAT_BOUND = 1e-11
 #: Pairs of cycles compared at once (memory: pairs x members booleans).
 _PAIR_CHUNK = 1 << 20
 

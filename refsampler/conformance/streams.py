@@ -57,15 +57,18 @@ Resume (when ``state_dict`` exists)
     ``refuses_foreign_states = True``): a state saved under another seed is refused with an
     exception.
 
-Exact checks never fail a correct sampler; each reports a failure when it looked at nothing
-(zero cases is a failure, never a pass). Statistical checks join the run's Holm family.
+Exact checks never fail a correct sampler, except the repeat checks below, which can with
+probability at most :data:`REPEAT_BOUND` each; :func:`~refsampler.conformance.verify` reserves
+that much of the run's family level for them, so the run's false-alarm rate stays within it.
+Each reports a failure when it looked at nothing (zero cases is a failure, never a pass).
+Statistical checks join the run's Holm family.
 
 Repeated batches
 ----------------
 Two batches of a correct sampler can be equal by chance, so the repeat checks are planned only
 where the union bound over all pairs of batches of the run stays below :data:`REPEAT_BOUND`
-(1e-9); they are then exact. Batches are compared as sorted position multisets. For a pair of
-batches :func:`pair_repeat_bound` bounds the chance:
+(1e-11), the chance that a correct sampler fails one. Batches are compared as sorted
+position multisets. For a pair of batches :func:`pair_repeat_bound` bounds the chance:
 
 - i.i.d. positions (the iid-classes and with-replacement properties), position ``i`` drawn
   with ``q_i = p_c / n_c``: batch ``Y`` equals batch ``X`` as a multiset only if
@@ -138,7 +141,7 @@ COUNTED_BATCHES = 512
 RANK_EPOCHS = 2
 #: Largest union bound on a correct sampler repeating a batch within one run for which the
 #: repeat checks are planned (see the module notes).
-REPEAT_BOUND = 1e-9
+REPEAT_BOUND = 1e-11
 
 
 @dataclass(frozen=True)
