@@ -17,6 +17,9 @@ import numpy as np
 import numpy.typing as npt
 
 from . import stats
+from .positions import as_array as _as_array
+from .positions import batch_positions
+from .positions import malformed as _malformed
 from .results import CheckResult
 from .sample import Sample, Setting
 
@@ -142,65 +145,6 @@ def pending(
         direction=word,
         detail=detail,
     )
-
-
-def _as_array(batch: Any) -> tuple[npt.NDArray[Any] | None, str]:
-    """``numpy.asarray(batch)``, or None and why it failed."""
-    try:
-        return np.asarray(batch), ""
-    except (TypeError, ValueError, RuntimeError) as exc:
-        problem = f"is not a sequence of positions ({exc})"
-    if hasattr(batch, "tolist"):  # a tensor numpy cannot read in place (on a GPU)
-        try:
-            return np.asarray(batch.tolist()), ""
-        except (TypeError, ValueError, RuntimeError):
-            pass
-    return None, problem
-
-
-def _malformed(array: npt.NDArray[Any]) -> str:
-    """What keeps ``array`` from being one batch of positions ("" when it is one)."""
-    if array.ndim == 0:
-        return "is a single value, not a sequence of positions"
-    if array.ndim > 1:
-        return f"is nested (an array of shape {array.shape}), not a flat sequence of positions"
-    if array.size and (array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer)):
-        return f"holds positions of dtype {array.dtype}, not integers"
-    return ""
-
-
-def batch_positions(batch: Any) -> tuple[IntVector | None, str]:
-    """One batch as the positions a ``DataLoader`` indexes a dataset with.
-
-    A batch is accepted when ``numpy.asarray`` makes it a 1-D array of integers (Python or
-    numpy ints, an integer array or tensor, a list of 0-d integer tensors). Everything else
-    is refused, even when it holds the right numbers: a nested batch (``[[1, 2], [3, 4]]``, a
-    2-D array), a single value, and floats (``1.0``), bools, complex numbers or objects.
-
-    Returns
-    -------
-    positions : numpy.ndarray of int64, shape (size,), or None
-        None when the batch is refused.
-    problem : str
-        Why it was refused, as a phrase about the batch ("is nested (...)"); "" otherwise.
-
-    Examples
-    --------
-    >>> from refsampler.conformance.checks import batch_positions
-    >>> batch_positions([3, 1, 2])[0].tolist()
-    [3, 1, 2]
-    >>> batch_positions([[3, 1], [2, 0]])[1]
-    'is nested (an array of shape (2, 2)), not a flat sequence of positions'
-    >>> batch_positions([3.0, 1.0])[1]
-    'holds positions of dtype float64, not integers'
-    """
-    array, problem = _as_array(batch)
-    if array is None:
-        return None, problem
-    problem = _malformed(array)
-    if problem:
-        return None, problem
-    return array.astype(np.int64), ""
 
 
 def as_batch_array(batches: Any, batch_size: int) -> tuple[IntMatrix | None, list[int], str]:

@@ -474,16 +474,15 @@ def _answer(
 
 
 def _pass(batches: Any) -> list[list[int]]:
-    """One pass, each batch (a list, an array, a tensor) as a flat list of ints, as the kit
-    reads them (:class:`~refsampler.conformance.streams.SamplerAdapter`); numpy only here, so
-    the child does not import the kit's statistics."""
-    import numpy as np
+    """One pass, each batch as its positions by the kit's rule
+    (:func:`~refsampler.conformance.positions.batch_positions`; a refused batch is empty, as
+    the kit's own passes read it), so both processes read the same batches."""
+    from .positions import batch_positions
 
     out = []
     for batch in batches:
-        if hasattr(batch, "tolist") and not isinstance(batch, list):
-            batch = batch.tolist()
-        out.append(np.asarray(batch, dtype=np.int64).reshape(-1).tolist())
+        positions, _ = batch_positions(batch)
+        out.append([] if positions is None else positions.tolist())
     return out
 
 
