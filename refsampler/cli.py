@@ -164,7 +164,8 @@ def _configure_plan(parser: argparse.ArgumentParser) -> None:
         "--epoch",
         type=int,
         metavar="E",
-        help="the epoch whose target the table shows, with --alpha-schedule (default 0)",
+        help="the epoch whose target the table shows, with --alpha-schedule, and whose draws "
+        "--plot shows (default 0)",
     )
     parser.add_argument(
         "--plot",
@@ -198,8 +199,11 @@ def _plan(args: argparse.Namespace) -> int:
         _validate.n_batches(args.n_batches)
     _validate.positive_int("num_replicas", args.num_replicas)
     if args.epoch is not None:
-        if args.alpha_schedule is None:
-            raise _UsageError("`--epoch` chooses an epoch of `--alpha-schedule`; give one.")
+        if args.alpha_schedule is None and args.plot is None:
+            raise _UsageError(
+                "`--epoch` chooses the epoch of `--alpha-schedule` or of the `--plot`'s draws; "
+                "give one of them."
+            )
         _validate.epoch(args.epoch)
     _validate.seed(args.seed)
     alpha: Any = args.alpha

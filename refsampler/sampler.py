@@ -767,7 +767,7 @@ def _check_keywords(where: str, kwargs: dict[str, Any]) -> None:
 def _outside_package() -> int:
     """The ``stacklevel`` at which a warning raised by this module's caller points at the first
     frame outside refsampler (the user's line), however deep the entry point."""
-    package = os.path.dirname(os.path.abspath(__file__))
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
     frame, level = sys._getframe(1), 1
     while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
         frame, level = frame.f_back, level + 1

@@ -422,6 +422,10 @@ def test_documented_examples_are_current(capsys) -> None:
 
 
 def test_epoch_without_a_schedule_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
-    """--epoch only chooses an epoch of a moving target; alone it would be ignored."""
+    """--epoch chooses an epoch of a moving target or of the plot's draws; alone it would be
+    ignored."""
     err = _plan_error(["--counts", "5,3", "--batch-size", "2", "--epoch", "7"], capsys)
-    assert err == "`--epoch` chooses an epoch of `--alpha-schedule`; give one."
+    assert err == (
+        "`--epoch` chooses the epoch of `--alpha-schedule` or of the `--plot`'s draws; give "
+        "one of them."
+    )

@@ -36,6 +36,7 @@ from math import lgamma, log
 
 import numpy as np
 
+from .. import kinds as _kinds
 from .checks import exact, pending
 from .results import CheckResult
 from .sample import EPS, Sample, Setting
@@ -116,7 +117,12 @@ def position_classes(setting: Setting) -> list[int]:
     for c, n in enumerate(sizes):
         if n < 2 or _most_per_batch(setting, c) != 1:
             continue
-        fewest = int(max(setting.expected_draws[c] - 1 - EPS, 0) // n)
+        if _kinds.PROPERTY_FIXED_COUNTS in setting.properties:
+            # Fixed counts draw their allocation every batch, which can lie below B p_c.
+            draws = min(setting.achievable_counts(c)) * setting.n_batches
+        else:  # the quota bound: within one draw of B p_c per batch, cumulatively
+            draws = max(setting.expected_draws[c] - 1 - EPS, 0)
+        fewest = int(draws // n)
         if _bins(fewest, int(n)) >= 2:
             out.append(c)
     return out
