@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from typing import Any, BinaryIO
 
 __all__ = [
@@ -180,6 +181,7 @@ class _Worker:
                 reply = None
             self.replies.put(reply)
             if reply is None:
+                stream.close()
                 return
 
     def alive(self) -> bool:
@@ -215,12 +217,14 @@ class _Worker:
             self.process.wait(5)
         except subprocess.TimeoutExpired:  # pragma: no cover - a kill that did not take
             pass
-        for stream in (self.process.stdin, self.process.stdout):
-            if stream is not None:
-                try:
-                    stream.close()
-                except OSError:  # pragma: no cover - closing a torn pipe
-                    pass
+        if self.process.stdin is not None:
+            try:
+                self.process.stdin.close()
+            except OSError:  # pragma: no cover - closing a torn pipe
+                pass
+        # The reply pipe is left to the reader thread, which closes it at its end: closing it
+        # here would wait for the thread's lock, for ever if the sampler forked a process
+        # that still holds the pipe open.
         self.errors.close()
 
 
@@ -271,11 +275,16 @@ def _expire(timer: threading.Timer) -> None:
 def shutdown() -> None:
     """Stop the child process, if there is one (at exit, and after a spell of idleness)."""
     global _idle
-    with _lock:
+    # At exit a thread may still wait on the child under the lock: do not wait for it long.
+    held = _lock.acquire(timeout=5.0)
+    try:
         if _idle is not None:
             _idle.cancel()
             _idle = None
         _drop()
+    finally:
+        if held:
+            _lock.release()
 
 
 atexit.register(shutdown)
@@ -382,6 +391,7 @@ def serve() -> None:
     """
     global _serving
     _serving = True
+    _watch_parent(os.getppid())
     replies = os.fdopen(os.dup(1), "wb")
     requests = os.fdopen(os.dup(0), "rb")
     os.dup2(2, 1)
@@ -410,6 +420,19 @@ def serve() -> None:
         except Exception as exc:
             out = pickle.dumps(("failed", f"the batches did not pickle: {exc!r}"))
         _write(replies, out)
+
+
+def _watch_parent(parent: int) -> None:
+    """End this process when the kit's process is gone, even in the middle of a sampler call
+    no timer reaches (stdin's end is only read between requests)."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:  # re-parented: the kit died
+                os._exit(0)
+
+    threading.Thread(target=watch, name="refsampler-fresh-parent", daemon=True).start()
 
 
 class _Stale(Exception):

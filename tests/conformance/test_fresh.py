@@ -8,8 +8,11 @@ the same runs are left alone.
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -205,3 +208,38 @@ def test_a_module_of_the_same_name_from_another_file_is_imported_afresh(
         reports.append(_run(load("restart_target:make_sampler", "sampler")))
     assert _result(reports[0]).verdict == "pass"
     assert _exact_failures(reports[1]) == {CHECK}
+
+
+@pytest.mark.slow  # a kit process of its own, killed, and a wait for its child to notice
+def test_the_child_ends_when_the_kit_process_dies(tmp_path: Path) -> None:
+    """A kit killed outright (no atexit) leaves no fresh process behind: the child watches
+    its parent and exits once it is gone."""
+    # The child is busy importing a target that never finishes, so it reads no end of its
+    # input: only the watch on its parent can end it.
+    (tmp_path / "sleepy.py").write_text("import time\ntime.sleep(3600)\n")
+    script = tmp_path / "kit.py"
+    script.write_text(
+        "import os, signal, sys, time\n"
+        "from refsampler.conformance import fresh\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        f"fresh.warm('sleepy:make', {str(tmp_path / 'sleepy.py')!r})\n"
+        "print(fresh._worker.process.pid, flush=True)\n"
+        "time.sleep(3)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    child = int(done.stdout.split()[0])
+    for _ in range(60):  # the child checks its parent every second
+        if not _running(child):
+            break
+        time.sleep(0.5)
+    assert not _running(child)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:  # a zombie has exited
+        return stat.read().split()[2] != "Z"
