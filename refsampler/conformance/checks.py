@@ -246,6 +246,16 @@ def inputs_check(setting: Setting, problems: list[str], draws: int) -> CheckResu
 def far_seeds(seed: int) -> list[int]:
     """The far seeds of ``seed``: ``seed XOR 2**b`` for every ``b`` in :data:`FAR_SEED_BITS`.
 
+    Parameters
+    ----------
+    seed : int
+        A run's seed (non-negative).
+
+    Returns
+    -------
+    list of int
+        One far seed per bit of :data:`FAR_SEED_BITS`.
+
     Examples
     --------
     >>> from refsampler.conformance.checks import far_seeds
@@ -273,6 +283,16 @@ def log10_repeat_chance(batches: IntMatrix) -> float:
     members in batches of 4 (estimate 10**-5.9, observed 10**-3.5), far less than the margin
     between :data:`REPEAT_CHANCE` and the estimates of the kit's other configurations
     (about 10**-129 for 256 batches, all different).
+
+    Parameters
+    ----------
+    batches : numpy.ndarray of int64, shape (n, batch_size)
+        One run's batches.
+
+    Returns
+    -------
+    float
+        The log10 of the estimate, at most 0.
     """
     from scipy import special
 

@@ -78,6 +78,15 @@ def repeat_distances(setting: Setting) -> dict[int, int]:
     """Class -> the largest distance ``D`` at which ``cycles_reshuffled`` compares its cycles.
 
     Only classes with (with a margin) three whole cycles expected and ``D >= 1``.
+
+    Parameters
+    ----------
+    setting : Setting
+        The (kind, configuration) of the run.
+
+    Returns
+    -------
+    dict of int to int
     """
     sizes = setting.config.class_counts
     budget = log(REPEAT_BOUND / len(sizes))
@@ -111,7 +120,17 @@ def _bins(cycles: int, n: int) -> int:
 def position_classes(setting: Setting) -> list[int]:
     """Classes ``cycle_positions_uniform`` tests: at least 2 members, at most one draw per
     batch, and enough complete cycles (from the fewest draws a correct run can have) for two
-    offset bins."""
+    offset bins.
+
+    Parameters
+    ----------
+    setting : Setting
+        The (kind, configuration) of the run.
+
+    Returns
+    -------
+    list of int
+    """
     sizes = setting.config.class_counts
     out = []
     for c, n in enumerate(sizes):

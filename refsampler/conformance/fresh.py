@@ -291,7 +291,15 @@ atexit.register(shutdown)
 
 
 def warm(spec: str, origin: str) -> None:
-    """Start the child (if none runs) and have it import ``spec`` while the kit goes on."""
+    """Start the child (if none runs) and have it import ``spec`` while the kit goes on.
+
+    Parameters
+    ----------
+    spec : str
+        The target as ``MODULE:QUALNAME`` (see :func:`import_spec`).
+    origin : str
+        The file the kit imported ``MODULE`` from, so that the child imports the same one.
+    """
     with _lock:
         try:
             worker = _current()
@@ -314,6 +322,26 @@ def resume(
 ) -> list[list[list[int]]]:
     """In the child: build ``spec(**arguments)``, load the pickled ``state``, read one pass
     per item of ``epochs`` (``set_epoch(e)`` first unless None); return the passes.
+
+    Parameters
+    ----------
+    spec, origin : str
+        The target and its module's file, as for :func:`warm`.
+    index_sampler : bool
+        Whether the target is a per-index sampler (batched as the kit batches it).
+    arguments : dict
+        The keyword arguments of the target (labels included).
+    state : bytes
+        The pickled ``state_dict()`` to load.
+    epochs : list of int or None
+        One pass per item, after ``set_epoch(e)`` unless the item is None.
+    timeout : float or None
+        Seconds each call of the sampler may take in the child.
+
+    Returns
+    -------
+    list of passes
+        Each pass a list of batches, each batch a list of positions.
 
     Raises
     ------
@@ -384,10 +412,11 @@ def resume(
 
 
 def serve() -> None:
-    """The child's loop: read requests from stdin, answer on the original stdout.
+    """The child's loop: read requests from stdin, answer on the original stdout; return at
+    the end of stdin (the kit closed it). Takes no arguments and returns nothing.
 
     The sampler's own output goes to stderr and its stdin is empty, so neither can tear
-    the replies.
+    the replies; a thread ends the process when the kit's process is gone.
     """
     global _serving
     _serving = True

@@ -71,7 +71,19 @@ def _table_planned(shares: npt.ArrayLike, pairs: float) -> bool:
 
 def paired_counts_planned(setting: Setting, pairs: float) -> bool:
     """Whether a table of the top class's counts in ``pairs`` pairs of batches (i.i.d. under
-    the target) keeps two rows and two columns after pooling."""
+    the target) keeps two rows and two columns after pooling.
+
+    Parameters
+    ----------
+    setting : Setting
+        The (kind, configuration): its batch size and target.
+    pairs : float
+        Pairs of batches the table will count.
+
+    Returns
+    -------
+    bool
+    """
     batch, p = setting.config.batch_size, float(setting.target[top_class(setting)])
     if not 0.0 < p < 1.0:
         return False
@@ -80,8 +92,19 @@ def paired_counts_planned(setting: Setting, pairs: float) -> bool:
 
 
 def paired_counts_table(first: IntVector, second: IntVector, batch: int) -> IntMatrix:
-    """The (batch + 1) x (batch + 1) table of paired per-batch counts ``(first[i],
-    second[i])``."""
+    """The table of paired per-batch counts ``(first[i], second[i])``.
+
+    Parameters
+    ----------
+    first, second : numpy.ndarray of int64, shape (n,)
+        Counts of one class in paired batches, each in ``0 .. batch``.
+    batch : int
+        The batch size.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (batch + 1, batch + 1)
+    """
     cells = np.bincount(first * (batch + 1) + second, minlength=(batch + 1) ** 2)
     return cells.reshape(batch + 1, batch + 1)
 

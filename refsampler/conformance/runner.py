@@ -171,6 +171,17 @@ def _validate_kinds(kinds: Any) -> tuple[str, ...]:
 def served_kinds(kinds: Iterable[str], configs: Iterable[Config]) -> tuple[str, ...]:
     """The kinds among ``kinds`` that at least one of ``configs`` applies to (in order).
 
+    Parameters
+    ----------
+    kinds : iterable of str
+        Kind names.
+    configs : iterable of Config
+        The chosen configurations.
+
+    Returns
+    -------
+    tuple of str
+
     Examples
     --------
     >>> from refsampler.conformance.configs import by_name

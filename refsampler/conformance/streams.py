@@ -371,6 +371,16 @@ def pair_repeat_bound(setting: Setting) -> float:
 
     Covers the epochs of the epoch run and of the rank runs; see the module notes for the
     derivation.
+
+    Parameters
+    ----------
+    setting : Setting
+        The (kind, configuration) of the run.
+
+    Returns
+    -------
+    float
+        The bound, in ``(0, 1]``.
     """
     from math import comb, lgamma, log
 
