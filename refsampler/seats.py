@@ -167,28 +167,13 @@ class SeatSchedule:
         self._takes_extra[self.active] = True
         self._make_caches()
 
-    @property
-    def _slot_in_active(self) -> list[int]:
-        """Each group's index among the active groups (-1 if none), as a list: scalar
-        lookups in Python lists beat numpy's on the oracles' hot path."""
-        cached = self.__dict__.get("_active_list")
-        if cached is None:
-            cached = [-1] * len(self.rho)
-            for i, g in enumerate(self.active.tolist()):
-                cached[g] = i
-            self.__dict__["_active_list"] = cached
-        return cached
-
-    @property
-    def _base(self) -> list[int]:
-        """:attr:`base` as a Python list (scalar reads on the oracles' hot path)."""
-        cached = self.__dict__.get("_base_list")
-        if cached is None:
-            cached = self.base.tolist()
-            self.__dict__["_base_list"] = cached
-        return cached
-
     def _make_caches(self) -> None:
+        # Python lists for the scalar reads of the oracles' hot path (cumulative_of): each
+        # group's index among the active ones (-1 if none), and its base seats.
+        self._slot_in_active = [-1] * len(self.rho)
+        for i, g in enumerate(self.active.tolist()):
+            self._slot_in_active[g] = i
+        self._base = self.base.tolist()
         # The earliest slot read since start_reads() (what a saved checkpoint must precede).
         self._lowest: int | None = None
         self._checkpoints: dict[int, IntVector] = {}
@@ -198,7 +183,15 @@ class SeatSchedule:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for name in ("_checkpoints", "_recent", "_lock", "_block", "_lowest"):
+        for name in (
+            "_checkpoints",
+            "_recent",
+            "_lock",
+            "_block",
+            "_lowest",
+            "_slot_in_active",
+            "_base",
+        ):
             del state[name]
         return state
 

@@ -51,8 +51,10 @@ __all__ = [
     "reshuffle_observable",
 ]
 
-#: Union bound, per (kind, configuration), on a correct sampler showing a repeated pair of
-#: cycles in ``cycles_reshuffled`` (shared equally by the classes).
+#: The chance a correct sampler fails one exact check planned under a chance bound: here the
+#: union bound, per (kind, configuration), on showing a repeated pair of cycles in
+#: ``cycles_reshuffled`` (shared equally by the classes); the sampler API's repeat checks
+#: (:mod:`~refsampler.conformance.streams`) plan theirs to the same bound.
 REPEAT_BOUND = 1e-11
 #: Pairs of cycles compared at once (memory: pairs x members booleans).
 _PAIR_CHUNK = 1 << 20

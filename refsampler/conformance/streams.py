@@ -105,6 +105,10 @@ from . import appearances, calls, counts, cycles, stats
 from . import fresh as _fresh
 from . import iid as iid_checks
 from .checks import batch_positions, exact, pending
+
+# One chance bound for every exact check a correct sampler can fail by chance (the repeat
+# checks here, cycles_reshuffled there): verify reserves it per check.
+from .cycles import REPEAT_BOUND
 from .results import CheckResult
 from .sample import EPS, Sample, Setting, per_batch_counts
 
@@ -139,9 +143,6 @@ RESUME_BATCHES = 32
 COUNTED_BATCHES = 512
 #: Epochs of each world size's run.
 RANK_EPOCHS = 2
-#: Largest union bound on a correct sampler repeating a batch within one run for which the
-#: repeat checks are planned (see the module notes).
-REPEAT_BOUND = 1e-11
 
 
 @dataclass(frozen=True)
