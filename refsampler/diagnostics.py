@@ -692,9 +692,15 @@ def _configure(
         for _, knot_alpha in alpha.knots:  # the alphas between knots are feasible too
             resolve(counts, knot_alpha, None)
         constant = None
+        targets: list[tuple[FloatVector, float | None]] = [
+            (interpolate(counts, a), a) for _, a in alpha.knots
+        ]
     else:
         constant = resolve(counts, alpha, target)
+        targets = [(constant, cast("float | None", alpha_source(alpha, target)))]
     source = alpha_source(alpha, target)
+    # The kind's own checks, as the sampler makes them (every knot of a schedule).
+    options = kinds_registry.check(kind, counts, batch, options, targets)
     config = _Config(
         counts=counts,
         kind=kind,

@@ -219,7 +219,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
         self._alpha: float | AlphaSchedule | None = alpha_source(alpha, target)
         if schedule is None:  # the target, and the alpha it came from (None for a target)
             targets = [(the_target, cast("float | None", self._alpha))]
-        else:  # what holds at the knots holds between them (targets are linear in alpha)
+        else:  # every knot; for pk that covers the epochs between them (linear in alpha)
             targets = [(interpolate(counts, a), a) for _, a in schedule.knots]
         options = kinds.check(kind, counts, batch_size, options, targets)
         self._plan = Plan(

@@ -366,6 +366,16 @@ def test_schedule_is_checked_at_every_knot() -> None:
     assert str(info.value).endswith("got alpha=0.0.")
 
 
+def test_fixed_schedule_is_refused_at_its_infeasible_knot() -> None:
+    """describe refuses an alpha schedule whose last knot fixed cannot serve, with the
+    sampler's message naming that knot, whatever epoch it is asked about."""
+    from refsampler.schedules import linear
+
+    with pytest.raises(InvalidArgumentError) as info:
+        describe(np.array([1000, 1, 1, 1]), 4, alpha=linear(1.0, 0.0, 10), kind="fixed", epoch=0)
+    assert str(info.value).endswith("at the alpha schedule's knot `alpha`=0.0.")
+
+
 def test_targets_by_epoch() -> None:
     """Default epochs: 0, the knots and halfway between; the targets are interpolate."""
     schedule = piecewise([(10, 0.0), (20, 0.5), (21, 1.0)])

@@ -19,14 +19,16 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import keys
-from ..allocation import _ties
+from ..allocation import _ties, allocate
+from ..errors import InvalidArgumentError
 from ..rotation import Rotation
 from . import get
 from .base import CountedPlan, Entries, Setting
 
-__all__ = ["FixedPlan", "build"]
+__all__ = ["FixedPlan", "build", "check"]
 
 IntVector = npt.NDArray[np.int64]
+FloatVector = npt.NDArray[np.float64]
 
 
 class FixedPlan(CountedPlan):
@@ -147,6 +149,52 @@ class FixedPlan(CountedPlan):
             "tied": self.tied,
             "tied_seats": self.tied_seats,
         }
+
+
+def check(
+    class_counts: IntVector,
+    batch_size: int,
+    options: dict[str, Any],
+    targets: list[tuple[FloatVector, float | None]],
+) -> dict[str, Any]:
+    """The fixed kind's checks at construction (see :func:`refsampler.kinds.check`): every
+    target of the run, each knot of an alpha schedule included, has a count vector
+    (:func:`~refsampler.allocation.allocate`), so that an infeasible knot is refused when the
+    sampler is built rather than when training reaches its epoch.
+
+    Parameters
+    ----------
+    class_counts : numpy.ndarray of int64, shape (K,)
+        Samples per class.
+    batch_size : int
+        ``B``.
+    options : dict
+        The kind's options (fixed has none; returned as given).
+    targets : list of (numpy.ndarray, float or None)
+        Every ``(target, alpha)`` the run can use (``alpha`` None for an explicit target).
+
+    Returns
+    -------
+    dict
+        ``options``, unchanged.
+
+    Raises
+    ------
+    InvalidArgumentError
+        If a target leaves more classes with a positive share than quota rounding can seat;
+        for a knot of a schedule the message names its alpha.
+    """
+    several = len(targets) > 1
+    for target, alpha in targets:
+        try:
+            allocate(target, batch_size)
+        except InvalidArgumentError as error:
+            if not several:
+                raise
+            raise InvalidArgumentError(
+                f"{str(error).rstrip('.')}, at the alpha schedule's knot `alpha`={alpha!r}."
+            ) from None
+    return dict(options)
 
 
 def build(setting: Setting) -> FixedPlan:

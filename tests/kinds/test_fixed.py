@@ -124,6 +124,32 @@ def test_infeasible_target_is_refused() -> None:
         _fixed(explicit([1.0] * 5), batch_size=4)
 
 
+def test_an_infeasible_knot_of_an_alpha_schedule_is_refused_at_construction() -> None:
+    """alpha 1 -> 0 over 10 epochs: feasible at epoch 0, infeasible at the last knot (three
+    one-sample classes cannot all have a seat of 4 next to a class of 1000). The sampler is
+    refused when it is built, naming the knot, not when training reaches epoch 10."""
+    from refsampler import BalancedBatchSampler
+    from refsampler.schedules import linear
+
+    labels = np.repeat([0, 1, 2, 3], [1000, 1, 1, 1])
+    with pytest.raises(InvalidArgumentError) as info:
+        BalancedBatchSampler(labels, 4, alpha=linear(1.0, 0.0, 10), seed=0)
+    message = str(info.value)
+    assert message.startswith('`kind="fixed"` is infeasible: 4 classes have a positive target')
+    assert message.endswith("at the alpha schedule's knot `alpha`=0.0.")
+    # The same labels under the schedule's first knot alone are fine.
+    BalancedBatchSampler(labels, 4, alpha=1.0, seed=0)
+
+
+def test_check_passes_feasible_targets_and_options_through() -> None:
+    """Feasible targets: the options come back unchanged (fixed has none of its own)."""
+    from refsampler.kinds.fixed import check
+
+    counts = np.array([10, 10, 10])
+    targets = [(interpolate(counts, a), a) for a in (0.0, 1.0)]
+    assert check(counts, 3, {"samples_per_class": None}, targets) == {"samples_per_class": None}
+
+
 def test_entries_across_an_epoch_boundary_meet_the_protocol() -> None:
     """CountedPlan.entries takes any increasing, evenly spaced slots; slots 10 .. 13 of a
     plan with 12 slots per epoch cross into epoch 1, whose tie winners differ."""
