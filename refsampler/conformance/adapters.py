@@ -363,7 +363,15 @@ def load(spec: str, api: str = "batches", *, index_sampler: bool = False) -> Mak
         for part in attribute.split("."):
             target = getattr(target, part)
     except (ImportError, AttributeError) as exc:
-        raise InvalidArgumentError(f"`impl` could not be imported ({exc}); got {spec!r}.") from exc
+        hint = ""
+        if isinstance(exc, ModuleNotFoundError) and exc.name == module_name.split(".")[0]:
+            hint = (
+                f"; run from the directory that holds {exc.name!r}, or put that directory on "
+                "PYTHONPATH"
+            )
+        raise InvalidArgumentError(
+            f"`impl` could not be imported ({exc}{hint}); got {spec!r}."
+        ) from exc
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # the module's own code failed, or exited, while importing

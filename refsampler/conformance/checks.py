@@ -26,11 +26,13 @@ from .sample import Sample, Setting
 __all__ = [
     "BASE_CHECKS",
     "FAR_SEED_BITS",
+    "FOLD_STEP",
     "REPEAT_CHANCE",
     "as_batch_array",
     "batch_positions",
     "determinism_checks",
     "exact",
+    "far_seed_names",
     "far_seeds",
     "inputs_check",
     "log10_repeat_chance",
@@ -54,11 +56,17 @@ BASE_CHECKS = (
     "far_seed_other_batches",
 )
 
-#: The far seeds of a run's seed ``s`` are ``s XOR 2**b`` for these bits ``b``: a sampler that
-#: keeps only the low 16 (or 30) bits of its seed gives the same batches for ``s`` and one of
-#: them. XOR keeps a 31-bit run seed below ``2**31``, which any 32-bit seed API (signed or
+#: The far seeds of a run's seed ``s`` include ``s XOR 2**b`` for these bits ``b``: a sampler
+#: that keeps only the low 16 (or 30) bits of its seed gives the same batches for ``s`` and one
+#: of them. XOR keeps a 31-bit run seed below ``2**31``, which any 32-bit seed API (signed or
 #: unsigned, e.g. numpy's legacy ``RandomState``) accepts.
 FAR_SEED_BITS = (16, 30)
+
+#: The last far seed is ``s + FOLD_STEP`` (``s - FOLD_STEP`` where that would reach
+#: ``2**31``): ``2**5 * 3**3 * 5**4 * 7 * 11 * 13``, a multiple of every modulus up to 16 and
+#: of 100, 1000 and 10**4, so a sampler that folds its seed modulo any of them (``seed %
+#: 1000``) gives the same batches for the two seeds.
+FOLD_STEP = 540_540_000
 
 #: Two seeds' batches that differ only in the order of the batches (their multiset of batch
 #: contents is the same) fail only where a correct sampler repeats that multiset with an
@@ -244,7 +252,9 @@ def inputs_check(setting: Setting, problems: list[str], draws: int) -> CheckResu
 
 
 def far_seeds(seed: int) -> list[int]:
-    """The far seeds of ``seed``: ``seed XOR 2**b`` for every ``b`` in :data:`FAR_SEED_BITS`.
+    """The far seeds of ``seed``: ``seed XOR 2**b`` for every ``b`` in :data:`FAR_SEED_BITS`,
+    then ``seed + FOLD_STEP`` (or ``seed - FOLD_STEP``, keeping a 31-bit seed below
+    ``2**31``; see :data:`FOLD_STEP`).
 
     Parameters
     ----------
@@ -254,15 +264,41 @@ def far_seeds(seed: int) -> list[int]:
     Returns
     -------
     list of int
-        One far seed per bit of :data:`FAR_SEED_BITS`.
+        The far seeds, in the order of :func:`far_seed_names`.
 
     Examples
     --------
     >>> from refsampler.conformance.checks import far_seeds
     >>> far_seeds(5)
-    [65541, 1073741829]
+    [65541, 1073741829, 540540005]
     """
-    return [int(seed) ^ (1 << bit) for bit in FAR_SEED_BITS]
+    seed = int(seed)
+    folded = seed + FOLD_STEP if seed + FOLD_STEP < 1 << 31 else seed - FOLD_STEP
+    return [seed ^ (1 << bit) for bit in FAR_SEED_BITS] + [folded]
+
+
+def far_seed_names(seed: int) -> list[str]:
+    """How reports name the far seeds of ``seed`` (:func:`far_seeds`), relative to ``s``.
+
+    Parameters
+    ----------
+    seed : int
+        A run's seed (non-negative).
+
+    Returns
+    -------
+    list of str
+        ``"s XOR 2**b"`` for every bit, then ``"s + 540540000"`` or ``"s - 540540000"``.
+
+    Examples
+    --------
+    >>> from refsampler.conformance.checks import far_seed_names
+    >>> far_seed_names(5)
+    ['s XOR 2**16', 's XOR 2**30', 's + 540540000']
+    """
+    folded = far_seeds(seed)[-1]
+    sign = "+" if folded > seed else "-"
+    return [f"s XOR 2**{bit}" for bit in FAR_SEED_BITS] + [f"s {sign} {FOLD_STEP}"]
 
 
 def _contents(batches: IntMatrix) -> IntMatrix:
@@ -420,9 +456,9 @@ def determinism_checks(sample: Sample) -> list[CheckResult]:
     if not far:
         far_detail = "no run of a far seed to compare"
     elif repeats:
-        far_detail = f"seed s XOR 2**{repeats[0][0]} gives {repeats[0][1]}"
+        far_detail = f"seed {repeats[0][0]} gives {repeats[0][1]}"
     else:
-        far_detail = "seeds s XOR 2**" + " and s XOR 2**".join(str(b) for b, _ in far)
+        far_detail = "seeds " + ", ".join(name for name, _ in far)
         far_detail += " give " + ("batches of other contents" if contents else "other batches")
     return [
         exact("same_seed_same_batches", setting, same, batches.size, detail),

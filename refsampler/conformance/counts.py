@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -16,6 +17,7 @@ __all__ = [
     "plan_fixed",
     "plan_quota",
     "quota_checks",
+    "seed_runs",
     "tie_seeds",
     "ties_check",
 ]
@@ -23,13 +25,60 @@ __all__ = [
 IntMatrix = npt.NDArray[np.int64]
 
 
-def _within_quota(setting: Setting, counts: IntMatrix) -> CheckResult:
-    outside = (counts < setting.floors) | (counts > setting.ceils)
+def seed_runs(sample: Sample) -> list[tuple[str, IntMatrix]]:
+    """The class counts of every run the kit made, labelled by seed: the main run, then the
+    short runs of seed ``s + 1`` and of the far seeds.
+
+    The exact count checks hold for every seed, so they read all of them: a rounding that
+    only some seeds get wrong (seats handed out at random once per run, say) is caught
+    whichever seed the run starts from.
+
+    Parameters
+    ----------
+    sample : Sample
+
+    Returns
+    -------
+    list of (str, numpy.ndarray of int64, shape (n, K))
+        ``("seed s", counts)``, ``("seed s + 1", counts)``, then every far seed's
+        (``("seed s XOR 2**16", counts)``, ...).
+    """
+    others = [("seed s + 1", sample.other)]
+    others += [(f"seed {name}", run) for name, run in sample.far]
+    runs = [("seed s", sample.counts)]
+    # Samples built from one run (the sampler API's epochs) pass it as every run: skip those.
+    runs += [
+        (name, sample.counts_of(run))
+        for name, run in others
+        if run.size and not np.may_share_memory(run, sample.batches)
+    ]
+    return runs
+
+
+def _first_bad(runs: list[tuple[str, IntMatrix]], bad: list[Any]) -> str:
+    """``"<seed> batch <k>"`` of the first bad row, or "" (``bad[i]`` flags run i's rows)."""
+    for (name, _), rows in zip(runs, bad, strict=True):
+        if rows.any():
+            return f"{name} batch {int(np.argmax(rows))}"
+    return ""
+
+
+def _seeds_note(runs: list[tuple[str, IntMatrix]]) -> str:
+    return f" (seed s: {runs[0][1].shape[0]} batches; {len(runs) - 1} other seeds' runs too)"
+
+
+def _within_quota(setting: Setting, runs: list[tuple[str, IntMatrix]]) -> CheckResult:
+    bad = [((c < setting.floors) | (c > setting.ceils)) for _, c in runs]
     detail = f"every count in floor/ceil of B*p = {np.round(setting.quotas, 3).tolist()}"
-    if outside.any():
-        k, c = np.argwhere(outside)[0]
-        detail += f"; batch {k} has {counts[k, c]} of class {c}"
-    return exact("counts_within_quota", setting, int(outside.sum()), int(counts.sum()), detail)
+    detail += _seeds_note(runs)
+    where = _first_bad(runs, [b.any(axis=1) for b in bad])
+    if where:
+        i = next(j for j, b in enumerate(bad) if b.any())
+        k, c = np.argwhere(bad[i])[0]
+        detail += f"; {where} has {runs[i][1][k, c]} of class {c}"
+    violations = sum(int(b.sum()) for b in bad)
+    draws = sum(int(c.sum()) for _, c in runs)
+    return exact("counts_within_quota", setting, violations, draws, detail)
 
 
 def plan_fixed(setting: Setting) -> list[tuple[str, bool]]:
@@ -50,55 +99,61 @@ def fixed_checks(sample: Sample) -> list[CheckResult]:
 
     ``largest_remainder`` compares each batch with :func:`~refsampler.allocation.allocate`
     and allows a difference only among the classes tied at the cut (``Setting.ties``), as
-    long as the tied group gets the same number of seats.
+    long as the tied group gets the same number of seats. Every check reads the main run and
+    the other seeds' short runs (:func:`seed_runs`); ``same_counts_every_batch`` compares
+    each run's batches with that run's first (tied seats may go elsewhere under another
+    seed).
     """
     from ..allocation import allocate
 
-    setting, counts = sample.setting, sample.counts
+    setting = sample.setting
+    runs = seed_runs(sample)
     target = setting.target
-    n = counts.shape[0]
-    draws = int(counts.sum())
-    results = [_within_quota(setting, counts)]
-    differing = int(np.count_nonzero(np.any(counts != counts[:1], axis=1))) if n else 0
-    results.append(
-        exact(
-            "same_counts_every_batch",
-            setting,
-            differing,
-            draws,
-            f"{differing} batches differ from batch 0's counts {counts[0].tolist() if n else []}",
-        )
-    )
-    missing = (counts == 0) & (target > 0)
-    results.append(
-        exact(
-            "positive_classes_present",
-            setting,
-            int(missing.any(axis=1).sum()),
-            draws,
-            "every class with a positive target in every batch"
-            + (f"; class {int(np.argwhere(missing)[0][1])} missing" if missing.any() else ""),
-        )
-    )
+    draws = sum(int(c.sum()) for _, c in runs)
+    note = _seeds_note(runs)
+    results = [_within_quota(setting, runs)]
+    differ = [np.any(c != c[:1], axis=1) if c.shape[0] else np.zeros(0, bool) for _, c in runs]
+    first = runs[0][1]
+    shown = first[0].tolist() if first.shape[0] else []
+    differing = sum(int(d.sum()) for d in differ)
+    detail = f"{differing} batches differ from their run's batch 0 (seed s: {shown})"
+    where = _first_bad(runs, differ)
+    if where:
+        detail += f"; {where} differs"
+    results.append(exact("same_counts_every_batch", setting, differing, draws, detail + note))
+    missing = [((c == 0) & (target > 0)).any(axis=1) for _, c in runs]
+    detail = "every class with a positive target in every batch" + note
+    where = _first_bad(runs, missing)
+    if where:
+        i = next(j for j, m in enumerate(missing) if m.any())
+        row = runs[i][1][int(np.argmax(missing[i]))]
+        detail += f"; {where} lacks class {int(np.flatnonzero((row == 0) & (target > 0))[0])}"
+    lacking = sum(int(m.sum()) for m in missing)
+    results.append(exact("positive_classes_present", setting, lacking, draws, detail))
     expected = allocate(target, setting.config.batch_size)
     group, _ = setting.ties
     tied = np.zeros(target.size, dtype=bool)
     tied[group] = True
-    off = (counts != expected) & ~tied
-    group_seats = counts[:, tied].sum(axis=1) != expected[tied].sum()
-    bad_rows = off.any(axis=1) | group_seats
+    bad = [
+        ((c != expected) & ~tied).any(axis=1) | (c[:, tied].sum(axis=1) != expected[tied].sum())
+        for _, c in runs
+    ]
     detail = "largest remainder: forced classes first, then the largest fractional parts"
     if group.size:
         detail += f" (classes {group.tolist()} are tied: any {int(expected[tied].sum())}"
         detail += " seats among them)"
-    observed = counts[int(np.argmax(bad_rows))].tolist() if bad_rows.any() else None
-    if bad_rows.any():
-        detail += f"; batch {int(np.argmax(bad_rows))} has {observed}"
+    detail += note
+    observed = None
+    where = _first_bad(runs, bad)
+    if where:
+        i = next(j for j, b in enumerate(bad) if b.any())
+        observed = runs[i][1][int(np.argmax(bad[i]))].tolist()
+        detail += f"; {where} has {observed}"
     results.append(
         exact(
             "largest_remainder",
             setting,
-            int(bad_rows.sum()),
+            sum(int(b.sum()) for b in bad),
             draws,
             detail,
             expected=expected.tolist(),
@@ -160,17 +215,34 @@ def plan_quota(setting: Setting) -> list[tuple[str, bool]]:
 
 
 def quota_checks(sample: Sample) -> list[CheckResult]:
-    """Every count floor/ceil of ``B p_c``; every prefix within 1 of ``k B p_c``."""
-    setting, counts = sample.setting, sample.counts
-    n = counts.shape[0]
-    error = np.cumsum(counts, axis=0) - np.arange(1, n + 1)[:, None] * setting.quotas
-    worst = float(np.abs(error).max()) if error.size else 0.0
-    drift = np.abs(error) >= 1 - EPS
-    detail = f"max |cumulative - k*B*p| = {worst:.3f}"
-    if drift.any():
-        k, c = np.argwhere(drift)[0]
-        detail += f"; class {c} after batch {k + 1}: off by {error[k, c]:+.3f}"
+    """Every count floor/ceil of ``B p_c``; every prefix within 1 of ``k B p_c``, in the main
+    run and in the other seeds' short runs (:func:`seed_runs`; each from its own start)."""
+    setting = sample.setting
+    runs = seed_runs(sample)
+    drift: list[npt.NDArray[np.bool_]] = []
+    errors: list[npt.NDArray[np.float64]] = []
+    worst = 0.0
+    for _, c in runs:
+        n = c.shape[0]
+        error = np.cumsum(c, axis=0) - np.arange(1, n + 1)[:, None] * setting.quotas
+        worst = max(worst, float(np.abs(error).max()) if error.size else 0.0)
+        errors.append(error)
+        drift.append(np.abs(error) >= 1 - EPS)
+    detail = f"max |cumulative - k*B*p| = {worst:.3f}" + _seeds_note(runs)
+    bad = [i for i, d in enumerate(drift) if d.any()]
+    if bad:
+        k, c = np.argwhere(drift[bad[0]])[0]
+        detail += (
+            f"; class {c} after {k + 1} batches of {runs[bad[0]][0]}: off by "
+            f"{errors[bad[0]][k, c]:+.3f}"
+        )
     return [
-        _within_quota(setting, counts),
-        exact("prefix_error_below_1", setting, int(drift.sum()), int(counts.sum()), detail),
+        _within_quota(setting, runs),
+        exact(
+            "prefix_error_below_1",
+            setting,
+            sum(int(d.sum()) for d in drift),
+            sum(int(c.sum()) for _, c in runs),
+            detail,
+        ),
     ]

@@ -19,7 +19,7 @@ Fixtures:
 
       def test_my_sampler_conforms(refsampler_verify):
           report = refsampler_verify()
-          assert report.conforms, report.table(failures_only=True)
+          assert report.conforms, "\n".join(report.verdict_lines() + report.failure_lines())
 
 * ``refsampler_check``: a test that takes it runs once per check of the kit (one shared
   verify run, one Holm family), like
@@ -188,6 +188,12 @@ def refsampler_make_batches(pytestconfig: pytest.Config) -> Any:
     spec = _setting(pytestconfig, "impl")
     if not spec:
         pytest.exit(NO_IMPLEMENTATION, returncode=pytest.ExitCode.USAGE_ERROR)
+    here = str(pytestconfig.invocation_params.dir)
+    if here not in sys.path:
+        # As `refsampler verify` does, find `mypkg` in the directory pytest was started from
+        # (bare `pytest`, unlike `python -m pytest`, does not put it on sys.path); appended,
+        # so it never shadows an installed module.
+        sys.path.append(here)
     try:
         return adapters.load(str(spec), str(_setting(pytestconfig, "api")))
     except InvalidArgumentError as exc:

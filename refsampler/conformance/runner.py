@@ -545,7 +545,7 @@ def _check_one(
         run.status, run.reason = "failed", f"runs: {problems[0]}"
         return results
     ties = 3 + len(far_seeds)
-    far = list(zip(checks.FAR_SEED_BITS, runs[3:ties], strict=True))
+    far = list(zip(checks.far_seed_names(seed), runs[3:ties], strict=True))
     sample = Sample(setting, labels, batches, runs[0], runs[1], runs[2], far)
     results += checks.determinism_checks(sample)
     sample.tie_rows = [sample.counts_of(r)[0] for r in runs[ties:]]

@@ -229,9 +229,10 @@ class Sample:
         The main run again: its seed, its length.
     other : numpy.ndarray of int64, shape (n_repeat, B)
         A short run of seed ``s + 1``.
-    far : list of (int, numpy.ndarray of int64, shape (n_repeat, B))
-        ``(b, run)``: a short run of seed ``s XOR 2**b`` for every ``b`` of
-        :data:`~refsampler.conformance.checks.FAR_SEED_BITS`.
+    far : list of (str, numpy.ndarray of int64, shape (n_repeat, B))
+        ``(name, run)``: a short run of every far seed
+        (:func:`~refsampler.conformance.checks.far_seeds`), named as
+        :func:`~refsampler.conformance.checks.far_seed_names` names it (``"s XOR 2**16"``).
     tie_rows : list of numpy.ndarray
         Count vectors of the first batch under further seeds (for the tie check).
     """
@@ -242,7 +243,7 @@ class Sample:
     first: IntMatrix
     again: IntMatrix
     other: IntMatrix
-    far: list[tuple[int, IntMatrix]] = field(default_factory=list)
+    far: list[tuple[str, IntMatrix]] = field(default_factory=list)
     tie_rows: list[IntVector] = field(default_factory=list)
 
     @cached_property

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from refsampler.conformance import properties
-from refsampler.conformance.checks import FAR_SEED_BITS, far_seeds
+from refsampler.conformance.checks import far_seed_names, far_seeds
 from refsampler.conformance.configs import Config, by_name
 from refsampler.conformance.results import CheckResult
 from refsampler.conformance.runner import REPEAT_BATCHES, plan_run
@@ -52,7 +52,10 @@ def sample(make_batches: Callable[..., Any], where: Setting, seed: int = 0) -> S
         run(where.n_repeat, seed),
         run(where.n_batches, seed),
         run(where.n_repeat, seed + 1),
-        [(b, run(where.n_repeat, s)) for b, s in zip(FAR_SEED_BITS, far_seeds(seed), strict=True)],
+        [
+            (name, run(where.n_repeat, s))
+            for name, s in zip(far_seed_names(seed), far_seeds(seed), strict=True)
+        ],
     )
 
 
@@ -79,6 +82,7 @@ def run_properties(
 CAUGHT_BY = {
     "np_round": ("fixed", "tiny-classes", "positive_classes_present"),
     "tail_boost": ("fixed", "long-tail", "largest_remainder"),
+    "random_rounding": ("fixed", "long-tail", "largest_remainder"),
     "low_index_ties": ("fixed", "tied-remainders", "ties_broken_at_random"),
     "varying_fixed_counts": ("fixed", "long-tail", "same_counts_every_batch"),
     "drops_tiny_class": ("fixed", "long-tail", "positive_classes_present"),

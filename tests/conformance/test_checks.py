@@ -138,7 +138,7 @@ def test_determinism_checks_pass_the_control() -> None:
     drawn = sample(mutants.control, UNIFORM)
     assert [r.check for r in checks.determinism_checks(drawn)] == list(DETERMINISM)
     assert set(_verdicts(drawn).values()) == {"pass"}
-    assert [b for b, _ in drawn.far] == list(checks.FAR_SEED_BITS)
+    assert [name for name, _ in drawn.far] == ["s XOR 2**16", "s XOR 2**30", "s + 540540000"]
 
 
 def test_determinism_checks_flag_identical_batches_for_different_seeds() -> None:
@@ -146,7 +146,7 @@ def test_determinism_checks_flag_identical_batches_for_different_seeds() -> None
     drawn = sample(mutants.control, UNIFORM)
     same = _with(drawn, other=drawn.first)
     assert _verdicts(same) == dict(zip(DETERMINISM, ["pass", "fail", "pass"], strict=True))
-    far = _with(drawn, far=[(16, drawn.first.copy()), drawn.far[1]])
+    far = _with(drawn, far=[("s XOR 2**16", drawn.first.copy()), *drawn.far[1:]])
     result = checks.determinism_checks(far)[2]
     assert (result.verdict, result.statistic) == ("fail", 1.0)
     assert result.detail == "seed s XOR 2**16 gives identical batches"
@@ -212,10 +212,36 @@ def test_far_seed_check_without_far_runs_fails() -> None:
 
 
 def test_far_seeds_stay_below_2_31_for_31_bit_seeds() -> None:
-    """XOR with bits 16 and 30: every far seed of a run seed is a legal 32-bit seed."""
-    assert checks.far_seeds(0) == [2**16, 2**30]
-    assert checks.far_seeds(2**31 - 1) == [2**31 - 1 - 2**16, 2**31 - 1 - 2**30]
-    assert all(0 <= s < 2**31 for s in checks.far_seeds(123_456_789))
+    """XOR with bits 16 and 30, then the fold step up or down: every far seed of a run seed
+    is a legal 32-bit seed, and the names say which way the step went."""
+    step = checks.FOLD_STEP
+    assert checks.far_seeds(0) == [2**16, 2**30, step]
+    assert checks.far_seeds(2**31 - 1) == [2**31 - 1 - 2**16, 2**31 - 1 - 2**30, 2**31 - 1 - step]
+    assert checks.far_seed_names(2**31 - 1)[-1] == f"s - {step}"
+    for seed in (0, 123_456_789, 2**31 - step - 1, 2**31 - step, 2**31 - 1):
+        assert all(0 <= s < 2**31 for s in checks.far_seeds(seed))
+
+
+def test_the_fold_step_catches_seeds_folded_by_common_moduli() -> None:
+    """s and its folded far seed agree modulo every m up to 16 and 100, 1000, 10**4 (and
+    differ modulo 2**31, so a correct sampler sees two seeds)."""
+    for seed in (0, 7, 2**31 - 1):
+        folded = checks.far_seeds(seed)[-1]
+        assert folded != seed
+        for m in [*range(1, 17), 100, 1000, 10**4]:
+            assert folded % m == seed % m, (seed, m)
+
+
+def test_a_seed_folded_modulo_1000_fails_the_far_seed_check() -> None:
+    """A sampler that keeps seed % 1000 gives the same batches for s and s + FOLD_STEP."""
+
+    def folded(labels: Any, **kwargs: Any) -> list[list[int]]:
+        return mutants.control(labels, **{**kwargs, "seed": kwargs["seed"] % 1000})
+
+    drawn = sample(folded, UNIFORM)
+    result = checks.determinism_checks(drawn)[2]
+    assert result.verdict == "fail"
+    assert result.detail.startswith("seed s + 540540000 gives identical batches")
 
 
 @pytest.mark.statistical(level=TEST_LEVEL)

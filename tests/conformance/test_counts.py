@@ -37,7 +37,60 @@ def test_largest_remainder_catches_a_vector_that_floor_ceil_lets_through() -> No
     assert remainder.verdict == "fail"
     assert remainder.expected == [6, 3, 2, 1, 1, 1, 1, 1]
     assert remainder.observed == [5, 3, 2, 1, 1, 1, 1, 2]
-    assert "batch 0 has [5, 3, 2, 1, 1, 1, 1, 2]" in remainder.detail
+    assert "seed s batch 0 has [5, 3, 2, 1, 1, 1, 1, 2]" in remainder.detail
+
+
+def test_count_checks_read_every_seeds_run() -> None:
+    """A run whose seed s is right and whose far seed is wrong fails largest_remainder, with
+    the far seed named: the rounding must hold under every seed, not only the main one."""
+    good = sample(mutants.control, LONG_TAIL)
+    bad = sample(mutants.tail_boost, LONG_TAIL)
+    mixed = Sample(
+        LONG_TAIL,
+        good.labels,
+        good.batches,
+        good.first,
+        good.again,
+        good.other,
+        [good.far[0], bad.far[1]],
+    )
+    assert [name for name, _ in counts.seed_runs(mixed)] == [
+        "seed s",
+        "seed s + 1",
+        "seed s XOR 2**16",
+        "seed s XOR 2**30",
+    ]
+    results = {r.check: r for r in counts.fixed_checks(mixed)}
+    assert results["largest_remainder"].verdict == "fail"
+    assert (
+        "seed s XOR 2**30 batch 0 has [5, 3, 2, 1, 1, 1, 1, 2]"
+        in results["largest_remainder"].detail
+    )
+    assert results["counts_within_quota"].verdict == "pass"
+    # The same run without the bad far seed passes.
+    clean = Sample(
+        LONG_TAIL, good.labels, good.batches, good.first, good.again, good.other, good.far
+    )
+    assert failed(counts.fixed_checks(clean)) == set()
+
+
+def test_random_rounding_is_caught_whichever_seed_starts_the_run() -> None:
+    """Stochastic rounding gets the largest remainder for some seeds; over seed s, s + 1 and
+    the far seeds the kit sees a wrong vector for every base seed 0 .. 9 here."""
+    for seed in range(10):
+        drawn = sample(mutants.random_rounding, LONG_TAIL, seed=seed)
+        assert "largest_remainder" in failed(counts.fixed_checks(drawn)), seed
+
+
+def test_quota_prefix_check_reads_every_seeds_run() -> None:
+    """quota: the prefix bound of another seed's short run is checked from its own start."""
+    where = setting("quota", "long-tail")
+    good = sample(mutants.control, where)
+    drift = sample(mutants.quota_drift, where)
+    mixed = Sample(where, good.labels, good.batches, good.first, good.again, drift.other, good.far)
+    results = {r.check: r for r in counts.quota_checks(mixed)}
+    assert results["prefix_error_below_1"].verdict == "fail"
+    assert "of seed s + 1" in results["prefix_error_below_1"].detail
 
 
 def test_largest_remainder_allows_any_choice_among_exact_ties() -> None:

@@ -103,3 +103,19 @@ def test_positions_of_a_planned_class_without_two_bins_fail() -> None:
     result = cycles.cycle_checks(short)[-1]
     assert result.check == "cycle_positions_uniform" and result.pvalue == 0.0
     assert "no class had two offset bins" in result.detail
+
+
+@pytest.mark.statistical(level=1e-8)
+def test_positions_leave_out_a_class_drawn_twice_where_the_target_allows_one() -> None:
+    """Stochastic rounding (seed 0) gives class 4 two seats where largest remainder gives
+    one: the counts checks fail it, and cycle_positions_uniform leaves class 4 out instead of
+    reading its first draw of each batch as the cycle's (which would blame its cycles). The
+    other classes' cycles are uniform, so only a p-value below the Bonferroni share of the
+    tests' level 1e-8 would fail here: that happens with probability at most 1e-8."""
+    where = setting("fixed", *LONG_TAIL)
+    drawn = sample(mutants.random_rounding, where, seed=0)
+    assert drawn.counts[0].tolist()[4] == 2 and 4 in cycles.position_classes(where)
+    result = next(r for r in cycles.cycle_checks(drawn) if r.check == "cycle_positions_uniform")
+    assert "class 4 left out: drawn more than once in a batch" in result.detail
+    assert "4 (" not in result.detail.split(":")[1]
+    assert "cycle_positions_uniform" not in failed([result])

@@ -113,7 +113,7 @@ def test_the_checks_share_one_run() -> None:
     assert calls == []
     for item in items:
         item()
-    assert calls == [1639, 256, 1639, 256, 256, 256]
+    assert calls == [1639, 256, 1639, 256, 256, 256, 256]
     assert isinstance(items[0].run, SharedRun) and items[0].run is items[-1].run
 
 

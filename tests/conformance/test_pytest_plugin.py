@@ -73,6 +73,31 @@ def test_an_unloadable_implementation_is_a_usage_error(pytester: pytest.Pytester
     assert "`impl` could not be imported" in result.stdout.str()
 
 
+def test_an_implementation_beside_the_invocation_directory_is_found(
+    pytester: pytest.Pytester,
+) -> None:
+    """Bare `pytest` (the console script, which unlike `python -m pytest` does not put the
+    current directory on sys.path), the test file in a subfolder, the implementation's package
+    in the directory pytest starts from: the plugin finds it, as `refsampler verify` does (the
+    mutant fails its check, which shows it ran). A package that is nowhere gets a hint."""
+    pkg = pytester.mkpydir("kitpkg_here")
+    (pkg / "impl.py").write_text("from refsampler.conformance.mutants import one_based\n")
+    pytester.mkdir("checks")
+    (pytester.path / "checks" / "test_conformance.py").write_text(CONFORMANCE_TEST)
+    script = Path(sys.executable).with_name("pytest")
+
+    def bare(impl: str) -> subprocess.CompletedProcess[str]:
+        command = [str(script), "-p", "no:cacheprovider", "checks", f"--refsampler-impl={impl}"]
+        return subprocess.run(command, cwd=pytester.path, capture_output=True, text=True)
+
+    found = bare("kitpkg_here.impl:one_based")
+    assert found.returncode == pytest.ExitCode.TESTS_FAILED, found.stdout[-2000:]
+    assert "positions_in_range" in found.stdout
+    missing = bare("kitpkg_elsewhere.impl:f")
+    assert missing.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "run from the directory that holds 'kitpkg_elsewhere'" in missing.stdout + missing.stderr
+
+
 def test_refsampler_check_gives_one_test_per_check(pytester: pytest.Pytester) -> None:
     """A test taking refsampler_check is parametrized by the plan of the chosen kinds."""
     pytester.makepyfile(test_checks="def test_check(refsampler_check):\n    refsampler_check()\n")

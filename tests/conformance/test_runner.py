@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from refsampler import InvalidArgumentError
-from refsampler.conformance import adapters, mutants, runner, stats, streams, verify
+from refsampler.conformance import adapters, checks, mutants, runner, stats, streams, verify
 from refsampler.conformance.configs import CONFIGS, by_name
 
 from ._shared import TEST_LEVEL
@@ -51,9 +51,10 @@ def test_refsampler_conforms_at_level_quick(kind: str, stat_seed: int) -> None:
         adapters.refsampler, kinds=[kind], seed=stat_seed % 2**31, family_level=TEST_LEVEL
     )
     assert report.conforms, report.table(failures_only=True)
-    reserved = sum(
-        r.exact and r.check.split("[")[0] in runner.CHANCE_BOUNDED for r in report.results
-    ) * streams.REPEAT_BOUND
+    reserved = (
+        sum(r.exact and r.check.split("[")[0] in runner.CHANCE_BOUNDED for r in report.results)
+        * streams.REPEAT_BOUND
+    )
     assert 0 < reserved < TEST_LEVEL / 10
     levels = [r.level for r in report.results if not r.exact]
     assert min(levels) == pytest.approx((TEST_LEVEL - reserved) / report.n_statistical)
@@ -155,13 +156,14 @@ def test_verify_passes_its_own_copy_of_the_labels() -> None:
         return mutants.control(labels, **kwargs)
 
     verify(spy, kinds=["fixed"], configs=["long-tail"])
-    assert len(seen) == 6 and all(a.dtype == np.int64 and a.ndim == 1 for a in seen)
-    assert len({id(a) for a in seen}) == 6 and all(np.bincount(a).min() > 0 for a in seen)
+    assert len(seen) == 7 and all(a.dtype == np.int64 and a.ndim == 1 for a in seen)
+    assert len({id(a) for a in seen}) == 7 and all(np.bincount(a).min() > 0 for a in seen)
 
 
 def test_the_runs_of_one_configuration_and_their_seeds() -> None:
     """The main run; a short run of its seed s; the whole main run again; short runs of
-    s + 1, s XOR 2**16 and s XOR 2**30 (all below 2**31); one batch per further tie seed."""
+    s + 1, s XOR 2**16, s XOR 2**30 and s +- FOLD_STEP (all below 2**31); one batch per
+    further tie seed."""
     calls: list[tuple[int, int]] = []
 
     def spy(labels: np.ndarray, **kwargs: Any) -> list[list[int]]:
@@ -172,16 +174,17 @@ def test_the_runs_of_one_configuration_and_their_seeds() -> None:
         calls.clear()
         run = verify(spy, kinds=["fixed"], configs=[config]).runs[0]
         s, n = run.seed, run.n_batches
-        assert calls[:6] == [
+        assert calls[:7] == [
             (s, n),
             (s, 256),
             (s, n),
             (s + 1, 256),
             (s ^ 2**16, 256),
             (s ^ 2**30, 256),
+            (checks.far_seeds(s)[-1], 256),
         ]
-        assert calls[6:] == [(s + 2 + i, 1) for i in range(len(calls) - 6)]
-        assert (len(calls) > 6) == ties and all(seed < 2**31 for seed, _ in calls)
+        assert calls[7:] == [(s + 2 + i, 1) for i in range(len(calls) - 7)]
+        assert (len(calls) > 7) == ties and all(seed < 2**31 for seed, _ in calls)
 
 
 def test_a_re_run_in_the_same_seed_is_compared_whole() -> None:
