@@ -17,6 +17,7 @@ __all__ = [
     "plan_fixed",
     "plan_quota",
     "quota_checks",
+    "seed_batches",
     "seed_runs",
     "tie_seeds",
     "ties_check",
@@ -25,12 +26,12 @@ __all__ = [
 IntMatrix = npt.NDArray[np.int64]
 
 
-def seed_runs(sample: Sample) -> list[tuple[str, IntMatrix]]:
-    """The class counts of every run the kit made, labelled by seed: the main run, then the
-    short runs of seed ``s + 1`` and of the far seeds.
+def seed_batches(sample: Sample) -> list[tuple[str, IntMatrix]]:
+    """Every run the kit made, labelled by seed: the main run, then the short runs of seed
+    ``s + 1`` and of the far seeds.
 
-    The exact count checks hold for every seed, so they read all of them: a rounding that
-    only some seeds get wrong (seats handed out at random once per run, say) is caught
+    The exact per-batch checks hold for every seed, so they read all of them: a rounding
+    that only some seeds get wrong (seats handed out at random once per run, say) is caught
     whichever seed the run starts from.
 
     Parameters
@@ -39,20 +40,34 @@ def seed_runs(sample: Sample) -> list[tuple[str, IntMatrix]]:
 
     Returns
     -------
-    list of (str, numpy.ndarray of int64, shape (n, K))
-        ``("seed s", counts)``, ``("seed s + 1", counts)``, then every far seed's
-        (``("seed s XOR 2**16", counts)``, ...).
+    list of (str, numpy.ndarray of int64, shape (n, B))
+        ``("seed s", batches)``, ``("seed s + 1", batches)``, then every far seed's
+        (``("seed s XOR 2**16", batches)``, ...).
     """
     others = [("seed s + 1", sample.other)]
     others += [(f"seed {name}", run) for name, run in sample.far]
-    runs = [("seed s", sample.counts)]
     # Samples built from one run (the sampler API's epochs) pass it as every run: skip those.
-    runs += [
-        (name, sample.counts_of(run))
+    return [("seed s", sample.batches)] + [
+        (name, run)
         for name, run in others
         if run.size and not np.may_share_memory(run, sample.batches)
     ]
-    return runs
+
+
+def seed_runs(sample: Sample) -> list[tuple[str, IntMatrix]]:
+    """The class counts of every run of :func:`seed_batches`, shape (n, K) each.
+
+    Parameters
+    ----------
+    sample : Sample
+
+    Returns
+    -------
+    list of (str, numpy.ndarray of int64, shape (n, K))
+        ``("seed s", counts)``, ``("seed s + 1", counts)``, then every far seed's.
+    """
+    runs = seed_batches(sample)
+    return [("seed s", sample.counts)] + [(name, sample.counts_of(b)) for name, b in runs[1:]]
 
 
 def _first_bad(runs: list[tuple[str, IntMatrix]], bad: list[Any]) -> str:
