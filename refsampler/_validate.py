@@ -446,10 +446,17 @@ def probability_vector(name: str, value: Any) -> npt.NDArray[np.float64]:
     except OverflowError:  # entries near float max: far from summing to 1
         total = math.inf
     if abs(total - 1.0) > TARGET_SUM_TOLERANCE:
+        kind = str(getattr(value, "dtype", ""))
+        narrow = any(t in kind for t in ("float32", "float16"))
         raise fail(
             name,
             f"must sum to 1 (within {TARGET_SUM_TOLERANCE:g}), but sums to {total!r}; "
-            "use refsampler.targets.explicit(weights) to normalise weights",
+            + (
+                f"its {kind.removeprefix('torch.')} values cannot sum to 1 that closely, so "
+                "pass refsampler.targets.explicit(weights), which normalises them in float64"
+                if narrow
+                else "use refsampler.targets.explicit(weights) to normalise weights"
+            ),
             value,
         )
     return array

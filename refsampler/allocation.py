@@ -148,9 +148,7 @@ def _ties(p: FloatVector, batch: int) -> tuple[IntVector, IntVector, int]:
     return certain, tied, seats
 
 
-def quota_schedule(
-    target: Any, batch_size: int, n_batches: int, *, seed: int = 0
-) -> IntMatrix:
+def quota_schedule(target: Any, batch_size: int, n_batches: int, *, seed: int = 0) -> IntMatrix:
     """The first ``n_batches`` per-batch class counts of the ``quota`` kind's schedule.
 
     Parameters

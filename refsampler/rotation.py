@@ -393,12 +393,7 @@ class Rotation:
         if self.size == 1:
             return np.zeros(max(stop - start, 0), dtype=np.int64)
         first, last = start // self.size, (stop - 1) // self.size
-        if (
-            self.period is not None
-            and self.step_of is None
-            and not self.lazy
-            and last - first >= 2
-        ):
+        if self.period is not None and self.step_of is None and not self.lazy and last - first >= 2:
             rounds = self._regular_rounds(first, last + 1).reshape(-1)
             return rounds[start - first * self.size : stop - first * self.size]
         parts = []

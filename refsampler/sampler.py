@@ -61,8 +61,9 @@ class BalancedBatchSampler(Sampler[list[int]]):
         every rank must use the same seed (as with ``DistributedSampler``).
     num_replicas, rank : int, optional
         Data-parallel sharding. Default from ``torch.distributed`` when it is initialised,
-        else 1 and 0. Every rank yields ``n_batches`` batches with its kind's properties, and
-        no member of a class cycle goes to two ranks.
+        else 1 and 0; without a process group, ``num_replicas`` > 1 needs ``rank`` too (as
+        torch's ``DistributedSampler``). Every rank yields ``n_batches`` batches with its
+        kind's properties, and no member of a class cycle goes to two ranks.
     num_classes : int, optional
         ``K``; defaults to ``max(labels) + 1``.
     samples_per_class : int, optional
@@ -585,6 +586,7 @@ class _BatchIterator(Iterator[list[int]]):
         self._rows_start = 0  # batch number of self._rows[0]
         self._first_load = True
         self._finished = False
+        self._warned_stale = False
         # The cycle blocks this pass builds: its own, so passes in other threads never share.
         self._plan_cache = sampler.plan.new_cache()
         self._publish()
@@ -603,8 +605,23 @@ class _BatchIterator(Iterator[list[int]]):
         if sampler._pass_id == self._pass_id:  # self._publish(), inlined: a live pass has rows
             sampler._cursor = (self._epoch, k)
             sampler._pending = None
+        elif not self._warned_stale:
+            self._warn_stale(k)
         row: list[int] = self._rows[i].tolist()
         return row
+
+    def _warn_stale(self, k: int) -> None:
+        """This pass is read after set_epoch (or a newer pass) took over: say so, once."""
+        self._warned_stale = True
+        warnings.warn(
+            f"a pass of epoch {self._epoch} is still being read (batch {k - 1}) after "
+            "set_epoch() or a newer iter() chose another pass: it keeps yielding epoch "
+            f"{self._epoch}, but the sampler's state_dict() now describes the other pass, so "
+            "a checkpoint saved now would not resume these batches. Call set_epoch() before "
+            "iter(loader), or finish this pass first.",
+            RefSamplerWarning,
+            stacklevel=_outside_package(),
+        )
 
     def _load_chunk(self, k: int) -> int:
         """Compute batch ``k`` and the rest of its chunk; its row number in them, 0 (ends the
@@ -790,9 +807,17 @@ def _replicas(num_replicas: int | None, rank: int | None) -> tuple[int, int]:
             )
     if num_replicas is None:
         num_replicas = torch.distributed.get_world_size() if distributed else 1
+    num_replicas = _validate.positive_int("num_replicas", num_replicas)
+    if rank is None and not distributed and num_replicas > 1:
+        # As torch's DistributedSampler: rank 0 by default would make every process rank 0.
+        raise InvalidArgumentError(
+            f"`rank` is required with `num_replicas` {num_replicas!r} when torch.distributed "
+            "has no process group (every process would otherwise be rank 0 and yield the "
+            "same batches); pass rank=..., or build the sampler after init_process_group; "
+            "got rank=None."
+        )
     if rank is None:
         rank = torch.distributed.get_rank() if distributed else 0
-    num_replicas = _validate.positive_int("num_replicas", num_replicas)
     rank = _validate.non_negative_int("rank", rank)
     if rank >= num_replicas:
         raise _validate.fail("rank", f"must be < `num_replicas` ({num_replicas})", rank)

@@ -2,7 +2,8 @@
 
 * PyTorch Lightning: with the page's two ``set_epoch`` calls, the batches of epoch ``e`` of
   ``trainer.fit`` are exactly ``sampler.plan.batches(e, 0)``, in a fresh run and in a run
-  resumed from a checkpoint saved at the end of an epoch. Other tests pin what a user gets
+  resumed from a checkpoint saved at the end of an epoch, and, with the page's sampler state
+  in the checkpoint, from the middle of one. Other tests pin what a user gets
   without the calls (or with ``self.current_epoch`` in ``train_dataloader``), which is why the
   recipe is what it is.
 * Hugging Face Accelerate: the recommended set-up (explicit ``num_replicas`` / ``rank``, loader
@@ -25,7 +26,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from refsampler import BalancedBatchSampler
+from refsampler import BalancedBatchSampler, RefSamplerWarning
 from tests._datasets import IdentityDataset
 
 LIGHTNING_SKIP = "pytorch_lightning is not installed (pip install -e '.[recipes]')"
@@ -67,8 +68,9 @@ def _plan_epochs(epochs: range) -> dict[int, Batches]:
 #: "recipe": the page's recipe (Lightning's epoch counter in ``train_dataloader``,
 #:   ``self.current_epoch`` in ``on_train_epoch_start``);
 #: "current_epoch": ``self.current_epoch`` in both places;
-#: "none": no call at all.
-MODES = ("recipe", "current_epoch", "none")
+#: "none": no call at all;
+#: "mid_epoch": the recipe plus the page's sampler state in the checkpoint (mid-epoch resume).
+MODES = ("recipe", "current_epoch", "none", "mid_epoch")
 
 
 def _lightning_module(mode: str) -> Any:
@@ -83,10 +85,13 @@ def _lightning_module(mode: str) -> Any:
             self.train_set = IdentityDataset(LABELS)  # item i is i
             self.seen: dict[int, Batches] = {}  # epoch -> the batches training_step got
             self.set_epochs: list[int] = []  # every set_epoch call, from anywhere
+            self.sampler_state: dict[str, Any] | None = None  # from the checkpoint
 
         def train_dataloader(self) -> DataLoader[int]:
             self.sampler = _SpySampler(self.set_epochs)
-            if mode == "recipe":
+            if mode == "mid_epoch" and self.sampler_state is not None:
+                self.sampler.load_state_dict(self.sampler_state)
+            if mode in ("recipe", "mid_epoch"):
                 self.sampler.set_epoch(self.trainer.fit_loop.epoch_progress.current.processed)
             elif mode == "current_epoch":
                 self.sampler.set_epoch(self.current_epoch)
@@ -95,6 +100,14 @@ def _lightning_module(mode: str) -> Any:
         def on_train_epoch_start(self) -> None:
             if mode != "none":
                 self.sampler.set_epoch(self.current_epoch)
+
+        def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+            if mode == "mid_epoch":
+                checkpoint["sampler"] = self.sampler.state_dict()
+
+        def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+            if mode == "mid_epoch":
+                self.sampler_state = checkpoint["sampler"]
 
         def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
             self.seen.setdefault(self.current_epoch, []).append(batch.tolist())
@@ -184,6 +197,30 @@ def test_lightning_recipe_resumes_at_the_next_epoch(
     assert model.seen == {2: _plan_epochs(range(3))[2]}
 
 
+@pytest.mark.filterwarnings("ignore:You're resuming from a checkpoint that ended before")
+@pytest.mark.parametrize("step", [1, 2, 4, 5])
+def test_lightning_mid_epoch_checkpoint_resumes_at_the_next_batch(
+    step: int, tmp_path: Path
+) -> None:
+    """The page's mid-epoch recipe: the sampler's state saved in on_save_checkpoint, loaded in
+    train_dataloader before the recipe's set_epoch. A checkpoint written after global step
+    ``step`` (inside epoch 0 or 1) resumes at the next batch: the fit before it and the
+    resumed fit together train on exactly the planned batches of every epoch, each once."""
+    pl = pytest.importorskip("pytorch_lightning", reason=LIGHTNING_SKIP)
+    callback = pl.callbacks.ModelCheckpoint(
+        dirpath=tmp_path, filename="{step}", every_n_train_steps=step, save_top_k=-1
+    )
+    first = _lightning_module("mid_epoch")
+    _trainer(tmp_path, EPOCHS, callbacks=[callback], enable_checkpointing=True).fit(first)
+    planned = _plan_epochs(range(EPOCHS))
+    assert first.seen == planned
+    resumed = _lightning_module("mid_epoch")
+    _trainer(tmp_path / "resumed", EPOCHS).fit(resumed, ckpt_path=tmp_path / f"step={step}.ckpt")
+    flat = [(e, b) for e in range(EPOCHS) for b in planned[e]]
+    got = [(e, b) for e in sorted(resumed.seen) for b in resumed.seen[e]]
+    assert got == flat[step:]
+
+
 def test_lightning_current_epoch_in_train_dataloader_replays_after_resume(
     end_of_epoch_checkpoints: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -191,9 +228,11 @@ def test_lightning_current_epoch_in_train_dataloader_replays_after_resume(
 
     Resuming from a ModelCheckpoint file saved at the end of epoch 1, ``self.current_epoch``
     is still 1 when train_dataloader runs, and Lightning creates the first epoch's iterator
-    before on_train_epoch_start: epoch 2 trains on epoch 1's batches again.
+    before on_train_epoch_start: epoch 2 trains on epoch 1's batches again, and the sampler
+    warns that the pass being read is no longer the one its state describes.
     """
-    model = _resume("current_epoch", end_of_epoch_checkpoints["callback"], tmp_path)
+    with pytest.warns(RefSamplerWarning, match="a pass of epoch 1 is still being read"):
+        model = _resume("current_epoch", end_of_epoch_checkpoints["callback"], tmp_path)
     planned = _plan_epochs(range(3))
     assert model.seen == {2: planned[1]}
     assert planned[1] != planned[2]

@@ -658,6 +658,14 @@ BAD_INPUT = [
         'kind="pk" needs `samples_per_class` (m, the members of each class in a batch); got None.',
     ),
     ("replicas-zero", [0, 1], {"num_replicas": 0}, "`num_replicas` must be >= 1; got 0."),
+    (
+        "replicas-without-rank",
+        [0, 1],
+        {"num_replicas": 2},
+        "`rank` is required with `num_replicas` 2 when torch.distributed has no process group "
+        "(every process would otherwise be rank 0 and yield the same batches); pass rank=..., "
+        "or build the sampler after init_process_group; got rank=None.",
+    ),
     ("seed-negative", [0, 1], {"seed": -1}, "`seed` must be >= 0; got -1."),
     ("seed-float", [0, 1], {"seed": 1.5}, "`seed` must be a non-negative int; got 1.5."),
     (

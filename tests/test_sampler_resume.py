@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from refsampler import BalancedBatchSampler, InvalidArgumentError
+from refsampler import BalancedBatchSampler, InvalidArgumentError, RefSamplerWarning
 
 LABELS = np.repeat(np.arange(4), [40, 25, 10, 5])
 
@@ -288,12 +289,29 @@ def test_exhausted_iterator_state_leaves_the_sampler_at_the_next_epoch() -> None
 
 
 def test_stale_iterator_does_not_move_the_epoch() -> None:
-    """A pass started before ``set_epoch`` does not advance the newly set epoch when it ends."""
+    """A pass started before ``set_epoch`` does not advance the newly set epoch when it ends;
+    reading it warns (once), since the state no longer describes its batches."""
     sampler = make()
     old = iter(sampler)
     sampler.set_epoch(5)
-    list(old)
+    with pytest.warns(RefSamplerWarning, match="a pass of epoch 0 is still being read") as seen:
+        list(old)
+    assert len([w for w in seen if issubclass(w.category, RefSamplerWarning)]) == 1
+    assert seen[0].filename == __file__  # points at the line that reads the stale pass
     assert sampler.epoch == 5
+    assert sampler.state_dict()["epoch"] == 5 and sampler.state_dict()["batches_yielded"] == 0
+
+
+def test_a_pass_abandoned_before_set_epoch_does_not_warn() -> None:
+    """Breaking out of a pass and choosing the next epoch (a steps-per-epoch loop) reads no
+    stale pass: no warning."""
+    sampler = make()
+    iterator = iter(sampler)
+    next(iterator)
+    sampler.set_epoch(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RefSamplerWarning)
+        assert len(list(sampler)) == len(sampler)
 
 
 # -- refusing another configuration ---------------------------------------------------------

@@ -486,6 +486,24 @@ def test_probability_vector_refuses_a_sum_off_by_more_than_rounding() -> None:
         _validate.probability_vector("target", [0.1, 0.2, 0.3, 0.4 - 9e-10])
 
 
+@pytest.mark.parametrize("make", [np.float32, "torch"])
+def test_a_float32_target_is_refused_with_the_reason_and_the_fix(make: Any) -> None:
+    """[0.5, 0.3, 0.2] in float32 sums to 1 + 1.5e-8: refused (never renormalised silently),
+    and the message says its precision is why and points at explicit(), which then works."""
+    import torch
+
+    from refsampler.targets import explicit
+
+    value = torch.tensor([0.5, 0.3, 0.2]) if make == "torch" else np.array([0.5, 0.3, 0.2], make)
+    with pytest.raises(InvalidArgumentError) as info:
+        _validate.probability_vector("target", value)
+    assert "its float32 values cannot sum to 1 that closely, so pass " in str(info.value)
+    assert "refsampler.targets.explicit(weights), which normalises them in float64" in str(
+        info.value
+    )
+    assert _validate.probability_vector("target", explicit(value)).sum() == pytest.approx(1, 1e-15)
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [

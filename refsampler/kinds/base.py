@@ -179,9 +179,9 @@ def batch_major(
     sparse_per_row = np.bincount(sparse_row, minlength=rows)
     row_start = np.arange(rows) * nd + np.cumsum(sparse_per_row) - sparse_per_row
     dense_dest = (row_start[:, None] + np.arange(nd)).ravel()
-    sparse_rank = np.arange(sparse_row.size) - (np.cumsum(sparse_per_row) - sparse_per_row)[
-        sparse_row
-    ]
+    sparse_rank = (
+        np.arange(sparse_row.size) - (np.cumsum(sparse_per_row) - sparse_per_row)[sparse_row]
+    )
     sparse_dest = row_start[sparse_row] + nd + sparse_rank
     total = rows * nd + sparse_row.size
     row = np.empty(total, dtype=np.int64)

@@ -38,7 +38,7 @@ def samples_per_class(value: Any, batch_size: int) -> int:
     m = _validate.positive_int("samples_per_class", value)
     if batch_size % m:
         raise InvalidArgumentError(
-            f"`batch_size` must be a multiple of `samples_per_class` ({m}) for kind=\"pk\"; "
+            f'`batch_size` must be a multiple of `samples_per_class` ({m}) for kind="pk"; '
             f"got {batch_size}."
         )
     return m
@@ -96,8 +96,9 @@ def check_feasible(
     over = np.flatnonzero(load > 1 + FULL_TOLERANCE)
     if over.size:
         c = int(over[np.argmax(load[over])])
-        advice = "use fewer classes per batch (a smaller `batch_size` or larger " \
-            "`samples_per_class`)"
+        advice = (
+            "use fewer classes per batch (a smaller `batch_size` or larger `samples_per_class`)"
+        )
         if alpha is not None:
             low, high = _feasible_alphas(class_counts, p_count)
             if low <= high:
