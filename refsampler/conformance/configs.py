@@ -218,6 +218,14 @@ CONFIGS: tuple[Config, ...] = (
         "B p_c = 1.5 for all 8 classes: exact ties decide 4 seats, which must vary by seed",
     ),
     Config(
+        "remainder-order",
+        (10, 20, 40, 80, 160),
+        20,
+        0.0,
+        "alpha 0, sizes rising with the class id: the last fixed seat goes to the largest "
+        "remainder, the middle class's, not to the lowest or highest id nor the largest class",
+    ),
+    Config(
         "rotation",
         (30, 25, 20, 20, 15, 15, 12, 10, 8, 6),
         4,

@@ -128,6 +128,14 @@ def _fixed_counts(
     order = np.lexsort((ties, -fractions, ~forced))
     counts = floors.copy()
     counts[order[:seats]] += 1
+    if defect == "id_order_seats" and rng is not None:
+        # After the forced seats the leftover ones go to the lowest class ids, shuffled only
+        # when every candidate's remainder is the same (so exact ties still vary by seed).
+        free = np.flatnonzero(~forced & (fractions > 0))
+        if np.unique(fractions[free]).size > 1:
+            counts = floors + forced
+            counts[free[: seats - int(forced.sum())]] += 1
+            return counts
     if defect == "random_rounding" and rng is not None and seats > int(forced.sum()):
         # Stochastic rounding: after the forced seats, the leftover ones go to classes drawn
         # in proportion to their fractional parts, once per run. Every count stays floor or
@@ -444,6 +452,11 @@ random_rounding = _mutant(
     "Fixed kind hands the leftover seats to classes drawn in proportion to their fractional "
     "parts (stochastic rounding), once per run: every count floor or ceil, and about four "
     "seeds in ten of the long-tail configuration get the largest remainder anyway.",
+)
+id_order_seats = _mutant(
+    "id_order_seats",
+    "Fixed kind gives the leftover seats to the lowest class ids (at random only among exact "
+    "ties): right wherever remainders fall with the class id, as in most configurations.",
 )
 low_index_ties = _mutant(
     "low_index_ties",
@@ -879,6 +892,7 @@ MUTANTS: dict[str, Callable[..., Any]] = {
         np_round,
         tail_boost,
         random_rounding,
+        id_order_seats,
         low_index_ties,
         varying_fixed_counts,
         drops_tiny_class,

@@ -83,6 +83,7 @@ CAUGHT_BY = {
     "np_round": ("fixed", "tiny-classes", "positive_classes_present"),
     "tail_boost": ("fixed", "long-tail", "largest_remainder"),
     "random_rounding": ("fixed", "long-tail", "largest_remainder"),
+    "id_order_seats": ("fixed", "remainder-order", "largest_remainder"),
     "low_index_ties": ("fixed", "tied-remainders", "ties_broken_at_random"),
     "varying_fixed_counts": ("fixed", "long-tail", "same_counts_every_batch"),
     "drops_tiny_class": ("fixed", "long-tail", "positive_classes_present"),

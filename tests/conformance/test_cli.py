@@ -201,8 +201,9 @@ def test_an_implementation_that_exits_is_an_adapter_error(
         (
             [f"{MUTANTS_MODULE}:control", "--config", "nope"],
             "`configs` must name configurations among uniform, long-tail, tiny-classes, "
-            "small-batch, wrap-in-batch, single-class, tied-remainders, rotation, "
-            "many-classes, schedule, pk-rotation, pk-long-tail, pk-every-batch; got 'nope'.",
+            "small-batch, wrap-in-batch, single-class, tied-remainders, remainder-order, "
+            "rotation, many-classes, schedule, pk-rotation, pk-long-tail, pk-every-batch; got "
+            "'nope'.",
         ),
         (
             ["refsampler.weights:sample_weights", "--api", "weights", "--kind", "fixed"],

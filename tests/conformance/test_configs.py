@@ -77,8 +77,9 @@ def test_by_name_keeps_the_order_given() -> None:
         (
             ["uniform", "nope"],
             "`configs` must name configurations among uniform, long-tail, tiny-classes, "
-            "small-batch, wrap-in-batch, single-class, tied-remainders, rotation, "
-            "many-classes, schedule, pk-rotation, pk-long-tail, pk-every-batch; got 'nope'.",
+            "small-batch, wrap-in-batch, single-class, tied-remainders, remainder-order, "
+            "rotation, many-classes, schedule, pk-rotation, pk-long-tail, pk-every-batch; got "
+            "'nope'.",
         ),
     ],
 )

@@ -174,7 +174,7 @@ def test_k_selecting_only_declined_checks_fails(pytester: pytest.Pytester) -> No
         "--refsampler-impl=refsampler.conformance.mutants:declines_everything",
         "--refsampler-kind=random",
     )
-    result.assert_outcomes(failed=1, skipped=9, deselected=result.parseoutcomes()["deselected"])
+    result.assert_outcomes(failed=1, skipped=10, deselected=result.parseoutcomes()["deselected"])
     result.stdout.fnmatch_lines(["*random: NOT TESTED: every configuration was declined*"])
 
 
