@@ -620,7 +620,7 @@ class _BatchIterator(Iterator[list[int]]):
             "a checkpoint saved now would not resume these batches. Call set_epoch() before "
             "iter(loader), or finish this pass first.",
             RefSamplerWarning,
-            stacklevel=_outside_package(),
+            stacklevel=_outside_package(loaders=True),
         )
 
     def _load_chunk(self, k: int) -> int:
@@ -781,12 +781,20 @@ def _check_keywords(where: str, kwargs: dict[str, Any]) -> None:
         raise TypeError(f"{where}() got an unexpected keyword argument {unknown[0]!r}")
 
 
-def _outside_package() -> int:
+def _outside_package(*, loaders: bool = False) -> int:
     """The ``stacklevel`` at which a warning raised by this module's caller points at the first
-    frame outside refsampler (the user's line), however deep the entry point."""
-    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame outside refsampler (the user's line), however deep the entry point; with
+    ``loaders``, outside torch's and torchdata's data loaders too (which call a batch
+    sampler's iterator on the user's behalf)."""
+    places = [os.path.dirname(os.path.abspath(__file__)) + os.sep]
+    if loaders:
+        for name in ("torch.utils.data", "torchdata.stateful_dataloader"):
+            where = getattr(sys.modules.get(name), "__file__", None)
+            if isinstance(where, str):
+                places.append(os.path.dirname(os.path.abspath(where)) + os.sep)
+    prefixes = tuple(places)
     frame, level = sys._getframe(1), 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(prefixes):
         frame, level = frame.f_back, level + 1
     return level
 

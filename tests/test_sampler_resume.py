@@ -302,6 +302,20 @@ def test_stale_iterator_does_not_move_the_epoch() -> None:
     assert sampler.state_dict()["epoch"] == 5 and sampler.state_dict()["batches_yielded"] == 0
 
 
+def test_the_stale_pass_warning_read_through_a_loader_points_at_the_users_line() -> None:
+    """A DataLoader (or StatefulDataLoader) reads the stale pass on the user's behalf: the
+    warning skips the loaders' frames and names the line that asked for the batch."""
+    from torch.utils.data import DataLoader
+
+    sampler = make()
+    loader = DataLoader(list(range(len(LABELS))), batch_sampler=sampler)
+    batches = iter(loader)
+    sampler.set_epoch(3)
+    with pytest.warns(RefSamplerWarning, match="still being read") as seen:
+        next(batches)
+    assert seen[0].filename == __file__
+
+
 def test_a_pass_abandoned_before_set_epoch_does_not_warn() -> None:
     """Breaking out of a pass and choosing the next epoch (a steps-per-epoch loop) reads no
     stale pass: no warning."""
