@@ -689,11 +689,10 @@ def _configure(
     if isinstance(alpha, AlphaSchedule):
         if target is not None:
             resolve(counts, alpha, target)  # the "not both" message
-        for _, knot_alpha in alpha.knots:  # the alphas between knots are feasible too
-            resolve(counts, knot_alpha, None)
         constant = None
+        # Every knot's target (the alphas between knots are feasible too).
         targets: list[tuple[FloatVector, float | None]] = [
-            (interpolate(counts, a), a) for _, a in alpha.knots
+            (resolve(counts, a, None), a) for _, a in alpha.knots
         ]
     else:
         constant = resolve(counts, alpha, target)

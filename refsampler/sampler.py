@@ -21,7 +21,7 @@ from .classes import ClassIndex, subset_labels
 from .errors import InvalidArgumentError, RefSamplerWarning
 from .plan import STREAM_VERSION, Plan
 from .schedules import AlphaSchedule, TargetOfEpoch, alpha_source
-from .targets import interpolate, resolve
+from .targets import resolve
 
 __all__ = ["STATE_VERSION", "BalancedBatchSampler", "SamplerFactory"]
 
@@ -211,8 +211,11 @@ class BalancedBatchSampler(Sampler[list[int]]):
         if schedule is not None:
             if target is not None:
                 resolve(counts, schedule, target)  # the "not both" message, with the schedule
-            for _, knot_alpha in schedule.knots:  # every alpha between knots is feasible too
-                resolve(counts, knot_alpha, None)
+            # Every knot's target (each alpha between knots is feasible too): the kind checks
+            # them below.
+            targets: list[tuple[Any, float | None]] = [
+                (resolve(counts, a, None), a) for _, a in schedule.knots
+            ]
             the_target: Any = TargetOfEpoch(counts, schedule)
         else:
             the_target = resolve(counts, cast("float | None", alpha), target)
@@ -220,8 +223,6 @@ class BalancedBatchSampler(Sampler[list[int]]):
         self._alpha: float | AlphaSchedule | None = alpha_source(alpha, target)
         if schedule is None:  # the target, and the alpha it came from (None for a target)
             targets = [(the_target, cast("float | None", self._alpha))]
-        else:  # every knot; for pk that covers the epochs between them (linear in alpha)
-            targets = [(interpolate(counts, a), a) for _, a in schedule.knots]
         options = kinds.check(kind, counts, batch_size, options, targets)
         self._plan = Plan(
             index, kind, the_target, batch_size, n_batches, seed, num_replicas, options

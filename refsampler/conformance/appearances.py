@@ -33,7 +33,11 @@ def plan_pk_shape(setting: Setting) -> list[tuple[str, bool]]:
 
 
 def shape_violations(
-    setting: Setting, batches: IntMatrix, classes: IntMatrix, counts: IntMatrix
+    setting: Setting,
+    batches: IntMatrix,
+    classes: IntMatrix,
+    counts: IntMatrix,
+    where: str = "batch",
 ) -> tuple[int, str]:
     """Batches that are not P distinct classes x m distinct members, and the first example.
 
@@ -44,6 +48,8 @@ def shape_violations(
         Positions and their classes.
     counts : numpy.ndarray of int64, shape (n, K)
         Class counts of every batch.
+    where : str, default "batch"
+        How the example names a batch, before its number (``"seed s + 1 batch"``).
     """
     m, p_count = setting.unit, setting.seats
     n = counts.shape[0]
@@ -60,9 +66,9 @@ def shape_violations(
         k = int(np.argmax(bad))
         shown = {int(c): int(counts[k, c]) for c in np.flatnonzero(present[k])}
         if wrong_classes[k] or wrong_count[k]:
-            detail = f"; batch {k} has class counts {shown}"
+            detail = f"; {where} {k} has class counts {shown}"
         else:
-            detail = f"; batch {k} repeats a member of a class"
+            detail = f"; {where} {k} repeats a member of a class"
     return int(bad.sum()), detail
 
 
@@ -72,9 +78,11 @@ def pk_shape_checks(sample: Sample) -> list[CheckResult]:
     setting = sample.setting
     bad, detail, draws = 0, "", 0
     for (name, batches), (_, counts) in zip(seed_batches(sample), seed_runs(sample), strict=True):
-        found, where = shape_violations(setting, batches, sample.labels[batches], counts)
+        found, example = shape_violations(
+            setting, batches, sample.labels[batches], counts, f"{name} batch"
+        )
         if found and not detail:
-            detail = where.replace("; batch ", f"; {name} batch ", 1)
+            detail = example
         bad += found
         draws += int(batches.size)
     return [

@@ -70,12 +70,12 @@ def seed_runs(sample: Sample) -> list[tuple[str, IntMatrix]]:
     return [("seed s", sample.counts)] + [(name, sample.counts_of(b)) for name, b in runs[1:]]
 
 
-def _first_bad(runs: list[tuple[str, IntMatrix]], bad: list[Any]) -> str:
-    """``"<seed> batch <k>"`` of the first bad row, or "" (``bad[i]`` flags run i's rows)."""
-    for (name, _), rows in zip(runs, bad, strict=True):
+def _first_bad(bad: list[Any]) -> tuple[int, int] | None:
+    """``(run, row)`` of the first flagged row (``bad[i]`` flags run i's rows), or None."""
+    for i, rows in enumerate(bad):
         if rows.any():
-            return f"{name} batch {int(np.argmax(rows))}"
-    return ""
+            return i, int(np.argmax(rows))
+    return None
 
 
 def _seeds_note(runs: list[tuple[str, IntMatrix]]) -> str:
@@ -86,11 +86,11 @@ def _within_quota(setting: Setting, runs: list[tuple[str, IntMatrix]]) -> CheckR
     bad = [((c < setting.floors) | (c > setting.ceils)) for _, c in runs]
     detail = f"every count in floor/ceil of B*p = {np.round(setting.quotas, 3).tolist()}"
     detail += _seeds_note(runs)
-    where = _first_bad(runs, [b.any(axis=1) for b in bad])
-    if where:
-        i = next(j for j, b in enumerate(bad) if b.any())
-        k, c = np.argwhere(bad[i])[0]
-        detail += f"; {where} has {runs[i][1][k, c]} of class {c}"
+    first = _first_bad([b.any(axis=1) for b in bad])
+    if first:
+        i, k = first
+        c = int(np.argmax(bad[i][k]))
+        detail += f"; {runs[i][0]} batch {k} has {runs[i][1][k, c]} of class {c}"
     violations = sum(int(b.sum()) for b in bad)
     draws = sum(int(c.sum()) for _, c in runs)
     return exact("counts_within_quota", setting, violations, draws, detail)
@@ -128,21 +128,22 @@ def fixed_checks(sample: Sample) -> list[CheckResult]:
     note = _seeds_note(runs)
     results = [_within_quota(setting, runs)]
     differ = [np.any(c != c[:1], axis=1) if c.shape[0] else np.zeros(0, bool) for _, c in runs]
-    first = runs[0][1]
-    shown = first[0].tolist() if first.shape[0] else []
+    head = runs[0][1]
+    shown = head[0].tolist() if head.shape[0] else []
     differing = sum(int(d.sum()) for d in differ)
     detail = f"{differing} batches differ from their run's batch 0 (seed s: {shown})"
-    where = _first_bad(runs, differ)
-    if where:
-        detail += f"; {where} differs"
+    first = _first_bad(differ)
+    if first:
+        detail += f"; {runs[first[0]][0]} batch {first[1]} differs"
     results.append(exact("same_counts_every_batch", setting, differing, draws, detail + note))
     missing = [((c == 0) & (target > 0)).any(axis=1) for _, c in runs]
     detail = "every class with a positive target in every batch" + note
-    where = _first_bad(runs, missing)
-    if where:
-        i = next(j for j, m in enumerate(missing) if m.any())
-        row = runs[i][1][int(np.argmax(missing[i]))]
-        detail += f"; {where} lacks class {int(np.flatnonzero((row == 0) & (target > 0))[0])}"
+    first = _first_bad(missing)
+    if first:
+        i, k = first
+        row = runs[i][1][k]
+        lacks = int(np.flatnonzero((row == 0) & (target > 0))[0])
+        detail += f"; {runs[i][0]} batch {k} lacks class {lacks}"
     lacking = sum(int(m.sum()) for m in missing)
     results.append(exact("positive_classes_present", setting, lacking, draws, detail))
     expected = allocate(target, setting.config.batch_size)
@@ -159,11 +160,11 @@ def fixed_checks(sample: Sample) -> list[CheckResult]:
         detail += " seats among them)"
     detail += note
     observed = None
-    where = _first_bad(runs, bad)
-    if where:
-        i = next(j for j, b in enumerate(bad) if b.any())
-        observed = runs[i][1][int(np.argmax(bad[i]))].tolist()
-        detail += f"; {where} has {observed}"
+    first = _first_bad(bad)
+    if first:
+        i, k = first
+        observed = runs[i][1][k].tolist()
+        detail += f"; {runs[i][0]} batch {k} has {observed}"
     results.append(
         exact(
             "largest_remainder",
@@ -237,19 +238,19 @@ def quota_checks(sample: Sample) -> list[CheckResult]:
     drift: list[npt.NDArray[np.bool_]] = []
     errors: list[npt.NDArray[np.float64]] = []
     worst = 0.0
-    for _, c in runs:
-        n = c.shape[0]
-        error = np.cumsum(c, axis=0) - np.arange(1, n + 1)[:, None] * setting.quotas
+    for _, counts in runs:
+        n = counts.shape[0]
+        error = np.cumsum(counts, axis=0) - np.arange(1, n + 1)[:, None] * setting.quotas
         worst = max(worst, float(np.abs(error).max()) if error.size else 0.0)
         errors.append(error)
         drift.append(np.abs(error) >= 1 - EPS)
     detail = f"max |cumulative - k*B*p| = {worst:.3f}" + _seeds_note(runs)
-    bad = [i for i, d in enumerate(drift) if d.any()]
-    if bad:
-        k, c = np.argwhere(drift[bad[0]])[0]
+    first = _first_bad([d.any(axis=1) for d in drift])
+    if first:
+        i, k = first
+        c = int(np.argmax(drift[i][k]))
         detail += (
-            f"; class {c} after {k + 1} batches of {runs[bad[0]][0]}: off by "
-            f"{errors[bad[0]][k, c]:+.3f}"
+            f"; class {c} after {k + 1} batches of {runs[i][0]}: off by {errors[i][k, c]:+.3f}"
         )
     return [
         _within_quota(setting, runs),
@@ -257,7 +258,7 @@ def quota_checks(sample: Sample) -> list[CheckResult]:
             "prefix_error_below_1",
             setting,
             sum(int(d.sum()) for d in drift),
-            sum(int(c.sum()) for _, c in runs),
+            sum(int(counts.sum()) for _, counts in runs),
             detail,
         ),
     ]
