@@ -1465,6 +1465,38 @@ def schedule_ignored(labels: Any, **kwargs: Any) -> Wrapped:
     return Wrapped(_inner(labels, **kwargs))
 
 
+def same_ties_every_epoch(labels: Any, **kwargs: Any) -> Any:
+    """The fixed kind's exact ties are broken once per seed and kept: a seeded draw picks the
+    tied classes that get the last seats, and they get them in every epoch of the run instead
+    of taking turns (the target is nudged by ``1e-6`` of a seat so that refsampler's own
+    rounding makes that choice; every batch still has a correct count vector)."""
+    from ..allocation import allocate_with_ties
+    from ..sampler import BalancedBatchSampler
+
+    alpha, batch = kwargs["alpha"], kwargs["batch_size"]
+    if kwargs["kind"] != "fixed" or callable(alpha):
+        return _inner(labels, **kwargs)
+    target = interpolate(np.bincount(np.asarray(labels)), float(alpha))
+    _, tied, seats = allocate_with_ties(target, batch)
+    if not seats:
+        return _inner(labels, **kwargs)
+    winners = np.random.default_rng(kwargs["seed"]).choice(tied, seats, replace=False)
+    nudged = target.copy()
+    step = 1e-6 / batch
+    nudged[tied] -= step * seats / tied.size  # the sum stays 1
+    nudged[winners] += step
+    return BalancedBatchSampler(
+        labels,
+        batch,
+        kind="fixed",
+        target=nudged,
+        n_batches=kwargs["n_batches"],
+        seed=kwargs["seed"],
+        num_replicas=kwargs["num_replicas"],
+        rank=kwargs["rank"],
+    )
+
+
 def same_batches_on_every_rank(labels: Any, **kwargs: Any) -> Wrapped:
     """Every rank yields rank 0's batches (the rank is not passed on): R ranks train on one
     batch R times."""
@@ -1612,6 +1644,7 @@ SAMPLER_MUTANTS: dict[str, Callable[..., Any]] = {
         accepts_foreign_state,
         restarts_cycles_each_epoch,
         schedule_ignored,
+        same_ties_every_epoch,
         same_batches_on_every_rank,
         sorts_labels_later,
         state_forgets_epoch,

@@ -15,13 +15,16 @@ Epochs (``epochs`` passes, ``set_epoch(e)`` before each, as a training loop call
     ``epochs_shape`` (exact): every pass has ``n_batches`` batches of ``batch_size`` positions in
     range, and ``len()`` (if any) says so. ``epochs_have_properties`` (exact): every epoch has
     the per-batch count properties against *its own* target (an alpha schedule moves it).
-    ``run_prefix_below_1`` (exact): the quota / appearance bound holds over the whole run of
-    epochs, not only inside one. ``epochs_differ`` (exact): no epoch replays another.
-    ``batches_not_repeated`` (exact, where a correct sampler repeats a batch with probability
-    below :data:`REPEAT_BOUND`): no batch of any epoch, or of epoch 0 under seed ``s + 1``,
-    equals another as a multiset of positions, so an epoch that is an earlier one shifted, or
-    reshuffled inside its batches, fails too, and so does a generator seeded by
-    ``seed + epoch`` (seed ``s + 1``'s epoch 0 is seed ``s``'s epoch 1).
+    ``tied_seats_take_turns`` (exact; fixed kind, one target, tied classes): over the ``E``
+    epochs each of the ``T`` classes tied for ``s`` seats has its extra seat
+    ``floor(E s / T)`` or ``ceil(E s / T)`` times, so a tie-break drawn once per seed (or by
+    class index) fails. ``run_prefix_below_1`` (exact): the quota / appearance bound holds
+    over the whole run of epochs, not only inside one. ``epochs_differ`` (exact): no epoch
+    replays another. ``batches_not_repeated`` (exact, where a correct sampler repeats a batch
+    with probability below :data:`REPEAT_BOUND`): no batch of any epoch, or of epoch 0 under
+    seed ``s + 1``, equals another as a multiset of positions, so an epoch that is an earlier
+    one shifted, or reshuffled inside its batches, fails too, and so does a generator seeded
+    by ``seed + epoch`` (seed ``s + 1``'s epoch 0 is seed ``s``'s epoch 1).
     ``epoch_reproducible`` (exact): a fresh sampler given ``set_epoch(e)`` yields epoch ``e``
     again. ``cycles_continue_across_epochs`` (exact): within-class cycles run on over epoch
     boundaries (each member drawn ``floor`` or ``ceil`` of ``D / n_c`` times, no member twice
@@ -325,6 +328,8 @@ def plan_streams(setting: Setting) -> list[tuple[str, bool]]:
     names: list[tuple[str, bool]] = [("epochs_shape", True)]
     if counted:
         names.append(("epochs_have_properties", True))
+    if _turns_planned(setting):
+        names.append(("tied_seats_take_turns", True))
     if prefix:
         names.append(("run_prefix_below_1", True))
     names.append(("epochs_differ", True))
@@ -364,6 +369,16 @@ def plan_streams(setting: Setting) -> list[tuple[str, bool]]:
         if plan.refuses_foreign:
             names.append(("resume_refuses_foreign_state", True))
     return names
+
+
+def _turns_planned(setting: Setting) -> bool:
+    """Whether the fixed kind's exact ties are checked across epochs: one target for the run
+    (an alpha schedule moves the ties) with a tie at its cut."""
+    return (
+        _kinds.PROPERTY_FIXED_COUNTS in setting.properties
+        and not setting.config.scheduled
+        and setting.ties[0].size > 0
+    )
 
 
 def pair_repeat_bound(setting: Setting) -> float:
@@ -808,6 +823,8 @@ def _epoch_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
                 "every epoch has the per-batch counts of its own target" + detail,
             )
         )
+    if "tied_seats_take_turns" in planned:
+        out.append(_turns_check(setting, labels, matrices))
     if "run_prefix_below_1" in planned:
         rows = [per_batch_counts(m, labels, config.num_classes) for m in matrices]
         rates = np.vstack(
@@ -903,6 +920,34 @@ def _epoch_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
             )
         )
     return out
+
+
+def _turns_check(setting: Setting, labels: Any, matrices: list[IntMatrix]) -> CheckResult:
+    """``tied_seats_take_turns``: over ``E`` epochs, each of the ``T`` tied classes has its
+    extra seat ``floor(E s / T)`` or ``ceil(E s / T)`` times (``s`` tied seats an epoch), read
+    from each epoch's first batch (every batch of an epoch has the same counts, which
+    ``epochs_have_properties`` checks). A tie-break drawn once per seed gives the same
+    classes the seats every epoch and fails from two epochs on; so does one by class index."""
+    group, seats = setting.ties
+    firsts = [m[:1] for m in matrices if m.shape[0]]
+    epochs = len(firsts)
+    turns = np.zeros(group.size, dtype=np.int64)
+    for first in firsts:
+        row = per_batch_counts(first, labels, setting.config.num_classes)[0]
+        turns += row[group] > setting.floors[group]
+    low, high = epochs * seats // group.size, -(-epochs * seats // group.size)
+    bad = int(np.count_nonzero((turns < low) | (turns > high)))
+    return exact(
+        "tied_seats_take_turns",
+        setting,
+        bad + int(epochs < 2),
+        epochs * int(group.size),
+        f"classes {group.tolist()} tie for {seats} seats an epoch; extra seats over {epochs} "
+        f"epochs: {turns.tolist()} (want {low} or {high} each"
+        + (", from at least 2 epochs)" if epochs < 2 else ")"),
+        expected=f"{low} or {high} per class",
+        observed=turns.tolist(),
+    )
 
 
 def plain_loop_note(

@@ -39,6 +39,7 @@ SAMPLER_CAUGHT_BY = {
     "accepts_foreign_state": ("fixed", "long-tail", "resume_refuses_foreign_state"),
     "restarts_cycles_each_epoch": ("quota", "long-tail", "cycles_continue_across_epochs"),
     "schedule_ignored": ("random", "schedule", "epochs_pooled_shares"),
+    "same_ties_every_epoch": ("fixed", "tied-remainders", "tied_seats_take_turns"),
     "same_batches_on_every_rank": ("random", "long-tail", "ranks_differ[2]"),
     "sorts_labels_later": ("fixed", "long-tail", "epochs_shape"),
     "state_forgets_epoch": ("quota", "long-tail", "resume_continues_exactly"),
@@ -127,7 +128,9 @@ def test_every_stream_check_has_a_mutant() -> None:
     names = {
         c.check.split("[")[0]
         for s in plan_run(
-            default_kinds(), by_name(["long-tail", "schedule", "pk-long-tail"]), streams=plan
+            default_kinds(),
+            by_name(["long-tail", "schedule", "pk-long-tail", "tied-remainders"]),
+            streams=plan,
         )
         for c in properties.plan(s)
         if c.check.split("[")[0] in {n for n, _ in _stream_names(s)}
@@ -150,6 +153,55 @@ def test_stream_checks_without_a_designated_mutant_catch_a_neighbour(check: str)
     statistical (a rank that never draws a class: misses below 1e-12, module notes)."""
     name, kind, config = SAMPLER_ALSO_CAUGHT[check]
     assert check in {c.split("[")[0] for c in _failures(name, kind, config)}
+
+
+@pytest.mark.statistical(level=2 * TEST_LEVEL)
+def test_a_tie_break_kept_for_the_run_fails_only_the_turns_check() -> None:
+    """The fixed kind's tied seats must take turns over epochs: a tie-break drawn once per
+    seed passes every other check (ties differ between seeds, every count vector is right)
+    and fails ``tied_seats_take_turns``; refsampler's own sampler passes it. Two runs at rate
+    1e-8 each: a statistical check of either can fail by chance."""
+    seed = 3
+    failed = {
+        r.check
+        for r in verify(
+            SamplerAdapter(mutants.same_ties_every_epoch),
+            kinds=["fixed"],
+            configs=["tied-remainders"],
+            seed=seed,
+            family_level=TEST_LEVEL,
+        ).failures
+    }
+    assert failed == {"tied_seats_take_turns"}
+    report = verify(
+        SamplerAdapter(refsampler_sampler),
+        kinds=["fixed"],
+        configs=["tied-remainders"],
+        seed=seed,
+        family_level=TEST_LEVEL,
+    )
+    assert report.conforms, report.table(failures_only=True)
+    turns = next(r for r in report.results if r.check == "tied_seats_take_turns")
+    assert turns.observed is not None and sorted(turns.observed) == [1, 1, 1, 1, 2, 2, 2, 2]
+
+
+def test_the_turns_check_fails_when_it_saw_fewer_than_two_epochs() -> None:
+    """Turns need two epochs: a run that gave one full epoch fails the check (it looked at
+    nothing it could judge), even though that epoch's seats are right."""
+    from refsampler.conformance.streams import _turns_check
+
+    setting = next(
+        s
+        for s in plan_run(["fixed"], by_name(["tied-remainders"]), streams=StreamPlan(3, (1,)))
+    )
+    config = setting.config
+    labels = config.labels()
+    batch = mutants.control(
+        labels, kind="fixed", alpha=config.alpha, batch_size=config.batch_size, n_batches=1,
+        seed=0,
+    )
+    result = _turns_check(setting, labels, [np.asarray(batch), np.zeros((0, 12), np.int64)])
+    assert result.verdict == "fail" and "from at least 2 epochs" in result.detail
 
 
 def test_a_sampler_without_optional_methods_skips_their_checks() -> None:
