@@ -28,6 +28,7 @@ unreproducible epochs, unequal or overlapping ranks, per-shard targets, broken r
 
 from __future__ import annotations
 
+import operator
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -1277,9 +1278,23 @@ def seed_plus_epoch(labels: Any, **kwargs: Any) -> Wrapped:
     """Epoch ``e`` comes from a generator seeded by ``seed + e`` (a common recipe): every
     epoch differs, and resumes are exact, but seed ``s + 1``'s epoch 0 is seed ``s``'s
     epoch 1."""
+    return _reseeded_per_epoch(labels, kwargs, operator.add)
+
+
+def seed_xor_epoch(labels: Any, **kwargs: Any) -> Wrapped:
+    """Epoch ``e`` comes from a generator seeded by ``seed ^ e``: as :func:`seed_plus_epoch`,
+    but for an odd seed ``s`` it is seed ``s - 1``'s epoch 0 that is seed ``s``'s epoch 1."""
+    return _reseeded_per_epoch(labels, kwargs, operator.xor)
+
+
+def _reseeded_per_epoch(
+    labels: Any, kwargs: dict[str, Any], combine: Callable[[int, int], int]
+) -> Wrapped:
+    """A fresh sampler every epoch ``e``, seeded by ``combine(seed, e)``, resumable."""
+    kwargs = dict(kwargs)
     seed = kwargs.pop("seed")
 
-    class SeedPlusEpoch(Wrapped):
+    class Reseeded(Wrapped):
         def __init__(self) -> None:
             super().__init__(_inner(labels, seed=seed, **kwargs))
             self.epoch = self.next_epoch = 0  # epoch of self.inner's pass; of the next pass
@@ -1287,7 +1302,7 @@ def seed_plus_epoch(labels: Any, **kwargs: Any) -> Wrapped:
 
         def _start(self, epoch: int) -> None:
             self.epoch = epoch
-            self.inner = _inner(labels, seed=seed + epoch, **kwargs)
+            self.inner = _inner(labels, seed=combine(seed, epoch), **kwargs)
             self.inner.set_epoch(0)
 
         def set_epoch(self, epoch: int) -> None:
@@ -1313,7 +1328,7 @@ def seed_plus_epoch(labels: Any, **kwargs: Any) -> Wrapped:
                 self._start(self.next_epoch)
                 self.inner.load_state_dict(state["inner"])
 
-    return SeedPlusEpoch()
+    return Reseeded()
 
 
 def same_classes_every_rank(labels: Any, **kwargs: Any) -> Wrapped:
@@ -1655,6 +1670,7 @@ SAMPLER_MUTANTS: dict[str, Callable[..., Any]] = {
         splits_the_epoch,
         len_counts_every_rank,
         seed_plus_epoch,
+        seed_xor_epoch,
         same_classes_every_rank,
     )
 }

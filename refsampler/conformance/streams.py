@@ -22,9 +22,10 @@ Epochs (``epochs`` passes, ``set_epoch(e)`` before each, as a training loop call
     over the whole run of epochs, not only inside one. ``epochs_differ`` (exact): no epoch
     replays another. ``batches_not_repeated`` (exact, where a correct sampler repeats a batch
     with probability below :data:`REPEAT_BOUND`): no batch of any epoch, or of epoch 0 under
-    seed ``s + 1``, equals another as a multiset of positions, so an epoch that is an earlier
-    one shifted, or reshuffled inside its batches, fails too, and so does a generator seeded
-    by ``seed + epoch`` (seed ``s + 1``'s epoch 0 is seed ``s``'s epoch 1).
+    seeds ``s + 1`` and ``s - 1`` (when ``s >= 1``), equals another as a multiset of
+    positions, so an epoch that is an earlier one shifted, or reshuffled inside its batches,
+    fails too, and so does a generator seeded by ``seed + epoch`` (seed ``s + 1``'s epoch 0
+    is seed ``s``'s epoch 1) or by ``seed ^ epoch`` (seed ``s ^ 1``'s epoch 0 is).
     ``epoch_reproducible`` (exact): a fresh sampler given ``set_epoch(e)`` yields epoch ``e``
     again. ``cycles_continue_across_epochs`` (exact): within-class cycles run on over epoch
     boundaries (each member drawn ``floor`` or ``ceil`` of ``D / n_c`` times, no member twice
@@ -334,9 +335,10 @@ def plan_streams(setting: Setting) -> list[tuple[str, bool]]:
         names.append(("run_prefix_below_1", True))
     names.append(("epochs_differ", True))
     pair = pair_repeat_bound(setting)
-    # The epochs of the run and epoch 0 of seed s + 1 (a generator seeded by seed + epoch
-    # gives seed s + 1 the batches of seed s's epoch 1).
-    if _repeats_negligible(pair, (plan.epochs + 1) * epoch_batches(setting, plan.epochs)):
+    # The epochs of the run and epoch 0 of seeds s + 1 and s - 1 (a generator seeded by
+    # seed + epoch gives seed s + 1 the batches of seed s's epoch 1; seed ^ epoch gives them
+    # to seed s + 1 for an even s, to s - 1 for an odd one).
+    if _repeats_negligible(pair, (plan.epochs + 2) * epoch_batches(setting, plan.epochs)):
         names.append(("batches_not_repeated", True))
     names.append(("epoch_reproducible", True))
     if cyc:
@@ -857,13 +859,16 @@ def _epoch_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
         )
     )
     if "batches_not_repeated" in planned:
-        other, _ = _matrix(run.epochs(n, 1, seed=run.seed + 1)[0], batch, size)
+        others = [
+            (f"epoch 0 of seed s {sign} 1", _matrix(run.epochs(n, 1, seed=seed)[0], batch, size)[0])
+            for sign, seed in (("+", run.seed + 1), ("-", run.seed - 1))
+            if seed >= 0
+        ]
         out.append(
             _not_repeated(
                 "batches_not_repeated",
                 setting,
-                [(f"epoch {e}", m) for e, m in enumerate(matrices)]
-                + [("epoch 0 of seed s + 1", other)],
+                [(f"epoch {e}", m) for e, m in enumerate(matrices)] + others,
             )
         )
     # epoch_reproducible: a fresh sampler per chosen epoch
