@@ -44,6 +44,8 @@ BLOCK_DRAWS = 1 << 12
 LAZY_SIZE = 1 << 14
 #: Positions per block of a lazily read class (small: the first batch reads one of each).
 LAZY_BLOCK = 1 << 10
+#: Scratch entries a new cache holds past its blocks.
+SCRATCH = 1 << 12
 
 
 class MemberCache:
@@ -51,8 +53,10 @@ class MemberCache:
     every class, as dataset positions. Not shared between callers."""
 
     def __init__(self, streams: MemberStreams) -> None:
+        # Room for a batch's draws past the blocks (the scratch area of _fill_scratch), so
+        # that a first batch spanning blocks does not copy the whole memo to grow it.
         self.memo: npt.NDArray[Any] = np.zeros(
-            int(streams.memo_start[-1]), dtype=streams.index.positions.dtype
+            int(streams.memo_start[-1]) + SCRATCH, dtype=streams.index.positions.dtype
         )
         self.block = np.full(streams.num_classes, -1, dtype=np.int64)
         # One bit generator for this caller, re-seated at every block: building a fresh
@@ -204,7 +208,7 @@ class MemberStreams:
         at = np.repeat(base, count)
         at += np.arange(total)
         drawn = memo.take(at)
-        self._apply_heads(cls, start, count, first, last, present, drawn, slots)
+        self._apply_heads(cls, start, count, first, last, present, drawn, slots, cache)
         return drawn
 
     def _apply_heads(
@@ -217,38 +221,61 @@ class MemberStreams:
         present: IntVector,
         drawn: npt.NDArray[Any],
         slots: bool,
+        cache: MemberCache,
     ) -> None:
         """Patch the draws that fall in the adjusted head of a round (see the head rule)."""
-        if self.slot_of is None:
+        oracle = self.slot_of
+        if oracle is None:
             return
         sizes = self.index.counts
         heads = present[(self.max_count[present] >= 2) & (sizes[present] >= 2)]
         if heads.size == 0:
             return
         entry_start = np.cumsum(count) - count
-        done = (
-            self._vector_heads(cls, start, count, entry_start, first, last, heads, drawn)
-            if slots and self.vector_heads
-            else {}
+        n, lo = sizes[heads], first[heads]
+        # Rounds whose head (at most max_count positions) can overlap [lo, last].
+        r_first = np.maximum(1, -(-(lo - self.max_count[heads] + 1) // n))
+        r_last = last[heads] // n
+        todo = r_first <= r_last
+        vector: set[int] = set()
+        unsettled: dict[int, int] = {}
+        if slots and self.vector_heads:
+            covered, misfits = self._vector_heads(
+                cls, start, count, entry_start, first, last, heads, drawn
+            )
+            led, left = self._edge_heads(
+                cls, start, count, entry_start, first, last, heads, misfits, drawn, cache, oracle
+            )
+            r_first[led] = lo[led] // n[led] + 1
+            # A covered class whose leading round and misfit are settled is done.
+            done = np.zeros(sizes.size, dtype=bool)
+            done[covered] = True
+            done[cls[left]] = False
+            todo &= ~(led & done[heads])
+            vector = set(covered.tolist())
+            rounds_left = start[left] // sizes[cls[left]] + 1
+            unsettled = dict(zip(cls[left].tolist(), rounds_left.tolist(), strict=True))
+        rounds = zip(
+            heads[todo].tolist(), r_first[todo].tolist(), r_last[todo].tolist(), strict=True
         )
-        for c in heads.tolist():
-            n = int(sizes[c])
-            lo, hi = int(first[c]), int(last[c]) + 1
-            # Rounds whose head (at most max_count positions) can overlap [lo, hi).
-            r_first = max(1, -(-(lo - int(self.max_count[c]) + 1) // n))
-            r_last = (hi - 1) // n
-            if r_first > r_last:
-                continue
+        for c, r_lo, r_hi in rounds:
             rot = self.rotation(c)
-            changed = np.zeros(r_last - r_first + 1, dtype=np.int64)
+            size = rot.size
+            changed = np.zeros(r_hi - r_lo + 1, dtype=np.int64)
             prefixes: list[IntVector] = []
-            vector_rounds, misfits = done.get(c, (range(0), ()))
-            for r in range(r_first, r_last + 1):
-                if r in vector_rounds and r not in misfits:
+            # Rounds straddled inside the chunk that _vector_heads or _edge_heads settled.
+            vector_rounds = (
+                range(int(first[c]) // size + 1, int(last[c]) // size + 1)
+                if c in vector
+                else range(0)
+            )
+            misfit = unsettled.get(c, -1)
+            for r in range(r_lo, r_hi + 1):
+                if r in vector_rounds and r != misfit:
                     prefixes.append(np.zeros(0, dtype=np.int64))
                     continue
                 prefix, length = rot.head_of(r)
-                changed[r - r_first] = length
+                changed[r - r_lo] = length
                 prefixes.append(prefix)
             if not changed.any():
                 continue
@@ -260,14 +287,129 @@ class MemberStreams:
             within = np.arange(int(runs.sum())) - np.repeat(np.cumsum(runs) - runs, runs)
             flat = np.repeat(entry_start[mine], runs) + within
             pos = np.repeat(start[mine], runs) + within
-            r_of = pos // n - r_first
-            offset = pos % n
+            r_of = pos // size - r_lo
+            offset = pos % size
             inside = (r_of >= 0) & (r_of < changed.size)
             inside[inside] &= offset[inside] < changed[r_of[inside]]
             if inside.any():
                 members = self.index.members(c)
                 picks = table[table_start[r_of[inside]] + offset[inside]]
                 drawn[flat[inside]] = members[picks]
+
+    def _edge_heads(
+        self,
+        cls: IntVector,
+        start: IntVector,
+        count: IntVector,
+        entry_start: IntVector,
+        first: IntVector,
+        last: IntVector,
+        heads: IntVector,
+        misfits: IntVector,
+        drawn: npt.NDArray[Any],
+        cache: MemberCache,
+        oracle: ClassSlotOracle,
+    ) -> tuple[npt.NDArray[np.bool_], IntVector]:
+        """The head rule of the rounds at the edges of the chunk, from base draws, for many
+        classes at once: the round that starts fewer than ``max_count`` positions before a
+        class's first draw (its straddling slot ends by then, every entry being a whole slot,
+        so only tail items its head passed over land in the chunk, in the first entry), and
+        the rounds of the ``misfits`` entries (straddled, their head running past the chunk).
+
+        Only classes with at least twice as many members as a batch ever takes qualify: the
+        previous round's tail is then its base permutation (no chain), so the rule needs base
+        draws alone, the memo's or computed here. This spares a resumed (or chunk-starting)
+        pass a rotation per class, and its blocks, for these rounds. Returns which of
+        ``heads`` had their leading round settled, and the misfits it left.
+        """
+        sizes, lo = self.index.counts[heads], first[heads]
+        most = self.max_count[heads]
+        led = sizes >= 2 * most
+        r = lo // sizes
+        into = lo - r * sizes  # the first draw's offset in its round
+        need = np.flatnonzero(led & (r >= 1) & (into > 0) & (into < most))
+        classes = heads[need]
+        boundary = r[need] * sizes[need]
+        bounds = [
+            oracle(c, b - 1) for c, b in zip(classes.tolist(), boundary.tolist(), strict=True)
+        ]
+        slots = np.array(bounds, dtype=np.int64).reshape(-1, 2)
+        # A slot reaching past lo would break the premise: leave that class to the rotations.
+        past = slots[:, 1] > lo[need]
+        led[need[past]] = False
+        # One row per round: the leading rounds, then the misfits' (whose entry is the slot).
+        leading = need[~past]
+        entry = np.full(self.num_classes, -1, dtype=np.int64)
+        opening = np.flatnonzero((count > 0) & (start == first[cls]))
+        entry[cls[opening]] = opening
+        m = self.index.counts[cls[misfits]]
+        c = np.concatenate((classes[~past], cls[misfits]))
+        b = np.concatenate((boundary[~past], (start[misfits] // m + 1) * m))
+        e = np.concatenate((entry[classes[~past]], misfits))
+        s0 = np.concatenate((slots[~past, 0], start[misfits]))
+        s1 = np.concatenate((slots[~past, 1], start[misfits] + count[misfits]))
+        # The rule applies where the slot straddles b and holds at most a round.
+        act = np.flatnonzero((s1 > b) & (s1 - s0 <= self.index.counts[c]))
+        if act.size == 0:
+            return led, misfits[:0]
+        c, b, e, s0, s1 = c[act], b[act], e[act], s0[act], s1[act]
+        x, width = b - s0, s1 - s0
+        base = self._base_draws(
+            cache,
+            np.concatenate((c, c)),
+            np.concatenate((s0, b)),
+            np.concatenate((x, width)),
+        )
+        split = int(x.sum())
+        tails = _padded(base[:split], x, -2)
+        prefix = _padded(base[split:], width, -1)
+        adjusted, changed = adjust_heads(prefix, tails, width - x)
+        # Entry e must take every changed draw of the chunk from its start on: none may
+        # follow it unless the class has no later draw in the chunk.
+        es = start[e]
+        stop = es + count[e]
+        ok = (e >= 0) & ((b + changed <= stop) | (stop > last[c]))
+        position = b[:, None] + np.arange(prefix.shape[1])
+        write = (position >= es[:, None]) & (position < np.minimum(b + changed, stop)[:, None])
+        write &= ok[:, None]
+        flat = entry_start[e][:, None] + position - es[:, None]
+        drawn[flat[write]] = adjusted[write]
+        failed = act[~ok]
+        led[leading[failed[failed < leading.size]]] = False
+        return led, misfits[failed[failed >= leading.size] - leading.size]
+
+    def _base_draws(
+        self, cache: MemberCache, classes: IntVector, starts: IntVector, lengths: IntVector
+    ) -> npt.NDArray[Any]:
+        """Dataset positions of the base rounds (before the head rule) at stream positions
+        ``starts[i] .. starts[i] + lengths[i] - 1`` of each class ``classes[i]``, concatenated;
+        a run of an eagerly read class lies in one round. From the memo where it holds the
+        run's block, else computed (without touching the memo)."""
+        total = int(lengths.sum())
+        out = np.empty(total, dtype=self.index.positions.dtype)
+        at = np.cumsum(lengths) - lengths
+        length = self.block_len[classes]
+        block = starts // length
+        lazy = self.lazy[classes]
+        held = ~lazy & (cache.block[classes] == block)
+        if held.any():
+            source = self.memo_start[classes] + starts - block * length - at
+            take = np.repeat(held, lengths)
+            out[take] = cache.memo[(np.repeat(source, lengths) + np.arange(total))[take]]
+        if lazy.any():
+            out[np.repeat(lazy, lengths)] = self._lazy_draws(
+                classes[lazy], starts[lazy], lengths[lazy]
+            )
+        made: dict[tuple[int, int], IntVector] = {}
+        for i in np.flatnonzero(~lazy & ~held).tolist():
+            c, b = int(classes[i]), int(block[i])
+            items = made.get((c, b))
+            if items is None:
+                items = made[c, b] = self._block_items(cache, c, b)
+            offset = int(starts[i]) - b * int(length[i])
+            picks = items[offset : offset + int(lengths[i])]
+            out[at[i] : at[i] + lengths[i]] = self.index.members(c)[picks]
+        return out
 
     def _vector_heads(
         self,
@@ -279,7 +421,7 @@ class MemberStreams:
         last: IntVector,
         heads: IntVector,
         drawn: npt.NDArray[Any],
-    ) -> dict[int, tuple[range, tuple[int, ...]]]:
+    ) -> tuple[IntVector, IntVector]:
         """The head rule of many classes' rounds at once, from the chunk's own entries.
 
         Where a class's entries in the chunk are one run of its stream (one rank reads it)
@@ -287,13 +429,14 @@ class MemberStreams:
         changed head reaches the tail the next boundary reads), the batch that straddles a
         round boundary inside the chunk is one of these entries, and the round's first items
         and the previous round's last ones are draws of this chunk. Those rounds are patched
-        here in one vectorised pass; returns, per class, the rounds it covered and those it
-        left to :meth:`_apply_heads` (a head running past the chunk's last draw).
+        here in one vectorised pass; returns the classes it covered (their rounds straddled
+        inside the chunk) and the entries whose straddled round it left to
+        :meth:`_edge_heads` (a head running past the chunk's last draw).
         """
         sizes, most = self.index.counts, self.max_count
         eligible = heads[sizes[heads] >= 2 * most[heads]]
         if eligible.size == 0:
-            return {}
+            return eligible, eligible
         mask = np.zeros(sizes.size, dtype=bool)
         mask[eligible] = True
         sel = np.flatnonzero(mask[cls])
@@ -306,27 +449,18 @@ class MemberStreams:
         broken = _distinct_sorted(ec[1:][same & (es[1:] != es[:-1] + en[:-1])])
         if broken.size:  # other ranks' batches in between: leave those classes alone
             keep = ~np.isin(ec, broken)
-            ec, es, en, ef = ec[keep], es[keep], en[keep], ef[keep]
+            ec, es, en, ef, order = ec[keep], es[keep], en[keep], ef[keep], order[keep]
         if ec.size == 0:
-            return {}
+            return ec, ec
         n = sizes[ec]
         boundary = (es // n + 1) * n  # the one boundary an entry (of < n draws) can straddle
         straddles = boundary < es + en
         fits = boundary + en <= last[ec] + 1  # the head's positions are draws of this chunk
         covered = _distinct_sorted(ec)
-        misfit: dict[int, list[int]] = {}
-        odd = np.flatnonzero(straddles & ~fits)  # at most one per class: its last entry
-        for c, r in zip(ec[odd].tolist(), (boundary[odd] // n[odd]).tolist(), strict=True):
-            misfit.setdefault(c, []).append(r)
-        lows = (first[covered] // sizes[covered] + 1).tolist()
-        highs = (last[covered] // sizes[covered] + 1).tolist()
-        out = {
-            c: (range(lo, hi), tuple(misfit.get(c, ())))
-            for c, lo, hi in zip(covered.tolist(), lows, highs, strict=True)
-        }
+        misfits = order[straddles & ~fits]  # at most one per class: its last entry
         rows = np.flatnonzero(straddles & fits)
         if rows.size == 0:
-            return out
+            return covered, misfits
         b, x, length = boundary[rows], boundary[rows] - es[rows], en[rows]
         width = int(length.max())
         # Flat index of every head position: the entry of the class holding it.
@@ -347,18 +481,20 @@ class MemberStreams:
         adjusted, changed = adjust_heads(prefix, tails, length - x)
         write = step < changed[:, None]
         drawn[flat[write]] = adjusted[write]
-        return out
+        return covered, misfits
 
     def _remember(self, cache: MemberCache, c: int, b: int) -> None:
         """Put block ``b`` of class ``c``'s base rounds into the memo, as dataset positions
         (a class read eagerly; see :meth:`_remember_lazy`)."""
-        members = self.index.members(c)
         region = cache.memo[self.memo_start[c] : self.memo_start[c + 1]]
-        start = self._start(c)
-        keys.seat(cache.bits, start, b)  # block b of the stream, as block_generator reads it
-        order = keys.uniform_order(cache.rng, members.size, int(self.rounds_per_block[c]))
-        np.take(members, order.reshape(-1), out=region)
+        np.take(self.index.members(c), self._block_items(cache, c, b), out=region)
         cache.block[c] = b
+
+    def _block_items(self, cache: MemberCache, c: int, b: int) -> IntVector:
+        """Block ``b`` of class ``c``'s base rounds as item indices, flat (eager classes)."""
+        keys.seat(cache.bits, self._start(c), b)  # as block_generator reads block b
+        size = int(self.index.counts[c])
+        return keys.uniform_order(cache.rng, size, int(self.rounds_per_block[c])).reshape(-1)
 
     def _remember_lazy(self, cache: MemberCache, classes: IntVector, blocks: IntVector) -> None:
         """:meth:`_remember` for many lazily read classes at once."""
@@ -440,6 +576,16 @@ class MemberStreams:
                 if s > s1:
                     break
         return origin
+
+
+def _padded(values: npt.NDArray[Any], lengths: IntVector, fill: int) -> IntVector:
+    """Runs of ``lengths`` consecutive ``values`` as the rows of an int64 matrix, padded on
+    the right with ``fill``."""
+    column = np.arange(int(lengths.max()))
+    inside = column < lengths[:, None]
+    out = np.full(inside.shape, fill, dtype=np.int64)
+    out[inside] = values
+    return out
 
 
 def _distinct_sorted(values: IntVector) -> IntVector:

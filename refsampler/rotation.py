@@ -318,6 +318,8 @@ class Rotation:
         what a reader of the base rounds patches. A lazy rotation computes it from the
         round's first positions and the previous round's last ones alone."""
         if not self.lazy:
+            if self._boundary(r)[2] == 0:  # no rule: spare building the round
+                return np.zeros(0, dtype=np.int64), 0
             actual, changed = self.round_and_change(r)
             return actual[:changed], changed
         if self._head is None:
