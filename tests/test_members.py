@@ -188,6 +188,53 @@ def test_vectorised_heads_equal_the_rotations(seed: int) -> None:
             )
 
 
+@pytest.mark.parametrize("seed", range(12))
+def test_a_resumed_batch_equals_its_row_of_the_chunk(seed: int) -> None:
+    """A batch computed alone, from a fresh cache, as a resumed pass computes its first one
+    (the head rule of the rounds at the chunk's edges applied from base draws, across
+    classes), equals that row of the whole chunk and of the reference path (every round
+    through its rotation): every counted kind, one to three ranks, lazily read classes,
+    chunk and block sizes that put boundaries everywhere."""
+    rng = np.random.default_rng(1000 + seed)
+    k = int(rng.integers(2, 10))
+    sizes = rng.integers(3, 90, k)
+    index = ClassIndex.from_labels(np.repeat(np.arange(k), sizes))
+    kind = ("fixed", "quota", "pk")[seed % 3]
+    batch, options, alpha = int(rng.integers(k, 3 * k)), None, 0.5
+    if kind == "pk":
+        batch, options, alpha = 2 * min(k, 3), {"samples_per_class": 2}, 1.0
+    replicas = 1 + seed % 3
+    target = interpolate(index.counts, alpha)
+    draws = int(rng.choice([16, 64, 256]))
+    lazy = int(rng.choice([20, 60, 1 << 14]))
+    plans = [
+        Plan(
+            index,
+            kind,
+            target,
+            batch,
+            30,
+            seed,
+            replicas,
+            options,
+            chunk_draws=draws,
+            block_draws=32,
+            lazy_size=lazy,
+        )
+        for _ in range(2)
+    ]
+    assert plans[1].members is not None
+    plans[1].members.vector_heads = False
+    for epoch in range(3):
+        for rank in range(replicas):
+            for j in range(plans[0].n_chunks):
+                whole = plans[0].chunk(epoch, rank, j)
+                for lo in range(plans[0].chunk_rows(j)):
+                    alone = [p.rows(epoch, rank, j, lo, lo + 1) for p in plans]
+                    np.testing.assert_array_equal(alone[0], whole[lo : lo + 1])
+                    np.testing.assert_array_equal(alone[1], whole[lo : lo + 1])
+
+
 def test_a_lazy_class_spanning_blocks_evaluates_each_draw_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
