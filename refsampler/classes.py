@@ -9,6 +9,7 @@ them (``numpy.unique(labels, return_inverse=True)``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -271,10 +272,13 @@ class ClassIndex:
         """``K``."""
         return int(self.offsets.size - 1)
 
-    @property
+    @functools.cached_property
     def counts(self) -> IntVector:
-        """Samples per class, shape (K,)."""
-        return np.diff(self.offsets)
+        """Samples per class, shape (K,), read-only (computed once: hot paths read it per
+        class, and recomputing it over all K classes each time made them O(K^2))."""
+        counts = np.diff(self.offsets)
+        counts.flags.writeable = False
+        return counts
 
     @property
     def size(self) -> int:
@@ -283,7 +287,7 @@ class ClassIndex:
 
     def members(self, c: int) -> PositionVector:
         """The positions of class ``c`` (a read-only view)."""
-        return self.positions[self.offsets[c] : self.offsets[c + 1]]
+        return self.positions[self.offsets.item(c) : self.offsets.item(c + 1)]
 
     def digest(self) -> str:
         """A hex digest of the class membership, for resume fingerprints (cached)."""

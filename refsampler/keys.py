@@ -98,7 +98,8 @@ def stream_words(seed: int, tag: int, ids: npt.NDArray[np.int64]) -> npt.NDArray
 
 def start_of(words: npt.NDArray[np.uint64], i: int) -> tuple[int, int]:
     """The PCG64 ``(state, increment)`` of stream ``i`` of :func:`stream_words`."""
-    a, b, c, d = (int(w) for w in words[:, i])
+    # .item(): one Python int each, without a column copy (a hot path: once per class block)
+    a, b, c, d = words.item(0, i), words.item(1, i), words.item(2, i), words.item(3, i)
     return (a << 64) | b, ((c << 64) | d) | 1
 
 
@@ -148,7 +149,8 @@ def uniform_order(rng: np.random.Generator, size: int, rows: int) -> npt.NDArray
     """``rows`` independent uniform permutations of ``range(size)``, shape (rows, size)."""
     if rows == 1:
         return rng.permutation(size)[None, :]
-    order = np.tile(np.arange(size, dtype=np.int64), (rows, 1))
+    order = np.empty((rows, size), dtype=np.int64)
+    order[:] = np.arange(size, dtype=np.int64)  # np.tile's Python overhead, spared per block
     return rng.permuted(order, axis=1, out=order)
 
 

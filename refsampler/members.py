@@ -486,15 +486,16 @@ class MemberStreams:
     def _remember(self, cache: MemberCache, c: int, b: int) -> None:
         """Put block ``b`` of class ``c``'s base rounds into the memo, as dataset positions
         (a class read eagerly; see :meth:`_remember_lazy`)."""
-        region = cache.memo[self.memo_start[c] : self.memo_start[c + 1]]
-        np.take(self.index.members(c), self._block_items(cache, c, b), out=region)
+        # .item() and the take method: Python-level costs count here, once per class block
+        region = cache.memo[self.memo_start.item(c) : self.memo_start.item(c + 1)]
+        self.index.members(c).take(self._block_items(cache, c, b), out=region)
         cache.block[c] = b
 
     def _block_items(self, cache: MemberCache, c: int, b: int) -> IntVector:
         """Block ``b`` of class ``c``'s base rounds as item indices, flat (eager classes)."""
         keys.seat(cache.bits, self._start(c), b)  # as block_generator reads block b
-        size = int(self.index.counts[c])
-        return keys.uniform_order(cache.rng, size, int(self.rounds_per_block[c])).reshape(-1)
+        size = self.index.counts.item(c)
+        return keys.uniform_order(cache.rng, size, self.rounds_per_block.item(c)).reshape(-1)
 
     def _remember_lazy(self, cache: MemberCache, classes: IntVector, blocks: IntVector) -> None:
         """:meth:`_remember` for many lazily read classes at once."""

@@ -177,6 +177,17 @@ def test_from_labels_counts_match_class_counts() -> None:
     assert index.counts.dtype == np.int64
 
 
+def test_counts_are_computed_once_and_read_only() -> None:
+    """Hot paths read one class's count at a time: ``counts`` is one cached array, not a
+    fresh ``diff`` over all K offsets per read (that made a chunk over K classes O(K^2): a
+    second batch at 80,000 classes took 1.5 s instead of 0.4 s), and it cannot be edited."""
+    index = ClassIndex.from_labels(np.arange(1000) % 37)
+    assert index.counts is index.counts
+    assert not index.counts.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        index.counts[0] = 5
+
+
 @pytest.mark.parametrize("dtype", [np.int8, np.uint16, np.int32, np.int64, np.uint64])
 def test_from_labels_stable_for_every_dtype(dtype: type) -> None:
     """The grouping is stable whatever the label dtype (narrowed radix sort or not)."""
