@@ -80,7 +80,7 @@ class TargetsByEpoch:
             ["alpha", *(f"{a:g}" for a in self.alphas.tolist())],
         ]
         body = [
-            [f"{c}", *(f"{100 * p:.2f}%" for p in self.targets[:, c].tolist())]
+            [f"{c}", *(_fmt_percent(p) for p in self.targets[:, c].tolist())]
             for c in range(self.targets.shape[1])
         ]
         title = f"target by epoch (class shares), alpha schedule {self.schedule}"
@@ -369,7 +369,7 @@ class Description:
             per_batch = [("per batch", _count_range)]
         elif kinds_registry.PROPERTY_PK_SHAPE in props:
             per_batch = [
-                ("in batches", lambda r: f"{100 * r['batch_share']:.1f}%"),
+                ("in batches", lambda r: _fmt_percent(r["batch_share"], 1)),
                 (
                     f"batches/epoch{scope}",
                     lambda r: _fmt_count(r["batch_share"] * self.batches_per_epoch),
@@ -392,8 +392,8 @@ class Description:
         return [
             ("class", lambda r: f"{r['class']}"),
             ("count", lambda r: f"{r['count']}"),
-            ("share", lambda r: f"{100 * r['share']:.2f}%"),
-            ("target", lambda r: f"{100 * r['target']:.2f}%"),
+            ("share", lambda r: _fmt_percent(r["share"])),
+            ("target", lambda r: _fmt_percent(r["target"])),
             *per_batch,
             (f"draws/epoch{scope}", lambda r: _fmt_count(r["draws_per_epoch"])),
             (f"oversampling{scope}", lambda r: _fmt_number(r["oversampling"], "{:.2f}x")),
@@ -994,6 +994,18 @@ def _fmt_count(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def _fmt_percent(share: float, decimals: int = 2) -> str:
+    """A share as a percentage: ``decimals`` decimals, and three significant digits below
+    0.1 % (tens of thousands of classes each hold a few thousandths of a percent, which
+    fixed decimals would all print as 0.00 %); an exact 0 stays 0."""
+    value = 100 * share
+    if value == 0:
+        return "0%"
+    if abs(value) < 0.1:
+        return f"{value:.3g}%"
+    return f"{value:.{decimals}f}%"
 
 
 def _fmt_number(value: float | None, fmt: str) -> str:

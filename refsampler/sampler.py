@@ -302,7 +302,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
 
     @property
     def class_counts(self) -> npt.NDArray[np.int64]:
-        """Samples per class, shape (K,)."""
+        """Samples per class, shape (K,) (read-only)."""
         return self._plan.index.counts
 
     @property

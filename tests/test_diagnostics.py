@@ -484,6 +484,21 @@ def test_fixed_text_shows_the_tie() -> None:
     )
 
 
+def test_small_shares_keep_three_significant_digits() -> None:
+    """Shares below 0.1 % print with three significant digits, not as 0.00 % (at tens of
+    thousands of classes every class is that small); an exact zero prints as 0 %."""
+    target = np.r_[0.5, 0.0, np.full(999, 0.5 / 999)]
+    lines = describe([996_000] + [4] * 1000, 256, kind="quota", target=target).to_text()
+    rows = [line.split() for line in lines.splitlines()[3:6]]
+    assert [row[2:4] for row in rows] == [
+        ["99.60%", "50.00%"],
+        ["0.0004%", "0%"],
+        ["0.0004%", "0.0501%"],
+    ]
+    schedule = targets_by_epoch([10**6, 3], piecewise([(0, 0.0), (1, 1.0)]), [0, 1]).to_text()
+    assert schedule.splitlines()[-1].split() == ["1", "0.0003%", "50.00%"]
+
+
 # -- realised shares --------------------------------------------------------------------------
 
 
