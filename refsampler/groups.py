@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from . import keys
 from .rotation import Rotation
-from .seats import SeatSchedule
+from .seats import SeatSchedule, fraction_sum
 
 __all__ = ["RateGroups", "exact_values", "snap"]
 
@@ -123,9 +123,14 @@ class RateGroups:
         self._single_class = np.array(
             [int(self.members[g][0]) for g in self._single.tolist()], dtype=np.int64
         )
-        self._several = np.flatnonzero(sizes > 1).tolist()
-        rho = [value * int(cls.size) for value, cls in zip(exact, self.members, strict=True)]
-        residual = self.seats_per_slot - sum(rho, Fraction(0))
+        self._several_array = np.flatnonzero(sizes > 1)
+        self._several = self._several_array.tolist()
+        # (Fraction arithmetic only where it changes something: thousands of groups.)
+        rho = [
+            value if cls.size == 1 else value * int(cls.size)
+            for value, cls in zip(exact, self.members, strict=True)
+        ]
+        residual = self.seats_per_slot - fraction_sum(rho)
         if rho and residual:
             # The float rounding residual goes to the group whose rate has the largest
             # denominator (then the largest rate): a simple rate such as 3/4 stays exact, or
@@ -137,26 +142,37 @@ class RateGroups:
                 max(range(len(rho)), key=lambda g: (rho[g], g))
             ]
             largest = max(pool, key=lambda g: (rho[g].denominator, rho[g], g))
-            rho[largest] = Fraction(self.seats_per_slot) - sum(
-                (r for g, r in enumerate(rho) if g != largest), Fraction(0)
-            )
+            rho[largest] += residual  # the rest now sum to exactly seats_per_slot
         #: Exact group rates; member rate is ``rho[g] / len(members[g])``.
         self.rho = rho
-        per_class = [float(r / cls.size) for r, cls in zip(rho, self.members, strict=True)]
+        # Python's int / int is correctly rounded, as float(Fraction) is: the same floats.
+        per_class = [
+            r.numerator / (r.denominator * int(cls.size))
+            for r, cls in zip(rho, self.members, strict=True)
+        ]
         self.rates = np.array(per_class, dtype=np.float64)
         self.schedule = SeatSchedule(rho, (*self.key, keys.TAG_PHASE))
-        self.rotations = [
-            Rotation(
-                int(cls.size),
+        # Built on first use (rotation()): most groups hold one class and never need one, and
+        # building thousands up front dominated construction at a fractional alpha.
+        self._rotations: dict[int, Rotation] = {}
+
+    def rotation(self, g: int) -> Rotation:
+        """The rotation that hands group ``g``'s seats to its classes (built on first use; a
+        race builds two equal ones and keeps either)."""
+        rot = self._rotations.get(g)
+        if rot is None:
+            rate = self.rho[g]
+            rot = Rotation(
+                int(self.members[g].size),
                 (*self.key, keys.TAG_GROUP_ROTATION, g),
                 self._oracle(g, 1),
-                max_slot=-(-rho[g].numerator // rho[g].denominator) if rho[g] > 0 else 1,
+                max_slot=-(-rate.numerator // rate.denominator) if rate > 0 else 1,
                 step_of=self._oracle(g, self.replicas) if self.replicas > 1 else None,
                 period=self._period(g),
-                min_slot=rho[g].numerator // rho[g].denominator,  # the group's base seats
+                min_slot=rate.numerator // rate.denominator,  # the group's base seats
             )
-            for g, cls in enumerate(self.members)
-        ]
+            self._rotations[g] = rot
+        return rot
 
     def longest_round(self) -> int:
         """Slots spanned by a round of the slowest group of several classes (0 if none):
@@ -172,9 +188,12 @@ class RateGroups:
         """Group ``g``'s seats per slot when they are the same in every slot and slots are
         not grouped into steps (its rotation then reads many rounds at once), else None."""
         schedule = self.schedule
-        constant = schedule.active.size <= 1 or g not in schedule.active
+        if self.replicas > 1 or (schedule.active.size > 1 and g in schedule.active):
+            return None
+        # Not a PD2 group, so this reads no schedule (a rotation built during a pass must
+        # not count as a read of slot 1: a saved state's checkpoint precedes every read).
         seats = schedule.cumulative_of(g, 1)
-        return seats if constant and seats > 0 and self.replicas == 1 else None
+        return seats if seats > 0 else None
 
     @property
     def num_groups(self) -> int:
@@ -209,9 +228,9 @@ class RateGroups:
         if g < 0:
             return 0
         position = self.schedule.cumulative_of(g, t)
-        rot = self.rotations[g]
-        if rot.size == 1:
+        if self.members[g].size == 1:
             return position
+        rot = self.rotation(g)
         r, offset = divmod(position, rot.size)
         if offset == 0:
             return r
@@ -224,7 +243,7 @@ class RateGroups:
         cumulative = self.schedule.cumulative(t)
         out[self._single_class] = cumulative[self._single]
         for g in self._several:
-            out[self.members[g]] = self.rotations[g].counts_before(int(cumulative[g]))
+            out[self.members[g]] = self.rotation(g).counts_before(int(cumulative[g]))
         return out
 
     # -- per slot --------------------------------------------------------------------------
@@ -237,19 +256,26 @@ class RateGroups:
         if stop <= start or not self.members:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         per_slot = self.schedule.slots(start, stop)
+        # Groups of one class (a rate below 1: at most one seat a slot) all at once; then
+        # the groups of several classes, each through its rotation. Pairs come out by slot,
+        # then group, then the group's own order.
+        seated = per_slot[:, self._single]
+        rows, single = np.nonzero(seated)
+        times = seated[rows, single]  # 1 but for a base seat: a rate below 1 has none
+        slot_parts = [np.repeat(rows + start, times)]
+        group_parts = [np.repeat(self._single[single], times)]
+        class_parts = [np.repeat(self._single_class[single], times)]
+        several = self._several_array
         first = self.schedule.cumulative(start)
-        totals = per_slot.sum(axis=0)
-        slot_parts, class_parts = [], []
+        totals = per_slot[:, several].sum(axis=0)
         slots = np.arange(start, stop, dtype=np.int64)
-        for g in np.flatnonzero(totals).tolist():  # only groups seated in these slots
-            cls = self.members[g]
+        for g in several[totals > 0].tolist():  # only groups seated in these slots
             at = int(first[g])
-            items = self.rotations[g].items(at, at + int(totals[g]))
-            slot_parts.append(np.repeat(slots, per_slot[:, g]))
-            class_parts.append(cls[items])
-        if not slot_parts:  # every extra rate snapped to 0: no extra seats at all
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        slot = np.concatenate(slot_parts)
-        cls_all = np.concatenate(class_parts)
-        order = np.argsort(slot, kind="stable")
-        return slot[order], cls_all[order]
+            count = per_slot[:, g]
+            items = self.rotation(g).items(at, at + int(count.sum()))
+            slot_parts.append(np.repeat(slots, count))
+            group_parts.append(np.full(items.size, g, dtype=np.int64))
+            class_parts.append(self.members[g][items])
+        slot = np.concatenate(slot_parts).astype(np.int64, copy=False)
+        order = np.lexsort((np.concatenate(group_parts), slot))
+        return slot[order], np.concatenate(class_parts)[order]

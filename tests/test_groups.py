@@ -131,6 +131,48 @@ def test_picks_meet_the_rates(rates: list[Fraction], seed: int, replicas: int) -
         np.testing.assert_array_equal(groups.seats_before_all(t), cumulative[t])
 
 
+def _reference_picks(groups: RateGroups, start: int, stop: int) -> tuple[IntArray, IntArray]:
+    """picks() as every group's rotation hands its seats out, group by group, then a stable
+    sort by slot: the definition the vectorised picks must reproduce pair for pair."""
+    per_slot = groups.schedule.slots(start, stop)
+    first = groups.schedule.cumulative(start)
+    slots = np.arange(start, stop, dtype=np.int64)
+    slot_parts, class_parts = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for g in np.flatnonzero(per_slot.sum(axis=0)).tolist():
+        at, total = int(first[g]), int(per_slot[:, g].sum())
+        items = groups.rotation(g).items(at, at + total)
+        slot_parts.append(np.repeat(slots, per_slot[:, g]))
+        class_parts.append(groups.members[g][items])
+    slot, cls = np.concatenate(slot_parts), np.concatenate(class_parts)
+    order = np.argsort(slot, kind="stable")
+    return slot[order], cls[order]
+
+
+@settings(max_examples=40, deadline=None)
+@given(rates=_rates(), seed=st.integers(0, 2**32), replicas=st.integers(1, 3), a=st.integers(0, 80))
+def test_picks_equal_the_group_by_group_definition(
+    rates: list[Fraction], seed: int, replicas: int, a: int
+) -> None:
+    """The one-class groups seated all at once give the same (slot, class) pairs, in the same
+    order (by slot, then group), as handing every group's seats out through its rotation."""
+    groups = _groups(rates, seed, replicas)
+    got = groups.picks(a, a + 40)
+    want = _reference_picks(_groups(rates, seed, replicas), a, a + 40)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_rotations_are_built_on_first_use() -> None:
+    """Construction builds no rotation (thousands of groups at a fractional alpha, most of one
+    class, made it slow); picks builds those of the groups of several classes it seats."""
+    rates = np.array([0.4] * 5 + [0.1, 0.2, 0.3, 0.15, 0.05, 0.2])
+    groups = RateGroups(rates, 3, (0, 1))
+    assert groups._rotations == {}
+    groups.picks(0, 50)
+    several = {g for g, cls in enumerate(groups.members) if cls.size > 1}
+    assert several and set(groups._rotations) == several
+
+
 @settings(max_examples=25, deadline=None)
 @given(rates=_rates(), seed=st.integers(0, 2**32), replicas=st.integers(1, 3), a=st.integers(0, 80))
 def test_picks_random_access_equals_sequential(

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from refsampler.seats import BLOCK_SLOTS, CHECKPOINT_SLOTS, RATE_BITS, SeatSchedule
+from refsampler.seats import BLOCK_SLOTS, CHECKPOINT_SLOTS, RATE_BITS, SeatSchedule, fraction_sum
 from tests._spies import pd2_slots
 
 IntArray = npt.NDArray[np.int64]
@@ -247,6 +247,17 @@ def test_slot_containing() -> None:
     zero = SeatSchedule([Fraction(0), Fraction(1)], (3,))
     with pytest.raises(ValueError, match="never gets a seat"):
         zero.slot_containing(0, 0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.fractions(min_value=0, max_value=10, max_denominator=10**12), min_size=0, max_size=40
+    )
+)
+def test_fraction_sum_is_the_exact_sum(values: list[Fraction]) -> None:
+    """The integer-numerator sum equals adding the fractions one by one, exactly."""
+    assert fraction_sum(values) == sum(values, Fraction(0))
 
 
 def test_rates_must_sum_to_an_integer() -> None:
