@@ -1480,6 +1480,16 @@ def schedule_ignored(labels: Any, **kwargs: Any) -> Wrapped:
     return Wrapped(_inner(labels, **kwargs))
 
 
+def seed_plus_rank(labels: Any, **kwargs: Any) -> Any:
+    """Each rank runs its own sampler seeded by ``seed + rank`` (a common DDP recipe): ranks
+    differ and each is right on its own, but seed ``s + 1``'s rank 0 is seed ``s``'s rank 1,
+    so two runs of neighbouring seeds share a rank's batches. (Counted kinds also lose the
+    global schedule of their ranks; the random kind has none to lose.)"""
+    rank = kwargs.pop("rank")
+    kwargs.pop("num_replicas")
+    return _inner(labels, **{**kwargs, "seed": kwargs["seed"] + rank}, num_replicas=1, rank=0)
+
+
 def same_ties_every_epoch(labels: Any, **kwargs: Any) -> Any:
     """The fixed kind's exact ties are broken once per seed and kept: a seeded draw picks the
     tied classes that get the last seats, and they get them in every epoch of the run instead
@@ -1672,6 +1682,7 @@ SAMPLER_MUTANTS: dict[str, Callable[..., Any]] = {
         seed_plus_epoch,
         seed_xor_epoch,
         same_classes_every_rank,
+        seed_plus_rank,
     )
 }
 

@@ -35,6 +35,9 @@ Epochs (``epochs`` passes, ``set_epoch(e)`` before each, as a training loop call
 Ranks (every world size ``W >= 2``, two epochs)
     ``ranks_equal_length[W]`` (exact): every rank yields ``n_batches`` an epoch, and ``len()``
     (if any) says so on every rank; ``ranks_have_properties[W]`` (exact);
+    ``ranks_differ[W]`` (exact): no two ranks yield the same batches in an epoch, seed
+    ``s + 1`` changes every rank's, and seed ``s + 1``'s rank ``r`` is not seed ``s``'s rank
+    ``r - 1`` or ``r + 1`` (streams keyed by ``seed + rank``);
     ``ranks_disjoint_in_cycle[W]`` (exact): the ranks' draws, interleaved by global step, never
     give one member to two ranks within a cycle; ``ranks_pooled_prefix[W]`` (exact): the
     interleaved counts keep the quota / appearance bound; ``ranks_batches_not_repeated[W]``
@@ -1054,20 +1057,33 @@ def _rank_checks(run: _Run, planned: dict[str, bool], world: int) -> list[CheckR
             for b in range(a + 1, world):
                 if mats[a][e][0].size and np.array_equal(mats[a][e][0], mats[b][e][0]):
                     same.append((e, a, b))
+    # Seed s + 1's rank r against seed s's ranks r and r +- 1: a stream keyed by seed + rank
+    # (or seed - rank) hands seed s + 1's rank r the batches of seed s's neighbouring rank.
+    shifted: list[tuple[int, int]] = []
     for r in range(world):
         other = run.epochs(n, 1, seed=run.seed + 1, world=world, rank=r)[0]
         theirs, _ = _matrix(other, batch, size)
-        if theirs.size and np.array_equal(theirs, mats[r][0][0]):
+        if not theirs.size:
+            continue
+        if np.array_equal(theirs, mats[r][0][0]):
             unseeded.append(r)
+        shifted += [
+            (r, q)
+            for q in (r - 1, r + 1)
+            if 0 <= q < world and np.array_equal(theirs, mats[q][0][0])
+        ]
     out.append(
         exact(
             f"ranks_differ[{world}]",
             setting,
-            len(same) + len(unseeded),
+            len(same) + len(unseeded) + len(shifted),
             sum(m.size for s in mats for m, _ in s),
             f"{len(same)} pairs of ranks with identical batches in an epoch"
             + (f" (epoch {same[0][0]}: ranks {same[0][1]} and {same[0][2]})" if same else "")
-            + f"; ranks whose batches seed s + 1 does not change: {unseeded or 'none'}",
+            + f"; ranks whose batches seed s + 1 does not change: {unseeded or 'none'}"
+            + "".join(
+                f"; seed s + 1's rank {r} yields seed s's rank {q}" for r, q in shifted[:1]
+            ),
         )
     )
     # Interleave by global step t = (epoch * n + k) * world + rank.

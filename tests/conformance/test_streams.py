@@ -52,6 +52,7 @@ SAMPLER_CAUGHT_BY = {
     "seed_plus_epoch": ("random", "long-tail", "batches_not_repeated"),
     "seed_xor_epoch": ("random", "long-tail", "batches_not_repeated"),
     "same_classes_every_rank": ("random", "long-tail", "ranks_independent[2]"),
+    "seed_plus_rank": ("random", "long-tail", "ranks_differ[2]"),
 }
 #: Stream checks no designated catch above covers, with the mutant that also fails them.
 SAMPLER_ALSO_CAUGHT = {
