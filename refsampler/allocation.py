@@ -78,7 +78,8 @@ def allocate(target: Any, batch_size: int) -> IntVector:
     if int(forced.sum()) > seats:
         raise InvalidArgumentError(
             f'`kind="fixed"` is infeasible: {int((p > 0).sum())} classes have a positive '
-            f"target, but quota rounding of `batch_size` {batch} leaves only {seats} seats for "
+            f"target, but quota rounding of `batch_size` {batch} leaves only {seats} "
+            f"seat{'s' if seats != 1 else ''} for "
             f'the {int(forced.sum())} classes whose floor is 0; use kind="quota" or a larger '
             f"`batch_size`; got target {_validate._show(p)}."
         )

@@ -690,7 +690,7 @@ def _configure(
         if target is not None:
             resolve(counts, alpha, target)  # the "not both" message
         constant = None
-        # Every knot's target (the alphas between knots are feasible too).
+        # Every knot's target (the kind checks the epochs between them with the schedule).
         targets: list[tuple[FloatVector, float | None]] = [
             (resolve(counts, a, None), a) for _, a in alpha.knots
         ]
@@ -699,7 +699,9 @@ def _configure(
         targets = [(constant, cast("float | None", alpha_source(alpha, target)))]
     source = alpha_source(alpha, target)
     # The kind's own checks, as the sampler makes them (every knot of a schedule).
-    options = kinds_registry.check(kind, counts, batch, options, targets)
+    options = kinds_registry.check(
+        kind, counts, batch, options, targets, alpha if isinstance(alpha, AlphaSchedule) else None
+    )
     config = _Config(
         counts=counts,
         kind=kind,

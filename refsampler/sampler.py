@@ -211,8 +211,8 @@ class BalancedBatchSampler(Sampler[list[int]]):
         if schedule is not None:
             if target is not None:
                 resolve(counts, schedule, target)  # the "not both" message, with the schedule
-            # Every knot's target (each alpha between knots is feasible too): the kind checks
-            # them below.
+            # Every knot's target: the kind checks them below, and with the schedule the epochs
+            # between knots where its feasibility can change.
             targets: list[tuple[Any, float | None]] = [
                 (resolve(counts, a, None), a) for _, a in schedule.knots
             ]
@@ -223,7 +223,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
         self._alpha: float | AlphaSchedule | None = alpha_source(alpha, target)
         if schedule is None:  # the target, and the alpha it came from (None for a target)
             targets = [(the_target, cast("float | None", self._alpha))]
-        options = kinds.check(kind, counts, batch_size, options, targets)
+        options = kinds.check(kind, counts, batch_size, options, targets, schedule)
         self._plan = Plan(
             index, kind, the_target, batch_size, n_batches, seed, num_replicas, options
         )

@@ -366,14 +366,15 @@ def test_schedule_is_checked_at_every_knot() -> None:
     assert str(info.value).endswith("got alpha=0.0.")
 
 
-def test_fixed_schedule_is_refused_at_its_infeasible_knot() -> None:
-    """describe refuses an alpha schedule whose last knot fixed cannot serve, with the
-    sampler's message naming that knot, whatever epoch it is asked about."""
+def test_fixed_schedule_is_refused_at_its_first_infeasible_epoch() -> None:
+    """describe refuses an alpha schedule with an epoch fixed cannot serve (from epoch 4 on,
+    alpha 0.6, here), with the sampler's message naming that epoch, whatever epoch it is
+    asked about."""
     from refsampler.schedules import linear
 
     with pytest.raises(InvalidArgumentError) as info:
         describe(np.array([1000, 1, 1, 1]), 4, alpha=linear(1.0, 0.0, 10), kind="fixed", epoch=0)
-    assert str(info.value).endswith("at the alpha schedule's knot `alpha`=0.0.")
+    assert str(info.value).endswith("at epoch 4 of the alpha schedule '0:1,10:0' (`alpha`=0.6).")
 
 
 def test_targets_by_epoch() -> None:

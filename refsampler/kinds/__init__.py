@@ -198,14 +198,19 @@ def check(
     batch_size: int,
     options: dict[str, Any],
     targets: list[tuple[Any, float | None]],
+    schedule: Any = None,
 ) -> dict[str, Any]:
     """A kind's own checks at construction, before any plan is built.
 
-    A kind module may define ``check(class_counts, batch_size, options, targets)``: it
-    validates the values of the kind's options (returning them normalised) and refuses
-    every ``(target, alpha)`` of the run it cannot serve (``alpha`` is None for an explicit
-    target), with an :class:`~refsampler.errors.InvalidArgumentError`. Kinds without one take
-    ``options`` as given. Callers never branch on the kind's name.
+    A kind module may define ``check(class_counts, batch_size, options, targets,
+    schedule)``: it validates the values of the kind's options (returning them normalised)
+    and refuses every ``(target, alpha)`` of the run it cannot serve (``alpha`` is None for
+    an explicit target; with an alpha ``schedule``, ``targets`` are its knots', and the kind
+    checks the epochs between them where its feasibility can change), with an
+    :class:`~refsampler.errors.InvalidArgumentError`. Kinds without one take ``options`` as
+    given. Callers never branch on the kind's name.
     """
     hook = getattr(load(name), "check", None)
-    return dict(options) if hook is None else dict(hook(class_counts, batch_size, options, targets))
+    if hook is None:
+        return dict(options)
+    return dict(hook(class_counts, batch_size, options, targets, schedule))

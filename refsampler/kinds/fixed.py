@@ -12,6 +12,7 @@ epoch, and over ``E`` epochs every tied class gets its extra seat ``floor(E s / 
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,7 @@ from .. import keys
 from ..allocation import _ties, allocate
 from ..errors import InvalidArgumentError
 from ..rotation import Rotation
+from ..targets import interpolate
 from . import get
 from .base import CountedPlan, Entries, Setting
 
@@ -156,11 +158,18 @@ def check(
     batch_size: int,
     options: dict[str, Any],
     targets: list[tuple[FloatVector, float | None]],
+    schedule: Any = None,
 ) -> dict[str, Any]:
     """The fixed kind's checks at construction (see :func:`refsampler.kinds.check`): every
-    target of the run, each knot of an alpha schedule included, has a count vector
-    (:func:`~refsampler.allocation.allocate`), so that an infeasible knot is refused when the
-    sampler is built rather than when training reaches its epoch.
+    target of the run has a count vector (:func:`~refsampler.allocation.allocate`), with an
+    alpha schedule every epoch's, so that an infeasible epoch is refused when the sampler is
+    built rather than when training reaches it.
+
+    Feasibility is not convex in alpha (counts 954, 237, 3, 1 at ``B = 10`` are feasible at
+    alpha 0.03 and 0.18 and not in between), so the epochs between two knots are checked too:
+    those where a class's ``B p_c`` can cross an integer (and the epochs beside them, for the
+    float rounding of the crossing), found for every class at once. Between two crossings
+    the floors, hence feasibility, do not change.
 
     Parameters
     ----------
@@ -171,7 +180,10 @@ def check(
     options : dict
         The kind's options (fixed has none; returned as given).
     targets : list of (numpy.ndarray, float or None)
-        Every ``(target, alpha)`` the run can use (``alpha`` None for an explicit target).
+        Every ``(target, alpha)`` the run can use (``alpha`` None for an explicit target); a
+        schedule's knots.
+    schedule : AlphaSchedule, optional
+        The alpha schedule ``targets`` come from (its epochs between knots are checked).
 
     Returns
     -------
@@ -182,19 +194,55 @@ def check(
     ------
     InvalidArgumentError
         If a target leaves more classes with a positive share than quota rounding can seat;
-        for a knot of a schedule the message names its alpha.
+        for a schedule the message names the epoch and its alpha.
     """
-    several = len(targets) > 1
-    for target, alpha in targets:
-        try:
+    if schedule is None:
+        for target, _ in targets:
             allocate(target, batch_size)
+        return dict(options)
+    for epoch in _turning_epochs(class_counts, batch_size, schedule):
+        alpha = schedule(epoch)
+        try:
+            allocate(interpolate(class_counts, alpha), batch_size)
         except InvalidArgumentError as error:
-            if not several:
-                raise
             raise InvalidArgumentError(
-                f"{str(error).rstrip('.')}, at the alpha schedule's knot `alpha`={alpha!r}."
+                f"{str(error).rstrip('.')}, at epoch {epoch} of the alpha schedule "
+                f"{str(schedule)!r} (`alpha`={alpha!r})."
             ) from None
     return dict(options)
+
+
+def _turning_epochs(class_counts: IntVector, batch_size: int, schedule: Any) -> list[int]:
+    """The epochs of ``schedule`` where the fixed kind's feasibility can change: its knots,
+    and between two knots of different alphas the epochs around every alpha where a class's
+    ``B p_c`` crosses an integer (``p_c = alpha / K + (1 - alpha) n_c / N`` is linear in
+    alpha), or every epoch when there are fewer of those than of crossings."""
+    share = class_counts / class_counts.sum()
+    uniform = 1.0 / class_counts.size
+    epochs = {e for e, _ in schedule.knots}
+    for (e0, a0), (e1, a1) in itertools.pairwise(schedule.knots):
+        if a0 == a1 or e1 - e0 < 2:
+            continue
+        q0 = batch_size * (a0 * uniform + (1 - a0) * share)
+        q1 = batch_size * (a1 * uniform + (1 - a1) * share)
+        low = np.floor(np.minimum(q0, q1)).astype(np.int64)
+        crossed = np.floor(np.maximum(q0, q1)).astype(np.int64) - low
+        if int(crossed.sum()) * 4 >= e1 - e0:
+            epochs.update(range(e0 + 1, e1))
+            continue
+        cls = np.repeat(np.arange(class_counts.size), crossed)
+        level = np.repeat(low + 1, crossed) + _within(crossed)  # the integers crossed
+        alpha = (level / batch_size - share[cls]) / (uniform - share[cls])
+        at = np.floor(e0 + (alpha - a0) * (e1 - e0) / (a1 - a0)).astype(np.int64)
+        near = (at[:, None] + np.arange(-1, 3)).ravel()
+        epochs.update(near[(near > e0) & (near < e1)].tolist())
+    return sorted(epochs)
+
+
+def _within(runs: IntVector) -> IntVector:
+    """``0 .. n - 1`` for every run length ``n`` of ``runs``, concatenated."""
+    ends = np.cumsum(runs)
+    return np.arange(int(ends[-1]) if ends.size else 0) - np.repeat(ends - runs, runs)
 
 
 def build(setting: Setting) -> FixedPlan:

@@ -49,10 +49,13 @@ def check(
     batch_size: int,
     options: dict[str, Any],
     targets: list[tuple[FloatVector, float | None]],
+    schedule: Any = None,
 ) -> dict[str, Any]:
     """The pk kind's checks at construction (see :func:`refsampler.kinds.check`):
     ``samples_per_class`` divides ``batch_size``, and every target of the run is feasible
-    (:func:`check_feasible`)."""
+    (:func:`check_feasible`). A schedule's knots suffice: ``P p_c`` is linear in alpha, so
+    between two knots where it is at most 1 it stays so, and the classes with a positive
+    share are the same at every alpha in (0, 1]."""
     m = samples_per_class(options.get("samples_per_class"), batch_size)
     for target, alpha in targets:
         check_feasible(target, batch_size // m, class_counts, m, alpha)

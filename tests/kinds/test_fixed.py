@@ -6,6 +6,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from refsampler.allocation import allocate, allocate_with_ties
 from refsampler.classes import ClassIndex
@@ -16,6 +19,8 @@ from refsampler.plan import Plan
 from refsampler.targets import explicit, interpolate
 
 from . import check_counted_plan
+
+IntVector = npt.NDArray[np.int64]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -136,9 +141,73 @@ def test_an_infeasible_knot_of_an_alpha_schedule_is_refused_at_construction() ->
         BalancedBatchSampler(labels, 4, alpha=linear(1.0, 0.0, 10), seed=0)
     message = str(info.value)
     assert message.startswith('`kind="fixed"` is infeasible: 4 classes have a positive target')
-    assert message.endswith("at the alpha schedule's knot `alpha`=0.0.")
+    first = _first_infeasible(np.array([1000, 1, 1, 1]), 4, linear(1.0, 0.0, 10))
+    assert first is not None and 0 < first <= 10
+    assert message.endswith(
+        f"at epoch {first} of the alpha schedule '0:1,10:0' "
+        f"(`alpha`={linear(1.0, 0.0, 10)(first)!r})."
+    )
     # The same labels under the schedule's first knot alone are fine.
     BalancedBatchSampler(labels, 4, alpha=1.0, seed=0)
+
+
+def _first_infeasible(counts: IntVector, batch: int, schedule: object) -> int | None:
+    """The first epoch up to the schedule's last knot whose target fixed cannot seat."""
+    for epoch in range(schedule.knots[-1][0] + 1):  # type: ignore[attr-defined]
+        try:
+            allocate(interpolate(counts, schedule(epoch)), batch)  # type: ignore[operator]
+        except InvalidArgumentError:
+            return epoch
+    return None
+
+
+def test_an_infeasible_epoch_between_feasible_knots_is_refused_at_construction() -> None:
+    """Feasibility is not convex in alpha: counts 954, 237, 3, 1 at B = 10 are feasible at
+    alpha 0.03 and 0.18 and not in between, and a plain linear(0, 1, 50) on 13 long-tailed
+    classes at B = 32 fails at alpha 0.02 only. Both are refused when the sampler is built,
+    naming the first such epoch, instead of raising from the iterator at that epoch (and at
+    every later one)."""
+    from refsampler import BalancedBatchSampler
+    from refsampler.schedules import linear, piecewise
+
+    counts = np.array([954, 237, 3, 1])
+    labels = np.repeat(np.arange(4), counts)
+    for alpha in (0.03, 0.18):
+        BalancedBatchSampler(labels, 10, alpha=alpha, seed=0)
+    schedule = piecewise([(0, 0.03), (100, 0.18)])
+    with pytest.raises(InvalidArgumentError, match=r"at epoch 2 of the alpha schedule"):
+        BalancedBatchSampler(labels, 10, alpha=schedule, seed=0)
+    assert _first_infeasible(counts, 10, schedule) == 2
+    long_tail = np.array([7346, 6362, 6204, 3523, 2467, 1979, 1106, 918, 799, 399, 332, 197, 170])
+    labels = np.repeat(np.arange(13), long_tail)
+    with pytest.raises(InvalidArgumentError, match=r"at epoch 1 of the alpha schedule .*0\.02"):
+        BalancedBatchSampler(labels, 32, alpha=linear(0.0, 1.0, 50), seed=0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    counts=hnp.arrays(np.int64, st.integers(2, 9), elements=st.integers(1, 400)),
+    batch=st.integers(2, 24),
+    a0=st.floats(0, 1),
+    a1=st.floats(0, 1),
+    e1=st.integers(1, 150),
+)
+def test_the_schedule_check_refuses_exactly_the_infeasible_epochs(
+    counts: IntVector, batch: int, a0: float, a1: float, e1: int
+) -> None:
+    """Checking the knots and the epochs around every crossing of an integer by some
+    ``B p_c`` refuses a schedule exactly when some epoch up to its last knot is infeasible,
+    and names the first such epoch (brute force over every epoch as the reference)."""
+    from refsampler.kinds.fixed import check
+    from refsampler.schedules import piecewise
+
+    schedule = piecewise([(0, a0), (e1, a1)])
+    first = _first_infeasible(counts, batch, schedule)
+    if first is None:
+        assert check(counts, batch, {}, [], schedule) == {}
+    else:
+        with pytest.raises(InvalidArgumentError, match=f"at epoch {first} of the alpha"):
+            check(counts, batch, {}, [], schedule)
 
 
 def test_check_passes_feasible_targets_and_options_through() -> None:
