@@ -13,6 +13,7 @@ epochs). Imports numpy only.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -58,7 +59,14 @@ def check(
     share are the same at every alpha in (0, 1]."""
     m = samples_per_class(options.get("samples_per_class"), batch_size)
     for target, alpha in targets:
-        check_feasible(target, batch_size // m, class_counts, m, alpha)
+        try:
+            check_feasible(target, batch_size // m, class_counts, m, alpha)
+        except InvalidArgumentError as error:
+            if schedule is None:
+                raise
+            raise InvalidArgumentError(
+                f"{str(error).rstrip('.')}, at a knot of the alpha schedule {str(schedule)!r}."
+            ) from None
     return {"samples_per_class": m}
 
 
@@ -105,12 +113,22 @@ def check_feasible(
         if alpha is not None:
             low, high = _feasible_alphas(class_counts, p_count)
             if low <= high:
-                advice = f"alpha in [{low:.6g}, {high:.6g}] is feasible, or " + advice
+                advice = f"alpha in {_shown_range(low, high)} is feasible, or " + advice
         raise InvalidArgumentError(
             f'kind="pk" cannot put class {c} in P * p_c = {load[c]:.6g} > 1 of the batches '
             f"(P = {p_count} classes per batch, share p_c = {target[c]:.6g}); {advice}; got "
             f"alpha={alpha!r}."
         )
+
+
+def _shown_range(low: float, high: float) -> str:
+    """``[low, high]`` rounded inwards to 6 decimals, so that both printed ends are feasible
+    (rounded to nearest, a lower end can print below the bound and be refused); exact when
+    the range is narrower than that."""
+    inner_low, inner_high = math.ceil(low * 1e6) / 1e6, math.floor(high * 1e6) / 1e6
+    if inner_low > inner_high:
+        return f"[{low!r}, {high!r}]"
+    return f"[{inner_low:g}, {inner_high:g}]"
 
 
 def _feasible_alphas(class_counts: IntVector, p_count: int) -> tuple[float, float]:

@@ -9,6 +9,9 @@ from fractions import Fraction
 import numpy as np
 import numpy.typing as npt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from refsampler.classes import ClassIndex
 from refsampler.errors import InvalidArgumentError
@@ -125,6 +128,44 @@ def test_infeasible_target_names_the_class_and_the_feasible_alphas(alpha: float)
     assert f"alpha={alpha!r}" in message
     with pytest.raises(InvalidArgumentError, match=f"class {worst} in P"):
         _pk(target, 2, 8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    big=st.integers(1000, 10**6),
+    rest=hnp.arrays(np.int64, st.integers(4, 11), elements=st.integers(4, 5000)),
+)
+def test_both_printed_ends_of_the_feasible_range_are_feasible(
+    big: int, rest: npt.NDArray[np.int64]
+) -> None:
+    """The range the message offers is rounded inwards: its printed lower end (a bound
+    rounded to nearest could print below it and be refused) and upper end both pass."""
+    counts = np.concatenate(([big], rest))  # a class large enough to overload at alpha 0
+    p_count = 4
+    try:
+        check_feasible(interpolate(counts, 0.0), p_count, counts, 2, 0.0)
+        return  # feasible at alpha 0: no range to offer
+    except InvalidArgumentError as error:
+        found = re.search(r"alpha in \[([^,]+), ([^\]]+)\] is feasible", str(error))
+    if found is None:
+        return  # no alpha is feasible (P p_c > 1 even at alpha 1)
+    for end in (float(found.group(1)), float(found.group(2))):
+        check_feasible(interpolate(counts, end), p_count, counts, 2, end)
+
+
+def test_an_infeasible_knot_names_the_schedule() -> None:
+    """A schedule whose knot pk cannot serve: the message says it is the schedule's knot."""
+    from refsampler import BalancedBatchSampler
+    from refsampler.schedules import piecewise
+
+    labels = np.repeat(np.arange(6), [500, 200, 100, 60, 30, 20])
+    with pytest.raises(InvalidArgumentError) as info:
+        BalancedBatchSampler(
+            labels, 16, kind="pk", samples_per_class=4, alpha=piecewise([(0, 0.0), (5, 1.0)])
+        )
+    message = str(info.value)
+    assert "alpha in [0.782297, 1] is feasible" in message
+    assert message.endswith("got alpha=0.0, at a knot of the alpha schedule '0:0,5:1'.")
 
 
 def test_describe_reports_rates() -> None:
