@@ -71,9 +71,10 @@ MAX_N_BATCHES = 1 << 40
 #: Largest epoch, 2**40, for ``set_epoch`` and restored states; :func:`epoch` lowers it for long
 #: epochs so that stream positions stay below :data:`MAX_STREAM_POSITION`.
 MAX_EPOCH = 1 << 40
-#: Largest seed, 2**128 - 1: :class:`numpy.random.SeedSequence` takes any non-negative int,
-#: and 128 bits is all the entropy it keeps.
-MAX_SEED = (1 << 128) - 1
+#: Largest seed, 2**64 - 1: the member streams and priorities are keyed by 64-bit hashes of
+#: the seed, so larger seeds would share streams with their low 64 bits (torch's seeds, and
+#: ``seed=None``'s, are below it).
+MAX_SEED = (1 << 64) - 1
 #: Largest position in a class's draw stream, 2**62: ``(epoch + 1) * num_replicas *
 #: n_batches * batch_size`` must not exceed it, so stream offsets fit int64 with room to add.
 MAX_STREAM_POSITION = 1 << 62
@@ -233,7 +234,16 @@ def n_batches_or_default(value: Any, size: int, batch: int, replicas: int) -> in
 
 def seed(value: Any, *, name: str = "seed") -> int:
     """A seed: an int in ``[0, MAX_SEED]``."""
-    return non_negative_int(name, value, maximum=MAX_SEED)
+    result = non_negative_int(name, value)
+    if result > MAX_SEED:
+        raise fail(
+            name,
+            f"must be <= {MAX_SEED} (2**64 - 1: streams are keyed by 64-bit hashes of the "
+            "seed, so a larger one would share them with its low 64 bits; reduce it yourself, "
+            "e.g. `seed % 2**64`)",
+            value,
+        )
+    return result
 
 
 def epoch_positions(batch: int, batches: int, replicas: int) -> int:

@@ -66,7 +66,7 @@ def test_demo_has_every_alpha_and_kind(demo_output: str) -> None:
             assert f"  {kind:<6}  target   {shares}" in body, (alpha, kind)
     assert (
         '  pk      not possible: kind="pk" cannot put class 0 in P * p_c = 1.48 > 1 of the '
-        "batches (P = 2 classes per batch, share p_c = 0.74); alpha in [0.444444, 1] is "
+        "batches (P = 2 classes per batch, share p_c = 0.74); alpha in [0.444445, 1] is "
         "feasible, or use fewer classes per batch (a smaller `batch_size` or larger "
         "`samples_per_class`); got alpha=0.0.\n"
     ) in sections[0.0]

@@ -167,7 +167,7 @@ def test_non_negative_int_rejects(value: Any, message: str) -> None:
 def test_bounds_keep_arithmetic_exact() -> None:
     """The bounds are the documented powers of two; B * p_c and stream offsets stay exact."""
     assert _validate.MAX_BATCH_SIZE == _validate.MAX_N_BATCHES == _validate.MAX_EPOCH == 2**40
-    assert _validate.MAX_SEED == 2**128 - 1
+    assert _validate.MAX_SEED == 2**64 - 1
     assert _validate.MAX_STREAM_POSITION == 2**62
     # B * p_c for the largest B: float64 spacing below 2**40 is 2**-12, well under 1.
     assert np.spacing(np.float64(_validate.MAX_BATCH_SIZE)) <= 2.0**-12
@@ -195,9 +195,10 @@ def test_bounds_keep_arithmetic_exact() -> None:
         (_validate.epoch, -1, "`epoch` must be >= 0; got -1."),
         (
             _validate.seed,
-            2**128,
-            "`seed` must be <= 340282366920938463463374607431768211455; "
-            "got 340282366920938463463374607431768211456.",
+            2**64,
+            "`seed` must be <= 18446744073709551615 (2**64 - 1: streams are keyed by 64-bit "
+            "hashes of the seed, so a larger one would share them with its low 64 bits; reduce "
+            "it yourself, e.g. `seed % 2**64`); got 18446744073709551616.",
         ),
         (_validate.seed, 1.0, "`seed` must be a non-negative int; got 1.0."),
     ],
@@ -213,8 +214,20 @@ def test_bounded_ints_accept_their_bounds() -> None:
     assert _validate.batch_size(2**40) == 2**40
     assert _validate.n_batches(np.int64(2**40)) == 2**40
     assert _validate.epoch(2**40) == 2**40
-    assert _validate.seed(2**128 - 1) == 2**128 - 1
+    assert _validate.seed(2**64 - 1) == 2**64 - 1
     assert _validate.seed(0) == 0
+
+
+def test_a_seed_beyond_64_bits_is_refused_not_folded() -> None:
+    """Streams are keyed by 64-bit hashes of the seed: 5 and 5 + 2**64 gave the fixed kind
+    batches of the same contents in another order. A seed of 2**64 or more is refused, at
+    the sampler too, instead of aliasing its low 64 bits."""
+    from refsampler import BalancedBatchSampler, InvalidArgumentError
+
+    labels = np.repeat([0, 1, 2, 3, 4], [500, 300, 200, 37, 11])
+    with pytest.raises(InvalidArgumentError, match=r"`seed` must be <= 18446744073709551615"):
+        BalancedBatchSampler(labels, 10, seed=5 + 2**64)
+    BalancedBatchSampler(labels, 10, seed=2**64 - 1)
 
 
 def test_bounded_ints_use_the_given_name() -> None:
