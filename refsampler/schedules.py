@@ -33,7 +33,7 @@ from . import _validate
 from .errors import InvalidArgumentError
 from .targets import DEFAULT_ALPHA, interpolate
 
-__all__ = ["AlphaSchedule", "linear", "piecewise"]
+__all__ = ["AlphaSchedule", "linear", "parse", "piecewise"]
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,8 @@ def _checked_knots(knots: Any) -> tuple[tuple[int, float], ...]:
         if isinstance(knot, str | bytes) or not isinstance(knot, Sequence) or len(knot) != 2:
             raise _validate.fail(f"knots[{i}]", "must be an (epoch, alpha) pair", knot)
         epoch = _validate.epoch(knot[0], name=f"knots[{i}][0]")
-        alpha = _validate.unit_interval(f"knots[{i}][1]", knot[1])
+        # + 0.0: -0.0 is 0.0 (equal schedules print alike, so their fingerprints match)
+        alpha = _validate.unit_interval(f"knots[{i}][1]", knot[1]) + 0.0
         if parsed and epoch <= parsed[-1][0]:
             raise InvalidArgumentError(
                 f"`knots` must have strictly increasing epochs; got epoch {epoch} after "
@@ -209,7 +210,23 @@ def linear(start: float, end: float, epochs: int) -> AlphaSchedule:
 
 
 def parse(text: str) -> AlphaSchedule:
-    """A schedule from ``"0:0,90:1"`` (epoch:alpha pairs), as the CLI takes it."""
+    """A schedule from ``"0:0,90:1"`` (epoch:alpha pairs), as the CLI takes it; the inverse
+    of ``str(schedule)``.
+
+    Raises
+    ------
+    InvalidArgumentError
+        If ``text`` is not a string of ``epoch:alpha`` pairs with finite alphas in [0, 1] and
+        increasing epochs; the message quotes the text.
+
+    Examples
+    --------
+    >>> from refsampler.schedules import parse
+    >>> parse("0:0,90:1")(45)
+    0.5
+    """
+    if not isinstance(text, str):
+        raise _validate.fail("alpha schedule", 'must be a string like "0:0,90:1"', text)
     pairs = []
     for part in text.split(","):
         epoch_text, sep, alpha_text = part.partition(":")
@@ -219,6 +236,11 @@ def parse(text: str) -> AlphaSchedule:
             pairs.append((int(epoch_text), float(alpha_text)))
         except ValueError as exc:
             raise _validate.fail("alpha schedule", 'must look like "0:0,90:1"', text) from exc
-    if any(math.isnan(a) for _, a in pairs):
-        raise _validate.fail("alpha schedule", "must not hold NaN", text)
-    return piecewise(pairs)
+    if not all(math.isfinite(a) for _, a in pairs):
+        raise _validate.fail("alpha schedule", "must hold finite alphas in [0, 1]", text)
+    try:
+        return piecewise(pairs)
+    except InvalidArgumentError as error:  # name the text, then what is wrong in it
+        raise InvalidArgumentError(
+            f"`alpha schedule` {text!r} is not a schedule: {error}"
+        ) from None

@@ -137,7 +137,8 @@ def test_target_option(capsys) -> None:
         ),
         (
             ["--counts", "5,5", "--batch-size", "4", "--alpha-schedule", "9:0,3:1"],
-            "`knots` must have strictly increasing epochs; got epoch 3 after 9 at knots[1].",
+            "`alpha schedule` '9:0,3:1' is not a schedule: `knots` must have strictly "
+            "increasing epochs; got epoch 3 after 9 at knots[1].",
         ),
         (
             ["--counts", "5,5", "--batch-size", "4", "--kind", "pk"],

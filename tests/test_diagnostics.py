@@ -363,7 +363,7 @@ def test_schedule_is_checked_at_every_knot() -> None:
     assert str(info.value).startswith(
         'kind="pk" cannot put class 0 in P * p_c = 1.48 > 1 of the batches'
     )
-    assert str(info.value).endswith("got alpha=0.0.")
+    assert str(info.value).endswith("got alpha=0.0, at a knot of the alpha schedule '0:0,90:1'.")
 
 
 def test_fixed_schedule_is_refused_at_its_first_infeasible_epoch() -> None:

@@ -179,6 +179,33 @@ def test_schedules_that_differ_past_six_digits_have_different_texts() -> None:
     assert str(piecewise([(0, 0.25), (90, 1.0)])) == "0:0.25,90:1"
 
 
+def test_minus_zero_is_zero_so_equal_schedules_print_alike() -> None:
+    """piecewise with -0.0 equals the one with 0.0 and prints the same, so a state saved
+    under one resumes under the other (the fingerprint hashes the text)."""
+    minus, plus = piecewise([(0, -0.0), (5, 1.0)]), piecewise([(0, 0.0), (5, 1.0)])
+    assert minus == plus and str(minus) == str(plus) == "0:0,5:1"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (5, '`alpha schedule` must be a string like "0:0,90:1"; got 5.'),
+        ("0:1e400", "`alpha schedule` must hold finite alphas in [0, 1]; got '0:1e400'."),
+        ("0:nan", "`alpha schedule` must hold finite alphas in [0, 1]; got '0:nan'."),
+        (
+            "0:1.5",
+            "`alpha schedule` '0:1.5' is not a schedule: `knots[0][1]` must be in [0, 1]; "
+            "got 1.5.",
+        ),
+    ],
+)
+def test_parse_refuses_what_is_no_schedule_text(text: object, message: str) -> None:
+    """parse names the text it could not read, never an AttributeError or an inner name."""
+    with pytest.raises(InvalidArgumentError) as info:
+        parse(text)  # type: ignore[arg-type]
+    assert str(info.value) == message
+
+
 def test_parse_reads_the_cli_format() -> None:
     """parse("0:0,90:1") is piecewise([(0, 0.0), (90, 1.0)]); str() writes that format."""
     schedule = parse("0:0,90:1")
