@@ -243,8 +243,11 @@ class ClassIndex:
         ----------
         class_idxs : sequence of sequences of int
             ``class_idxs[c]`` lists the dataset positions of class ``c``. Lists may be empty,
-            but positions must be non-negative and appear at most once overall.
+            but positions must be non-negative and appear at most once overall. A 2-D array
+            or tensor (classes of equal size) gives one class per row.
         """
+        if getattr(class_idxs, "ndim", None) == 2:  # rows of an array or tensor, as views
+            class_idxs = [class_idxs[c] for c in range(len(class_idxs))]
         if isinstance(class_idxs, str | bytes) or not isinstance(class_idxs, Sequence):
             raise _validate.fail("class_idxs", "must be a sequence of index lists", class_idxs)
         if len(class_idxs) == 0:

@@ -251,6 +251,18 @@ def test_from_class_indices_keeps_positions_as_given() -> None:
         assert index.members(c).tolist() == idxs
 
 
+def test_from_class_indices_reads_a_2d_array_or_tensor_row_by_row() -> None:
+    """A 2-D array or tensor of equal-sized classes is one class per row (the original
+    factory iterates it so), read in place: the caller's array is unchanged."""
+    rows = np.array([[5, 1], [0, 3], [2, 4]])
+    before = rows.copy()
+    for given in (rows, torch.as_tensor(rows)):
+        index = ClassIndex.from_class_indices(given)
+        assert index.counts.tolist() == [2, 2, 2]
+        assert [index.members(c).tolist() for c in range(3)] == [[5, 1], [0, 3], [2, 4]]
+    np.testing.assert_array_equal(rows, before)
+
+
 def test_from_class_indices_accepts_arrays_and_tensors() -> None:
     """Each class list may be a list, numpy array or tensor."""
     index = ClassIndex.from_class_indices([np.array([4, 2]), torch.tensor([0]), (7, 8)])
