@@ -275,6 +275,16 @@ class ClassIndex:
         """``K``."""
         return int(self.offsets.size - 1)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Without the cached counts: a copy rebuilds them read-only (a pickled array comes
+        # back writeable, and the member streams read that very array).
+        return {k: v for k, v in self.__dict__.items() if k != "counts"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.positions.flags.writeable = False
+        self.offsets.flags.writeable = False
+
     @functools.cached_property
     def counts(self) -> IntVector:
         """Samples per class, shape (K,), read-only (computed once: hot paths read it per

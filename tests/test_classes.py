@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 import re
 import tracemalloc
 from typing import Any
@@ -177,6 +179,10 @@ def test_from_labels_counts_match_class_counts() -> None:
     assert index.counts.dtype == np.int64
 
 
+def pickle_copy(value: Any) -> Any:
+    return pickle.loads(pickle.dumps(value))
+
+
 def test_counts_are_computed_once_and_read_only() -> None:
     """Hot paths read one class's count at a time: ``counts`` is one cached array, not a
     fresh ``diff`` over all K offsets per read (that made a chunk over K classes O(K^2): a
@@ -186,6 +192,19 @@ def test_counts_are_computed_once_and_read_only() -> None:
     assert not index.counts.flags.writeable
     with pytest.raises(ValueError, match="read-only"):
         index.counts[0] = 5
+
+
+@pytest.mark.parametrize("duplicate", [pickle_copy, copy.deepcopy], ids=["pickle", "deepcopy"])
+def test_a_copy_stays_read_only(duplicate: Any) -> None:
+    """A pickled or deep-copied index (a DataLoader worker's, a reloaded checkpoint's) keeps
+    its arrays read-only: the cached counts are rebuilt, not restored writeable, since the
+    member streams read that very array."""
+    index = ClassIndex.from_labels(np.arange(100) % 7)
+    _ = index.counts
+    again = duplicate(index)
+    for array in (again.counts, again.positions, again.offsets):
+        assert not array.flags.writeable
+    np.testing.assert_array_equal(again.counts, index.counts)
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.uint16, np.int32, np.int64, np.uint64])

@@ -219,7 +219,8 @@ def _turning_epochs(class_counts: IntVector, batch_size: int, schedule: Any) -> 
     alpha), or every epoch when there are fewer of those than of crossings."""
     share = class_counts / class_counts.sum()
     uniform = 1.0 / class_counts.size
-    epochs = {e for e, _ in schedule.knots}
+    # Epoch 0: before the first knot every epoch has its alpha, and the first is the one named.
+    epochs = {0, *(e for e, _ in schedule.knots)}
     for (e0, a0), (e1, a1) in itertools.pairwise(schedule.knots):
         if a0 == a1 or e1 - e0 < 2:
             continue
@@ -227,6 +228,9 @@ def _turning_epochs(class_counts: IntVector, batch_size: int, schedule: Any) -> 
         q1 = batch_size * (a1 * uniform + (1 - a1) * share)
         low = np.floor(np.minimum(q0, q1)).astype(np.int64)
         crossed = np.floor(np.maximum(q0, q1)).astype(np.int64) - low
+        # A class at exactly the uniform share keeps its B p_c (the ends may differ in the last
+        # bit): it crosses nothing, and the crossing formula would divide by 0.
+        crossed[share == uniform] = 0
         if int(crossed.sum()) * 4 >= e1 - e0:
             epochs.update(range(e0 + 1, e1))
             continue

@@ -151,6 +151,21 @@ def test_an_infeasible_knot_of_an_alpha_schedule_is_refused_at_construction() ->
     BalancedBatchSampler(labels, 4, alpha=1.0, seed=0)
 
 
+def test_a_class_at_exactly_the_uniform_share_raises_no_warning() -> None:
+    """17 of 51 samples is exactly 1/3: that class's B p_c does not move with alpha, though
+    its two ends may differ in the last bit; the check must not divide by the zero slope
+    (a RuntimeWarning, an error under -W error)."""
+    import warnings
+
+    from refsampler import BalancedBatchSampler
+    from refsampler.schedules import piecewise
+
+    labels = np.repeat(np.arange(3), [17, 20, 14])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        BalancedBatchSampler(labels, 36, alpha=piecewise([(0, 0.0), (10, 0.04)]), seed=0)
+
+
 def _first_infeasible(counts: IntVector, batch: int, schedule: object) -> int | None:
     """The first epoch up to the schedule's last knot whose target fixed cannot seat."""
     for epoch in range(schedule.knots[-1][0] + 1):  # type: ignore[attr-defined]
@@ -190,18 +205,20 @@ def test_an_infeasible_epoch_between_feasible_knots_is_refused_at_construction()
     batch=st.integers(2, 24),
     a0=st.floats(0, 1),
     a1=st.floats(0, 1),
-    e1=st.integers(1, 150),
+    e0=st.integers(0, 20),
+    span=st.integers(1, 150),
 )
 def test_the_schedule_check_refuses_exactly_the_infeasible_epochs(
-    counts: IntVector, batch: int, a0: float, a1: float, e1: int
+    counts: IntVector, batch: int, a0: float, a1: float, e0: int, span: int
 ) -> None:
-    """Checking the knots and the epochs around every crossing of an integer by some
-    ``B p_c`` refuses a schedule exactly when some epoch up to its last knot is infeasible,
-    and names the first such epoch (brute force over every epoch as the reference)."""
+    """Checking epoch 0, the knots and the epochs around every crossing of an integer by
+    some ``B p_c`` refuses a schedule exactly when some epoch up to its last knot is
+    infeasible, and names the first such epoch, before the first knot too (brute force over
+    every epoch as the reference)."""
     from refsampler.kinds.fixed import check
     from refsampler.schedules import piecewise
 
-    schedule = piecewise([(0, a0), (e1, a1)])
+    schedule = piecewise([(e0, a0), (e0 + span, a1)])
     first = _first_infeasible(counts, batch, schedule)
     if first is None:
         assert check(counts, batch, {}, [], schedule) == {}
