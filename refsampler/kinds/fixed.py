@@ -237,6 +237,9 @@ def _turning_epochs(class_counts: IntVector, batch_size: int, schedule: Any) -> 
         cls = np.repeat(np.arange(class_counts.size), crossed)
         level = np.repeat(low + 1, crossed) + _within(crossed)  # the integers crossed
         alpha = (level / batch_size - share[cls]) / (uniform - share[cls])
+        # A crossing lies between the ends; float noise (a share a bit off uniform) must not
+        # throw it far out, past what an int64 epoch holds.
+        alpha = np.clip(alpha, min(a0, a1), max(a0, a1))
         at = np.floor(e0 + (alpha - a0) * (e1 - e0) / (a1 - a0)).astype(np.int64)
         near = (at[:, None] + np.arange(-1, 3)).ravel()
         epochs.update(near[(near > e0) & (near < e1)].tolist())
