@@ -686,22 +686,21 @@ def _configure(
     positions = _validate.epoch_positions(batch, batches, replicas)
     the_epoch = _validate.epoch(0 if epoch is None else epoch, positions=positions)
     constant: FloatVector | None
-    if isinstance(alpha, AlphaSchedule):
+    schedule = alpha if isinstance(alpha, AlphaSchedule) else None
+    if schedule is not None:
         if target is not None:
             resolve(counts, alpha, target)  # the "not both" message
         constant = None
         # Every knot's target (the kind checks the epochs between them with the schedule).
         targets: list[tuple[FloatVector, float | None]] = [
-            (resolve(counts, a, None), a) for _, a in alpha.knots
+            (resolve(counts, a, None), a) for _, a in schedule.knots
         ]
     else:
         constant = resolve(counts, alpha, target)
         targets = [(constant, cast("float | None", alpha_source(alpha, target)))]
     source = alpha_source(alpha, target)
     # The kind's own checks, as the sampler makes them (every knot of a schedule).
-    options = kinds_registry.check(
-        kind, counts, batch, options, targets, alpha if isinstance(alpha, AlphaSchedule) else None
-    )
+    options = kinds_registry.check(kind, counts, batch, options, targets, schedule)
     config = _Config(
         counts=counts,
         kind=kind,

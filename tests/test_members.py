@@ -158,13 +158,12 @@ def test_rotation_matches_the_drawn_stream() -> None:
         )
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_vectorised_heads_equal_the_rotations(seed: int) -> None:
-    """The head rule applied to a chunk's straddled rounds in one vectorised pass gives
-    exactly the draws of the reference path (every round through its rotation), for every
-    counted kind, one to three ranks, and chunk and block sizes that put boundaries
-    everywhere."""
-    rng = np.random.default_rng(seed)
+def _plan_pair(
+    seed: int, rng: np.random.Generator, draws: list[int], lazy: list[int] | None = None
+) -> tuple[list[Plan], int]:
+    """Two equal random plans of a counted kind (1 to 3 ranks, chunk sizes from ``draws``,
+    lazy class sizes from ``lazy``), the second reading every round through its rotation
+    (the reference path); and the number of ranks."""
     k = int(rng.integers(2, 10))
     sizes = rng.integers(3, 90, k)
     index = ClassIndex.from_labels(np.repeat(np.arange(k), sizes))
@@ -174,13 +173,24 @@ def test_vectorised_heads_equal_the_rotations(seed: int) -> None:
         batch, options, alpha = 2 * min(k, 3), {"samples_per_class": 2}, 1.0
     replicas = 1 + seed % 3
     target = interpolate(index.counts, alpha)
-    draws = int(rng.choice([16, 64, 4096]))
+    extra: dict[str, int] = {"chunk_draws": int(rng.choice(draws))}
+    if lazy is not None:
+        extra |= {"block_draws": 32, "lazy_size": int(rng.choice(lazy))}
     plans = [
-        Plan(index, kind, target, batch, 30, seed, replicas, options, chunk_draws=draws)
-        for _ in range(2)
+        Plan(index, kind, target, batch, 30, seed, replicas, options, **extra) for _ in range(2)
     ]
     assert plans[1].members is not None
     plans[1].members.vector_heads = False
+    return plans, replicas
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_vectorised_heads_equal_the_rotations(seed: int) -> None:
+    """The head rule applied to a chunk's straddled rounds in one vectorised pass gives
+    exactly the draws of the reference path (every round through its rotation), for every
+    counted kind, one to three ranks, and chunk and block sizes that put boundaries
+    everywhere."""
+    plans, replicas = _plan_pair(seed, np.random.default_rng(seed), [16, 64, 4096])
     for epoch in range(3):
         for rank in range(replicas):
             np.testing.assert_array_equal(
@@ -196,35 +206,7 @@ def test_a_resumed_batch_equals_its_row_of_the_chunk(seed: int) -> None:
     through its rotation): every counted kind, one to three ranks, lazily read classes,
     chunk and block sizes that put boundaries everywhere."""
     rng = np.random.default_rng(1000 + seed)
-    k = int(rng.integers(2, 10))
-    sizes = rng.integers(3, 90, k)
-    index = ClassIndex.from_labels(np.repeat(np.arange(k), sizes))
-    kind = ("fixed", "quota", "pk")[seed % 3]
-    batch, options, alpha = int(rng.integers(k, 3 * k)), None, 0.5
-    if kind == "pk":
-        batch, options, alpha = 2 * min(k, 3), {"samples_per_class": 2}, 1.0
-    replicas = 1 + seed % 3
-    target = interpolate(index.counts, alpha)
-    draws = int(rng.choice([16, 64, 256]))
-    lazy = int(rng.choice([20, 60, 1 << 14]))
-    plans = [
-        Plan(
-            index,
-            kind,
-            target,
-            batch,
-            30,
-            seed,
-            replicas,
-            options,
-            chunk_draws=draws,
-            block_draws=32,
-            lazy_size=lazy,
-        )
-        for _ in range(2)
-    ]
-    assert plans[1].members is not None
-    plans[1].members.vector_heads = False
+    plans, replicas = _plan_pair(seed, rng, [16, 64, 256], lazy=[20, 60, 1 << 14])
     for epoch in range(3):
         for rank in range(replicas):
             for j in range(plans[0].n_chunks):

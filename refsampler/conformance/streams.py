@@ -940,9 +940,9 @@ def _turns_check(setting: Setting, labels: Any, matrices: list[IntMatrix]) -> Ch
     firsts = [m[:1] for m in matrices if m.shape[0]]
     epochs = len(firsts)
     turns = np.zeros(group.size, dtype=np.int64)
-    for first in firsts:
-        row = per_batch_counts(first, labels, setting.config.num_classes)[0]
-        turns += row[group] > setting.floors[group]
+    if firsts:
+        rows = per_batch_counts(np.vstack(firsts), labels, setting.config.num_classes)
+        turns = (rows[:, group] > setting.floors[group]).sum(axis=0)
     low, high = epochs * seats // group.size, -(-epochs * seats // group.size)
     bad = int(np.count_nonzero((turns < low) | (turns > high)))
     return exact(
