@@ -11,8 +11,9 @@
   ``BalancedBatchSampler`` unwrapped in one process but sets its epoch to the prepared loader's
   own pass count, and with several processes wraps it in ``BatchSamplerShard``.
 
-Lightning and Accelerate are not refsampler dependencies: ``pip install -e '.[recipes]'``.
-Without them these tests are skipped.
+Lightning and Accelerate are not refsampler dependencies: the ``recipes`` extra
+(``pip install -e '.[recipes]'``), which the Makefile installs, so ``make test`` runs these
+tests; an environment without them skips them.
 """
 
 from __future__ import annotations
