@@ -21,6 +21,7 @@ from .classes import ClassIndex, subset_labels
 from .errors import InvalidArgumentError, RefSamplerWarning
 from .plan import STREAM_VERSION, Plan
 from .schedules import AlphaSchedule, TargetOfEpoch, alpha_source
+from .seats import BLOCK_SLOTS
 from .targets import resolve
 
 __all__ = ["STATE_VERSION", "BalancedBatchSampler", "SamplerFactory"]
@@ -439,8 +440,10 @@ class BalancedBatchSampler(Sampler[list[int]]):
     def _reset_seat_fields(self) -> None:
         """What the `state['schedule']` entry needs, none of it made yet."""
         self._seats = self._plan.seat_schedule()
-        # The last `state['schedule']` entry made, by checkpoint slot (made once per slot).
-        self._seat_entry: tuple[int, dict[str, Any]] | None = None
+        # The last `state['schedule']` entry made, by what it holds (made once per block),
+        # and the checkpoints' encoded entries by slot (consecutive entries share most).
+        self._seat_entry: tuple[Any, bool, dict[str, Any]] | None = None
+        self._seat_items: dict[int, dict[str, Any]] = {}
         # (epoch, chunk) -> earliest schedule slot read computing it (the last two chunks).
         self._seat_reads: dict[tuple[int, int], int] = {}
         self._seat_behind = max(seat_state.BEHIND, 2 * self._plan.seat_reach())
@@ -462,13 +465,22 @@ class BalancedBatchSampler(Sampler[list[int]]):
         if lowest is None:
             return None  # nothing computed near it here: no checkpoint known to be early enough
         at = seat_state.checkpoint_slot(slot, lowest, self._seat_behind)
+        near = slot - slot % BLOCK_SLOTS
         made = self._seat_entry
-        if made is None or made[0] != at:
-            entry = seat_state.pack(seats, at, self._fingerprint)
+        # Made once per (checkpoint, block), and again when the nearest block's state comes
+        # (once the batches after it are computed).
+        if made is None or made[0] != (at, near) or (not made[1] and seats.holds(near)):
+            later = seat_state.later_slots(at, slot)
+            entry = seat_state.pack(seats, at, self._fingerprint, later, self._seat_items)
             if entry is None:
                 return None
-            made = self._seat_entry = (at, entry)
-        return dict(made[1])
+            more = entry.get("more", ())
+            complete = not later or any(item["slot"] == near for item in more)
+            made = self._seat_entry = ((at, near), complete, entry)
+        entry = dict(made[2])
+        if "more" in entry:  # a copy: a caller's edit must not reach the next state
+            entry["more"] = [dict(item) for item in entry["more"]]
+        return entry
 
     def _note_reads(self, epoch: int, chunk: int, lowest: int | None) -> None:
         """Keep the earliest schedule slot read computing (part of) a chunk."""
@@ -544,7 +556,8 @@ class BalancedBatchSampler(Sampler[list[int]]):
         # The schedule pickles without its checkpoints: keep the one a state here would carry.
         entry = self.state_dict().get("schedule")
         if entry is not None:
-            state["_seat_entry"] = (entry["slot"], entry)
+            state["_seat_entry"] = (None, False, entry)
+        state["_seat_items"] = {}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -554,10 +567,11 @@ class BalancedBatchSampler(Sampler[list[int]]):
         self.__dict__.update(state)
         if "_seat_behind" not in state:  # pickled by a release without schedule checkpoints
             self._reset_seat_fields()
+        self.__dict__.setdefault("_seat_items", {})  # pickled before entries had `more`
         # The schedule pickles without its checkpoints; give it back the one a state carries.
         made = self._seat_entry
         if made is not None:
-            seat_state.unpack(self._seats, made[1], self._fingerprint)
+            seat_state.unpack(self._seats, made[-1], self._fingerprint)
 
     def __repr__(self) -> str:
         extra = "".join(f", {name}={value}" for name, value in sorted(self._plan.options.items()))

@@ -14,6 +14,13 @@ there, whatever the epoch. (Should a batch still read an earlier slot -- a chain
 rounds longer than that -- PD2 runs from the last multiple of ``D`` instead: slower, never
 different.)
 
+That far checkpoint is a safe bound, not where the reads are: a resumed batch reads the
+schedule at its own block and at the blocks where its groups' current rounds began, a few
+blocks at most, and between them PD2 would run for nothing. So the entry also carries, under
+``more``, the states at up to :data:`MORE_CHECKPOINTS` later block starts the process holds,
+spread evenly between the far checkpoint and the resume point, the nearest always among them;
+a resumed process runs PD2 only from the checkpoint before each block it reads.
+
 It only saves time: the batches are the same with or without it (a state from an older
 release, or one edited to drop it, resumes exactly, later).
 """
@@ -28,10 +35,13 @@ from typing import Any
 from .errors import InvalidArgumentError
 from .seats import BLOCK_SLOTS, CHECKPOINT_SLOTS, SeatSchedule
 
-__all__ = ["BEHIND", "checkpoint_slot", "pack", "unpack"]
+__all__ = ["BEHIND", "MORE_CHECKPOINTS", "checkpoint_slot", "later_slots", "pack", "unpack"]
 
 #: The saved checkpoint lies at least this many slots before the slot it resumes at.
 BEHIND = 2 * BLOCK_SLOTS
+#: At most this many further checkpoints, between that one and the resume point, go with it
+#: (each is one bit per rate group: a state stays a few kilobytes at 10,000 groups).
+MORE_CHECKPOINTS = 7
 
 
 def checkpoint_slot(slot: int, lowest_read: int | None = None, behind: int = BEHIND) -> int:
@@ -66,24 +76,82 @@ def _digest(fingerprint: str, slot: int, bits: bytes) -> str:
     return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
-def pack(schedule: SeatSchedule, at: int, fingerprint: str) -> dict[str, Any] | None:
+def later_slots(at: int, slot: int) -> list[int]:
+    """The block starts after ``at`` and not after ``slot`` whose states a state resuming at
+    ``slot`` offers beside its checkpoint at ``at`` (:data:`MORE_CHECKPOINTS` at most,
+    evenly spread, the last block start always among them), ascending.
+
+    Examples
+    --------
+    >>> from refsampler.seat_state import later_slots
+    >>> later_slots(128, 400)
+    [192, 256, 320, 384]
+    >>> later_slots(0, 64 * 20)
+    [128, 320, 512, 704, 896, 1088, 1280]
+    """
+    last = slot // BLOCK_SLOTS
+    first = at // BLOCK_SLOTS + 1
+    count = last - first + 1
+    if count <= 0:
+        return []
+    step = -(-count // MORE_CHECKPOINTS)
+    return [b * BLOCK_SLOTS for b in range(last, first - 1, -step)][::-1]
+
+
+def pack(
+    schedule: SeatSchedule,
+    at: int,
+    fingerprint: str,
+    later: list[int] | None = None,
+    made: dict[int, dict[str, Any]] | None = None,
+) -> dict[str, Any] | None:
     """The ``state['schedule']`` entry holding ``schedule``'s state at slot ``at`` (see
     :func:`checkpoint_slot`), or, when it no longer holds that (the block's state was
     dropped from its recent ones), at the last multiple of
-    :data:`~refsampler.seats.CHECKPOINT_SLOTS` before it; None when it holds neither."""
-    bits = None
+    :data:`~refsampler.seats.CHECKPOINT_SLOTS` before it; None when it holds neither.
+
+    Under ``more`` it lists the states at the slots of ``later`` (:func:`later_slots`) that
+    the schedule holds, as entries of the same form. ``made`` memoises the encoded entries
+    by slot, so that consecutive states share the work (it is trimmed to the latest ones).
+    """
+    main = None
     for slot in (at, at - at % CHECKPOINT_SLOTS):
-        bits = schedule.checkpoint_bits(slot) if slot > 0 else None
-        if bits is not None:
-            at = slot
+        main = _entry(schedule, slot, fingerprint, made) if slot > 0 else None
+        if main is not None:
             break
+    if main is None:
+        return None
+    more = [
+        entry
+        for slot in later or ()
+        if slot > main["slot"]
+        and (entry := _entry(schedule, slot, fingerprint, made)) is not None
+    ]
+    if made is not None:
+        while len(made) > 4 * (MORE_CHECKPOINTS + 1):
+            made.pop(next(iter(made)))
+    return main | {"more": more} if more else main
+
+
+def _entry(
+    schedule: SeatSchedule, slot: int, fingerprint: str, made: dict[int, dict[str, Any]] | None
+) -> dict[str, Any] | None:
+    """One checkpoint's entry (memoised in ``made``), or None if ``schedule`` does not hold
+    its state."""
+    entry = None if made is None else made.get(slot)
+    if entry is not None:
+        return entry
+    bits = schedule.checkpoint_bits(slot)
     if bits is None:
         return None
-    return {
-        "slot": at,
+    entry = {
+        "slot": slot,
         "ahead": base64.b64encode(bits).decode("ascii"),
-        "digest": _digest(fingerprint, at, bits),
+        "digest": _digest(fingerprint, slot, bits),
     }
+    if made is not None:
+        made[slot] = entry
+    return entry
 
 
 def unpack(schedule: SeatSchedule | None, entry: Any, fingerprint: str) -> None:
@@ -96,11 +164,29 @@ def unpack(schedule: SeatSchedule | None, entry: Any, fingerprint: str) -> None:
         state of this schedule.
     """
     name = "state['schedule']"
-    if not isinstance(entry, dict) or set(entry) != {"slot", "ahead", "digest"}:
+    keys = {"slot", "ahead", "digest"}
+    if not isinstance(entry, dict) or not keys <= set(entry) <= keys | {"more"}:
         raise InvalidArgumentError(
-            f"`{name}` must be a dict with keys 'slot', 'ahead' and 'digest' from "
-            f"state_dict(); got {entry!r:.80}."
+            f"`{name}` must be a dict with keys 'slot', 'ahead', 'digest' and possibly "
+            f"'more' from state_dict(); got {entry!r:.80}."
         )
+    more = entry.get("more", [])
+    if not isinstance(more, list) or not all(
+        isinstance(item, dict) and set(item) == keys for item in more
+    ):
+        raise InvalidArgumentError(
+            f"`{name}['more']` must be a list of dicts with keys 'slot', 'ahead' and "
+            f"'digest' from state_dict(); got {more!r:.80}."
+        )
+    _restore(schedule, entry, fingerprint, name)
+    for i, item in enumerate(more):
+        _restore(schedule, item, fingerprint, f"{name}['more'][{i}]")
+
+
+def _restore(
+    schedule: SeatSchedule | None, entry: dict[str, Any], fingerprint: str, name: str
+) -> None:
+    """Check one checkpoint's entry (called ``name`` in messages) and restore it."""
     slot, ahead, digest = entry["slot"], entry["ahead"], entry["digest"]
     if schedule is None:
         raise InvalidArgumentError(

@@ -334,6 +334,10 @@ class SeatSchedule:
         if lowest is None or slot < lowest:
             self._lowest = slot
 
+    def holds(self, slot: int) -> bool:
+        """Whether :meth:`checkpoint_bits` has the state before ``slot`` (O(1))."""
+        return self.sequential and (slot in self._checkpoints or slot in self._recent)
+
     def checkpoint_bits(self, slot: int) -> bytes | None:
         """The PD2 state before ``slot`` (a multiple of :data:`BLOCK_SLOTS`) as packed bits,
         one per active group: the parity of its extra seats ``E_g``; None unless this
@@ -371,9 +375,8 @@ class SeatSchedule:
         parity = np.unpackbits(np.frombuffer(bits, dtype=np.uint8)).astype(np.int64)
         if parity[n:].any():
             raise ValueError("padding bits are set")
-        floors = self._floors(slot)
+        floors, exact = self._floors(slot)
         ahead = (parity[:n] ^ floors) & 1  # E_g has the parity given, and is floor or floor + 1
-        exact = np.asarray(self.num.astype(object) * slot % self.den == 0, dtype=bool)
         extra = floors + ahead
         if (ahead[exact] != 0).any() or int(extra.sum()) != slot * self.extra:
             raise ValueError(f"not a state of this schedule at slot {slot}")
@@ -383,10 +386,19 @@ class SeatSchedule:
         if held is not extra and not np.array_equal(held, extra):
             raise ValueError(f"not the state this schedule computed at slot {slot}")
 
-    def _floors(self, slot: int) -> IntVector:
-        """``floor(slot * num / D)`` of the active groups, exactly (Python integers: the
-        products can pass 64 bits)."""
-        return np.asarray(self.num.astype(object) * slot // self.den, dtype=np.int64)
+    def _floors(self, slot: int) -> tuple[IntVector, npt.NDArray[np.bool_]]:
+        """``floor(slot * num / D)`` of the active groups, exactly, and where it is exact (no
+        remainder). In 64-bit integers when every product fits, else in Python integers
+        (a hundred times slower, and a restore of thousands of groups is on a resume's path)."""
+        product = (
+            self.num * slot
+            if slot * int(self.num.max(initial=0)) < 1 << 63
+            else self.num.astype(object) * slot
+        )
+        return (
+            np.asarray(product // self.den, dtype=np.int64),
+            np.asarray(product % self.den == 0, dtype=bool),
+        )
 
     # -- PD2 -------------------------------------------------------------------------------
 

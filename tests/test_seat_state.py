@@ -5,15 +5,18 @@ period is out of reach, without changing a single batch."""
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from refsampler import BalancedBatchSampler, InvalidArgumentError
-from refsampler.seat_state import BEHIND, checkpoint_slot, pack
+from refsampler.seat_state import BEHIND, MORE_CHECKPOINTS, checkpoint_slot, later_slots, pack
 from refsampler.seats import BLOCK_SLOTS, CHECKPOINT_SLOTS, SeatSchedule
 from tests._spies import pd2_slots
 
@@ -61,10 +64,10 @@ def test_deep_resume_runs_pd2_from_the_saved_checkpoint_and_continues_exactly(
     num_replicas: int, rank: int
 ) -> None:
     """Resumed at epoch 70 (about 4,700 global slots in), a fresh sampler runs PD2 only from
-    the state's checkpoint (the block start BEHIND slots or a little more back), fewer than
-    BEHIND + 2 * BLOCK_SLOTS slots to its first batch, and its batches are the uninterrupted
-    run's; the same state without its checkpoint gives the same batches, after running PD2
-    from slot 0."""
+    a checkpoint the state carries (the block start BEHIND slots or a little more back, or
+    one of the later ones under ``more``), for the block it reads (at most two blocks) to
+    its first batch, and its batches are the uninterrupted run's; the same state without its
+    checkpoint gives the same batches, after running PD2 from slot 0."""
     epoch, position = 70, 10
     runner = make(num_replicas=num_replicas, rank=rank)
     state = state_at(runner, epoch, position)
@@ -76,8 +79,8 @@ def test_deep_resume_runs_pd2_from_the_saved_checkpoint_and_continues_exactly(
     resumed.load_state_dict(state)
     rest = iter(resumed)
     got = [next(rest)]
-    assert min(start for start, _ in ran) == state["schedule"]["slot"]
-    assert 0 < sum(slots for _, slots in ran) < BEHIND + 2 * BLOCK_SLOTS
+    assert min(start for start, _ in ran) in carried(state["schedule"])
+    assert 0 < sum(slots for _, slots in ran) <= 2 * BLOCK_SLOTS
     assert got + list(rest) == expected
     bare = make(num_replicas=num_replicas, rank=rank)
     ran_bare = spy_on_pd2(bare)
@@ -85,6 +88,61 @@ def test_deep_resume_runs_pd2_from_the_saved_checkpoint_and_continues_exactly(
     assert list(bare) == expected
     assert min(start for start, _ in ran_bare) == 0
     assert sum(slots for _, slots in ran_bare) > slot - BLOCK_SLOTS
+
+
+def carried(entry: dict[str, Any]) -> set[int]:
+    """The slots of the checkpoints a ``state['schedule']`` entry carries."""
+    return {entry["slot"], *(item["slot"] for item in entry.get("more", []))}
+
+
+def test_a_state_without_later_checkpoints_resumes_from_its_far_one() -> None:
+    """A state whose entry has no ``more`` (as states saved before those existed) resumes
+    exactly, running PD2 from its one checkpoint."""
+    runner = make()
+    state = state_at(runner, 70, 10)
+    assert state["schedule"]["more"]
+    expected = epochs_of_rest(runner, state)
+    state["schedule"] = {key: state["schedule"][key] for key in ("slot", "ahead", "digest")}
+    resumed = make()
+    ran = spy_on_pd2(resumed)
+    resumed.load_state_dict(state)
+    assert list(resumed) == expected
+    assert min(start for start, _ in ran) == state["schedule"]["slot"]
+
+
+@given(at=st.integers(0, 1 << 14), gap=st.integers(0, 1 << 14))
+def test_later_slots_spread_evenly_up_to_the_last_block(at: int, gap: int) -> None:
+    """At most MORE_CHECKPOINTS block starts in (at, slot], ascending, the last block start
+    of that range among them, and no two more than ceil(n / MORE_CHECKPOINTS) blocks apart
+    (n the block starts in the range), nor the first that far from ``at``'s block."""
+    slot = at + gap
+    got = later_slots(at, slot)
+    blocks = [b * BLOCK_SLOTS for b in range(at // BLOCK_SLOTS + 1, slot // BLOCK_SLOTS + 1)]
+    assert len(got) <= MORE_CHECKPOINTS and got == sorted(set(got)) and set(got) <= set(blocks)
+    if not blocks:
+        assert got == []
+        return
+    assert got[-1] == blocks[-1]
+    step = -(-len(blocks) // MORE_CHECKPOINTS) * BLOCK_SLOTS
+    edges = [at - at % BLOCK_SLOTS, *got]
+    assert all(b - a <= step for a, b in itertools.pairwise(edges))
+
+
+def test_the_entry_stays_small() -> None:
+    """However far back the checkpoint lies, the entry holds at most 1 + MORE_CHECKPOINTS
+    states of one bit per group: those of :func:`later_slots` the sampler holds, the
+    nearest block start among them."""
+    runner = make()
+    runner._seat_behind = 40 * BLOCK_SLOTS  # as a group of very long rounds would
+    state = state_at(runner, 70, 10)
+    entry = state["schedule"]
+    slot = 70 * runner.n_batches + 10
+    schedule = runner.plan.seat_schedule()
+    assert schedule is not None
+    held = [s for s in later_slots(entry["slot"], slot) if schedule.holds(s)]
+    assert [item["slot"] for item in entry["more"]] == held
+    assert 0 < len(held) <= MORE_CHECKPOINTS and held[-1] == slot // BLOCK_SLOTS * BLOCK_SLOTS
+    assert all(len(item["ahead"]) == len(entry["ahead"]) for item in entry["more"])
 
 
 def epochs_of_rest(sampler: BalancedBatchSampler, state: dict[str, Any]) -> list[list[int]]:
@@ -142,8 +200,15 @@ def test_no_entry_when_none_is_needed() -> None:
         (lambda entry: entry | {"ahead": "AAAA" + entry["ahead"][4:]}, "digest"),
         (lambda entry: entry | {"ahead": "not base64!"}, "not base64"),
         (lambda entry: entry | {"slot": "1024"}, "an int 'slot'"),
-        (lambda entry: {"slot": entry["slot"]}, "keys 'slot', 'ahead' and 'digest'"),
+        (lambda entry: {"slot": entry["slot"]}, "keys 'slot', 'ahead', 'digest'"),
         (lambda entry: [entry], "must be a dict"),
+        (lambda entry: entry | {"extra": 1}, "possibly 'more'"),
+        (lambda entry: entry | {"more": entry}, r"\['more'\]` must be a list"),
+        (lambda entry: entry | {"more": [{"slot": 1}]}, r"\['more'\]` must be a list"),
+        (
+            lambda entry: entry | {"more": [m | {"slot": m["slot"] + 1} for m in entry["more"]]},
+            r"\['more'\]\[0\]` does not match its digest",
+        ),
     ],
 )
 def test_an_edited_entry_is_refused(edit: Any, message: str) -> None:
@@ -190,8 +255,8 @@ def test_stateful_dataloader_carries_the_checkpoint_and_resumes_exactly() -> Non
     rest = iter(second)
     got = [next(rest)[0].tolist()]
     entry = next(v for v in _values(state) if isinstance(v, dict) and "ahead" in v)
-    assert min(start for start, _ in ran) == entry["slot"]
-    assert 0 < sum(slots for _, slots in ran) < BEHIND + 2 * BLOCK_SLOTS
+    assert min(start for start, _ in ran) in carried(entry)
+    assert 0 < sum(slots for _, slots in ran) <= 2 * BLOCK_SLOTS
     got += [batch[0].tolist() for batch in rest]
     assert got == expected
 
@@ -210,7 +275,10 @@ def _values(tree: Any) -> Any:
 def test_long_rounds_of_a_large_group_move_the_checkpoint_back() -> None:
     """3,000 classes of equal rate form one group at 1.5 seats a batch, whose rounds span
     2,000 batches: computing a batch reads the schedule where its round began, so the
-    checkpoint lies two rounds back, and a resumed sampler still runs PD2 only from it."""
+    checkpoint lies two rounds back, and a resumed sampler runs PD2 only from checkpoints
+    the state carries. A run that reached the batch batch by batch holds the later block
+    states, and with them under ``more`` the resumed sampler runs PD2 for fewer than a
+    quarter of the slots between the far checkpoint and the batch."""
     many = 3000
     sizes = [1] * many + SIZES[:5]
     labels = np.repeat(np.arange(len(sizes)), sizes)
@@ -232,7 +300,25 @@ def test_long_rounds_of_a_large_group_move_the_checkpoint_back() -> None:
         ran = spy_on_pd2(resumed)
         resumed.load_state_dict(state)
         assert next(iter(resumed)) == expected[0].tolist()
-        assert min(start for start, _ in ran) == state["schedule"]["slot"]
+        assert min(start for start, _ in ran) in carried(state["schedule"])
+    walker = large()
+    for epoch in range(27):
+        walker.set_epoch(epoch)
+        for _ in walker:
+            pass
+    walker.set_epoch(27)
+    iterator = iter(walker)
+    for _ in range(122):
+        next(iterator)
+    state = json.loads(json.dumps(iterator.state_dict()))
+    slot, entry = 27 * walker.n_batches + 122, state["schedule"]
+    assert entry["slot"] <= slot - 2 * 2000 and len(entry["more"]) == MORE_CHECKPOINTS
+    resumed = large()
+    ran = spy_on_pd2(resumed)
+    resumed.load_state_dict(state)
+    assert next(iter(resumed)) == next(iterator)
+    assert min(start for start, _ in ran) in carried(entry)
+    assert sum(slots for _, slots in ran) < (slot - entry["slot"]) / 4
 
 
 def _first_row(sampler: BalancedBatchSampler, position: int) -> tuple[int, int, int]:
@@ -252,7 +338,7 @@ def test_a_pickled_sampler_keeps_the_checkpoint() -> None:
     expected = list(runner)
     ran = spy_on_pd2(copy)
     assert list(copy) == expected
-    assert min(start for start, _ in ran) == state["schedule"]["slot"]
+    assert min(start for start, _ in ran) in carried(state["schedule"])
 
 
 def test_an_alpha_schedule_carries_no_checkpoint() -> None:
@@ -276,7 +362,7 @@ def test_a_forged_entry_that_contradicts_a_held_checkpoint_is_refused() -> None:
     bits = bytearray(base64.b64decode(entry["ahead"]))
     schedule = runner.plan.seat_schedule()
     assert schedule is not None
-    floors = schedule._floors(entry["slot"])
+    floors, _ = schedule._floors(entry["slot"])
     parity = np.unpackbits(np.frombuffer(bytes(bits), dtype=np.uint8))[: floors.size]
     ahead = (parity.astype(np.int64) ^ floors) & 1
     up, down = int(np.flatnonzero(ahead == 0)[0]), int(np.flatnonzero(ahead == 1)[0])
@@ -306,14 +392,14 @@ def test_a_sampler_pickled_without_checkpoint_fields_still_loads() -> None:
 
 
 def _resumes_from_its_checkpoint(make_one: Any, state: dict[str, Any], batches: int = 1) -> None:
-    """A fresh sampler restored from ``state`` runs PD2 only from the state's checkpoint."""
+    """A fresh sampler restored from ``state`` runs PD2 only from the state's checkpoints."""
     fresh = make_one()
     ran = spy_on_pd2(fresh)
     fresh.load_state_dict(state)
     iterator = iter(fresh)
     for _ in range(batches):
         next(iterator)
-    assert min(start for start, _ in ran) == state["schedule"]["slot"]
+    assert min(start for start, _ in ran) in carried(state["schedule"])
 
 
 def test_a_group_of_integral_rate_reads_no_pd2_slot() -> None:
@@ -381,4 +467,4 @@ def test_a_sampler_pickled_mid_pass_keeps_a_checkpoint_without_a_state_dict_call
     entry = runner.state_dict()["schedule"]
     ran = spy_on_pd2(copy)
     assert next(iter(copy)) == next(iterator)
-    assert min(start for start, _ in ran) == entry["slot"]
+    assert min(start for start, _ in ran) in carried(entry)

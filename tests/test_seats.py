@@ -309,3 +309,23 @@ def test_simple_rates_stay_exact_beside_rates_that_must_be_rounded() -> None:
     cumulative = np.cumsum(schedule.slots(0, 600), axis=0)
     assert np.array_equal(cumulative[2::3, 0], np.arange(1, 201))
     assert np.array_equal(cumulative[3::4, 1], np.arange(1, 151))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    sigma=st.lists(st.integers(1, 1 << 20), min_size=3, max_size=6),
+    den_bits=st.integers(21, RATE_BITS),
+    slot=st.one_of(st.integers(0, 1 << 12), st.integers(0, 1 << 62)),
+)
+def test_floors_are_exact_in_either_arithmetic(sigma: list[int], den_bits: int, slot: int) -> None:
+    """``_floors`` (what a restored checkpoint is checked against) equals the exact
+    ``floor(slot * num / D)`` and its remainder test, whether the products fit in 64 bits
+    (numpy's integers) or not (Python's)."""
+    den = (1 << den_bits) - 1
+    rho = [Fraction(s, den) for s in sigma]
+    rho.append(math.ceil(sum(rho)) - sum(rho, Fraction(0)))
+    schedule = SeatSchedule(rho, (1,))
+    floors, exact = schedule._floors(slot)
+    expected = [slot * int(n) // schedule.den for n in schedule.num]
+    assert floors.tolist() == expected
+    assert exact.tolist() == [slot * int(n) % schedule.den == 0 for n in schedule.num]
