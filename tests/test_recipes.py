@@ -1,11 +1,11 @@
 """The recipes of docs/how-to/ddp-and-lightning.md, run as a user runs them (CPU, one process).
 
-* PyTorch Lightning: with the page's two ``set_epoch`` calls, the batches of epoch ``e`` of
-  ``trainer.fit`` are exactly ``sampler.plan.batches(e, 0)``, in a fresh run and in a run
-  resumed from a checkpoint saved at the end of an epoch, and, with the page's sampler state
-  in the checkpoint, from the middle of one. Other tests pin what a user gets
-  without the calls (or with ``self.current_epoch`` in ``train_dataloader``), which is why the
-  recipe is what it is.
+* PyTorch Lightning: with the page's ``set_epoch`` call in ``train_dataloader``, the batches of
+  epoch ``e`` of ``trainer.fit`` are exactly ``sampler.plan.batches(e, 0)``, with and without
+  loader workers, in a fresh run and in a run resumed from a checkpoint saved at the end of an
+  epoch, and, with the page's ``StatefulDataLoader``, from the middle of one. Other tests pin
+  what a user gets without the call (or with ``self.current_epoch``), which is why the recipe
+  is what it is.
 * Hugging Face Accelerate: the recommended set-up (explicit ``num_replicas`` / ``rank``, loader
   not prepared) yields exactly the sampler's batches; ``accelerator.prepare(loader)`` leaves a
   ``BalancedBatchSampler`` unwrapped in one process but sets its epoch to the prepared loader's
@@ -18,6 +18,7 @@ tests; an environment without them skips them.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,16 +66,17 @@ def _plan_epochs(epochs: range) -> dict[int, Batches]:
 
 # -- PyTorch Lightning ------------------------------------------------------------------------
 
-#: How the LightningModule calls ``set_epoch``.
-#: "recipe": the page's recipe (Lightning's epoch counter in ``train_dataloader``,
-#:   ``self.current_epoch`` in ``on_train_epoch_start``);
-#: "current_epoch": ``self.current_epoch`` in both places;
+#: How the LightningModule calls ``set_epoch`` (in ``train_dataloader`` only: every pass that
+#: ends moves the sampler on to the next epoch by itself, and Lightning makes one an epoch).
+#: "recipe": the page's first recipe (Lightning's epoch counter);
+#: "current_epoch": ``self.current_epoch`` instead;
 #: "none": no call at all;
-#: "mid_epoch": the recipe plus the page's sampler state in the checkpoint (mid-epoch resume).
-MODES = ("recipe", "current_epoch", "none", "mid_epoch")
+#: "stateful": the page's mid-epoch recipe, the first one with torchdata's
+#:   ``StatefulDataLoader``, whose state Lightning keeps in its checkpoints.
+MODES = ("recipe", "current_epoch", "none", "stateful")
 
 
-def _lightning_module(mode: str) -> Any:
+def _lightning_module(mode: str, workers: int = 0) -> Any:
     """A LightningModule that builds the sampler as the page does and records every batch."""
     pl = pytest.importorskip("pytorch_lightning", reason=LIGHTNING_SKIP)
     assert mode in MODES
@@ -86,29 +88,21 @@ def _lightning_module(mode: str) -> Any:
             self.train_set = IdentityDataset(LABELS)  # item i is i
             self.seen: dict[int, Batches] = {}  # epoch -> the batches training_step got
             self.set_epochs: list[int] = []  # every set_epoch call, from anywhere
-            self.sampler_state: dict[str, Any] | None = None  # from the checkpoint
 
         def train_dataloader(self) -> DataLoader[int]:
             self.sampler = _SpySampler(self.set_epochs)
-            if mode == "mid_epoch" and self.sampler_state is not None:
-                self.sampler.load_state_dict(self.sampler_state)
-            if mode in ("recipe", "mid_epoch"):
+            if mode in ("recipe", "stateful"):
                 self.sampler.set_epoch(self.trainer.fit_loop.epoch_progress.current.processed)
             elif mode == "current_epoch":
                 self.sampler.set_epoch(self.current_epoch)
-            return DataLoader(self.train_set, batch_sampler=self.sampler)
+            if mode == "stateful":
+                from torchdata.stateful_dataloader import StatefulDataLoader
 
-        def on_train_epoch_start(self) -> None:
-            if mode != "none":
-                self.sampler.set_epoch(self.current_epoch)
-
-        def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-            if mode == "mid_epoch":
-                checkpoint["sampler"] = self.sampler.state_dict()
-
-        def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-            if mode == "mid_epoch":
-                self.sampler_state = checkpoint["sampler"]
+                loader: DataLoader[int] = StatefulDataLoader(
+                    self.train_set, batch_sampler=self.sampler, num_workers=workers
+                )
+                return loader
+            return DataLoader(self.train_set, batch_sampler=self.sampler, num_workers=workers)
 
         def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
             self.seen.setdefault(self.current_epoch, []).append(batch.tolist())
@@ -148,8 +142,8 @@ def _trainer(root: Path, max_epochs: int, **kwargs: Any) -> Any:
     )
 
 
-def _fit(mode: str, root: Path, *, reload: bool = False) -> Any:
-    model = _lightning_module(mode)
+def _fit(mode: str, root: Path, *, reload: bool = False, workers: int = 0) -> Any:
+    model = _lightning_module(mode, workers)
     extra = {"reload_dataloaders_every_n_epochs": 1} if reload else {}
     _trainer(root, EPOCHS, **extra).fit(model)
     return model
@@ -180,13 +174,17 @@ def _resume(mode: str, checkpoint: Path, root: Path) -> Any:
     return model
 
 
-def test_lightning_recipe_gives_every_epoch_its_batches(tmp_path: Path) -> None:
-    """Epoch e of trainer.fit trains on exactly plan.batches(e, 0): no replay, no skip."""
-    model = _fit("recipe", tmp_path)
+@pytest.mark.parametrize("workers", [0, 2])
+def test_lightning_recipe_gives_every_epoch_its_batches(workers: int, tmp_path: Path) -> None:
+    """Epoch e of trainer.fit trains on exactly plan.batches(e, 0): no replay, no skip, with
+    or without worker processes (which start reading the sampler before any epoch hook)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RefSamplerWarning)
+        model = _fit("recipe", tmp_path, workers=workers)
     assert model.seen == _plan_epochs(range(EPOCHS))
-    # The module's calls only: two at epoch 0 (train_dataloader, on_train_epoch_start), then one
-    # per epoch. Lightning itself never calls set_epoch on a custom batch sampler.
-    assert model.set_epochs == [0, 0, 1, 2]
+    # The module's one call; Lightning itself never calls set_epoch on a custom batch sampler,
+    # and every later epoch is the pass after a completed one.
+    assert model.set_epochs == [0]
 
 
 @pytest.mark.parametrize("source", ["callback", "save_checkpoint"])
@@ -199,23 +197,26 @@ def test_lightning_recipe_resumes_at_the_next_epoch(
 
 
 @pytest.mark.filterwarnings("ignore:You're resuming from a checkpoint that ended before")
-@pytest.mark.parametrize("step", [1, 2, 4, 5])
+@pytest.mark.parametrize(("step", "workers"), [(1, 0), (2, 0), (4, 0), (5, 0), (2, 2), (5, 2)])
 def test_lightning_mid_epoch_checkpoint_resumes_at_the_next_batch(
-    step: int, tmp_path: Path
+    step: int, workers: int, tmp_path: Path
 ) -> None:
-    """The page's mid-epoch recipe: the sampler's state saved in on_save_checkpoint, loaded in
-    train_dataloader before the recipe's set_epoch. A checkpoint written after global step
-    ``step`` (inside epoch 0 or 1) resumes at the next batch: the fit before it and the
-    resumed fit together train on exactly the planned batches of every epoch, each once."""
+    """The page's mid-epoch recipe: a StatefulDataLoader, whose state (the sampler's, as of
+    the batches training has consumed, not those the workers fetched ahead) Lightning writes
+    into its checkpoints and restores. A checkpoint written after global step ``step``
+    (inside epoch 0 or 1) resumes at the next batch: the fit before it and the resumed fit
+    together train on exactly the planned batches of every epoch, each once."""
     pl = pytest.importorskip("pytorch_lightning", reason=LIGHTNING_SKIP)
     callback = pl.callbacks.ModelCheckpoint(
         dirpath=tmp_path, filename="{step}", every_n_train_steps=step, save_top_k=-1
     )
-    first = _lightning_module("mid_epoch")
-    _trainer(tmp_path, EPOCHS, callbacks=[callback], enable_checkpointing=True).fit(first)
+    first = _lightning_module("stateful", workers)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RefSamplerWarning)
+        _trainer(tmp_path, EPOCHS, callbacks=[callback], enable_checkpointing=True).fit(first)
     planned = _plan_epochs(range(EPOCHS))
     assert first.seen == planned
-    resumed = _lightning_module("mid_epoch")
+    resumed = _lightning_module("stateful", workers)
     _trainer(tmp_path / "resumed", EPOCHS).fit(resumed, ckpt_path=tmp_path / f"step={step}.ckpt")
     flat = [(e, b) for e in range(EPOCHS) for b in planned[e]]
     got = [(e, b) for e in sorted(resumed.seen) for b in resumed.seen[e]]
@@ -228,16 +229,13 @@ def test_lightning_current_epoch_in_train_dataloader_replays_after_resume(
     """Why the recipe reads Lightning's epoch counter in train_dataloader.
 
     Resuming from a ModelCheckpoint file saved at the end of epoch 1, ``self.current_epoch``
-    is still 1 when train_dataloader runs, and Lightning creates the first epoch's iterator
-    before on_train_epoch_start: epoch 2 trains on epoch 1's batches again, and the sampler
-    warns that the pass being read is no longer the one its state describes.
+    is still 1 when train_dataloader runs: epoch 2 trains on epoch 1's batches again.
     """
-    with pytest.warns(RefSamplerWarning, match="a pass of epoch 1 is still being read"):
-        model = _resume("current_epoch", end_of_epoch_checkpoints["callback"], tmp_path)
+    model = _resume("current_epoch", end_of_epoch_checkpoints["callback"], tmp_path)
     planned = _plan_epochs(range(3))
     assert model.seen == {2: planned[1]}
     assert planned[1] != planned[2]
-    assert model.set_epochs == [1, 2]  # the call at epoch start comes too late
+    assert model.set_epochs == [1]
     # A checkpoint written after fit returned has current_epoch 2 already, so it hides this.
     model = _resume("current_epoch", end_of_epoch_checkpoints["save_checkpoint"], tmp_path)
     assert model.seen == {2: planned[2]}
