@@ -58,8 +58,9 @@ class BalancedBatchSampler(Sampler[list[int]]):
         Batches per epoch (per rank). Defaults to ``ceil(N / (B * num_replicas))``.
     seed : int, optional
         Seed of every stream. ``None`` draws one from torch's global generator, so
-        ``torch.manual_seed`` is respected; with ``num_replicas > 1`` it defaults to 0, since
-        every rank must use the same seed (as with ``DistributedSampler``).
+        ``torch.manual_seed`` is respected; with ``num_replicas > 1``, or in an initialised
+        ``torch.distributed`` process group of any size, it defaults to 0, since every rank
+        must use the same seed (as with ``DistributedSampler``).
     num_replicas, rank : int, optional
         Data-parallel sharding. Default from ``torch.distributed`` when it is initialised,
         else 1 and 0; without a process group, ``num_replicas`` > 1 needs ``rank`` too (as
@@ -205,7 +206,9 @@ class BalancedBatchSampler(Sampler[list[int]]):
         n_batches = _validate.n_batches_or_default(n_batches, index.size, batch_size, num_replicas)
         self._positions = _validate.epoch_positions(batch_size, n_batches, num_replicas)
         if seed is None:
-            seed = 0 if num_replicas > 1 else _seed_from_torch()
+            # Under torch.distributed (any world size, as DistributedSampler) every process
+            # must agree, and a restarted job must rebuild the same sampler to resume it.
+            seed = 0 if num_replicas > 1 or _in_process_group() else _seed_from_torch()
         seed = _validate.seed(seed)
         counts = index.counts
         schedule = alpha if isinstance(alpha, AlphaSchedule) else None
@@ -524,10 +527,19 @@ class BalancedBatchSampler(Sampler[list[int]]):
             ]
             if not diffs:
                 diffs = ["its fingerprint (the state was edited)"]
+            hint = ""
+            if theirs.get("num_replicas", mine["num_replicas"]) != mine["num_replicas"]:
+                # An elastic restart: the position does not carry over, the epoch can.
+                hint = (
+                    " A position does not carry over to another number of replicas; to go on "
+                    "with this one, start the state's epoch afresh with set_epoch("
+                    f"{_short(state['epoch'])})."
+                )
             raise InvalidArgumentError(
                 "`state` comes from another sampler configuration; differs in "
                 + "; ".join(diffs)
                 + "."
+                + hint
             )
         epoch = _validate.epoch(
             _plain(state["epoch"]), name="state['epoch']", positions=self._positions
@@ -814,8 +826,13 @@ def _outside_package(*, loaders: bool = False) -> int:
     return level
 
 
+def _in_process_group() -> bool:
+    """Whether torch.distributed has an initialised (default) process group."""
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
 def _replicas(num_replicas: int | None, rank: int | None) -> tuple[int, int]:
-    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+    distributed = _in_process_group()
     if num_replicas is None and not distributed:
         world = os.environ.get("WORLD_SIZE", "1")
         if world.isdigit() and int(world) > 1:

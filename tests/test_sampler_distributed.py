@@ -192,6 +192,28 @@ def test_single_process_seed_comes_from_torch() -> None:
     assert first.num_replicas == 1 and first.rank == 0
 
 
+@pytest.mark.distributed
+def test_a_one_process_group_defaults_the_seed_to_zero() -> None:
+    """``torchrun --nproc_per_node=1`` (a gloo group of one process, in this process): the
+    seed defaults to 0 as with more ranks, so a restarted job rebuilds the same sampler and
+    its saved state resumes; without the group the seed is drawn as before."""
+    from tests._distributed_worker import _free_port
+
+    torch.manual_seed(11)
+    torch.distributed.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{_free_port()}", rank=0, world_size=1
+    )
+    try:
+        grouped = BalancedBatchSampler([0, 1] * 8, 4)
+        again = BalancedBatchSampler([0, 1] * 8, 4)
+    finally:
+        torch.distributed.destroy_process_group()
+    assert (grouped.seed, grouped.num_replicas, grouped.rank) == (0, 1, 0)
+    again.load_state_dict(grouped.state_dict())
+    torch.manual_seed(11)
+    assert BalancedBatchSampler([0, 1] * 8, 4).seed != 0
+
+
 def test_replica_defaults_without_a_process_group() -> None:
     """Without an initialised process group, num_replicas is 1 and rank is 0."""
     assert not torch.distributed.is_initialized()

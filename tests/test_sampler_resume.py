@@ -362,6 +362,18 @@ def test_state_from_another_configuration_is_refused(overrides: dict[str, Any], 
         other.load_state_dict(state)
 
 
+def test_another_number_of_replicas_says_how_to_go_on() -> None:
+    """An elastic restart (2 ranks saved, 3 loaded) is refused with the way forward: the
+    epoch carries over through set_epoch, the position does not."""
+    runner = make(num_replicas=2, rank=0)
+    runner.set_epoch(4)
+    iterator = iter(runner)
+    next(iterator)
+    state = iterator.state_dict()
+    with pytest.raises(InvalidArgumentError, match=re.escape("afresh with set_epoch(4).")):
+        make(num_replicas=3, rank=2).load_state_dict(state)
+
+
 def test_several_differences_are_all_named() -> None:
     """Every differing field is listed, in configuration order."""
     state = make().state_dict()
