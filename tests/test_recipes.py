@@ -187,6 +187,15 @@ def test_lightning_recipe_gives_every_epoch_its_batches(workers: int, tmp_path: 
     assert model.set_epochs == [0]
 
 
+def test_lightning_recipe_with_epochs_cut_short(tmp_path: Path) -> None:
+    """``limit_train_batches`` ends every pass early; the next epoch still gets its own
+    batches (an abandoned pass moves the sampler on, as a completed one does)."""
+    model = _lightning_module("recipe")
+    _trainer(tmp_path, EPOCHS, limit_train_batches=2).fit(model)
+    planned = _plan_epochs(range(EPOCHS))
+    assert model.seen == {e: planned[e][:2] for e in range(EPOCHS)}
+
+
 @pytest.mark.parametrize("source", ["callback", "save_checkpoint"])
 def test_lightning_recipe_resumes_at_the_next_epoch(
     source: str, end_of_epoch_checkpoints: dict[str, Path], tmp_path: Path
