@@ -491,6 +491,7 @@ def _check_one(
     if main.batches is None:  # a call that neither declined nor failed returned batches
         raise TypeError("a successful call without batches")
     batches, sizes, problem = checks.as_batch_array(main.batches, config.batch_size)
+    problem += streams.index_sampler_hint(adapter, problem)
     shape = checks.shape_check(setting, sizes, setting.n_batches, problem)
     if batches is None or shape.verdict == "fail":
         run.status, run.reason = "failed", f"batch_shape: {shape.detail}"

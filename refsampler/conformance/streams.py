@@ -102,20 +102,24 @@ import functools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+from .. import _validate
 from .. import kinds as _kinds
+from ..errors import InvalidArgumentError
 from . import appearances, calls, counts, cycles, stats
 from . import fresh as _fresh
 from . import iid as iid_checks
 from .checks import batch_positions, exact, pending
+from .constants import MIN_EPOCHS
 
 # One chance bound for every exact check a correct sampler can fail by chance (the repeat
 # checks here, cycles_reshuffled there): verify reserves it per check.
 from .cycles import REPEAT_BOUND
+from .positions import NESTED, SINGLE_VALUE
 from .results import CheckResult
 from .sample import EPS, Sample, Setting, per_batch_counts
 
@@ -126,12 +130,15 @@ __all__ = [
     "REPEAT_BOUND",
     "RESUME_BATCHES",
     "SamplerAdapter",
+    "SamplerOptions",
     "StreamPlan",
     "detect",
     "epoch_batches",
+    "index_sampler_hint",
     "pair_repeat_bound",
     "plain_loop_note",
     "plan_streams",
+    "sampler_options",
     "stream_checks",
     "validate_streams",
 ]
@@ -201,6 +208,10 @@ class SamplerAdapter:
     spec : str, optional
         ``MODULE:NAME`` that ``make_sampler`` was imported from (the command line's); without
         it a fresh interpreter imports ``make_sampler`` by its module and qualified name.
+    index_sampler_option : str
+        How messages name the switch that sets ``index_sampler``, when a batch suggests it is
+        set wrongly (:func:`index_sampler_hint`): ``refsampler verify`` sets
+        ``"--index-sampler"``, the pytest plugin ``"--refsampler-index-sampler"``.
     """
 
     def __init__(
@@ -208,10 +219,12 @@ class SamplerAdapter:
         make_sampler: Callable[..., Any],
         index_sampler: bool = False,
         spec: str | None = None,
+        index_sampler_option: str = "SamplerAdapter(make_sampler, index_sampler=True)",
     ) -> None:
         self.make_sampler = make_sampler
         self.index_sampler = index_sampler
         self.spec = spec
+        self.index_sampler_option = index_sampler_option
         self.refuses_foreign = bool(getattr(make_sampler, "refuses_foreign_states", False))
         self.__qualname__ = str(getattr(make_sampler, "__qualname__", repr(make_sampler)))
         self.__signature__ = _signature(make_sampler)
@@ -502,7 +515,8 @@ class _Run:
         refused = [(k, problem) for k, (_, problem) in enumerate(read) if problem]
         if refused:
             k, problem = refused[0]
-            self.refused.append(f"batch {k} of {what}{who} {problem}")
+            hint = index_sampler_hint(self.adapter, problem)
+            self.refused.append(f"batch {k} of {what}{who} {problem}{hint}")
         given = getattr(sampler, "_conformance_labels", None)
         if given is not None and not np.array_equal(given, self.labels):
             self.inputs.append("labels modified by the sampler")
@@ -1414,13 +1428,164 @@ def _fresh_process_note(adapter: SamplerAdapter) -> str:
 
 
 def validate_streams(epochs: Any, world_sizes: Any) -> tuple[int, tuple[int, ...]]:
-    """Check ``epochs`` (>= 2) and ``world_sizes`` (positive ints); return them."""
-    from .. import _validate
+    """Check ``epochs`` (an int >= :data:`~refsampler.conformance.constants.MIN_EPOCHS`) and
+    ``world_sizes`` (positive ints); return them, the world sizes without repeats.
 
-    e = _validate.positive_int("epochs", epochs)
-    if e < 2:
-        raise _validate.fail("epochs", "must be at least 2", epochs)
+    Parameters
+    ----------
+    epochs : int
+        Passes of the epoch checks.
+    world_sizes : iterable of int
+        World sizes of the rank checks.
+
+    Returns
+    -------
+    tuple
+        ``(epochs, world_sizes)``.
+
+    Raises
+    ------
+    InvalidArgumentError
+        If ``epochs`` is not an int of at least 2, or ``world_sizes`` is empty or holds
+        anything but positive ints.
+    """
+    e = _epochs("epochs", epochs)
     sizes = tuple(world_sizes)
     if not sizes or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in sizes):
         raise _validate.fail("world_sizes", "must be positive integers", world_sizes)
     return e, tuple(dict.fromkeys(sizes))
+
+
+def _epochs(name: str, value: Any) -> int:
+    """``value`` as the number of epochs of the epoch checks; one message for every bad value."""
+    if not _validate.is_int(value) or int(value) < MIN_EPOCHS:
+        raise _validate.fail(name, f"must be an int >= {MIN_EPOCHS}", value)
+    return int(value)
+
+
+class SamplerOptions(NamedTuple):
+    """The sampler-API options of a command line, checked (see :func:`sampler_options`).
+
+    Attributes
+    ----------
+    index_sampler : bool
+        The sampler yields single positions (batched by ``BatchSampler``).
+    epochs : int or None
+        Passes of the epoch checks (None: the level's default, :data:`EPOCHS`).
+    world_sizes : tuple of int or None
+        World sizes of the rank checks (None: :data:`DEFAULT_WORLD_SIZES`).
+    """
+
+    index_sampler: bool
+    epochs: int | None
+    world_sizes: tuple[int, ...] | None
+
+
+def sampler_options(
+    api: str,
+    *,
+    index_sampler: bool = False,
+    epochs: Any = None,
+    world_size: Any = None,
+    prefix: str = "--",
+) -> SamplerOptions:
+    """Check the options only ``--api sampler`` reads, as a command line gives them.
+
+    ``refsampler verify`` (``--index-sampler``, ``--epochs E``, ``--world-size W,W,...``) and
+    the pytest plugin (the same options named ``--refsampler-...``, or their ini keys) both
+    read them here, so they mean the same and fail with the same messages.
+
+    Parameters
+    ----------
+    api : str
+        The ``--api`` of the run; the other options need ``"sampler"``.
+    index_sampler : bool
+        Whether ``--index-sampler`` was given.
+    epochs : int or str, optional
+        ``--epochs`` as given (None or "" when absent): an int of at least
+        :data:`~refsampler.conformance.constants.MIN_EPOCHS`.
+    world_size : str, optional
+        ``--world-size`` as given (None or "" when absent): comma-separated positive ints.
+    prefix : str
+        What the option names start with in messages: ``"--"`` for ``refsampler verify``,
+        ``"--refsampler-"`` for the pytest plugin.
+
+    Returns
+    -------
+    SamplerOptions
+        ``epochs`` and ``world_sizes`` are None where the option was not given.
+
+    Raises
+    ------
+    InvalidArgumentError
+        If an option is given with another API, ``epochs`` is not an int of at least 2, or
+        ``world_size`` is not comma-separated positive ints; the message names the option
+        and the value.
+
+    Examples
+    --------
+    >>> from refsampler.conformance.streams import sampler_options
+    >>> sampler_options("sampler", world_size="1,2,3", epochs="4")
+    SamplerOptions(index_sampler=False, epochs=4, world_sizes=(1, 2, 3))
+    >>> sampler_options("sampler", epochs=1)
+    Traceback (most recent call last):
+    ...
+    refsampler.errors.InvalidArgumentError: `--epochs` must be an int >= 2; got 1.
+    """
+    absent = (None, "")
+    if api != "sampler":
+        if index_sampler or epochs not in absent or world_size not in absent:
+            raise InvalidArgumentError(
+                f"{prefix}index-sampler, {prefix}epochs and {prefix}world-size need "
+                f"{prefix}api sampler"
+            )
+        return SamplerOptions(False, None, None)
+    count: int | None = None
+    if epochs not in absent:
+        try:  # a command line's text; the number itself in the message once it is one
+            value = int(epochs) if isinstance(epochs, str) else epochs
+        except ValueError:
+            value = epochs
+        count = _epochs(f"{prefix}epochs", value)
+    sizes: tuple[int, ...] | None = None
+    if world_size not in absent:
+        parts = [part for part in str(world_size).split(",") if part.strip()]
+        try:
+            sizes = tuple(int(part) for part in parts)
+        except ValueError:
+            sizes = ()
+        if not sizes or min(sizes) < 1:
+            raise _validate.fail(
+                f"{prefix}world-size", "must be comma-separated positive integers", world_size
+            )
+    return SamplerOptions(bool(index_sampler), count, sizes)
+
+
+def index_sampler_hint(adapter: Any, problem: str) -> str:
+    """What to add to a refused batch's message when the refusal suggests the wrong
+    ``index_sampler`` setting ("" otherwise).
+
+    A sampler adapter without ``index_sampler`` whose batches are single values is most
+    likely a per-index sampler; one with it whose batches are nested is most likely a batch
+    sampler. The hint names the switch as :attr:`SamplerAdapter.index_sampler_option` does.
+
+    Parameters
+    ----------
+    adapter : object
+        The adapter the batches came from (no hint unless a :class:`SamplerAdapter`).
+    problem : str
+        Why a batch was refused (:func:`~refsampler.conformance.positions.batch_positions`).
+
+    Returns
+    -------
+    str
+        ``"; ..."`` or "".
+    """
+    if not isinstance(adapter, SamplerAdapter):
+        return ""
+    option = adapter.index_sampler_option
+    if not adapter.index_sampler and SINGLE_VALUE in problem:
+        return f"; a per-index sampler (one that yields single positions) needs {option}"
+    if adapter.index_sampler and NESTED in problem:
+        return f"; a batch sampler (one that yields whole batches) must be checked without {option}"
+    return ""

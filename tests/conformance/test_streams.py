@@ -21,7 +21,15 @@ from refsampler.conformance.adapters import refsampler_sampler, weighted_random_
 from refsampler.conformance.configs import by_name
 from refsampler.conformance.mutants import SAMPLER_MUTANTS
 from refsampler.conformance.runner import default_kinds, plan_run
-from refsampler.conformance.streams import SamplerAdapter, StreamPlan, _rank_checks, _Run
+from refsampler.conformance.streams import (
+    SamplerAdapter,
+    StreamPlan,
+    _rank_checks,
+    _Run,
+    index_sampler_hint,
+    sampler_options,
+)
+from refsampler.errors import InvalidArgumentError
 
 from ._shared import TEST_LEVEL
 
@@ -470,3 +478,86 @@ def test_a_repeat_check_that_saw_fewer_than_two_batches_fails() -> None:
     result = _not_repeated("batches_not_repeated", where, [("epoch 0", rows), ("epoch 1", again)])
     assert result.verdict == "fail" and result.statistic == 2
     assert result.detail.endswith("batch 0 of epoch 1 repeats batch 2 of epoch 0")
+
+
+@pytest.mark.parametrize(
+    ("given", "want"),
+    [
+        ({}, (False, None, None)),
+        ({"index_sampler": True, "epochs": "2", "world_size": "1,2,3"}, (True, 2, (1, 2, 3))),
+        ({"epochs": 5, "world_size": "3,"}, (False, 5, (3,))),
+        ({"epochs": "", "world_size": ""}, (False, None, None)),  # ini keys left empty
+    ],
+)
+def test_sampler_options_read_what_a_command_line_gives(
+    given: dict[str, Any], want: tuple[Any, ...]
+) -> None:
+    """Numbers as text or ints; absent options stay None (the run's defaults)."""
+    assert tuple(sampler_options("sampler", **given)) == want
+
+
+#: The start of the message for a bad --world-size.
+WORLD_SIZE = "`--world-size` must be comma-separated positive integers; got "
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"epochs": 0}, "`--epochs` must be an int >= 2; got 0."),
+        ({"epochs": 1}, "`--epochs` must be an int >= 2; got 1."),
+        ({"epochs": "1"}, "`--epochs` must be an int >= 2; got 1."),
+        ({"epochs": "2.5"}, "`--epochs` must be an int >= 2; got '2.5'."),
+        ({"world_size": "0"}, WORLD_SIZE + "'0'."),
+        ({"world_size": "2,a"}, WORLD_SIZE + "'2,a'."),
+        ({"world_size": ","}, WORLD_SIZE + "','."),
+    ],
+)
+def test_sampler_options_refuse_bad_values_naming_the_option(
+    given: dict[str, Any], message: str
+) -> None:
+    """One message per option whatever the bad value (0 and 1 epochs alike), naming the
+    option as the command line spells it."""
+    with pytest.raises(InvalidArgumentError) as exc:
+        sampler_options("sampler", **given)
+    assert str(exc.value) == message
+
+
+def test_sampler_options_need_the_sampler_api_and_name_the_plugins_options() -> None:
+    """With another API every sampler option is refused; the prefix names the pytest
+    plugin's options."""
+    for given in ({"index_sampler": True}, {"epochs": 3}, {"world_size": "2"}):
+        with pytest.raises(InvalidArgumentError, match="need --api sampler"):
+            sampler_options("batches", **given)
+    with pytest.raises(InvalidArgumentError) as exc:
+        sampler_options("weights", epochs=3, prefix="--refsampler-")
+    assert str(exc.value) == (
+        "--refsampler-index-sampler, --refsampler-epochs and --refsampler-world-size need "
+        "--refsampler-api sampler"
+    )
+    assert tuple(sampler_options("weights")) == (False, None, None)
+
+
+def test_verify_refuses_too_few_epochs_with_one_message() -> None:
+    """verify's own epochs argument: 0 and 1 get the same message, with the real minimum."""
+    for epochs in (0, 1, 2.0):
+        with pytest.raises(InvalidArgumentError) as exc:
+            verify(SamplerAdapter(refsampler_sampler), kinds=["fixed"], epochs=epochs)
+        assert str(exc.value) == f"`epochs` must be an int >= 2; got {epochs}."
+
+
+def test_the_index_sampler_hint_names_the_switch_of_the_front_end() -> None:
+    """A single-value batch from a sampler adapter without index_sampler suggests it; a nested
+    one from an adapter with it suggests leaving it out; other adapters get no hint."""
+    single = "batch 0 is a single value, not a sequence of positions"
+    nested = "batch 0 is nested (an array of shape (2, 2)), not a flat sequence of positions"
+    plain = SamplerAdapter(refsampler_sampler)
+    assert index_sampler_hint(plain, single) == (
+        "; a per-index sampler (one that yields single positions) needs "
+        "SamplerAdapter(make_sampler, index_sampler=True)"
+    )
+    assert index_sampler_hint(plain, nested) == ""
+    flagged = SamplerAdapter(weighted_random_sampler, index_sampler=True)
+    flagged.index_sampler_option = "--index-sampler"
+    assert index_sampler_hint(flagged, nested).endswith("must be checked without --index-sampler")
+    assert index_sampler_hint(flagged, single) == ""
+    assert index_sampler_hint(refsampler_sampler, single) == ""
