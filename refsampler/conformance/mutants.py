@@ -1529,6 +1529,27 @@ def same_batches_on_every_rank(labels: Any, **kwargs: Any) -> Wrapped:
     return Wrapped(_inner(labels, **kwargs))
 
 
+def same_contents_on_every_rank(labels: Any, **kwargs: Any) -> Wrapped:
+    """Every rank yields rank 0's batches, each reshuffled inside by a generator keyed by the
+    rank (rank 0 keeps its order): no two ranks yield the same batches position by position,
+    yet at every step all ranks train on the same samples."""
+    rank, seed = kwargs["rank"], kwargs["seed"]
+    kwargs["rank"] = 0
+
+    class Reordered(Wrapped):
+        def __iter__(self) -> Iterator[list[int]]:
+            if rank == 0:
+                return super().__iter__()
+            return self._reordered(self.inner.epoch)
+
+        def _reordered(self, epoch: int) -> Iterator[list[int]]:
+            for k, batch in enumerate(self.inner):
+                order = np.random.default_rng([seed, epoch, rank, k]).permutation(len(batch))
+                yield [batch[i] for i in order]
+
+    return Reordered(_inner(labels, **kwargs))
+
+
 def sorts_labels_later(labels: Any, **kwargs: Any) -> Wrapped:
     """Sorts the caller's labels in place when its second pass starts (a lazy index built on
     first use): building leaves them alone, training does not."""
@@ -1671,6 +1692,7 @@ SAMPLER_MUTANTS: dict[str, Callable[..., Any]] = {
         schedule_ignored,
         same_ties_every_epoch,
         same_batches_on_every_rank,
+        same_contents_on_every_rank,
         sorts_labels_later,
         state_forgets_epoch,
         state_holds_numpy_ints,

@@ -426,6 +426,7 @@ CHANCE_BOUNDED = frozenset(
         "cycles_reshuffled",
         "other_seed_other_batches",
         "far_seed_other_batches",
+        "ranks_differ",
     }
 )
 

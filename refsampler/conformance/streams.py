@@ -37,7 +37,12 @@ Ranks (every world size ``W >= 2``, two epochs)
     (if any) says so on every rank; ``ranks_have_properties[W]`` (exact);
     ``ranks_differ[W]`` (exact): no two ranks yield the same batches in an epoch, seed
     ``s + 1`` changes every rank's, and seed ``s + 1``'s rank ``r`` is not seed ``s``'s rank
-    ``r - 1`` or ``r + 1`` (streams keyed by ``seed + rank``);
+    ``r - 1`` or ``r + 1`` (streams keyed by ``seed + rank``); batches are compared as
+    contents, so ranks that reshuffle one stream's batches fail too, except where a correct
+    sampler's batches could hold the same positions on two ranks by chance (the seed checks'
+    guard: the epoch's contents frequencies put that chance below
+    :data:`~refsampler.conformance.checks.REPEAT_CHANCE`), where only positions in order are
+    compared;
     ``ranks_disjoint_in_cycle[W]`` (exact): the ranks' draws, interleaved by global step, never
     give one member to two ranks within a cycle; ``ranks_pooled_prefix[W]`` (exact): the
     interleaved counts keep the quota / appearance bound; ``ranks_batches_not_repeated[W]``
@@ -64,9 +69,10 @@ Resume (when ``state_dict`` exists)
     ``refuses_foreign_states = True``): a state saved under another seed is refused with an
     exception.
 
-Exact checks never fail a correct sampler, except the repeat checks below, which can with
-probability at most :data:`REPEAT_BOUND` each; :func:`~refsampler.conformance.verify` reserves
-that much of the run's family level for them, so the run's false-alarm rate stays within it.
+Exact checks never fail a correct sampler, except the repeat checks below and
+``ranks_differ``, which can with probability at most :data:`REPEAT_BOUND` each;
+:func:`~refsampler.conformance.verify` reserves that much of the run's family level for them,
+so the run's false-alarm rate stays within it.
 Each reports a failure when it looked at nothing (zero cases is a failure, never a pass).
 Statistical checks join the run's Holm family.
 
@@ -113,7 +119,14 @@ from ..errors import InvalidArgumentError
 from . import appearances, calls, counts, cycles, stats
 from . import fresh as _fresh
 from . import iid as iid_checks
-from .checks import batch_positions, exact, pending
+from .checks import (
+    REPEAT_CHANCE,
+    _log10_contents_chance,
+    _same_contents,
+    batch_positions,
+    exact,
+    pending,
+)
 from .constants import MIN_EPOCHS
 
 # One chance bound for every exact check a correct sampler can fail by chance (the repeat
@@ -743,6 +756,14 @@ def _shares(
     return result
 
 
+def _contents_compared(batches: IntMatrix) -> bool:
+    """Whether another rank (or seed) repeating the contents of ``batches``, batch by batch,
+    counts as a repeat: where the run's own contents frequencies put the chance that a correct
+    sampler does so below :data:`~refsampler.conformance.checks.REPEAT_CHANCE`, the seed
+    checks' guard (not where every batch must hold the same positions, say)."""
+    return _log10_contents_chance(batches) < np.log10(REPEAT_CHANCE)
+
+
 def _not_repeated(name: str, setting: Setting, parts: list[tuple[str, IntMatrix]]) -> CheckResult:
     """No batch of ``parts`` (named passes of one run) equals another as a multiset."""
     batch = setting.config.batch_size
@@ -1064,27 +1085,39 @@ def _rank_checks(run: _Run, planned: dict[str, bool], world: int) -> list[CheckR
         )
     )
     # ranks_differ: the classic DDP bug is every rank yielding the same batches (or a rank
-    # that ignores the seed): R ranks then train on one batch R times.
-    same, unseeded = [], []
+    # that ignores the seed): R ranks then train on one batch R times. Batches are compared
+    # as contents (a reshuffle inside each batch hides nothing) wherever a correct sampler
+    # cannot repeat an epoch's contents by chance, as the seed checks compare seeds.
+    ordered_only = False
+
+    def repeats(base: IntMatrix, other: IntMatrix) -> str:
+        nonlocal ordered_only
+        if not base.size:
+            return ""
+        contents = _contents_compared(base)
+        ordered_only = ordered_only or not contents
+        return _same_contents(base, other, orders=False, shared=False, contents=contents)
+
+    same: list[tuple[int, int, int, str]] = []
     for e in range(RANK_EPOCHS):
         for a in range(world):
             for b in range(a + 1, world):
-                if mats[a][e][0].size and np.array_equal(mats[a][e][0], mats[b][e][0]):
-                    same.append((e, a, b))
+                how = repeats(mats[a][e][0], mats[b][e][0])
+                if how:
+                    same.append((e, a, b, how))
     # Seed s + 1's rank r against seed s's ranks r and r +- 1: a stream keyed by seed + rank
     # (or seed - rank) hands seed s + 1's rank r the batches of seed s's neighbouring rank.
+    unseeded: list[int] = []
     shifted: list[tuple[int, int]] = []
     for r in range(world):
         other = run.epochs(n, 1, seed=run.seed + 1, world=world, rank=r)[0]
         theirs, _ = _matrix(other, batch, size)
         if not theirs.size:
             continue
-        if np.array_equal(theirs, mats[r][0][0]):
+        if repeats(mats[r][0][0], theirs):
             unseeded.append(r)
         shifted += [
-            (r, q)
-            for q in (r - 1, r + 1)
-            if 0 <= q < world and np.array_equal(theirs, mats[q][0][0])
+            (r, q) for q in (r - 1, r + 1) if 0 <= q < world and repeats(mats[q][0][0], theirs)
         ]
     out.append(
         exact(
@@ -1092,11 +1125,21 @@ def _rank_checks(run: _Run, planned: dict[str, bool], world: int) -> list[CheckR
             setting,
             len(same) + len(unseeded) + len(shifted),
             sum(m.size for s in mats for m, _ in s),
-            f"{len(same)} pairs of ranks with identical batches in an epoch"
-            + (f" (epoch {same[0][0]}: ranks {same[0][1]} and {same[0][2]})" if same else "")
+            f"{len(same)} pairs of ranks with the same batches in an epoch"
+            + (
+                f" (epoch {same[0][0]}: ranks {same[0][1]} and {same[0][2]}, {same[0][3]})"
+                if same
+                else ""
+            )
             + f"; ranks whose batches seed s + 1 does not change: {unseeded or 'none'}"
             + "".join(
                 f"; seed s + 1's rank {r} yields seed s's rank {q}" for r, q in shifted[:1]
+            )
+            + (
+                "; only positions in order compared somewhere (a correct sampler's batches may "
+                "hold the same positions on two ranks there)"
+                if ordered_only
+                else "; compared as contents (the order inside a batch ignored)"
             ),
         )
     )

@@ -22,6 +22,7 @@ from refsampler.conformance.configs import by_name
 from refsampler.conformance.mutants import SAMPLER_MUTANTS
 from refsampler.conformance.runner import default_kinds, plan_run
 from refsampler.conformance.streams import (
+    REPEAT_BOUND,
     SamplerAdapter,
     StreamPlan,
     _rank_checks,
@@ -49,6 +50,7 @@ SAMPLER_CAUGHT_BY = {
     "schedule_ignored": ("random", "schedule", "epochs_pooled_shares"),
     "same_ties_every_epoch": ("fixed", "tied-remainders", "tied_seats_take_turns"),
     "same_batches_on_every_rank": ("random", "long-tail", "ranks_differ[2]"),
+    "same_contents_on_every_rank": ("random", "long-tail", "ranks_differ[2]"),
     "sorts_labels_later": ("fixed", "long-tail", "epochs_shape"),
     "state_forgets_epoch": ("quota", "long-tail", "resume_continues_exactly"),
     "state_holds_numpy_ints": ("fixed", "long-tail", "resume_state_is_json"),
@@ -561,3 +563,39 @@ def test_the_index_sampler_hint_names_the_switch_of_the_front_end() -> None:
     assert index_sampler_hint(flagged, nested).endswith("must be checked without --index-sampler")
     assert index_sampler_hint(flagged, single) == ""
     assert index_sampler_hint(refsampler_sampler, single) == ""
+
+
+@pytest.mark.statistical(level=2 * REPEAT_BOUND)
+def test_ranks_with_the_same_contents_in_another_order_fail_ranks_differ() -> None:
+    """Ranks that yield rank 0's batches reshuffled inside fail ranks_differ, which compares
+    contents; refsampler's own sampler passes it on the same configurations, where contents
+    are compared too. The mutant cannot pass (its ranks share every batch's contents); the
+    control fails each of its two ranks_differ checks with probability at most REPEAT_BOUND,
+    as a run reserves for it."""
+    configs = ["long-tail", "uniform"]
+    broken = verify(
+        SamplerAdapter(SAMPLER_MUTANTS["same_contents_on_every_rank"]),
+        kinds=["fixed"],
+        configs=configs,
+        family_level=TEST_LEVEL,
+    )
+    failed = {(r.config, r.check): r.detail for r in broken.failures}
+    for config in configs:
+        assert "only the order inside each batch differs" in failed[(config, "ranks_differ[2]")]
+    control = verify(SamplerAdapter(refsampler_sampler), kinds=["fixed"], configs=configs)
+    checked = [r for r in control.results if r.check == "ranks_differ[2]"]
+    assert [r.verdict for r in checked] == ["pass", "pass"], [r.detail for r in checked]
+    details = [r.detail for r in checked]
+    ending = "; compared as contents (the order inside a batch ignored)"
+    assert all(d.endswith(ending) for d in details)
+
+
+def test_ranks_differ_compares_only_positions_where_contents_must_repeat() -> None:
+    """Batches that must hold the same positions (every batch the whole of a class) are not
+    compared as contents, so ranks of a correct sampler cannot fail for holding them."""
+    from refsampler.conformance.streams import _contents_compared
+
+    whole = np.array([[2, 0, 1], [1, 2, 0], [0, 1, 2]] * 20)
+    assert not _contents_compared(whole)
+    varied = np.random.default_rng(0).integers(0, 1000, size=(64, 8))
+    assert _contents_compared(varied)
