@@ -56,8 +56,13 @@ Ranks (every world size ``W >= 2``, two epochs)
 Resume (when ``state_dict`` exists)
     ``resume_continues_exactly`` (exact): a state saved after ``k`` batches (``k = 0``, mid
     epoch, end of epoch), loaded into a fresh sampler, continues exactly as the uninterrupted
-    run, across the epoch boundary. ``resume_state_is_json`` (exact): the states survive
-    ``json.dumps`` / ``json.loads``. ``resume_in_fresh_process`` (exact): the state saved
+    run, across the epoch boundary. After ``load_state_dict`` the kit calls ``set_epoch``
+    with the state's own epoch, as a training loop that resumes from the state reads it
+    there: the state's integer ``"epoch"`` entry, or the epoch it was saved in when it has
+    none. A state saved after the last batch of an epoch may name that epoch (nothing left
+    of it) or the next (at its start); a state that names any other epoch fails.
+    ``resume_state_is_json`` (exact): the states survive ``json.dumps`` / ``json.loads``.
+    ``resume_in_fresh_process`` (exact): the state saved
     mid epoch 1 (as JSON, or pickled when JSON cannot hold it) is loaded by a sampler built in
     another Python interpreter -- started afresh, not forked, importing the target by name as
     a restarted job does (:mod:`~refsampler.conformance.fresh`) -- and the rest of epoch 1
@@ -106,7 +111,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
@@ -1256,6 +1261,7 @@ def _resume_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
     # Saved in epoch 0 (at its start, middle and end, before the pass ends) and in the middle
     # of epoch 1 (a state must carry its epoch); the last goes to a fresh process too.
     points = [(0, k) for k in sorted({0, n // 2, n})] + [(1, n // 2)]
+    fresh: tuple[int, int] | str = ""
     for epoch, k in points:
         sampler = run.build(n)
         if plan.set_epoch:
@@ -1269,20 +1275,29 @@ def _resume_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
             state = json.loads(json.dumps(state))
         except (TypeError, ValueError) as exc:
             not_json.append(f"epoch {epoch}, k = {k}: {exc}")
+        start = _resume_start(state, epoch, k, n)
         if (epoch, k) == points[-1] and "resume_in_fresh_process" in planned:
             kept = _pickled(state)  # before load_state_dict can touch it
+            fresh = start
+        if isinstance(start, str):  # no training loop can resume from it
+            bad += 1
+            compared += len(want[epoch][k:] + want[epoch + 1])
+            detail = detail or f"; {start}"
+            continue
+        # As a training loop that resumes from the state: set_epoch with the state's epoch.
+        resumed, position = start
         loaded = run.build(n)
         run.call("load_state_dict()", functools.partial(loaded.load_state_dict, state))
-        rest = [p.tolist() for p in run.read(loaded, epoch if plan.set_epoch else None)]
-        after = [p.tolist() for p in run.read(loaded, epoch + 1 if plan.set_epoch else None)]
-        expected = want[epoch][k:] + want[epoch + 1]
+        rest = [p.tolist() for p in run.read(loaded, resumed if plan.set_epoch else None)]
+        after = [p.tolist() for p in run.read(loaded, resumed + 1 if plan.set_epoch else None)]
+        expected = want[resumed][position:] + want[resumed + 1]
         got = rest + after
         compared += len(expected)
         if got != expected:
             bad += 1
             if not detail:
                 detail = f"; saved after {k} batches of epoch {epoch}: " + _difference(
-                    got, expected, epoch, k, plan.set_epoch
+                    got, expected, resumed, position, plan.set_epoch
                 )
     out = [
         exact(
@@ -1305,7 +1320,21 @@ def _resume_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
     ]
     if "resume_in_fresh_process" in planned:
         epoch, k = points[-1]
-        out.append(_fresh_process_check(run, kept, want[epoch][k:] + want[epoch + 1], epoch, k, n))
+        if isinstance(fresh, str):
+            where = f"state saved after {k} of {n} batches of epoch {epoch}"
+            out.append(exact("resume_in_fresh_process", setting, 1, 0, f"{where}: {fresh}"))
+        else:
+            resumed, position = fresh
+            out.append(
+                _fresh_process_check(
+                    run,
+                    kept,
+                    want[resumed][position:] + want[resumed + 1],
+                    (epoch, k),
+                    fresh,
+                    n,
+                )
+            )
     if "resume_refuses_foreign_state" in planned:
         other = run.build(n, seed=run.seed + 1)
         state = run.call("state_dict()", other.state_dict)
@@ -1319,6 +1348,28 @@ def _resume_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
             refused, text = True, f"a state of seed s + 1 was refused ({type(exc).__name__})"
         out.append(exact("resume_refuses_foreign_state", setting, int(not refused), 1, text))
     return out
+
+
+def _resume_start(state: Any, epoch: int, k: int, n: int) -> tuple[int, int] | str:
+    """Where a run resumed from ``state`` (saved after ``k`` of ``n`` batches of ``epoch``)
+    continues: ``(epoch, first batch)``, or why no training loop could resume from it.
+
+    A training loop that resumes from a checkpoint reads the epoch from it and calls
+    ``set_epoch`` with it: with the state's own epoch, its integer ``"epoch"`` entry when it
+    has one (the epoch saved in otherwise). A state saved after the last batch of an epoch
+    may name that epoch (nothing left of it) or the next one (at its start): both are the
+    same place. Any other epoch is wrong.
+    """
+    named: Any = state.get("epoch") if isinstance(state, Mapping) else None
+    own = int(named) if _validate.is_int(named) else None
+    if own is None or own == epoch:
+        return epoch, k
+    if own == epoch + 1 and k == n:
+        return epoch + 1, 0
+    return (
+        f"saved after {k} of {n} batches of epoch {epoch}, the state names epoch {own} (a "
+        f"loop that resumes from it calls set_epoch({own}))"
+    )
 
 
 def _difference(got: list[Any], expected: list[Any], epoch: int, k: int, set_epoch: bool) -> str:
@@ -1338,7 +1389,11 @@ def _difference(got: list[Any], expected: list[Any], epoch: int, k: int, set_epo
     return (
         f"first difference at {where} ({len(got)} batches follow the resume, want "
         f"{len(expected)})"
-        + (" (set_epoch(epoch) called after load_state_dict)" if set_epoch else "")
+        + (
+            f" (set_epoch({epoch}), the state's epoch, called after load_state_dict)"
+            if set_epoch
+            else ""
+        )
     )
 
 
@@ -1354,13 +1409,21 @@ def _pickled(state: Any) -> bytes | str:
 
 
 def _fresh_process_check(
-    run: _Run, state: bytes | str, expected: list[Any], epoch: int, k: int, n: int
+    run: _Run,
+    state: bytes | str,
+    expected: list[Any],
+    saved: tuple[int, int],
+    start: tuple[int, int],
+    n: int,
 ) -> CheckResult:
-    """``resume_in_fresh_process``: the state saved after ``k`` batches of ``epoch``, loaded
-    in another interpreter, gives the rest of the epoch and the next as uninterrupted."""
+    """``resume_in_fresh_process``: the state saved after ``k`` batches of ``epoch``
+    (``saved``), loaded in another interpreter that calls ``set_epoch`` with the state's
+    epoch, gives the rest of the run from ``start`` (the state's epoch and first batch) as
+    uninterrupted."""
     setting, adapter = run.setting, run.adapter
     plan: StreamPlan = setting.streams
-    where = f"state saved after {k} of {n} batches of epoch {epoch}"
+    epoch, k = start
+    where = f"state saved after {saved[1]} of {n} batches of epoch {saved[0]}"
     spec, origin, why = _fresh.import_spec(adapter.make_sampler, adapter.spec)
     if isinstance(state, str) or why:
         because = state if isinstance(state, str) else f"the target is not importable ({why})"

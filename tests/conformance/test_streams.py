@@ -599,3 +599,69 @@ def test_ranks_differ_compares_only_positions_where_contents_must_repeat() -> No
     assert not _contents_compared(whole)
     varied = np.random.default_rng(0).integers(0, 1000, size=(64, 8))
     assert _contents_compared(varied)
+
+
+def _names_the_next_epoch_at_its_end(labels: Any, **kwargs: Any) -> mutants.Wrapped:
+    """refsampler's sampler whose state, after an epoch's last batch, points at the start of
+    the next epoch instead (the same place; refsampler's own says so once the pass ends)."""
+
+    class Normalised(mutants.Wrapped):
+        def state_dict(self) -> dict[str, Any]:
+            state = super().state_dict()
+            if state["batches_yielded"] == len(self.inner):
+                state["epoch"], state["batches_yielded"] = state["epoch"] + 1, 0
+            return state
+
+    return Normalised(mutants._inner(labels, **kwargs))
+
+
+def _names_an_epoch_ahead(labels: Any, **kwargs: Any) -> mutants.Wrapped:
+    """A state whose "epoch" is always one ahead of where the sampler stands."""
+
+    class Ahead(mutants.Wrapped):
+        def state_dict(self) -> dict[str, Any]:
+            state = super().state_dict()
+            state["epoch"] += 1
+            return state
+
+        def state_in(self, state: dict[str, Any]) -> dict[str, Any]:
+            state["epoch"] -= 1
+            return state
+
+    return Ahead(mutants._inner(labels, **kwargs))
+
+
+def _resume_results(make_sampler: Any) -> dict[str, Any]:
+    report = verify(SamplerAdapter(make_sampler), kinds=["fixed"], configs=["long-tail"])
+    return {r.check: r for r in report.results if r.check.startswith("resume_")}
+
+
+def test_the_resume_check_calls_set_epoch_with_the_states_epoch() -> None:
+    """A state saved after the last batch of epoch 0 may name epoch 1 at its start: loaded and
+    given set_epoch(1), as a loop that reads the epoch from the state calls it, the sampler
+    continues exactly. A state that names an epoch it was not saved in fails, saying so."""
+    normalised = _resume_results(_names_the_next_epoch_at_its_end)
+    assert normalised["resume_continues_exactly"].verdict == "pass"
+    ahead = _resume_results(_names_an_epoch_ahead)["resume_continues_exactly"]
+    assert ahead.verdict == "fail"
+    # Every save point but the end of epoch 0, where "epoch 1" is the start of the next one.
+    assert ahead.statistic == 3
+    assert "; saved after 0 of 32 batches of epoch 0, the state names epoch 1" in ahead.detail
+
+
+def test_a_resume_starts_where_the_states_epoch_says() -> None:
+    """The state's integer "epoch" entry, or the epoch saved in without one; the next epoch
+    only for a state saved after the last batch."""
+    from refsampler.conformance.streams import _resume_start
+
+    assert _resume_start({"epoch": 0, "batches_yielded": 5}, 0, 5, 8) == (0, 5)
+    assert _resume_start({"position": 5}, 1, 5, 8) == (1, 5)
+    assert _resume_start({"epoch": True}, 1, 5, 8) == (1, 5)  # not an epoch
+    assert _resume_start(["a", "list"], 1, 5, 8) == (1, 5)
+    assert _resume_start({"epoch": 1, "batches_yielded": 0}, 0, 8, 8) == (1, 0)
+    assert _resume_start({"epoch": 0, "batches_yielded": 8}, 0, 8, 8) == (0, 8)
+    assert _resume_start({"epoch": 1}, 0, 5, 8) == (
+        "saved after 5 of 8 batches of epoch 0, the state names epoch 1 (a loop that resumes "
+        "from it calls set_epoch(1))"
+    )
+    assert isinstance(_resume_start({"epoch": 2}, 0, 8, 8), str)
