@@ -702,15 +702,20 @@ def _prefix_violations(
     return int(drift.sum()), detail
 
 
-def _cycle_violations(setting: Setting, labels: Any, batches: IntMatrix) -> tuple[int, int, str]:
+def _cycle_violations(
+    setting: Setting, labels: Any, batches: IntMatrix, name_batch: Callable[[int], str]
+) -> tuple[int, int, str]:
     """(violations, classes looked at, detail) of the cycles over a run of batches: no member
-    twice within its class's cycle, and each member drawn floor or ceil of ``D / n_c`` times."""
+    twice within its class's cycle, and each member drawn floor or ceil of ``D / n_c`` times.
+    ``name_batch(k)`` names row ``k`` of ``batches`` (its epoch, rank and batch)."""
     if batches.shape[0] == 0:
         return 0, 0, ""
     where = Setting(setting.kind, setting.config, batches.shape[0], 1, setting.floor)
     sample = Sample(where, labels, batches, batches[:1], batches[:1], batches[:1])
     result = next(
-        r for r in cycles.cycle_checks(sample) if r.check == "without_replacement_in_cycle"
+        r
+        for r in cycles.cycle_checks(sample, name_batch)
+        if r.check == "without_replacement_in_cycle"
     )
     violations = int(result.statistic or 0)
     detail = f"; {result.detail}" if violations else ""
@@ -941,7 +946,9 @@ def _epoch_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
     )
     if "cycles_continue_across_epochs" in planned:
         stacked = np.vstack(matrices) if matrices else np.zeros((0, batch), np.int64)
-        bad, looked, detail = _cycle_violations(setting, labels, stacked)
+        bad, looked, detail = _cycle_violations(
+            setting, labels, stacked, _epoch_namer([m.shape[0] for m in matrices])
+        )
         out.append(
             exact(
                 "cycles_continue_across_epochs",
@@ -968,6 +975,18 @@ def _epoch_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
             )
         )
     return out
+
+
+def _epoch_namer(lengths: list[int]) -> Callable[[int], str]:
+    """Names row ``k`` of epochs of ``lengths`` batches stacked: its batch and epoch."""
+    starts = np.cumsum([0, *lengths])
+
+    def name(k: int) -> str:
+        epoch = int(np.searchsorted(starts, k, side="right")) - 1
+        within = k - int(starts[epoch])
+        return f"batch {within} of epoch {epoch} ({lengths[epoch]} batches an epoch)"
+
+    return name
 
 
 def _turns_check(setting: Setting, labels: Any, matrices: list[IntMatrix]) -> CheckResult:
@@ -1161,7 +1180,12 @@ def _rank_checks(run: _Run, planned: dict[str, bool], world: int) -> list[CheckR
         else np.zeros((0, batch), np.int64)
     )
     if f"ranks_disjoint_in_cycle[{world}]" in planned:
-        bad, looked, detail = _cycle_violations(setting, labels, pooled)
+
+        def step_of(t: int) -> str:
+            epoch, rest = divmod(t, steps * world)
+            return f"batch {rest // world} of epoch {epoch} on rank {rest % world}"
+
+        bad, looked, detail = _cycle_violations(setting, labels, pooled, step_of)
         out.append(
             exact(
                 f"ranks_disjoint_in_cycle[{world}]",

@@ -9,6 +9,7 @@ alpha apart, give p-values far below 1e-100, so 1e-12 per case bounds the miss.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -665,3 +666,31 @@ def test_a_resume_starts_where_the_states_epoch_says() -> None:
         "from it calls set_epoch(1))"
     )
     assert isinstance(_resume_start({"epoch": 2}, 0, 8, 8), str)
+
+
+def test_cycle_failures_name_the_epoch_and_the_batch_within_it() -> None:
+    """Cycles that restart at every epoch: the detail names the epoch, the batch in it and the
+    epoch's length, not a position in the whole run; the rank check names the rank too."""
+    report = verify(
+        SamplerAdapter(SAMPLER_MUTANTS["restarts_cycles_each_epoch"]),
+        kinds=["fixed"],
+        configs=["uniform"],
+    )
+    details = {r.check: r.detail for r in report.failures}
+    assert re.search(
+        r"drawn for the \w+ time in batch \d+ of epoch [12] \(512 batches an epoch\), before",
+        details["cycles_continue_across_epochs"],
+    )
+    assert re.search(
+        r"time in batch \d+ of epoch 1 on rank [01], before", details["ranks_disjoint_in_cycle[2]"]
+    )
+
+
+def test_stacked_epochs_are_named_by_epoch_and_batch() -> None:
+    """Row k of stacked epochs of unequal lengths (malformed batches left out)."""
+    from refsampler.conformance.streams import _epoch_namer
+
+    name = _epoch_namer([3, 0, 2])
+    assert name(0) == "batch 0 of epoch 0 (3 batches an epoch)"
+    assert name(3) == "batch 0 of epoch 2 (2 batches an epoch)"
+    assert name(4) == "batch 1 of epoch 2 (2 batches an epoch)"
