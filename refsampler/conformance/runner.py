@@ -47,6 +47,7 @@ from .sample import Sample, Setting
 __all__ = [
     "COUNTED_DRAWS",
     "LEVELS",
+    "NO_RANK_CHECKS",
     "QUICK_DRAWS",
     "REPEAT_BATCHES",
     "default_kinds",
@@ -340,6 +341,8 @@ def verify(
     )
     if stream_plan is not None:
         report.notes.append(_capabilities_note(stream_plan))
+        if max(stream_plan.world_sizes) < 2:
+            report.notes.append(NO_RANK_CHECKS)
         if stream_plan.fresh_note:
             report.notes.append(stream_plan.fresh_note)
     stop = False
@@ -416,6 +419,13 @@ def _fails(result: CheckResult, floor: float) -> bool:
         return result.verdict == "fail"
     return result.pvalue is not None and result.pvalue <= floor
 
+
+#: The note of a sampler-API run whose only world size is 1.
+NO_RANK_CHECKS = (
+    "rank checks not run: the only world size is 1, so nothing checked that the ranks of a "
+    "distributed run differ, share out the cycles or meet the target (a world size of 2 or "
+    "more checks them)"
+)
 
 #: Exact checks whose plan admits a chance (at most :data:`streams.REPEAT_BOUND` each) that a
 #: correct sampler fails them; :func:`verify` reserves that much of the family level.

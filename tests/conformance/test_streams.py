@@ -694,3 +694,18 @@ def test_stacked_epochs_are_named_by_epoch_and_batch() -> None:
     assert name(0) == "batch 0 of epoch 0 (3 batches an epoch)"
     assert name(3) == "batch 0 of epoch 2 (2 batches an epoch)"
     assert name(4) == "batch 1 of epoch 2 (2 batches an epoch)"
+
+
+def test_a_run_of_world_size_1_says_the_rank_checks_did_not_run() -> None:
+    """Every rank yielding the same batches passes a run whose only world size is 1: the
+    notes say plainly that no rank check ran; a run with size 2 has no such note."""
+    from refsampler.conformance.runner import NO_RANK_CHECKS
+
+    options = {"kinds": ["fixed"], "configs": ["uniform"]}
+    same = SamplerAdapter(SAMPLER_MUTANTS["same_batches_on_every_rank"])
+    alone = verify(same, world_sizes=(1,), **options)
+    assert NO_RANK_CHECKS in alone.notes
+    assert not any(r.check.startswith("rank") for r in alone.results)
+    both = verify(same, world_sizes=(1, 2), **options)
+    assert NO_RANK_CHECKS not in both.notes
+    assert "ranks_differ[2]" in {r.check for r in both.failures}
