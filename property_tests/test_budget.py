@@ -13,8 +13,8 @@ Each ``verify`` run of a correct implementation in ``tests/`` uses a family-wise
 Mutant tests miss with probability below 1e-12 each (``tests/conformance/test_mutants``). The
 slow meta-tests (``make test-all``) are in the table too.
 
-Total: 223 cases, 9.7e-7 < 1e-6 (``test_family_wise_budget_is_met``); the mutant tests' share is
-129 x 1e-12 = 1.3e-10.
+Total: 225 cases, 9.7e-7 < 1e-6 (``test_family_wise_budget_is_met``); the mutant tests' share is
+131 x 1e-12 = 1.3e-10.
 """
 
 from __future__ import annotations
@@ -64,12 +64,12 @@ BUDGET_BY_MODULE: dict[str, dict[str, tuple[int, float]]] = {
         "test_a_conforming_implementation_exits_0_with_table_and_verdicts": (1, TEST),
         "test_a_factory_without_a_kind_declines_it": (1, TEST),
         "test_alpha_one_samplers_are_tested_on_their_configurations": (3, TEST),
-        "test_every_mutant_exits_1": (47, MISS),
+        "test_every_mutant_exits_1": (48, MISS),
         "test_full_run_of_refsampler_exits_0": (1, FAMILY_LEVEL / 10),
         "test_without_kind_the_chosen_configurations_pick_the_kinds": (1, TEST),
     },
     "tests/conformance/test_counts.py": {
-        "test_ties_check_passes_ties_broken_at_random": (1, 70.0**-6),
+        "test_ties_check_passes_ties_broken_at_random": (1, 70.0**-13 + (8 / 70) ** 14),
     },
     "tests/conformance/test_cycles.py": {
         "test_positions_leave_out_a_class_drawn_twice_where_the_target_allows_one": (1, TEST),
@@ -87,7 +87,7 @@ BUDGET_BY_MODULE: dict[str, dict[str, tuple[int, float]]] = {
     "tests/conformance/test_mutants.py": {
         "test_control_conforms": (1, TEST),
         "test_seed_and_shape_mutants_fail_only_their_checks": (7, TEST),
-        "test_verify_catches_every_mutant_with_its_check": (47, MISS),
+        "test_verify_catches_every_mutant_with_its_check": (48, MISS),
     },
     "tests/conformance/test_order.py": {
         "test_order_checks_pass_a_uniform_shuffle": (3, TEST),

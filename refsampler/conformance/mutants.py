@@ -147,6 +147,15 @@ def _fixed_counts(
         picks = rng.choice(free, size=seats - int(forced.sum()), replace=False, p=weights)
         counts[picks] += 1
         return counts
+    if defect == "rotating_ties" and rng is not None and seats > 0:
+        # The seats of an exact tie at the cut go to a window of consecutive tied classes
+        # that starts at a seeded offset: seeds differ, but only T of the C(T, s) choices come.
+        tied = np.flatnonzero(~forced & (fractions == fractions[order[seats - 1]]))
+        won = int(np.count_nonzero(counts[tied] > floors[tied]))
+        if 0 < won < tied.size:
+            counts[tied] = floors[tied]
+            start = int(rng.integers(tied.size))
+            counts[tied[(start + np.arange(won)) % tied.size]] += 1
     big, small = int(np.argmax(target)), int(np.argmin(target))
     if defect == "tail_boost" and counts[big] > floors[big] and quotas[small] > counts[small]:
         # A seat moves from the head to the tail: both counts stay floor or ceil.
@@ -462,6 +471,12 @@ id_order_seats = _mutant(
 low_index_ties = _mutant(
     "low_index_ties",
     "Fixed kind breaks exact ties by class index, the same way for every seed.",
+)
+rotating_ties = _mutant(
+    "rotating_ties",
+    "Fixed kind gives the seats of an exact tie to a window of consecutive tied classes from a "
+    "seeded offset: the winners change with the seed, but only T of the C(T, s) choices can "
+    "come out (8 of 70 on tied-remainders).",
 )
 varying_fixed_counts = _mutant(
     "varying_fixed_counts",
@@ -895,6 +910,7 @@ MUTANTS: dict[str, Callable[..., Any]] = {
         random_rounding,
         id_order_seats,
         low_index_ties,
+        rotating_ties,
         varying_fixed_counts,
         drops_tiny_class,
         counts_by_frequency,
