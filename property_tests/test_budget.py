@@ -13,8 +13,8 @@ Each ``verify`` run of a correct implementation in ``tests/`` uses a family-wise
 Mutant tests miss with probability below 1e-12 each (``tests/conformance/test_mutants``). The
 slow meta-tests (``make test-all``) are in the table too.
 
-Total: 221 cases, 9.7e-7 < 1e-6 (``test_family_wise_budget_is_met``); the mutant tests' share is
-128 x 1e-12 = 1.3e-10.
+Total: 225 cases, 9.7e-7 < 1e-6 (``test_family_wise_budget_is_met``); the mutant tests' share is
+131 x 1e-12 = 1.3e-10.
 """
 
 from __future__ import annotations
@@ -64,12 +64,12 @@ BUDGET_BY_MODULE: dict[str, dict[str, tuple[int, float]]] = {
         "test_a_conforming_implementation_exits_0_with_table_and_verdicts": (1, TEST),
         "test_a_factory_without_a_kind_declines_it": (1, TEST),
         "test_alpha_one_samplers_are_tested_on_their_configurations": (3, TEST),
-        "test_every_mutant_exits_1": (47, MISS),
+        "test_every_mutant_exits_1": (48, MISS),
         "test_full_run_of_refsampler_exits_0": (1, FAMILY_LEVEL / 10),
         "test_without_kind_the_chosen_configurations_pick_the_kinds": (1, TEST),
     },
     "tests/conformance/test_counts.py": {
-        "test_ties_check_passes_ties_broken_at_random": (1, 70.0**-6),
+        "test_ties_check_passes_ties_broken_at_random": (1, 70.0**-13 + (8 / 70) ** 14),
     },
     "tests/conformance/test_cycles.py": {
         "test_positions_leave_out_a_class_drawn_twice_where_the_target_allows_one": (1, TEST),
@@ -87,7 +87,7 @@ BUDGET_BY_MODULE: dict[str, dict[str, tuple[int, float]]] = {
     "tests/conformance/test_mutants.py": {
         "test_control_conforms": (1, TEST),
         "test_seed_and_shape_mutants_fail_only_their_checks": (7, TEST),
-        "test_verify_catches_every_mutant_with_its_check": (47, MISS),
+        "test_verify_catches_every_mutant_with_its_check": (48, MISS),
     },
     "tests/conformance/test_order.py": {
         "test_order_checks_pass_a_uniform_shuffle": (3, TEST),
@@ -117,7 +117,8 @@ BUDGET_BY_MODULE: dict[str, dict[str, tuple[int, float]]] = {
     "tests/conformance/test_streams.py": {
         "test_refsampler_sampler_conforms_over_epochs_ranks_and_resumes": (1, TEST),
         "test_torch_weighted_random_sampler_as_an_index_sampler_conforms": (1, TEST),
-        "test_every_sampler_mutant_is_caught_by_its_check": (26, MISS),
+        "test_every_sampler_mutant_is_caught_by_its_check": (27, MISS),
+        "test_ranks_with_the_same_contents_in_another_order_fail_ranks_differ": (1, 2e-11),
         "test_a_tie_break_kept_for_the_run_fails_only_the_turns_check": (1, 2 * TEST),
         "test_repeated_batches_are_caught_by_the_repeat_checks_only": (2, MISS),
         "test_stream_checks_without_a_designated_mutant_catch_a_neighbour": (5, MISS),
@@ -168,6 +169,8 @@ EXACT_BY_MODULE: dict[str, dict[str, str]] = {
         "test_the_documented_command_works_from_the_project_directory": EXACT_FAILURE,
         "test_an_implementation_that_exits_is_an_adapter_error": NOTHING,
         "test_sampler_api_options_without_the_sampler_api_exit_2": NOTHING,
+        "test_bad_sampler_api_options_exit_2_with_one_line": NOTHING,
+        "test_help_states_the_fewest_epochs": NOTHING,
     },
     "tests/conformance/test_counts.py": {
         "test_ties_check_gives_the_probability_of_one_choice_for_every_seed": NAMES_ONLY,
@@ -204,6 +207,10 @@ EXACT_BY_MODULE: dict[str, dict[str, str]] = {
         "test_k_selecting_only_declined_checks_fails": NOTHING,
         "test_a_session_whose_kit_tests_were_all_skipped_fails": NOTHING,
         "test_the_implementation_can_come_from_the_ini_file": EXACT_FAILURE,
+        "test_sampler_api_options_reach_the_run": NAMES_ONLY,
+        "test_the_index_sampler_flag_can_come_from_the_ini_file": EXACT_ONLY,
+        "test_a_per_index_sampler_without_the_flag_fails_with_the_reason": EXACT_FAILURE,
+        "test_bad_sampler_api_options_are_a_usage_error": NOTHING,
         "test_without_an_implementation_the_session_ends_with_one_line": NOTHING,
     },
     "tests/conformance/test_runner.py": {
@@ -228,6 +235,10 @@ EXACT_BY_MODULE: dict[str, dict[str, str]] = {
         "test_pk_configurations_decline_adapters_without_samples_per_class": NOTHING,
         "test_refused_batches_fail_the_shape_checks_of_both_apis": EXACT_FAILURE,
         "test_the_turns_check_fails_when_it_saw_fewer_than_two_epochs": EXACT_FAILURE,
+        "test_verify_refuses_too_few_epochs_with_one_message": NOTHING,
+        "test_the_resume_check_calls_set_epoch_with_the_states_epoch": EXACT_ONLY,
+        "test_cycle_failures_name_the_epoch_and_the_batch_within_it": EXACT_FAILURE,
+        "test_a_run_of_world_size_1_says_the_rank_checks_did_not_run": EXACT_FAILURE,
     },
     "tests/conformance/test_suite.py": {
         "test_a_wrong_sampler_fails_the_suite": EXACT_FAILURE,

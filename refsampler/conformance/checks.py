@@ -207,7 +207,12 @@ def runs_check(setting: Setting, problem: str) -> CheckResult:
 
 
 def shape_check(setting: Setting, sizes: list[int], n_batches: int, problem: str) -> CheckResult:
-    """Exactly ``n_batches`` batches of exactly ``batch_size`` integer positions."""
+    """Exactly ``n_batches`` batches of exactly ``batch_size`` integer positions.
+
+    ``expected`` and ``observed`` are ``[batches, positions per batch]``; where those agree
+    and a batch was refused for its form (nested, floats, a single value), they say so
+    instead: the form wanted, and the refused batch's ``problem``.
+    """
     batch = setting.config.batch_size
     bad_sizes = [i for i, s in enumerate(sizes) if s != batch]
     violations = abs(len(sizes) - n_batches) + len(bad_sizes)
@@ -218,14 +223,19 @@ def shape_check(setting: Setting, sizes: list[int], n_batches: int, problem: str
         detail += f"; batch {bad_sizes[0]} has {sizes[bad_sizes[0]]} positions"
     if problem:
         detail += f"; {problem}"
+    expected: Any = [n_batches, batch]
+    observed: Any = [len(sizes), sizes[bad_sizes[0]] if bad_sizes else batch]
+    if problem and observed == expected:  # the numbers are right: the batches' form is not
+        expected = f"{n_batches} batches, each a flat sequence of {batch} integer positions"
+        observed = problem
     return exact(
         "batch_shape",
         setting,
         violations,
         sum(sizes),
         detail,
-        expected=[n_batches, batch],
-        observed=[len(sizes), sizes[bad_sizes[0]] if bad_sizes else batch],
+        expected=expected,
+        observed=observed,
     )
 
 

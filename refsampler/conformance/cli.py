@@ -22,7 +22,7 @@ import time
 from typing import TYPE_CHECKING
 
 from .. import kinds as _kinds
-from .constants import API_NAMES, FAMILY_LEVEL, LEVELS
+from .constants import API_NAMES, FAMILY_LEVEL, LEVELS, MIN_EPOCHS
 from .report import EXIT_CONFORMS, EXIT_NOT_TESTED, EXIT_USAGE, EXIT_VIOLATION
 
 if TYPE_CHECKING:  # the runner (scipy) and the adapters are imported when a run starts
@@ -76,7 +76,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--epochs",
         type=int,
         metavar="E",
-        help="with --api sampler: epochs of the epoch checks (default: 3 quick, 4 full)",
+        help=f"with --api sampler: epochs of the epoch checks, at least {MIN_EPOCHS} "
+        "(default: 3 quick, 4 full)",
     )
     parser.add_argument(
         "--world-size",
@@ -187,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
     from .calls import AdapterExit
     from .configs import by_name
     from .runner import served_kinds, verify
+    from .streams import DEFAULT_WORLD_SIZES, SamplerAdapter, sampler_options
 
     possible = api_kinds(args.api)
     requested = tuple(dict.fromkeys(args.kind or ["all"]))
@@ -214,19 +216,19 @@ def run(args: argparse.Namespace) -> int:
         # `python -m refsampler` searches the current directory first; the console script
         # must find `mypkg` in the project directory the same way.
         sys.path.insert(0, here)
-    if args.api != "sampler" and (
-        args.index_sampler or args.epochs is not None or args.world_size is not None
-    ):
-        return _error("--index-sampler, --epochs and --world-size need --api sampler")
-    world_size = "1,2" if args.world_size is None else args.world_size
     try:
-        sizes = tuple(int(w) for w in str(world_size).split(",") if w.strip())
-    except ValueError:
-        return _error(f"--world-size must be comma-separated integers; got {world_size!r}")
-    try:
-        adapter = load(args.impl, args.api, index_sampler=args.index_sampler)
+        options = sampler_options(
+            args.api,
+            index_sampler=args.index_sampler,
+            epochs=args.epochs,
+            world_size=args.world_size,
+        )
+        adapter = load(args.impl, args.api, index_sampler=options.index_sampler)
     except InvalidArgumentError as exc:
         return _error(str(exc))
+    if isinstance(adapter, SamplerAdapter):
+        adapter.index_sampler_option = "--index-sampler"
+    sizes = options.world_sizes or DEFAULT_WORLD_SIZES
     started = time.perf_counter()
 
     def progress(message: str) -> None:
@@ -235,10 +237,10 @@ def run(args: argparse.Namespace) -> int:
     command = f"refsampler verify {args.impl} --api {args.api}"
     stream_options: dict[str, object] = {}
     if args.api == "sampler":
-        stream_options = {"epochs": args.epochs, "world_sizes": sizes}
+        stream_options = {"epochs": options.epochs, "world_sizes": sizes}
         command += f" --world-size {','.join(map(str, sizes))}"
-        command += " --index-sampler" if args.index_sampler else ""
-        command += f" --epochs {args.epochs}" if args.epochs is not None else ""
+        command += " --index-sampler" if options.index_sampler else ""
+        command += f" --epochs {options.epochs}" if options.epochs is not None else ""
     if args.timeout is not None:
         command += f" --timeout {args.timeout:g}"
     if args.family_level != FAMILY_LEVEL:

@@ -6,7 +6,7 @@ help answers without importing scipy or torch.
 
 from __future__ import annotations
 
-__all__ = ["API_NAMES", "FAMILY_LEVEL", "LEVELS"]
+__all__ = ["API_NAMES", "FAMILY_LEVEL", "LEVELS", "MIN_EPOCHS"]
 
 #: Family-wise false-failure rate of one ``verify`` run (Holm over its statistical checks).
 FAMILY_LEVEL = 1e-6
@@ -14,3 +14,6 @@ FAMILY_LEVEL = 1e-6
 LEVELS = ("quick", "full")
 #: The APIs ``refsampler verify --api`` reaches.
 API_NAMES = ("batches", "factory", "weights", "sampler")
+#: The fewest epochs the sampler API's epoch checks take (``--epochs``): a replayed epoch, or
+#: cycles restarted at an epoch boundary, show only from two epochs on.
+MIN_EPOCHS = 2

@@ -13,6 +13,7 @@ from .results import CheckResult
 from .sample import EPS, Sample, Setting
 
 __all__ = [
+    "MAX_TIE_SEEDS",
     "fixed_checks",
     "plan_fixed",
     "plan_quota",
@@ -179,40 +180,98 @@ def fixed_checks(sample: Sample) -> list[CheckResult]:
     return results
 
 
-def tie_seeds(setting: Setting, family_floor: float) -> int:
-    """Runs (seeds) the tie check needs so that one tie-breaking for all of them is a finding.
+#: The most seeds (runs of one batch) the tie check asks for the cyclic-run statistic; where
+#: more would be needed to make it decisive, only the one-choice statistic is used.
+MAX_TIE_SEEDS = 16
 
-    With ``C`` equally likely ways to break the tie, ``s`` seeds agree with probability
-    ``C ** -(s - 1)``; ``s`` is the smallest count that puts that below a tenth of the
-    smallest Holm threshold ``family_floor``.
-    """
+
+def _tie_chances(group: int, winners: int, seeds: int, runs: bool) -> float:
+    """The tie check's largest p-value that can still fail, with ``seeds`` seeds: every seed
+    the same choice, or (``runs``) every seed a cyclic run, whichever is likelier, doubled
+    when both statistics are in use (Bonferroni over the two)."""
+    choices = math.comb(group, winners)
+    same = float(choices) ** -(seeds - 1)
+    if not runs:
+        return same
+    return 2.0 * max(same, (group / choices) ** seeds)
+
+
+def _tie_plan(setting: Setting, family_floor: float) -> tuple[int, bool]:
+    """(seeds, whether the cyclic-run statistic is used) of the tie check: the fewest seeds
+    that put the check's p-value below a tenth of ``family_floor`` whenever it fires."""
     group, winners = setting.ties
-    if not group.size:
-        return 0
-    choices = math.comb(int(group.size), winners)
-    return 1 + math.ceil(math.log(10.0 / family_floor) / math.log(choices))
+    size = int(group.size)
+    if not size:
+        return 0, False
+
+    def fewest(runs: bool) -> int:
+        seeds = 2
+        while _tie_chances(size, winners, seeds, runs) > family_floor / 10:
+            seeds += 1
+        return seeds
+
+    # A cyclic run says something only when not every choice is one (1 < s < T - 1).
+    if 1 < winners < size - 1 and (seeds := fewest(True)) <= MAX_TIE_SEEDS:
+        return seeds, True
+    return fewest(False), False
+
+
+def tie_seeds(setting: Setting, family_floor: float) -> int:
+    """Runs (seeds) the tie check needs so that its statistics are findings when they fire.
+
+    With ``C`` equally likely ways to break the tie of ``T`` classes for ``s`` seats, ``n``
+    seeds agree with probability ``C ** -(n - 1)``, and all give a cyclic run of ``s``
+    consecutive tied classes (in class-id order; ``T`` of the ``C`` choices when ``1 < s < T
+    - 1``) with probability ``(T / C) ** n``. ``n`` is the fewest seeds that put the check's
+    p-value (:func:`ties_check`) below a tenth of the smallest Holm threshold
+    ``family_floor``; the run statistic is left out where that takes more than
+    :data:`MAX_TIE_SEEDS`.
+    """
+    return _tie_plan(setting, family_floor)[0]
+
+
+def _cyclic_run(picked: tuple[int, ...], size: int, winners: int) -> bool:
+    """Whether ``picked`` (indices into the tied group) are ``winners`` consecutive ones,
+    wrapping around: ``{r, r + 1, ..., r + s - 1} mod T``."""
+    if len(picked) != winners or not picked:
+        return False
+    gaps = np.diff(np.r_[picked, picked[0] + size])
+    return int(np.count_nonzero(gaps > 1)) <= 1
 
 
 def ties_check(sample: Sample) -> CheckResult:
-    """Exact ties at the cut are broken at random: not the same way for every seed.
+    """Exact ties at the cut are broken at random: not the same way for every seed, nor in
+    windows of consecutive classes.
 
-    The first batch's counts of the tied classes, under ``s`` seeds (the run's, the next
-    seed's, and ``s - 2`` more): under a uniformly random tie-break each of the ``C`` choices
-    has probability ``1 / C``, so all ``s`` agree with probability ``C ** -(s - 1)``. That is
-    the p-value when they agree, and 1 otherwise.
+    The first batch's counts of the tied classes, under ``n`` seeds (the run's, the next
+    seed's, and ``n - 2`` more; :func:`tie_seeds`): under a uniformly random tie-break each of
+    the ``C`` choices has probability ``1 / C``, so all ``n`` agree with probability
+    ``C ** -(n - 1)``, and all are cyclic runs of consecutive tied classes (a tie-break that
+    rotates a window by a seeded offset gives only those ``T`` choices) with probability
+    ``(T / C) ** n``. The p-value is the probability of what was seen when one of the two
+    happened, doubled when both statistics are in use (the smaller of the two is taken), and
+    1 otherwise, so a correct sampler fails with at most the level Holm gives the check.
     """
     setting = sample.setting
     group, winners = setting.ties
+    size = int(group.size)
     rows = [sample.counts_of(sample.first[:1])[0], sample.counts_of(sample.other[:1])[0]]
     rows += list(sample.tie_rows)
     picks = [tuple(np.flatnonzero(row[group] > setting.floors[group]).tolist()) for row in rows]
-    choices = math.comb(int(group.size), winners)
+    choices = math.comb(size, winners)
+    _, use_runs = _tie_plan(setting, setting.floor)
     same = len(set(picks)) == 1
-    pvalue = float(choices) ** -(len(rows) - 1) if same else 1.0
+    runs = sum(_cyclic_run(p, size, winners) for p in picks)
+    pvalues = [float(choices) ** -(len(rows) - 1) if same else 1.0]
+    if use_runs:
+        pvalues.append((size / choices) ** len(rows) if runs == len(rows) else 1.0)
+    pvalue = min(1.0, len(pvalues) * min(pvalues)) if min(pvalues) < 1.0 else 1.0
     detail = (
         f"classes {group.tolist()} tie for {winners} seats ({choices} ways); "
         f"{len(set(picks))} distinct choices in {len(rows)} seeds"
     )
+    if use_runs:
+        detail += f"; {runs} of them runs of consecutive tied classes ({size} of the {choices})"
     return pending(
         "ties_broken_at_random",
         setting,

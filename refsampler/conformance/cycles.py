@@ -34,6 +34,7 @@ rotation that walks every member through every offset in turn is too even.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from math import lgamma, log
 
 import numpy as np
@@ -170,9 +171,14 @@ def plan_cycles(setting: Setting) -> list[tuple[str, bool]]:
     return names
 
 
-def cycle_checks(sample: Sample) -> list[CheckResult]:
+def cycle_checks(
+    sample: Sample, name_batch: Callable[[int], str] | None = None
+) -> list[CheckResult]:
     """Within a class, members are drawn in cycles without replacement; cycles are reshuffled;
     no member repeats inside a batch when its class has enough members.
+
+    ``name_batch(k)`` names batch ``k`` of ``sample.batches`` in a detail (default ``"batch
+    k"``): a run of several epochs or ranks names the epoch and the batch within it.
 
     Notes
     -----
@@ -191,6 +197,7 @@ def cycle_checks(sample: Sample) -> list[CheckResult]:
     drawn yet.
     """
     setting, batches, labels = sample.setting, sample.batches, sample.labels
+    name = name_batch or (lambda k: f"batch {k}")
     config = setting.config
     n, _ = batches.shape
     counts = sample.counts
@@ -223,7 +230,7 @@ def cycle_checks(sample: Sample) -> list[CheckResult]:
                 i = int(np.flatnonzero(bad)[0])
                 reuse_detail = (
                     f"; class {c}: position {int(members[i])} drawn for the "
-                    f"{_ordinal(int(occurrence[i]) + 1)} time in batch {int(rows[i])}, "
+                    f"{_ordinal(int(occurrence[i]) + 1)} time in {name(int(rows[i]))}, "
                     f"before its cycle of {size} ended"
                 )
         complete_cycles = int(counts[:, c].sum()) // size

@@ -147,6 +147,15 @@ def _fixed_counts(
         picks = rng.choice(free, size=seats - int(forced.sum()), replace=False, p=weights)
         counts[picks] += 1
         return counts
+    if defect == "rotating_ties" and rng is not None and seats > 0:
+        # The seats of an exact tie at the cut go to a window of consecutive tied classes
+        # that starts at a seeded offset: seeds differ, but only T of the C(T, s) choices come.
+        tied = np.flatnonzero(~forced & (fractions == fractions[order[seats - 1]]))
+        won = int(np.count_nonzero(counts[tied] > floors[tied]))
+        if 0 < won < tied.size:
+            counts[tied] = floors[tied]
+            start = int(rng.integers(tied.size))
+            counts[tied[(start + np.arange(won)) % tied.size]] += 1
     big, small = int(np.argmax(target)), int(np.argmin(target))
     if defect == "tail_boost" and counts[big] > floors[big] and quotas[small] > counts[small]:
         # A seat moves from the head to the tail: both counts stay floor or ceil.
@@ -462,6 +471,12 @@ id_order_seats = _mutant(
 low_index_ties = _mutant(
     "low_index_ties",
     "Fixed kind breaks exact ties by class index, the same way for every seed.",
+)
+rotating_ties = _mutant(
+    "rotating_ties",
+    "Fixed kind gives the seats of an exact tie to a window of consecutive tied classes from a "
+    "seeded offset: the winners change with the seed, but only T of the C(T, s) choices can "
+    "come out (8 of 70 on tied-remainders).",
 )
 varying_fixed_counts = _mutant(
     "varying_fixed_counts",
@@ -895,6 +910,7 @@ MUTANTS: dict[str, Callable[..., Any]] = {
         random_rounding,
         id_order_seats,
         low_index_ties,
+        rotating_ties,
         varying_fixed_counts,
         drops_tiny_class,
         counts_by_frequency,
@@ -1529,6 +1545,27 @@ def same_batches_on_every_rank(labels: Any, **kwargs: Any) -> Wrapped:
     return Wrapped(_inner(labels, **kwargs))
 
 
+def same_contents_on_every_rank(labels: Any, **kwargs: Any) -> Wrapped:
+    """Every rank yields rank 0's batches, each reshuffled inside by a generator keyed by the
+    rank (rank 0 keeps its order): no two ranks yield the same batches position by position,
+    yet at every step all ranks train on the same samples."""
+    rank, seed = kwargs["rank"], kwargs["seed"]
+    kwargs["rank"] = 0
+
+    class Reordered(Wrapped):
+        def __iter__(self) -> Iterator[list[int]]:
+            if rank == 0:
+                return super().__iter__()
+            return self._reordered(self.inner.epoch)
+
+        def _reordered(self, epoch: int) -> Iterator[list[int]]:
+            for k, batch in enumerate(self.inner):
+                order = np.random.default_rng([seed, epoch, rank, k]).permutation(len(batch))
+                yield [batch[i] for i in order]
+
+    return Reordered(_inner(labels, **kwargs))
+
+
 def sorts_labels_later(labels: Any, **kwargs: Any) -> Wrapped:
     """Sorts the caller's labels in place when its second pass starts (a lazy index built on
     first use): building leaves them alone, training does not."""
@@ -1671,6 +1708,7 @@ SAMPLER_MUTANTS: dict[str, Callable[..., Any]] = {
         schedule_ignored,
         same_ties_every_epoch,
         same_batches_on_every_rank,
+        same_contents_on_every_rank,
         sorts_labels_later,
         state_forgets_epoch,
         state_holds_numpy_ints,

@@ -13,7 +13,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["as_array", "batch_positions", "malformed"]
+__all__ = ["NESTED", "SINGLE_VALUE", "as_array", "batch_positions", "malformed"]
+
+#: Why a batch that is one value is refused.
+SINGLE_VALUE = "is a single value, not a sequence of positions"
+#: How the reason a nested batch is refused begins.
+NESTED = "is nested"
 
 IntVector = npt.NDArray[np.int64]
 
@@ -35,9 +40,9 @@ def as_array(batch: Any) -> tuple[npt.NDArray[Any] | None, str]:
 def malformed(array: npt.NDArray[Any]) -> str:
     """What keeps ``array`` from being one batch of positions ("" when it is one)."""
     if array.ndim == 0:
-        return "is a single value, not a sequence of positions"
+        return SINGLE_VALUE
     if array.ndim > 1:
-        return f"is nested (an array of shape {array.shape}), not a flat sequence of positions"
+        return f"{NESTED} (an array of shape {array.shape}), not a flat sequence of positions"
     if array.size and (array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer)):
         return f"holds positions of dtype {array.dtype}, not integers"
     return ""

@@ -3,7 +3,13 @@
 Options (each also an ini key: ``refsampler_impl``, ``refsampler_api``, ...):
 ``--refsampler-impl MODULE:CALLABLE``, ``--refsampler-api batches|factory|weights|sampler``,
 ``--refsampler-kind KIND`` (repeatable), ``--refsampler-level quick|full``,
-``--refsampler-seed N``, ``--refsampler-family-level L``, ``--refsampler-timeout SECONDS``.
+``--refsampler-seed N``, ``--refsampler-family-level L``, ``--refsampler-timeout SECONDS``,
+and for ``--refsampler-api sampler`` only, as ``refsampler verify``'s ``--index-sampler``,
+``--epochs`` and ``--world-size``: ``--refsampler-index-sampler`` (the sampler yields single
+positions; batch it), ``--refsampler-epochs E`` (at least 2) and ``--refsampler-world-size
+W,W,...``. They are read by the same code as the command line's
+(:func:`~refsampler.conformance.streams.sampler_options`); a bad value, or one given with
+another API, ends the session with its message (exit status 4).
 
 There is no default implementation: a test that needs one when neither ``--refsampler-impl``
 nor the ``refsampler_impl`` ini key is set ends the session with one line saying so (exit
@@ -84,6 +90,24 @@ _OPTIONS: tuple[tuple[str, str, Any, str], ...] = (
     ("seed", "N", "0", "base seed of the checks (default: 0)"),
     ("family-level", "L", None, "family-wise false-alarm rate of a verify run (default: 1e-6)"),
     ("timeout", "SECONDS", None, "time limit of one call of the implementation (default: none)"),
+    (
+        "epochs",
+        "E",
+        None,
+        "with --refsampler-api sampler: epochs of the epoch checks, at least 2 "
+        "(default: 3 quick, 4 full)",
+    ),
+    (
+        "world-size",
+        "W,W,...",
+        None,
+        "with --refsampler-api sampler: world sizes of the rank checks (default: 1,2)",
+    ),
+)
+#: The flag's help (and its ini key's, a bool).
+_INDEX_SAMPLER_HELP = (
+    "with --refsampler-api sampler: the sampler yields single positions; batch it with "
+    "BatchSampler(sampler, batch_size, drop_last=False)"
 )
 
 
@@ -93,6 +117,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for name, metavar, default, help_text in _OPTIONS:
         group.addoption(f"--refsampler-{name}", default=None, metavar=metavar, help=help_text)
         parser.addini(f"refsampler_{name.replace('-', '_')}", help_text, default=default)
+    group.addoption(
+        "--refsampler-index-sampler",
+        action="store_true",
+        default=None,
+        help=_INDEX_SAMPLER_HELP,
+    )
+    parser.addini("refsampler_index_sampler", _INDEX_SAMPLER_HELP, type="bool", default=False)
     group.addoption(
         "--refsampler-kind",
         action="append",
@@ -133,6 +164,30 @@ def _family_level(config: pytest.Config) -> float:
 def _timeout(config: pytest.Config) -> float | None:
     value = _setting(config, "timeout")
     return None if value in (None, "") else float(value)
+
+
+def _sampler_options(config: pytest.Config) -> Any:
+    """The sampler-API options, checked as ``refsampler verify`` checks its own; a bad one
+    ends the session with the message (exit status 4)."""
+    from ..errors import InvalidArgumentError
+    from .streams import sampler_options
+
+    try:
+        return sampler_options(
+            str(_setting(config, "api")),
+            index_sampler=bool(_setting(config, "index-sampler")),
+            epochs=_setting(config, "epochs"),
+            world_size=_setting(config, "world-size"),
+            prefix="--refsampler-",
+        )
+    except InvalidArgumentError as exc:
+        pytest.exit(f"refsampler: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+def _stream_options(config: pytest.Config) -> dict[str, Any]:
+    """``verify``'s ``epochs`` and ``world_sizes`` from the options."""
+    options = _sampler_options(config)
+    return {"epochs": options.epochs, "world_sizes": options.world_sizes}
 
 
 def _kinds(config: pytest.Config) -> tuple[str, ...]:
@@ -184,6 +239,7 @@ def refsampler_make_batches(pytestconfig: pytest.Config) -> Any:
     """The implementation under test (``--refsampler-impl``), adapted to the protocol."""
     from ..errors import InvalidArgumentError
     from . import adapters
+    from .streams import SamplerAdapter
 
     spec = _setting(pytestconfig, "impl")
     if not spec:
@@ -194,10 +250,16 @@ def refsampler_make_batches(pytestconfig: pytest.Config) -> Any:
         # (bare `pytest`, unlike `python -m pytest`, does not put it on sys.path); appended,
         # so it never shadows an installed module.
         sys.path.append(here)
+    options = _sampler_options(pytestconfig)
     try:
-        return adapters.load(str(spec), str(_setting(pytestconfig, "api")))
+        adapter = adapters.load(
+            str(spec), str(_setting(pytestconfig, "api")), index_sampler=options.index_sampler
+        )
     except InvalidArgumentError as exc:
         pytest.exit(f"refsampler: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+    if isinstance(adapter, SamplerAdapter):  # its messages name this plugin's flag
+        adapter.index_sampler_option = "--refsampler-index-sampler"
+    return adapter
 
 
 @pytest.fixture(scope="session")
@@ -222,6 +284,7 @@ def refsampler_verify(
             family_level=_family_level(pytestconfig),
             timeout=_timeout(pytestconfig),
             name=str(_setting(pytestconfig, "impl")),
+            **_stream_options(pytestconfig),
         )
 
     return run
@@ -380,6 +443,7 @@ def refsampler_check(request: pytest.FixtureRequest) -> Any:
             timeout=_timeout(config),
             name=str(_setting(config, "impl")),
             select=select,
+            **_stream_options(config),
         )
         config.stash[_RUN] = run
     param = request.param

@@ -47,6 +47,7 @@ from .sample import Sample, Setting
 __all__ = [
     "COUNTED_DRAWS",
     "LEVELS",
+    "NO_RANK_CHECKS",
     "QUICK_DRAWS",
     "REPEAT_BATCHES",
     "default_kinds",
@@ -340,6 +341,8 @@ def verify(
     )
     if stream_plan is not None:
         report.notes.append(_capabilities_note(stream_plan))
+        if max(stream_plan.world_sizes) < 2:
+            report.notes.append(NO_RANK_CHECKS)
         if stream_plan.fresh_note:
             report.notes.append(stream_plan.fresh_note)
     stop = False
@@ -417,6 +420,13 @@ def _fails(result: CheckResult, floor: float) -> bool:
     return result.pvalue is not None and result.pvalue <= floor
 
 
+#: The note of a sampler-API run whose only world size is 1.
+NO_RANK_CHECKS = (
+    "rank checks not run: the only world size is 1, so nothing checked that the ranks of a "
+    "distributed run differ, share out the cycles or meet the target (a world size of 2 or "
+    "more checks them)"
+)
+
 #: Exact checks whose plan admits a chance (at most :data:`streams.REPEAT_BOUND` each) that a
 #: correct sampler fails them; :func:`verify` reserves that much of the family level.
 CHANCE_BOUNDED = frozenset(
@@ -426,6 +436,7 @@ CHANCE_BOUNDED = frozenset(
         "cycles_reshuffled",
         "other_seed_other_batches",
         "far_seed_other_batches",
+        "ranks_differ",
     }
 )
 
@@ -491,6 +502,7 @@ def _check_one(
     if main.batches is None:  # a call that neither declined nor failed returned batches
         raise TypeError("a successful call without batches")
     batches, sizes, problem = checks.as_batch_array(main.batches, config.batch_size)
+    problem += streams.index_sampler_hint(adapter, problem)
     shape = checks.shape_check(setting, sizes, setting.n_batches, problem)
     if batches is None or shape.verdict == "fail":
         run.status, run.reason = "failed", f"batch_shape: {shape.detail}"

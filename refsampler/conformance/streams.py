@@ -37,7 +37,12 @@ Ranks (every world size ``W >= 2``, two epochs)
     (if any) says so on every rank; ``ranks_have_properties[W]`` (exact);
     ``ranks_differ[W]`` (exact): no two ranks yield the same batches in an epoch, seed
     ``s + 1`` changes every rank's, and seed ``s + 1``'s rank ``r`` is not seed ``s``'s rank
-    ``r - 1`` or ``r + 1`` (streams keyed by ``seed + rank``);
+    ``r - 1`` or ``r + 1`` (streams keyed by ``seed + rank``); batches are compared as
+    contents, so ranks that reshuffle one stream's batches fail too, except where a correct
+    sampler's batches could hold the same positions on two ranks by chance (the seed checks'
+    guard: the epoch's contents frequencies put that chance below
+    :data:`~refsampler.conformance.checks.REPEAT_CHANCE`), where only positions in order are
+    compared;
     ``ranks_disjoint_in_cycle[W]`` (exact): the ranks' draws, interleaved by global step, never
     give one member to two ranks within a cycle; ``ranks_pooled_prefix[W]`` (exact): the
     interleaved counts keep the quota / appearance bound; ``ranks_batches_not_repeated[W]``
@@ -51,8 +56,13 @@ Ranks (every world size ``W >= 2``, two epochs)
 Resume (when ``state_dict`` exists)
     ``resume_continues_exactly`` (exact): a state saved after ``k`` batches (``k = 0``, mid
     epoch, end of epoch), loaded into a fresh sampler, continues exactly as the uninterrupted
-    run, across the epoch boundary. ``resume_state_is_json`` (exact): the states survive
-    ``json.dumps`` / ``json.loads``. ``resume_in_fresh_process`` (exact): the state saved
+    run, across the epoch boundary. After ``load_state_dict`` the kit calls ``set_epoch``
+    with the state's own epoch, as a training loop that resumes from the state reads it
+    there: the state's integer ``"epoch"`` entry, or the epoch it was saved in when it has
+    none. A state saved after the last batch of an epoch may name that epoch (nothing left
+    of it) or the next (at its start); a state that names any other epoch fails.
+    ``resume_state_is_json`` (exact): the states survive ``json.dumps`` / ``json.loads``.
+    ``resume_in_fresh_process`` (exact): the state saved
     mid epoch 1 (as JSON, or pickled when JSON cannot hold it) is loaded by a sampler built in
     another Python interpreter -- started afresh, not forked, importing the target by name as
     a restarted job does (:mod:`~refsampler.conformance.fresh`) -- and the rest of epoch 1
@@ -64,9 +74,10 @@ Resume (when ``state_dict`` exists)
     ``refuses_foreign_states = True``): a state saved under another seed is refused with an
     exception.
 
-Exact checks never fail a correct sampler, except the repeat checks below, which can with
-probability at most :data:`REPEAT_BOUND` each; :func:`~refsampler.conformance.verify` reserves
-that much of the run's family level for them, so the run's false-alarm rate stays within it.
+Exact checks never fail a correct sampler, except the repeat checks below and
+``ranks_differ``, which can with probability at most :data:`REPEAT_BOUND` each;
+:func:`~refsampler.conformance.verify` reserves that much of the run's family level for them,
+so the run's false-alarm rate stays within it.
 Each reports a failure when it looked at nothing (zero cases is a failure, never a pass).
 Statistical checks join the run's Holm family.
 
@@ -100,22 +111,33 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+from .. import _validate
 from .. import kinds as _kinds
+from ..errors import InvalidArgumentError
 from . import appearances, calls, counts, cycles, stats
 from . import fresh as _fresh
 from . import iid as iid_checks
-from .checks import batch_positions, exact, pending
+from .checks import (
+    REPEAT_CHANCE,
+    _log10_contents_chance,
+    _same_contents,
+    batch_positions,
+    exact,
+    pending,
+)
+from .constants import MIN_EPOCHS
 
 # One chance bound for every exact check a correct sampler can fail by chance (the repeat
 # checks here, cycles_reshuffled there): verify reserves it per check.
 from .cycles import REPEAT_BOUND
+from .positions import NESTED, SINGLE_VALUE
 from .results import CheckResult
 from .sample import EPS, Sample, Setting, per_batch_counts
 
@@ -126,12 +148,15 @@ __all__ = [
     "REPEAT_BOUND",
     "RESUME_BATCHES",
     "SamplerAdapter",
+    "SamplerOptions",
     "StreamPlan",
     "detect",
     "epoch_batches",
+    "index_sampler_hint",
     "pair_repeat_bound",
     "plain_loop_note",
     "plan_streams",
+    "sampler_options",
     "stream_checks",
     "validate_streams",
 ]
@@ -201,6 +226,10 @@ class SamplerAdapter:
     spec : str, optional
         ``MODULE:NAME`` that ``make_sampler`` was imported from (the command line's); without
         it a fresh interpreter imports ``make_sampler`` by its module and qualified name.
+    index_sampler_option : str
+        How messages name the switch that sets ``index_sampler``, when a batch suggests it is
+        set wrongly (:func:`index_sampler_hint`): ``refsampler verify`` sets
+        ``"--index-sampler"``, the pytest plugin ``"--refsampler-index-sampler"``.
     """
 
     def __init__(
@@ -208,10 +237,12 @@ class SamplerAdapter:
         make_sampler: Callable[..., Any],
         index_sampler: bool = False,
         spec: str | None = None,
+        index_sampler_option: str = "SamplerAdapter(make_sampler, index_sampler=True)",
     ) -> None:
         self.make_sampler = make_sampler
         self.index_sampler = index_sampler
         self.spec = spec
+        self.index_sampler_option = index_sampler_option
         self.refuses_foreign = bool(getattr(make_sampler, "refuses_foreign_states", False))
         self.__qualname__ = str(getattr(make_sampler, "__qualname__", repr(make_sampler)))
         self.__signature__ = _signature(make_sampler)
@@ -502,7 +533,8 @@ class _Run:
         refused = [(k, problem) for k, (_, problem) in enumerate(read) if problem]
         if refused:
             k, problem = refused[0]
-            self.refused.append(f"batch {k} of {what}{who} {problem}")
+            hint = index_sampler_hint(self.adapter, problem)
+            self.refused.append(f"batch {k} of {what}{who} {problem}{hint}")
         given = getattr(sampler, "_conformance_labels", None)
         if given is not None and not np.array_equal(given, self.labels):
             self.inputs.append("labels modified by the sampler")
@@ -670,15 +702,20 @@ def _prefix_violations(
     return int(drift.sum()), detail
 
 
-def _cycle_violations(setting: Setting, labels: Any, batches: IntMatrix) -> tuple[int, int, str]:
+def _cycle_violations(
+    setting: Setting, labels: Any, batches: IntMatrix, name_batch: Callable[[int], str]
+) -> tuple[int, int, str]:
     """(violations, classes looked at, detail) of the cycles over a run of batches: no member
-    twice within its class's cycle, and each member drawn floor or ceil of ``D / n_c`` times."""
+    twice within its class's cycle, and each member drawn floor or ceil of ``D / n_c`` times.
+    ``name_batch(k)`` names row ``k`` of ``batches`` (its epoch, rank and batch)."""
     if batches.shape[0] == 0:
         return 0, 0, ""
     where = Setting(setting.kind, setting.config, batches.shape[0], 1, setting.floor)
     sample = Sample(where, labels, batches, batches[:1], batches[:1], batches[:1])
     result = next(
-        r for r in cycles.cycle_checks(sample) if r.check == "without_replacement_in_cycle"
+        r
+        for r in cycles.cycle_checks(sample, name_batch)
+        if r.check == "without_replacement_in_cycle"
     )
     violations = int(result.statistic or 0)
     detail = f"; {result.detail}" if violations else ""
@@ -727,6 +764,14 @@ def _shares(
     )
     result.detectable = stats.detectable_w(draws, max(outcome.dof, 1), level=setting.floor)
     return result
+
+
+def _contents_compared(batches: IntMatrix) -> bool:
+    """Whether another rank (or seed) repeating the contents of ``batches``, batch by batch,
+    counts as a repeat: where the run's own contents frequencies put the chance that a correct
+    sampler does so below :data:`~refsampler.conformance.checks.REPEAT_CHANCE`, the seed
+    checks' guard (not where every batch must hold the same positions, say)."""
+    return _log10_contents_chance(batches) < np.log10(REPEAT_CHANCE)
 
 
 def _not_repeated(name: str, setting: Setting, parts: list[tuple[str, IntMatrix]]) -> CheckResult:
@@ -901,7 +946,9 @@ def _epoch_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
     )
     if "cycles_continue_across_epochs" in planned:
         stacked = np.vstack(matrices) if matrices else np.zeros((0, batch), np.int64)
-        bad, looked, detail = _cycle_violations(setting, labels, stacked)
+        bad, looked, detail = _cycle_violations(
+            setting, labels, stacked, _epoch_namer([m.shape[0] for m in matrices])
+        )
         out.append(
             exact(
                 "cycles_continue_across_epochs",
@@ -928,6 +975,18 @@ def _epoch_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
             )
         )
     return out
+
+
+def _epoch_namer(lengths: list[int]) -> Callable[[int], str]:
+    """Names row ``k`` of epochs of ``lengths`` batches stacked: its batch and epoch."""
+    starts = np.cumsum([0, *lengths])
+
+    def name(k: int) -> str:
+        epoch = int(np.searchsorted(starts, k, side="right")) - 1
+        within = k - int(starts[epoch])
+        return f"batch {within} of epoch {epoch} ({lengths[epoch]} batches an epoch)"
+
+    return name
 
 
 def _turns_check(setting: Setting, labels: Any, matrices: list[IntMatrix]) -> CheckResult:
@@ -1050,27 +1109,39 @@ def _rank_checks(run: _Run, planned: dict[str, bool], world: int) -> list[CheckR
         )
     )
     # ranks_differ: the classic DDP bug is every rank yielding the same batches (or a rank
-    # that ignores the seed): R ranks then train on one batch R times.
-    same, unseeded = [], []
+    # that ignores the seed): R ranks then train on one batch R times. Batches are compared
+    # as contents (a reshuffle inside each batch hides nothing) wherever a correct sampler
+    # cannot repeat an epoch's contents by chance, as the seed checks compare seeds.
+    ordered_only = False
+
+    def repeats(base: IntMatrix, other: IntMatrix) -> str:
+        nonlocal ordered_only
+        if not base.size:
+            return ""
+        contents = _contents_compared(base)
+        ordered_only = ordered_only or not contents
+        return _same_contents(base, other, orders=False, shared=False, contents=contents)
+
+    same: list[tuple[int, int, int, str]] = []
     for e in range(RANK_EPOCHS):
         for a in range(world):
             for b in range(a + 1, world):
-                if mats[a][e][0].size and np.array_equal(mats[a][e][0], mats[b][e][0]):
-                    same.append((e, a, b))
+                how = repeats(mats[a][e][0], mats[b][e][0])
+                if how:
+                    same.append((e, a, b, how))
     # Seed s + 1's rank r against seed s's ranks r and r +- 1: a stream keyed by seed + rank
     # (or seed - rank) hands seed s + 1's rank r the batches of seed s's neighbouring rank.
+    unseeded: list[int] = []
     shifted: list[tuple[int, int]] = []
     for r in range(world):
         other = run.epochs(n, 1, seed=run.seed + 1, world=world, rank=r)[0]
         theirs, _ = _matrix(other, batch, size)
         if not theirs.size:
             continue
-        if np.array_equal(theirs, mats[r][0][0]):
+        if repeats(mats[r][0][0], theirs):
             unseeded.append(r)
         shifted += [
-            (r, q)
-            for q in (r - 1, r + 1)
-            if 0 <= q < world and np.array_equal(theirs, mats[q][0][0])
+            (r, q) for q in (r - 1, r + 1) if 0 <= q < world and repeats(mats[q][0][0], theirs)
         ]
     out.append(
         exact(
@@ -1078,11 +1149,21 @@ def _rank_checks(run: _Run, planned: dict[str, bool], world: int) -> list[CheckR
             setting,
             len(same) + len(unseeded) + len(shifted),
             sum(m.size for s in mats for m, _ in s),
-            f"{len(same)} pairs of ranks with identical batches in an epoch"
-            + (f" (epoch {same[0][0]}: ranks {same[0][1]} and {same[0][2]})" if same else "")
+            f"{len(same)} pairs of ranks with the same batches in an epoch"
+            + (
+                f" (epoch {same[0][0]}: ranks {same[0][1]} and {same[0][2]}, {same[0][3]})"
+                if same
+                else ""
+            )
             + f"; ranks whose batches seed s + 1 does not change: {unseeded or 'none'}"
             + "".join(
                 f"; seed s + 1's rank {r} yields seed s's rank {q}" for r, q in shifted[:1]
+            )
+            + (
+                "; only positions in order compared somewhere (a correct sampler's batches may "
+                "hold the same positions on two ranks there)"
+                if ordered_only
+                else "; compared as contents (the order inside a batch ignored)"
             ),
         )
     )
@@ -1099,7 +1180,12 @@ def _rank_checks(run: _Run, planned: dict[str, bool], world: int) -> list[CheckR
         else np.zeros((0, batch), np.int64)
     )
     if f"ranks_disjoint_in_cycle[{world}]" in planned:
-        bad, looked, detail = _cycle_violations(setting, labels, pooled)
+
+        def step_of(t: int) -> str:
+            epoch, rest = divmod(t, steps * world)
+            return f"batch {rest // world} of epoch {epoch} on rank {rest % world}"
+
+        bad, looked, detail = _cycle_violations(setting, labels, pooled, step_of)
         out.append(
             exact(
                 f"ranks_disjoint_in_cycle[{world}]",
@@ -1199,6 +1285,7 @@ def _resume_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
     # Saved in epoch 0 (at its start, middle and end, before the pass ends) and in the middle
     # of epoch 1 (a state must carry its epoch); the last goes to a fresh process too.
     points = [(0, k) for k in sorted({0, n // 2, n})] + [(1, n // 2)]
+    fresh: tuple[int, int] | str = ""
     for epoch, k in points:
         sampler = run.build(n)
         if plan.set_epoch:
@@ -1212,20 +1299,29 @@ def _resume_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
             state = json.loads(json.dumps(state))
         except (TypeError, ValueError) as exc:
             not_json.append(f"epoch {epoch}, k = {k}: {exc}")
+        start = _resume_start(state, epoch, k, n)
         if (epoch, k) == points[-1] and "resume_in_fresh_process" in planned:
             kept = _pickled(state)  # before load_state_dict can touch it
+            fresh = start
+        if isinstance(start, str):  # no training loop can resume from it
+            bad += 1
+            compared += len(want[epoch][k:] + want[epoch + 1])
+            detail = detail or f"; {start}"
+            continue
+        # As a training loop that resumes from the state: set_epoch with the state's epoch.
+        resumed, position = start
         loaded = run.build(n)
         run.call("load_state_dict()", functools.partial(loaded.load_state_dict, state))
-        rest = [p.tolist() for p in run.read(loaded, epoch if plan.set_epoch else None)]
-        after = [p.tolist() for p in run.read(loaded, epoch + 1 if plan.set_epoch else None)]
-        expected = want[epoch][k:] + want[epoch + 1]
+        rest = [p.tolist() for p in run.read(loaded, resumed if plan.set_epoch else None)]
+        after = [p.tolist() for p in run.read(loaded, resumed + 1 if plan.set_epoch else None)]
+        expected = want[resumed][position:] + want[resumed + 1]
         got = rest + after
         compared += len(expected)
         if got != expected:
             bad += 1
             if not detail:
                 detail = f"; saved after {k} batches of epoch {epoch}: " + _difference(
-                    got, expected, epoch, k, plan.set_epoch
+                    got, expected, resumed, position, plan.set_epoch
                 )
     out = [
         exact(
@@ -1248,7 +1344,21 @@ def _resume_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
     ]
     if "resume_in_fresh_process" in planned:
         epoch, k = points[-1]
-        out.append(_fresh_process_check(run, kept, want[epoch][k:] + want[epoch + 1], epoch, k, n))
+        if isinstance(fresh, str):
+            where = f"state saved after {k} of {n} batches of epoch {epoch}"
+            out.append(exact("resume_in_fresh_process", setting, 1, 0, f"{where}: {fresh}"))
+        else:
+            resumed, position = fresh
+            out.append(
+                _fresh_process_check(
+                    run,
+                    kept,
+                    want[resumed][position:] + want[resumed + 1],
+                    (epoch, k),
+                    fresh,
+                    n,
+                )
+            )
     if "resume_refuses_foreign_state" in planned:
         other = run.build(n, seed=run.seed + 1)
         state = run.call("state_dict()", other.state_dict)
@@ -1262,6 +1372,28 @@ def _resume_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
             refused, text = True, f"a state of seed s + 1 was refused ({type(exc).__name__})"
         out.append(exact("resume_refuses_foreign_state", setting, int(not refused), 1, text))
     return out
+
+
+def _resume_start(state: Any, epoch: int, k: int, n: int) -> tuple[int, int] | str:
+    """Where a run resumed from ``state`` (saved after ``k`` of ``n`` batches of ``epoch``)
+    continues: ``(epoch, first batch)``, or why no training loop could resume from it.
+
+    A training loop that resumes from a checkpoint reads the epoch from it and calls
+    ``set_epoch`` with it: with the state's own epoch, its integer ``"epoch"`` entry when it
+    has one (the epoch saved in otherwise). A state saved after the last batch of an epoch
+    may name that epoch (nothing left of it) or the next one (at its start): both are the
+    same place. Any other epoch is wrong.
+    """
+    named: Any = state.get("epoch") if isinstance(state, Mapping) else None
+    own = int(named) if _validate.is_int(named) else None
+    if own is None or own == epoch:
+        return epoch, k
+    if own == epoch + 1 and k == n:
+        return epoch + 1, 0
+    return (
+        f"saved after {k} of {n} batches of epoch {epoch}, the state names epoch {own} (a "
+        f"loop that resumes from it calls set_epoch({own}))"
+    )
 
 
 def _difference(got: list[Any], expected: list[Any], epoch: int, k: int, set_epoch: bool) -> str:
@@ -1281,7 +1413,11 @@ def _difference(got: list[Any], expected: list[Any], epoch: int, k: int, set_epo
     return (
         f"first difference at {where} ({len(got)} batches follow the resume, want "
         f"{len(expected)})"
-        + (" (set_epoch(epoch) called after load_state_dict)" if set_epoch else "")
+        + (
+            f" (set_epoch({epoch}), the state's epoch, called after load_state_dict)"
+            if set_epoch
+            else ""
+        )
     )
 
 
@@ -1297,13 +1433,21 @@ def _pickled(state: Any) -> bytes | str:
 
 
 def _fresh_process_check(
-    run: _Run, state: bytes | str, expected: list[Any], epoch: int, k: int, n: int
+    run: _Run,
+    state: bytes | str,
+    expected: list[Any],
+    saved: tuple[int, int],
+    start: tuple[int, int],
+    n: int,
 ) -> CheckResult:
-    """``resume_in_fresh_process``: the state saved after ``k`` batches of ``epoch``, loaded
-    in another interpreter, gives the rest of the epoch and the next as uninterrupted."""
+    """``resume_in_fresh_process``: the state saved after ``k`` batches of ``epoch``
+    (``saved``), loaded in another interpreter that calls ``set_epoch`` with the state's
+    epoch, gives the rest of the run from ``start`` (the state's epoch and first batch) as
+    uninterrupted."""
     setting, adapter = run.setting, run.adapter
     plan: StreamPlan = setting.streams
-    where = f"state saved after {k} of {n} batches of epoch {epoch}"
+    epoch, k = start
+    where = f"state saved after {saved[1]} of {n} batches of epoch {saved[0]}"
     spec, origin, why = _fresh.import_spec(adapter.make_sampler, adapter.spec)
     if isinstance(state, str) or why:
         because = state if isinstance(state, str) else f"the target is not importable ({why})"
@@ -1414,13 +1558,164 @@ def _fresh_process_note(adapter: SamplerAdapter) -> str:
 
 
 def validate_streams(epochs: Any, world_sizes: Any) -> tuple[int, tuple[int, ...]]:
-    """Check ``epochs`` (>= 2) and ``world_sizes`` (positive ints); return them."""
-    from .. import _validate
+    """Check ``epochs`` (an int >= :data:`~refsampler.conformance.constants.MIN_EPOCHS`) and
+    ``world_sizes`` (positive ints); return them, the world sizes without repeats.
 
-    e = _validate.positive_int("epochs", epochs)
-    if e < 2:
-        raise _validate.fail("epochs", "must be at least 2", epochs)
+    Parameters
+    ----------
+    epochs : int
+        Passes of the epoch checks.
+    world_sizes : iterable of int
+        World sizes of the rank checks.
+
+    Returns
+    -------
+    tuple
+        ``(epochs, world_sizes)``.
+
+    Raises
+    ------
+    InvalidArgumentError
+        If ``epochs`` is not an int of at least 2, or ``world_sizes`` is empty or holds
+        anything but positive ints.
+    """
+    e = _epochs("epochs", epochs)
     sizes = tuple(world_sizes)
     if not sizes or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in sizes):
         raise _validate.fail("world_sizes", "must be positive integers", world_sizes)
     return e, tuple(dict.fromkeys(sizes))
+
+
+def _epochs(name: str, value: Any) -> int:
+    """``value`` as the number of epochs of the epoch checks; one message for every bad value."""
+    if not _validate.is_int(value) or int(value) < MIN_EPOCHS:
+        raise _validate.fail(name, f"must be an int >= {MIN_EPOCHS}", value)
+    return int(value)
+
+
+class SamplerOptions(NamedTuple):
+    """The sampler-API options of a command line, checked (see :func:`sampler_options`).
+
+    Attributes
+    ----------
+    index_sampler : bool
+        The sampler yields single positions (batched by ``BatchSampler``).
+    epochs : int or None
+        Passes of the epoch checks (None: the level's default, :data:`EPOCHS`).
+    world_sizes : tuple of int or None
+        World sizes of the rank checks (None: :data:`DEFAULT_WORLD_SIZES`).
+    """
+
+    index_sampler: bool
+    epochs: int | None
+    world_sizes: tuple[int, ...] | None
+
+
+def sampler_options(
+    api: str,
+    *,
+    index_sampler: bool = False,
+    epochs: Any = None,
+    world_size: Any = None,
+    prefix: str = "--",
+) -> SamplerOptions:
+    """Check the options only ``--api sampler`` reads, as a command line gives them.
+
+    ``refsampler verify`` (``--index-sampler``, ``--epochs E``, ``--world-size W,W,...``) and
+    the pytest plugin (the same options named ``--refsampler-...``, or their ini keys) both
+    read them here, so they mean the same and fail with the same messages.
+
+    Parameters
+    ----------
+    api : str
+        The ``--api`` of the run; the other options need ``"sampler"``.
+    index_sampler : bool
+        Whether ``--index-sampler`` was given.
+    epochs : int or str, optional
+        ``--epochs`` as given (None or "" when absent): an int of at least
+        :data:`~refsampler.conformance.constants.MIN_EPOCHS`.
+    world_size : str, optional
+        ``--world-size`` as given (None or "" when absent): comma-separated positive ints.
+    prefix : str
+        What the option names start with in messages: ``"--"`` for ``refsampler verify``,
+        ``"--refsampler-"`` for the pytest plugin.
+
+    Returns
+    -------
+    SamplerOptions
+        ``epochs`` and ``world_sizes`` are None where the option was not given.
+
+    Raises
+    ------
+    InvalidArgumentError
+        If an option is given with another API, ``epochs`` is not an int of at least 2, or
+        ``world_size`` is not comma-separated positive ints; the message names the option
+        and the value.
+
+    Examples
+    --------
+    >>> from refsampler.conformance.streams import sampler_options
+    >>> sampler_options("sampler", world_size="1,2,3", epochs="4")
+    SamplerOptions(index_sampler=False, epochs=4, world_sizes=(1, 2, 3))
+    >>> sampler_options("sampler", epochs=1)
+    Traceback (most recent call last):
+    ...
+    refsampler.errors.InvalidArgumentError: `--epochs` must be an int >= 2; got 1.
+    """
+    absent = (None, "")
+    if api != "sampler":
+        if index_sampler or epochs not in absent or world_size not in absent:
+            raise InvalidArgumentError(
+                f"{prefix}index-sampler, {prefix}epochs and {prefix}world-size need "
+                f"{prefix}api sampler"
+            )
+        return SamplerOptions(False, None, None)
+    count: int | None = None
+    if epochs not in absent:
+        try:  # a command line's text; the number itself in the message once it is one
+            value = int(epochs) if isinstance(epochs, str) else epochs
+        except ValueError:
+            value = epochs
+        count = _epochs(f"{prefix}epochs", value)
+    sizes: tuple[int, ...] | None = None
+    if world_size not in absent:
+        parts = [part for part in str(world_size).split(",") if part.strip()]
+        try:
+            sizes = tuple(int(part) for part in parts)
+        except ValueError:
+            sizes = ()
+        if not sizes or min(sizes) < 1:
+            raise _validate.fail(
+                f"{prefix}world-size", "must be comma-separated positive integers", world_size
+            )
+    return SamplerOptions(bool(index_sampler), count, sizes)
+
+
+def index_sampler_hint(adapter: Any, problem: str) -> str:
+    """What to add to a refused batch's message when the refusal suggests the wrong
+    ``index_sampler`` setting ("" otherwise).
+
+    A sampler adapter without ``index_sampler`` whose batches are single values is most
+    likely a per-index sampler; one with it whose batches are nested is most likely a batch
+    sampler. The hint names the switch as :attr:`SamplerAdapter.index_sampler_option` does.
+
+    Parameters
+    ----------
+    adapter : object
+        The adapter the batches came from (no hint unless a :class:`SamplerAdapter`).
+    problem : str
+        Why a batch was refused (:func:`~refsampler.conformance.positions.batch_positions`).
+
+    Returns
+    -------
+    str
+        ``"; ..."`` or "".
+    """
+    if not isinstance(adapter, SamplerAdapter):
+        return ""
+    option = adapter.index_sampler_option
+    if not adapter.index_sampler and SINGLE_VALUE in problem:
+        return f"; a per-index sampler (one that yields single positions) needs {option}"
+    if adapter.index_sampler and NESTED in problem:
+        return f"; a batch sampler (one that yields whole batches) must be checked without {option}"
+    return ""

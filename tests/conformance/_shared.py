@@ -85,6 +85,7 @@ CAUGHT_BY = {
     "random_rounding": ("fixed", "long-tail", "largest_remainder"),
     "id_order_seats": ("fixed", "remainder-order", "largest_remainder"),
     "low_index_ties": ("fixed", "tied-remainders", "ties_broken_at_random"),
+    "rotating_ties": ("fixed", "tied-remainders", "ties_broken_at_random"),
     "varying_fixed_counts": ("fixed", "long-tail", "same_counts_every_batch"),
     "drops_tiny_class": ("fixed", "long-tail", "positive_classes_present"),
     "ignores_alpha": ("fixed", "long-tail", "counts_within_quota"),

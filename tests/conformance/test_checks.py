@@ -84,6 +84,21 @@ def test_as_batch_array_names_the_first_refused_batch_and_counts_the_rest() -> N
     assert result.verdict == "fail" and problem in result.detail
 
 
+def test_a_refused_batch_of_the_right_size_shows_what_is_wrong() -> None:
+    """Nested batches of the right number of values: expected and observed differ where the
+    batches do (their form), not in numbers that agree."""
+    problem = (
+        "batch 0 is nested (an array of shape (2, 5)), not a flat sequence of positions "
+        "(1 more batches refused)"
+    )
+    result = checks.shape_check(UNIFORM, [10, 10], 2, problem)
+    assert result.verdict == "fail"
+    assert result.expected == "2 batches, each a flat sequence of 10 integer positions"
+    assert result.observed == problem
+    short = checks.shape_check(UNIFORM, [10, 9], 2, "batches of the wrong size")
+    assert (short.expected, short.observed) == ([2, 10], [2, 9])
+
+
 def test_runs_check_passes_a_clean_call_and_fails_a_problem() -> None:
     """The problem text becomes the detail."""
     assert checks.runs_check(UNIFORM, "").verdict == "pass"

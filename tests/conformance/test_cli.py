@@ -385,3 +385,34 @@ def test_full_run_of_refsampler_exits_0() -> None:
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+#: The start of the message for a bad --world-size.
+WORLD_SIZE = "`--world-size` must be comma-separated positive integers; got "
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--epochs", "0"], "`--epochs` must be an int >= 2; got 0."),
+        (["--epochs", "1"], "`--epochs` must be an int >= 2; got 1."),
+        (["--world-size", "0,2"], WORLD_SIZE + "'0,2'."),
+        (["--world-size", "1,x"], WORLD_SIZE + "'1,x'."),
+    ],
+)
+def test_bad_sampler_api_options_exit_2_with_one_line(
+    option: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Too few epochs get one message whatever the number (the minimum is 2), and so does
+    a bad world size; nothing is imported or run."""
+    code = main(["verify", f"{MUTANTS_MODULE}:replays_epoch_0", "--api", "sampler", *option])
+    assert code == 2
+    assert capsys.readouterr().err == f"refsampler verify: error: {message}\n"
+
+
+def test_help_states_the_fewest_epochs(capsys: pytest.CaptureFixture[str]) -> None:
+    """--help gives --epochs' minimum beside its default."""
+    with pytest.raises(SystemExit):
+        main(["verify", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "epochs of the epoch checks, at least 2 (default: 3 quick, 4 full)" in out

@@ -119,3 +119,13 @@ def test_positions_leave_out_a_class_drawn_twice_where_the_target_allows_one() -
     assert "class 4 left out: drawn more than once in a batch" in result.detail
     assert "4 (" not in result.detail.split(":")[1]
     assert "cycle_positions_uniform" not in failed([result])
+
+
+def test_a_reused_member_is_named_by_the_callers_batch_names() -> None:
+    """The reuse detail names the batch as the caller names it (by default its row)."""
+    where = setting("fixed", "long-tail", 64)
+    drawn = sample(mutants.with_replacement, where, seed=3)
+    default = cycles.cycle_checks(drawn)[0]
+    assert re.search(r"time in batch \d+, before its cycle", default.detail)
+    named = cycles.cycle_checks(drawn, lambda k: f"row {k} of the run")[0]
+    assert re.search(r"time in row \d+ of the run, before its cycle", named.detail)

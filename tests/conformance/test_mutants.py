@@ -144,14 +144,16 @@ def miss_bound_paired_shuffle() -> float:
 #: every other histogram cell is empty and contributes its expectation (>= 2,400 in all);
 #: repeated_batch_classes: paired batches agree exactly, a perfectly associated table
 #: (statistic = pairs * (categories - 1) >= 2,048); sorted_by_class / class_blocks: fixed
-#: slots and fixed neighbours; low_index_ties: the same winners for every seed, p = 70**-6,
-#: below the floor by construction of the seed count.
+#: slots and fixed neighbours; low_index_ties: the same winners for every seed, and
+#: rotating_ties: a window of consecutive tied classes for every seed, each p below the floor
+#: by construction of the seed count (counts.tie_seeds).
 DETERMINISTIC = {
     "stratified_random",
     "repeated_batch_classes",
     "sorted_by_class",
     "class_blocks",
     "low_index_ties",
+    "rotating_ties",
 }
 
 MISS_BOUNDS = {

@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+# Inline pytester runs unload the modules first imported during them, and torch cannot be
+# imported twice in one process: the runs below build torch samplers, so torch is loaded here.
+import torch  # noqa: F401
+
 from refsampler.conformance.pytest_plugin import NO_IMPLEMENTATION, NOTHING_TESTED, SUITE
 
 from ._shared import TEST_LEVEL
@@ -209,3 +213,116 @@ def test_the_shipped_suite_is_collected_only_when_named(pytester: pytest.Pyteste
     )
     assert any("test_kit.py::test_check[fixed-uniform-runs]" in line for line in named.stdout.lines)
     assert Path(SUITE / "__init__.py").exists()
+
+
+#: refsampler's per-index reference sampler (torch's WeightedRandomSampler, sharded).
+INDEX_SAMPLER = "--refsampler-impl=refsampler.conformance.adapters:weighted_random_sampler"
+SAMPLER_OPTIONS_TEST = """
+def test_check(refsampler_check):
+    report = refsampler_check.run.report  # the run, not its verdicts
+    assert any(note.endswith("; 2 epochs, world sizes 1, 3") for note in report.notes)
+    assert {"ranks_differ[3]", "epochs_differ"} <= {r.check for r in report.results}
+    assert "ranks_differ[2]" not in {r.check for r in report.results}
+"""
+
+
+def test_sampler_api_options_reach_the_run(pytester: pytest.Pytester) -> None:
+    """--refsampler-index-sampler, --refsampler-world-size and --refsampler-epochs mean what
+    refsampler verify's options mean: the per-index sampler is batched, and the run has 2
+    epochs and world sizes 1 and 3 (the run's notes and checks are read, not its verdicts)."""
+    pytester.makepyfile(test_checks=SAMPLER_OPTIONS_TEST)
+    result = pytester.runpytest(
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "random-long-tail-runs",
+        INDEX_SAMPLER,
+        "--refsampler-api=sampler",
+        "--refsampler-kind=random",
+        "--refsampler-index-sampler",
+        "--refsampler-world-size=1,3",
+        "--refsampler-epochs=2",
+    )
+    result.assert_outcomes(passed=2, deselected=result.parseoutcomes()["deselected"])
+
+
+def test_the_index_sampler_flag_can_come_from_the_ini_file(pytester: pytest.Pytester) -> None:
+    """refsampler_index_sampler = true in the [pytest] section batches the sampler: the shipped
+    suite's range test passes (it reads exact properties only)."""
+    pytester.makeini("[pytest]\nrefsampler_index_sampler = true\n")
+    result = pytester.runpytest(
+        "--pyargs",
+        "refsampler.conformance.suite",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "test_positions_are_in_range",
+        INDEX_SAMPLER,
+        "--refsampler-api=sampler",
+        "--refsampler-kind=random",
+    )
+    assert result.parseoutcomes()["passed"] == 1, result.stdout.str()[-2000:]
+
+
+def test_a_per_index_sampler_without_the_flag_fails_with_the_reason(
+    pytester: pytest.Pytester,
+) -> None:
+    """Without --refsampler-index-sampler a per-index sampler's batches are single values:
+    the shipped suite's property tests and the kit's checks both fail saying so and naming
+    the flag, never with a TypeError from reading a batch."""
+    hint = (
+        "batch 0 is a single value, not a sequence of positions; a per-index sampler (one "
+        "that yields single positions) needs --refsampler-index-sampler"
+    )
+    suite = pytester.runpytest(
+        "--pyargs",
+        "refsampler.conformance.suite",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "test_positions_are_in_range or random-long-tail-batch_shape",
+        INDEX_SAMPLER,
+        "--refsampler-api=sampler",
+        "--refsampler-kind=random",
+    )
+    assert suite.parseoutcomes()["failed"] == 2  # the property test and batch_shape
+    out = suite.stdout.str()
+    assert f"AssertionError: {hint}" in out
+    assert "random-long-tail-batch_shape: failed" in out
+    assert out.count(hint.split("; ")[1]) == 2
+    assert "TypeError:" not in out
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            ["--refsampler-epochs=3"],
+            "--refsampler-index-sampler, --refsampler-epochs and --refsampler-world-size need "
+            "--refsampler-api sampler",
+        ),
+        (["--refsampler-index-sampler"], "need --refsampler-api sampler"),
+        (
+            ["--refsampler-api=sampler", "--refsampler-epochs=1"],
+            "`--refsampler-epochs` must be an int >= 2; got 1.",
+        ),
+        (
+            ["--refsampler-api=sampler", "--refsampler-epochs=two"],
+            "`--refsampler-epochs` must be an int >= 2; got 'two'.",
+        ),
+        (
+            ["--refsampler-api=sampler", "--refsampler-world-size=0,2"],
+            "`--refsampler-world-size` must be comma-separated positive integers; got '0,2'.",
+        ),
+    ],
+)
+def test_bad_sampler_api_options_are_a_usage_error(
+    options: list[str], message: str, pytester: pytest.Pytester
+) -> None:
+    """The command line's validation and messages, with the plugin's option names: the
+    session ends with exit status 4 before anything runs."""
+    pytester.makepyfile(test_conformance=CONFORMANCE_TEST)
+    result = pytester.runpytest("-p", "no:cacheprovider", INDEX_SAMPLER, *options)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"refsampler: {message}" in result.stdout.str() or message in result.stdout.str()
+    assert "passed" not in result.stdout.str()

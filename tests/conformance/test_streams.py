@@ -9,6 +9,7 @@ alpha apart, give p-values far below 1e-100, so 1e-12 per case bounds the miss.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,16 @@ from refsampler.conformance.adapters import refsampler_sampler, weighted_random_
 from refsampler.conformance.configs import by_name
 from refsampler.conformance.mutants import SAMPLER_MUTANTS
 from refsampler.conformance.runner import default_kinds, plan_run
-from refsampler.conformance.streams import SamplerAdapter, StreamPlan, _rank_checks, _Run
+from refsampler.conformance.streams import (
+    REPEAT_BOUND,
+    SamplerAdapter,
+    StreamPlan,
+    _rank_checks,
+    _Run,
+    index_sampler_hint,
+    sampler_options,
+)
+from refsampler.errors import InvalidArgumentError
 
 from ._shared import TEST_LEVEL
 
@@ -41,6 +51,7 @@ SAMPLER_CAUGHT_BY = {
     "schedule_ignored": ("random", "schedule", "epochs_pooled_shares"),
     "same_ties_every_epoch": ("fixed", "tied-remainders", "tied_seats_take_turns"),
     "same_batches_on_every_rank": ("random", "long-tail", "ranks_differ[2]"),
+    "same_contents_on_every_rank": ("random", "long-tail", "ranks_differ[2]"),
     "sorts_labels_later": ("fixed", "long-tail", "epochs_shape"),
     "state_forgets_epoch": ("quota", "long-tail", "resume_continues_exactly"),
     "state_holds_numpy_ints": ("fixed", "long-tail", "resume_state_is_json"),
@@ -470,3 +481,231 @@ def test_a_repeat_check_that_saw_fewer_than_two_batches_fails() -> None:
     result = _not_repeated("batches_not_repeated", where, [("epoch 0", rows), ("epoch 1", again)])
     assert result.verdict == "fail" and result.statistic == 2
     assert result.detail.endswith("batch 0 of epoch 1 repeats batch 2 of epoch 0")
+
+
+@pytest.mark.parametrize(
+    ("given", "want"),
+    [
+        ({}, (False, None, None)),
+        ({"index_sampler": True, "epochs": "2", "world_size": "1,2,3"}, (True, 2, (1, 2, 3))),
+        ({"epochs": 5, "world_size": "3,"}, (False, 5, (3,))),
+        ({"epochs": "", "world_size": ""}, (False, None, None)),  # ini keys left empty
+    ],
+)
+def test_sampler_options_read_what_a_command_line_gives(
+    given: dict[str, Any], want: tuple[Any, ...]
+) -> None:
+    """Numbers as text or ints; absent options stay None (the run's defaults)."""
+    assert tuple(sampler_options("sampler", **given)) == want
+
+
+#: The start of the message for a bad --world-size.
+WORLD_SIZE = "`--world-size` must be comma-separated positive integers; got "
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"epochs": 0}, "`--epochs` must be an int >= 2; got 0."),
+        ({"epochs": 1}, "`--epochs` must be an int >= 2; got 1."),
+        ({"epochs": "1"}, "`--epochs` must be an int >= 2; got 1."),
+        ({"epochs": "2.5"}, "`--epochs` must be an int >= 2; got '2.5'."),
+        ({"world_size": "0"}, WORLD_SIZE + "'0'."),
+        ({"world_size": "2,a"}, WORLD_SIZE + "'2,a'."),
+        ({"world_size": ","}, WORLD_SIZE + "','."),
+    ],
+)
+def test_sampler_options_refuse_bad_values_naming_the_option(
+    given: dict[str, Any], message: str
+) -> None:
+    """One message per option whatever the bad value (0 and 1 epochs alike), naming the
+    option as the command line spells it."""
+    with pytest.raises(InvalidArgumentError) as exc:
+        sampler_options("sampler", **given)
+    assert str(exc.value) == message
+
+
+def test_sampler_options_need_the_sampler_api_and_name_the_plugins_options() -> None:
+    """With another API every sampler option is refused; the prefix names the pytest
+    plugin's options."""
+    for given in ({"index_sampler": True}, {"epochs": 3}, {"world_size": "2"}):
+        with pytest.raises(InvalidArgumentError, match="need --api sampler"):
+            sampler_options("batches", **given)
+    with pytest.raises(InvalidArgumentError) as exc:
+        sampler_options("weights", epochs=3, prefix="--refsampler-")
+    assert str(exc.value) == (
+        "--refsampler-index-sampler, --refsampler-epochs and --refsampler-world-size need "
+        "--refsampler-api sampler"
+    )
+    assert tuple(sampler_options("weights")) == (False, None, None)
+
+
+def test_verify_refuses_too_few_epochs_with_one_message() -> None:
+    """verify's own epochs argument: 0 and 1 get the same message, with the real minimum."""
+    for epochs in (0, 1, 2.0):
+        with pytest.raises(InvalidArgumentError) as exc:
+            verify(SamplerAdapter(refsampler_sampler), kinds=["fixed"], epochs=epochs)
+        assert str(exc.value) == f"`epochs` must be an int >= 2; got {epochs}."
+
+
+def test_the_index_sampler_hint_names_the_switch_of_the_front_end() -> None:
+    """A single-value batch from a sampler adapter without index_sampler suggests it; a nested
+    one from an adapter with it suggests leaving it out; other adapters get no hint."""
+    single = "batch 0 is a single value, not a sequence of positions"
+    nested = "batch 0 is nested (an array of shape (2, 2)), not a flat sequence of positions"
+    plain = SamplerAdapter(refsampler_sampler)
+    assert index_sampler_hint(plain, single) == (
+        "; a per-index sampler (one that yields single positions) needs "
+        "SamplerAdapter(make_sampler, index_sampler=True)"
+    )
+    assert index_sampler_hint(plain, nested) == ""
+    flagged = SamplerAdapter(weighted_random_sampler, index_sampler=True)
+    flagged.index_sampler_option = "--index-sampler"
+    assert index_sampler_hint(flagged, nested).endswith("must be checked without --index-sampler")
+    assert index_sampler_hint(flagged, single) == ""
+    assert index_sampler_hint(refsampler_sampler, single) == ""
+
+
+@pytest.mark.statistical(level=2 * REPEAT_BOUND)
+def test_ranks_with_the_same_contents_in_another_order_fail_ranks_differ() -> None:
+    """Ranks that yield rank 0's batches reshuffled inside fail ranks_differ, which compares
+    contents; refsampler's own sampler passes it on the same configurations, where contents
+    are compared too. The mutant cannot pass (its ranks share every batch's contents); the
+    control fails each of its two ranks_differ checks with probability at most REPEAT_BOUND,
+    as a run reserves for it."""
+    configs = ["long-tail", "uniform"]
+    broken = verify(
+        SamplerAdapter(SAMPLER_MUTANTS["same_contents_on_every_rank"]),
+        kinds=["fixed"],
+        configs=configs,
+        family_level=TEST_LEVEL,
+    )
+    failed = {(r.config, r.check): r.detail for r in broken.failures}
+    for config in configs:
+        assert "only the order inside each batch differs" in failed[(config, "ranks_differ[2]")]
+    control = verify(SamplerAdapter(refsampler_sampler), kinds=["fixed"], configs=configs)
+    checked = [r for r in control.results if r.check == "ranks_differ[2]"]
+    assert [r.verdict for r in checked] == ["pass", "pass"], [r.detail for r in checked]
+    details = [r.detail for r in checked]
+    ending = "; compared as contents (the order inside a batch ignored)"
+    assert all(d.endswith(ending) for d in details)
+
+
+def test_ranks_differ_compares_only_positions_where_contents_must_repeat() -> None:
+    """Batches that must hold the same positions (every batch the whole of a class) are not
+    compared as contents, so ranks of a correct sampler cannot fail for holding them."""
+    from refsampler.conformance.streams import _contents_compared
+
+    whole = np.array([[2, 0, 1], [1, 2, 0], [0, 1, 2]] * 20)
+    assert not _contents_compared(whole)
+    varied = np.random.default_rng(0).integers(0, 1000, size=(64, 8))
+    assert _contents_compared(varied)
+
+
+def _names_the_next_epoch_at_its_end(labels: Any, **kwargs: Any) -> mutants.Wrapped:
+    """refsampler's sampler whose state, after an epoch's last batch, points at the start of
+    the next epoch instead (the same place; refsampler's own says so once the pass ends)."""
+
+    class Normalised(mutants.Wrapped):
+        def state_dict(self) -> dict[str, Any]:
+            state = super().state_dict()
+            if state["batches_yielded"] == len(self.inner):
+                state["epoch"], state["batches_yielded"] = state["epoch"] + 1, 0
+            return state
+
+    return Normalised(mutants._inner(labels, **kwargs))
+
+
+def _names_an_epoch_ahead(labels: Any, **kwargs: Any) -> mutants.Wrapped:
+    """A state whose "epoch" is always one ahead of where the sampler stands."""
+
+    class Ahead(mutants.Wrapped):
+        def state_dict(self) -> dict[str, Any]:
+            state = super().state_dict()
+            state["epoch"] += 1
+            return state
+
+        def state_in(self, state: dict[str, Any]) -> dict[str, Any]:
+            state["epoch"] -= 1
+            return state
+
+    return Ahead(mutants._inner(labels, **kwargs))
+
+
+def _resume_results(make_sampler: Any) -> dict[str, Any]:
+    report = verify(SamplerAdapter(make_sampler), kinds=["fixed"], configs=["long-tail"])
+    return {r.check: r for r in report.results if r.check.startswith("resume_")}
+
+
+def test_the_resume_check_calls_set_epoch_with_the_states_epoch() -> None:
+    """A state saved after the last batch of epoch 0 may name epoch 1 at its start: loaded and
+    given set_epoch(1), as a loop that reads the epoch from the state calls it, the sampler
+    continues exactly. A state that names an epoch it was not saved in fails, saying so."""
+    normalised = _resume_results(_names_the_next_epoch_at_its_end)
+    assert normalised["resume_continues_exactly"].verdict == "pass"
+    ahead = _resume_results(_names_an_epoch_ahead)["resume_continues_exactly"]
+    assert ahead.verdict == "fail"
+    # Every save point but the end of epoch 0, where "epoch 1" is the start of the next one.
+    assert ahead.statistic == 3
+    assert "; saved after 0 of 32 batches of epoch 0, the state names epoch 1" in ahead.detail
+
+
+def test_a_resume_starts_where_the_states_epoch_says() -> None:
+    """The state's integer "epoch" entry, or the epoch saved in without one; the next epoch
+    only for a state saved after the last batch."""
+    from refsampler.conformance.streams import _resume_start
+
+    assert _resume_start({"epoch": 0, "batches_yielded": 5}, 0, 5, 8) == (0, 5)
+    assert _resume_start({"position": 5}, 1, 5, 8) == (1, 5)
+    assert _resume_start({"epoch": True}, 1, 5, 8) == (1, 5)  # not an epoch
+    assert _resume_start(["a", "list"], 1, 5, 8) == (1, 5)
+    assert _resume_start({"epoch": 1, "batches_yielded": 0}, 0, 8, 8) == (1, 0)
+    assert _resume_start({"epoch": 0, "batches_yielded": 8}, 0, 8, 8) == (0, 8)
+    assert _resume_start({"epoch": 1}, 0, 5, 8) == (
+        "saved after 5 of 8 batches of epoch 0, the state names epoch 1 (a loop that resumes "
+        "from it calls set_epoch(1))"
+    )
+    assert isinstance(_resume_start({"epoch": 2}, 0, 8, 8), str)
+
+
+def test_cycle_failures_name_the_epoch_and_the_batch_within_it() -> None:
+    """Cycles that restart at every epoch: the detail names the epoch, the batch in it and the
+    epoch's length, not a position in the whole run; the rank check names the rank too."""
+    report = verify(
+        SamplerAdapter(SAMPLER_MUTANTS["restarts_cycles_each_epoch"]),
+        kinds=["fixed"],
+        configs=["uniform"],
+    )
+    details = {r.check: r.detail for r in report.failures}
+    assert re.search(
+        r"drawn for the \w+ time in batch \d+ of epoch [12] \(512 batches an epoch\), before",
+        details["cycles_continue_across_epochs"],
+    )
+    assert re.search(
+        r"time in batch \d+ of epoch 1 on rank [01], before", details["ranks_disjoint_in_cycle[2]"]
+    )
+
+
+def test_stacked_epochs_are_named_by_epoch_and_batch() -> None:
+    """Row k of stacked epochs of unequal lengths (malformed batches left out)."""
+    from refsampler.conformance.streams import _epoch_namer
+
+    name = _epoch_namer([3, 0, 2])
+    assert name(0) == "batch 0 of epoch 0 (3 batches an epoch)"
+    assert name(3) == "batch 0 of epoch 2 (2 batches an epoch)"
+    assert name(4) == "batch 1 of epoch 2 (2 batches an epoch)"
+
+
+def test_a_run_of_world_size_1_says_the_rank_checks_did_not_run() -> None:
+    """Every rank yielding the same batches passes a run whose only world size is 1: the
+    notes say plainly that no rank check ran; a run with size 2 has no such note."""
+    from refsampler.conformance.runner import NO_RANK_CHECKS
+
+    options = {"kinds": ["fixed"], "configs": ["uniform"]}
+    same = SamplerAdapter(SAMPLER_MUTANTS["same_batches_on_every_rank"])
+    alone = verify(same, world_sizes=(1,), **options)
+    assert NO_RANK_CHECKS in alone.notes
+    assert not any(r.check.startswith("rank") for r in alone.results)
+    both = verify(same, world_sizes=(1, 2), **options)
+    assert NO_RANK_CHECKS not in both.notes
+    assert "ranks_differ[2]" in {r.check for r in both.failures}

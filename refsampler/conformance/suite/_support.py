@@ -16,7 +16,9 @@ import numpy as np
 import numpy.typing as npt
 
 from ... import kinds as _kinds
+from ..positions import batch_positions
 from ..strategies import Configuration
+from ..streams import index_sampler_hint
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -79,13 +81,21 @@ def call(make_batches: Callable[..., Any], labels: IntArray, **kwargs: Any) -> I
 
     Inside a test wrapped by :func:`exercised` a decline is counted and the example ends;
     elsewhere it skips the test. ``NotImplementedError`` after the first batch is no decline:
-    it propagates and fails the test.
+    it propagates and fails the test. A batch the kit refuses (a single value, a nested
+    batch, float positions: the rule of ``batch_shape``) fails the test with the reason, and
+    for a sampler whose ``--refsampler-index-sampler`` setting looks wrong, with that hint.
     """
     rows: list[list[int]] = []
     try:
         batches = make_batches(labels.copy(), **kwargs)
-        for batch in batches:
-            rows.append(list(map(int, batch)))
+        for k, batch in enumerate(batches):
+            positions, problem = batch_positions(batch)
+            if positions is None:
+                # The kit's rule for a batch (batch_shape's), not a TypeError from reading it.
+                raise AssertionError(
+                    f"batch {k} {problem}" + index_sampler_hint(make_batches, problem)
+                )
+            rows.append(positions.tolist())
     except NotImplementedError as exc:
         if rows:
             raise
