@@ -1,4 +1,5 @@
-"""The recipes of docs/how-to/ddp-and-lightning.md, run as a user runs them (CPU, one process).
+"""The recipes of docs/how-to/ddp-and-lightning.md, run as a user runs them (CPU, one process;
+the Lightning DDP recipe also on two processes, a slow test).
 
 * PyTorch Lightning: with the page's ``set_epoch`` call in ``train_dataloader``, the batches of
   epoch ``e`` of ``trainer.fit`` are exactly ``sampler.plan.batches(e, 0)``, with and without
@@ -276,6 +277,57 @@ def test_lightning_reloading_without_set_epoch_replays_epoch_0(tmp_path: Path) -
     assert model.seen == {e: planned[0] for e in range(EPOCHS)}
     model = _fit("recipe", tmp_path, reload=True)
     assert model.seen == planned
+
+
+@pytest.mark.slow  # two fits of two spawned processes each: about a minute
+@pytest.mark.distributed
+@pytest.mark.filterwarnings("ignore:You're resuming from a checkpoint that ended before")
+def test_lightning_ddp_recipe_and_mid_epoch_resume_on_two_processes(tmp_path: Path) -> None:
+    """The page's mid-epoch recipe under real DDP (``ddp_spawn``, 2 CPU processes, gloo):
+    every rank's sampler takes its replicas and rank from the process group and trains epoch
+    ``e`` on exactly ``plan.batches(e, rank)``; a checkpoint that rank 0 wrote after global
+    step 2 resumes every rank at its own next batch."""
+    pl = pytest.importorskip("pytorch_lightning", reason=LIGHTNING_SKIP)
+    from tests._lightning_ddp import DDPRecipeModel, seen_by_rank
+
+    labels = np.repeat(np.arange(3, dtype=np.int64), [12, 6, 6])  # 3 batches a rank an epoch
+    world, step = 2, 2
+
+    def trainer(root: Path, **kwargs: Any) -> Any:
+        return pl.Trainer(
+            max_epochs=EPOCHS,
+            accelerator="cpu",
+            devices=world,
+            strategy="ddp_spawn",
+            use_distributed_sampler=False,
+            logger=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            default_root_dir=root,
+            **kwargs,
+        )
+
+    planned = {}
+    for rank in range(world):
+        sampler = BalancedBatchSampler(
+            labels, BATCH, alpha=1.0, seed=0, num_replicas=world, rank=rank
+        )
+        planned[rank] = [
+            (e, b) for e in range(EPOCHS) for b in sampler.plan.batches(e, rank).tolist()
+        ]
+    assert planned[0] != planned[1]
+    callback = pl.callbacks.ModelCheckpoint(
+        dirpath=tmp_path, filename="{step}", every_n_train_steps=step, save_top_k=-1
+    )
+    first, resumed = tmp_path / "first", tmp_path / "resumed"
+    first.mkdir()
+    resumed.mkdir()
+    trainer(first, callbacks=[callback]).fit(DDPRecipeModel(labels, BATCH, first))
+    assert seen_by_rank(first, world) == planned
+    trainer(resumed).fit(
+        DDPRecipeModel(labels, BATCH, resumed), ckpt_path=tmp_path / f"step={step}.ckpt"
+    )
+    assert seen_by_rank(resumed, world) == {r: planned[r][step:] for r in range(world)}
 
 
 # -- Hugging Face Accelerate ------------------------------------------------------------------
