@@ -44,6 +44,9 @@ BLOCK_DRAWS = 1 << 12
 LAZY_SIZE = 1 << 14
 #: Positions per block of a lazily read class (small: the first batch reads one of each).
 LAZY_BLOCK = 1 << 10
+#: A lazily read class needing at most this fraction (1 / FEW_PART) of a block it does not
+#: hold reads those positions straight from its bijection instead of computing the block.
+FEW_PART = 16
 #: Scratch entries a new cache holds past its blocks.
 SCRATCH = 1 << 12
 
@@ -183,9 +186,15 @@ class MemberStreams:
         low = first[present] // lengths
         high = last[present] // lengths
         spanning = high > low
-        # A lazily read class whose draws span blocks is read straight from its bijection
-        # into the scratch area (below), so its memo block would be computed for nothing.
-        stale = (cache.block[present] != low) & ~(spanning & self.lazy[present])
+        stale = cache.block[present] != low
+        # A lazily read class whose draws span blocks, or that needs only a few positions of
+        # a block it does not hold (a first batch needs one or two of each class), is read
+        # straight from its bijection into the scratch area (below): computing its memo block
+        # would cost a block's evaluations for a few draws.
+        few = (last[present] - first[present] + 1) * FEW_PART <= lengths
+        direct = self.lazy[present] & (spanning | (stale & few))
+        scratch = spanning | direct
+        stale &= ~direct
         stale_classes, stale_blocks = present[stale], low[stale]
         lazy = self.lazy[stale_classes]
         if lazy.any():
@@ -196,9 +205,9 @@ class MemberStreams:
         origin = np.zeros(k, dtype=np.int64)
         origin[present] = self.memo_start[present] - low * lengths
         memo = cache.memo
-        if spanning.any():
-            origin[present[spanning]] = self._fill_scratch(
-                cache, present[spanning], first[present[spanning]], last[present[spanning]]
+        if scratch.any():
+            origin[present[scratch]] = self._fill_scratch(
+                cache, present[scratch], first[present[scratch]], last[present[scratch]]
             )
             memo = cache.memo
         entry_start = np.cumsum(count) - count

@@ -217,23 +217,51 @@ def test_a_resumed_batch_equals_its_row_of_the_chunk(seed: int) -> None:
                     np.testing.assert_array_equal(alone[1], whole[lo : lo + 1])
 
 
-def test_a_lazy_class_spanning_blocks_evaluates_each_draw_once(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def evaluated(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of values of every ``keys.feistel_permute`` call the test makes."""
+    calls: list[int] = []
+    permute = keys.feistel_permute
+
+    def spy(values: IntArray, *args: object) -> IntArray:
+        calls.append(int(np.size(values)))
+        return permute(values, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(keys, "feistel_permute", spy)
+    return calls
+
+
+def test_a_few_draws_of_a_lazy_class_skip_its_block(evaluated: list[int]) -> None:
+    """A lazily read class that needs at most 1/FEW_PART of a block it does not hold (a first
+    batch's one or two draws) has those positions evaluated alone, not its block; a later
+    call that needs more computes the block. Both give the reference draws."""
+    labels = np.repeat(np.arange(2), [200, 5])
+    streams = MemberStreams(
+        ClassIndex.from_labels(labels), 2, np.array([1, 1]), lazy_size=30, block_draws=64
+    )
+    length = int(streams.block_len[0])
+    assert length == 64  # block_draws positions a block; at most 1/16 of it is 4 draws
+    members = streams.index.members(0).astype(np.int64)
+    reference = members[streams.rotation(0).items(65, 73)]  # through the rotation
+    evaluated.clear()  # the reference's evaluations
+    cache = streams.new_cache()
+    few = streams.draw(np.array([0, 1]), np.array([65, 0]), np.array([2, 1]), cache)
+    assert evaluated == [2]
+    assert cache.block[0] == -1  # no block of class 0 computed or held
+    np.testing.assert_array_equal(few[:2], reference[:2])
+    more = streams.draw(np.array([0]), np.array([67]), np.array([6]), cache)
+    assert evaluated == [2, length]  # 6 of 64 is more than a few: the block is computed
+    assert cache.block[0] == 1
+    np.testing.assert_array_equal(more, reference[2:])
+
+
+def test_a_lazy_class_spanning_blocks_evaluates_each_draw_once(evaluated: list[int]) -> None:
     """A lazily read class whose draws span several blocks is read straight from its
     bijection, each draw once: no memo block is computed for it on the side."""
     labels = np.repeat(np.arange(2), [40, 5])
     streams = MemberStreams(
         ClassIndex.from_labels(labels), 2, np.array([1, 1]), lazy_size=30, block_draws=8
     )
-    evaluated: list[int] = []
-    permute = keys.feistel_permute
-
-    def spy(values: IntArray, *args: object) -> IntArray:
-        evaluated.append(int(np.size(values)))
-        return permute(values, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(keys, "feistel_permute", spy)
     cache = streams.new_cache()
     drawn = streams.draw(np.array([0, 1, 0]), np.array([3, 0, 4]), np.array([1, 2, 20]), cache)
     assert sum(evaluated) == 21  # class 0's positions 3 .. 23, over three blocks of 8
