@@ -101,7 +101,8 @@ def _show(value: Any) -> str:
     if isinstance(value, np.ndarray):
         if value.ndim == 0:  # "array(4)", so that a 0-d array is not mistaken for a scalar
             return repr(value)
-        return np.array2string(value, threshold=8, precision=6)
+        # One line: numpy wraps long rows and puts every row of a matrix on a line of its own.
+        return " ".join(np.array2string(value, threshold=8, precision=6).split())
     text = _REPR.repr(value)
     if len(text) > _SHOW_WIDTH:
         text = text[: _SHOW_WIDTH - 3] + "..."
@@ -228,7 +229,15 @@ def n_batches_or_default(value: Any, size: int, batch: int, replicas: int) -> in
     cannot drift. ``batch`` and ``replicas`` are validated ints.
     """
     if value is None:
-        value = -(-size // (batch * replicas))
+        derived = -(-size // (batch * replicas))
+        if derived > MAX_N_BATCHES:  # name what the user gave: the data, not n_batches
+            raise fail(
+                "n_batches",
+                f"must be <= {MAX_N_BATCHES}; by default it is ceil(N / (batch_size * "
+                f"num_replicas)) for the N = {size} samples, so pass a smaller `n_batches`",
+                derived,
+            )
+        value = derived
     return n_batches(value)
 
 
@@ -259,6 +268,13 @@ def epoch_positions(batch: int, batches: int, replicas: int) -> int:
     6400
     """
     per_batch_round = batch * replicas
+    if per_batch_round > MAX_STREAM_POSITION:  # not even one batch a rank fits in an epoch
+        raise fail(
+            "num_replicas",
+            f"must be <= {MAX_STREAM_POSITION // batch} with `batch_size` {batch} (at most "
+            f"{MAX_STREAM_POSITION} positions an epoch)",
+            replicas,
+        )
     limit = MAX_STREAM_POSITION // per_batch_round
     if batches > limit:
         raise fail(

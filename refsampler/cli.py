@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
 
-from . import kinds
+from . import __version__, kinds
 from ._validate import _show
 
 __all__ = ["DEMO_COUNTS", "main"]
@@ -21,6 +22,8 @@ __all__ = ["DEMO_COUNTS", "main"]
 DEMO_COUNTS = (2220, 210, 450, 60, 60)
 
 _INT64 = np.iinfo(np.int64)
+#: The first bytes of every .npy file.
+_NPY_MAGIC = b"\x93NUMPY"
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -188,6 +191,7 @@ def _configure_plan(parser: argparse.ArgumentParser) -> None:
 def _plan(args: argparse.Namespace) -> int:
     from . import _validate
     from .diagnostics import describe
+    from .errors import InvalidArgumentError
     from .schedules import parse
     from .targets import explicit
 
@@ -231,22 +235,32 @@ def _plan(args: argparse.Namespace) -> int:
         if args.plot is not None:
             from .plots import plot_plan
 
-            plot_plan(
-                counts,
-                args.batch_size,
-                epoch=args.epoch,
-                seed=args.seed,
-                path=args.plot,
-                **options,
-            )
+            with _naming("--plot", args.plot):
+                plot_plan(
+                    counts,
+                    args.batch_size,
+                    epoch=args.epoch,
+                    seed=args.seed,
+                    path=args.plot,
+                    **options,
+                )
         if args.json == "-":
             print(table.to_json(indent=2))
         else:
+            if args.json is not None:  # first: a path it cannot write fails before any output
+                with _naming("--json", args.json):
+                    Path(args.json).write_text(table.to_json(indent=2) + "\n")
             print(table.to_text())
-            if args.json is not None:
-                Path(args.json).write_text(table.to_json(indent=2) + "\n")
         if args.plot is not None and args.json != "-":
             print(f"figure written to {args.plot}")
+    except InvalidArgumentError as exc:  # the library's names, as the user gave the values
+        renames = {"weights": "--target"}
+        if args.counts is not None:
+            renames["class_counts"] = "--counts"
+        message = str(exc)
+        for name, option in renames.items():
+            message = message.replace(f"`{name}`", f"`{option}`")
+        raise InvalidArgumentError(message) from None
     except BrokenPipeError:  # not a file problem: main stops quietly
         raise
     except OSError as exc:  # a file named on the command line cannot be read or written
@@ -263,9 +277,13 @@ def _check_plot_path(path_text: str) -> None:
             f"`--plot` needs matplotlib (pip install 'refsampler[plot]'); got {path_text!r}."
         ) from None
     matplotlib.use("Agg")
+    path = Path(path_text)
+    if path.is_dir() or path_text.endswith(("/", os.sep)):
+        raise _UsageError(f"`--plot` must name a file, not a directory; got {path_text!r}.")
     formats = _plot_formats()
-    suffix = Path(path_text).suffix.lower()
-    if suffix and suffix[1:] not in formats:  # no suffix: matplotlib's default format
+    # A name without a suffix is refused too: matplotlib would add one, and the figure would
+    # land in a file other than the one named.
+    if path.suffix.lower()[1:] not in formats:
         listed = ", ".join(f".{f}" for f in formats)
         raise _UsageError(f"`--plot` must end in one of {listed}; got {path_text!r}.")
 
@@ -278,6 +296,16 @@ def _plot_formats() -> tuple[str, ...]:
         return tuple(sorted(FigureCanvasBase.get_supported_filetypes()))
     except (ImportError, AttributeError):
         return _FALLBACK_PLOT_FORMATS
+
+
+@contextlib.contextmanager
+def _naming(option: str, path_text: str) -> Iterator[None]:
+    """Report a file that ``option`` names and that cannot be written with the option."""
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise _UsageError(f"`{option}` cannot be written ({reason}); got {path_text!r}.") from None
 
 
 def _os_message(exc: OSError) -> str:
@@ -313,6 +341,14 @@ def _read_labels(path_text: str) -> Any:
     path = Path(path_text)
     suffix = path.suffix.lower()
     if suffix == ".npy":
+        with path.open("rb") as file:  # missing, a directory, ...: the system's reason
+            magic = file.read(len(_NPY_MAGIC))
+        if magic[:2] == b"PK":  # a zip: an .npz archive under a .npy name
+            raise _UsageError(f"`--labels` must be a .npy file, not .npz; got {path_text!r}.")
+        if magic != _NPY_MAGIC:  # else numpy would try it as a pickle and say so
+            raise _UsageError(
+                f"`--labels` must be a .npy file, but it does not start as one; got {path_text!r}."
+            )
         try:
             array = np.load(path, allow_pickle=False)
         except OSError:  # missing, a directory, ...: reported with the system's reason
@@ -322,8 +358,6 @@ def _read_labels(path_text: str) -> Any:
             raise _UsageError(
                 f"`--labels` must be a .npy file numpy can read ({reason}); got {path_text!r}."
             ) from None
-        if not isinstance(array, np.ndarray):  # an .npz archive under a .npy name
-            raise _UsageError(f"`--labels` must be a .npy file, not .npz; got {path_text!r}.")
         return array
     if suffix not in (".csv", ".txt"):
         raise _UsageError(f"`--labels` must be a .npy, .csv or .txt file; got {path_text!r}.")
@@ -377,6 +411,7 @@ _EXTERNAL = (("verify", ".conformance.cli", "check a sampler implementation agai
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``refsampler`` console script."""
     parser = _Parser(prog="refsampler", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"refsampler {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="show every kind on an embedded long-tailed dataset")
     demo.add_argument("--batch-size", type=int, default=32, help="B (default 32)")

@@ -287,12 +287,14 @@ def plot_cumulative(
     *,
     deviation: bool = False,
     ax: Any = None,
+    epoch: int = 0,
 ) -> Any:
     """Cumulative per-class counts of a counted kind's first batches, against the ideal line.
 
-    The batches are the run's first global batches (epoch 0, all ranks in turn), which is
-    where the quota and pk kinds bound every prefix: quota counts draws, within 1 of
-    ``k B p_c``; pk counts appearances (batches holding the class), within 1 of ``k P p_c``.
+    The batches are the first global batches (all ranks in turn) of the run, or of ``epoch``
+    under a moving target, which is where the quota and pk kinds bound every prefix: quota
+    counts draws, within 1 of ``k B p_c``; pk counts appearances (batches holding the class),
+    within 1 of ``k P p_c``.
 
     Parameters
     ----------
@@ -305,6 +307,10 @@ def plot_cumulative(
         Plot the prefix error ``S_c(k) - k x_c`` instead, with dotted lines at -1 and 1 for
         the kinds that bound it.
     ax : matplotlib.axes.Axes, optional
+    epoch : int, default 0
+        Under a moving target (an alpha schedule) every epoch has a schedule of its own,
+        bounded from its first batch: the epoch to draw. With a fixed target the bound runs
+        from the first batch of the run, so only epoch 0 is drawn.
 
     Returns
     -------
@@ -313,8 +319,9 @@ def plot_cumulative(
     Raises
     ------
     InvalidArgumentError
-        If the argument has no plan, its kind draws classes at random, or ``n_batches`` is
-        not in ``1 .. n_batches * num_replicas`` of the plan.
+        If the argument has no plan, its kind draws classes at random, ``n_batches`` is
+        not in ``1 .. n_batches * num_replicas`` of the plan, or ``epoch`` is not 0 with a
+        fixed target.
 
     Examples
     --------
@@ -335,14 +342,22 @@ def plot_cumulative(
     slots = plan.slots_per_epoch
     count = min(_CUMULATIVE_BATCHES, slots) if n_batches is None else n_batches
     count = _validate.positive_int("n_batches", count, maximum=slots)
-    rows = _global_counts(plan, count)
+    epoch = _validate.epoch(epoch)
+    if epoch and not plan.moving:
+        raise _validate.fail(
+            "epoch",
+            "must be 0 with a fixed target (its prefix bound runs from the first batch of "
+            "the run)",
+            epoch,
+        )
+    rows = _global_counts(plan, count, epoch)
     properties = plan.traits.properties
-    p = plan.target(0)
+    p = plan.target(epoch)
     bounded = bool(
         properties
         & {kinds_registry.PROPERTY_QUOTA_COUNTS, kinds_registry.PROPERTY_APPEARANCE_BOUND}
     )
-    title = f"{plan.kind} kind"
+    title = f"{plan.kind} kind, epoch {epoch}" if plan.moving else f"{plan.kind} kind"
     if kinds_registry.PROPERTY_PK_SHAPE in properties:
         m = int(plan.options["samples_per_class"])
         ideal = plan.batch_size // m * p
@@ -355,13 +370,13 @@ def plot_cumulative(
     )
 
 
-def _global_counts(plan: Plan, slots: int) -> IntMatrix:
-    """Draws of every class in the first ``slots`` global batches of the run, (slots, K):
-    global batch ``t`` is batch ``t // R`` of epoch 0 on rank ``t % R``."""
+def _global_counts(plan: Plan, slots: int, epoch: int = 0) -> IntMatrix:
+    """Draws of every class in the first ``slots`` global batches of ``epoch``, (slots, K):
+    global batch ``t`` is batch ``t // R`` of the epoch on rank ``t % R``."""
     replicas = plan.num_replicas
     rows = np.zeros((slots, plan.index.num_classes), dtype=np.int64)
     for rank in range(min(replicas, slots)):
-        entries = plan.entries(0, rank, 0, -(-(slots - rank) // replicas))
+        entries = plan.entries(epoch, rank, 0, -(-(slots - rank) // replicas))
         rows[entries.row * replicas + rank, entries.cls] = entries.count
     return rows
 
@@ -439,7 +454,8 @@ def plot_plan(
     sampler_or_counts, batch_size, alpha, target, kind, n_batches, num_replicas, samples_per_class
         As in :func:`~refsampler.diagnostics.describe`.
     epoch : int, optional
-        The epoch drawn for panel 2 (and marked on a schedule); defaults as in
+        The epoch drawn for panel 2 (and marked on a schedule, whose panel 3 draws it too:
+        with a fixed target panel 3 shows the start of the run); defaults as in
         :func:`~refsampler.diagnostics.describe`.
     seed : int, default 0
         Seed of the epoch drawn for panel 2 when class counts are given.
@@ -497,7 +513,15 @@ def plot_plan(
     where = f" on rank {rank}" if table.num_replicas > 1 else ""
     axes[1].set_title(f"{table.kind} kind: one epoch of {table.n_batches} batches{where}")
     if bounded:
-        plot_cumulative(plan, min(_CUMULATIVE_BATCHES, table.batches_per_epoch), ax=axes[2])
+        # A fixed target's bound runs from the first batch of the run, whatever the epoch.
+        plot_cumulative(
+            plan,
+            min(_CUMULATIVE_BATCHES, table.batches_per_epoch),
+            ax=axes[2],
+            epoch=epoch if plan.moving else 0,
+        )
+        if not plan.moving:
+            axes[2].set_xlabel("batches k from the first batch of the run")
     if path is not None:
         fig.savefig(path, dpi=110)
         plt.close(fig)

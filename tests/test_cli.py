@@ -258,3 +258,11 @@ def test_verify_help_loads_no_torch() -> None:
     assert result.returncode == 0, result.stderr
     assert "usage: refsampler verify" in result.stdout
     assert result.stderr == "False\n"
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """``refsampler --version`` prints the package version and exits 0."""
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"refsampler {refsampler.__version__}\n"

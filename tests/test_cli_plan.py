@@ -57,6 +57,24 @@ def test_json_to_file_and_plot(tmp_path, capsys) -> None:
     assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.parametrize("option", ["--json", "--plot"])
+def test_an_unwritable_output_path_fails_before_any_output(
+    option: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A --json or --plot path that cannot be written is reported with its option, on one
+    line, before the table is printed."""
+    if option == "--plot":
+        pytest.importorskip("matplotlib")
+    path = str(tmp_path / "missing" / ("out.json" if option == "--json" else "out.png"))
+    assert main([*EXAMPLE, option, path]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"refsampler plan: error: `{option}` cannot be written (No such file or directory); "
+        f"got {path!r}.\n"
+    )
+
+
 @pytest.mark.parametrize("suffix", [".npy", ".csv", ".txt"])
 def test_labels_file_formats(tmp_path, capsys, suffix) -> None:
     """--labels reads .npy and one-label-per-line .csv (optional header) / .txt files."""
@@ -124,12 +142,20 @@ def test_target_option(capsys) -> None:
         ),
         (
             ["--counts", "5,99999999999999999999", "--batch-size", "4"],
-            "`class_counts` must fit in int64, but holds 99999999999999999999; "
+            "`--counts` must fit in int64, but holds 99999999999999999999; "
             "got [5, 99999999999999999999].",
         ),
         (
+            ["--counts", "100,-5,50", "--batch-size", "4"],
+            "`--counts` must be non-negative, but holds -5; got [100, -5, 50].",
+        ),
+        (
+            ["--counts", "5,5", "--batch-size", "4", "--target", "1,nan"],
+            "`--target` must be finite and non-negative; got [1.0, nan].",
+        ),
+        (
             ["--counts", "5,5", "--batch-size", "4", "--json", "."],
-            "Is a directory: .",
+            "`--json` cannot be written (Is a directory); got '.'.",
         ),
         (
             ["--counts", "5,5", "--batch-size", "4", "--alpha-schedule", "0:0,ten:1"],
@@ -206,7 +232,18 @@ def _plan_error(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         (
             "empty.npy",
             b"",
-            "`--labels` must be a .npy file numpy can read (No data left in file); got {path!r}.",
+            "`--labels` must be a .npy file, but it does not start as one; got {path!r}.",
+        ),
+        (
+            "text.npy",
+            b"0\n1\n",  # not numpy's guess, a pickle: no .npy header at all
+            "`--labels` must be a .npy file, but it does not start as one; got {path!r}.",
+        ),
+        (
+            "truncated.npy",
+            b"\x93NUMPY",
+            "`--labels` must be a .npy file numpy can read (EOF: reading magic string, "
+            "expected 8 bytes got 6); got {path!r}.",
         ),
         (
             "latin1.csv",
@@ -230,16 +267,15 @@ def _plan_error(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
             b"0\n1\n10000000000\n",
             "`labels` must be dense class ids below max(2 * N, 2**20) = 1048576 for N = 3 "
             "samples, but holds 10000000000; remap sparse ids to 0 .. K-1 with "
-            "`numpy.unique(labels, return_inverse=True)`; got [          0           1 "
-            "10000000000].",
+            "`numpy.unique(labels, return_inverse=True)`; got [ 0 1 10000000000].",
         ),
     ],
 )
 def test_bad_label_files_exit_2_with_one_line(
     name: str, content: bytes, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """An empty .npy, a non-UTF-8 .csv, a label beyond int64 and a huge label id are input
-    errors: one line, exit 2, no traceback."""
+    """An empty or truncated .npy, a text file under a .npy name, a non-UTF-8 .csv, a label
+    beyond int64 and a huge label id are input errors: one line, exit 2, no traceback."""
     path = tmp_path / name
     path.write_bytes(content)
     err = _plan_error(["--labels", str(path), "--batch-size", "2"], capsys)
@@ -253,6 +289,16 @@ def test_corrupt_npy_header_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtur
     err = _plan_error(["--labels", str(path), "--batch-size", "2"], capsys)
     assert err.startswith("`--labels` must be a .npy file numpy can read (")
     assert err.endswith(f"); got {str(path)!r}.")
+
+
+def test_a_matrix_of_labels_is_shown_on_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 2-D .npy is refused in one line, the matrix shown on it."""
+    path = tmp_path / "labels.npy"
+    np.save(path, np.zeros((2, 3), dtype=np.int64))
+    err = _plan_error(["--labels", str(path), "--batch-size", "2"], capsys)
+    assert err == "`labels` must be 1-D, but has shape (2, 3); got [[0 0 0] [0 0 0]]."
 
 
 def test_npz_under_npy_name_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -299,6 +345,35 @@ def test_plot_extension_is_checked_first(
     assert {"png", "pdf", "svg"} <= set(formats)
     assert err == f"`--plot` must end in one of {', '.join('.' + f for f in formats)}; got 'f.xyz'."
     assert not (tmp_path / "f.xyz").exists()
+
+
+@pytest.mark.parametrize("name", ["noext", "sub/.png"])
+def test_plot_path_without_an_extension_is_refused(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A --plot path without an extension is refused (matplotlib would write PATH.png and
+    the command would report PATH); nothing is written."""
+    pytest.importorskip("matplotlib")
+    (tmp_path / "sub").mkdir()
+    path = str(tmp_path / name)
+    err = _plan_error([*EXAMPLE[1:], "--plot", path], capsys)
+    assert err.startswith("`--plot` must end in one of ")
+    assert err.endswith(f"; got {path!r}.")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["sub"]
+
+
+@pytest.mark.parametrize("slash", ["", "/"])
+def test_plot_path_that_is_a_directory_is_refused(
+    slash: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A --plot path naming a directory (or ending in a separator) is refused, and nothing is
+    written beside it or inside it."""
+    pytest.importorskip("matplotlib")
+    (tmp_path / "sub.png").mkdir()
+    path = str(tmp_path / "sub.png") + slash
+    err = _plan_error([*EXAMPLE[1:], "--plot", path], capsys)
+    assert err == f"`--plot` must name a file, not a directory; got {path!r}."
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["sub.png"]
 
 
 def test_plot_formats_fall_back_to_a_fixed_list(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -538,7 +538,7 @@ def test_realised_shares_refuses_sparse_ids_before_allocating() -> None:
     assert str(info.value) == (
         "`labels` must be dense class ids below max(2 * N, 2**20) = 1048576 for N = 2 "
         "samples, but holds 1000000000000; remap sparse ids to 0 .. K-1 with "
-        "`numpy.unique(labels, return_inverse=True)`; got [            0 1000000000000]."
+        "`numpy.unique(labels, return_inverse=True)`; got [ 0 1000000000000]."
     )
     with pytest.raises(InvalidArgumentError) as info:
         realised_shares([[0, 1]], [0, 1], num_classes=1)

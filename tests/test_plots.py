@@ -171,6 +171,34 @@ def test_plot_plan_with_a_schedule_shows_it_first() -> None:
     assert figure.axes[1].get_legend().get_texts()[1].get_text() == "realised, epoch 45"
 
 
+def test_plot_plan_draws_the_chosen_epoch_of_a_schedule_in_every_panel() -> None:
+    """Under a schedule every epoch's counts are bounded from its own first batch: the third
+    panel draws the chosen epoch too, against that epoch's ideal lines."""
+    schedule = piecewise([(0, 0.5), (90, 1.0)])
+    figure = plot_plan(COUNTS, 32, alpha=schedule, kind="pk", samples_per_class=16, epoch=45)
+    panel = figure.axes[2]
+    assert panel.get_title() == "pk kind, epoch 45: cumulative appearances (B=32)"
+    ideal = [line for line in panel.get_lines() if line.get_linestyle() == "--"][: len(COUNTS)]
+    last = np.array([line.get_ydata()[-1] for line in ideal])
+    np.testing.assert_allclose(last, 32 * 2 * interpolate(COUNTS, 0.75))  # 32 batches, P = 2
+
+
+def test_plot_plan_of_a_fixed_target_draws_the_run_start_in_its_third_panel() -> None:
+    """With a fixed target the third panel stays at the start of the run, whatever the epoch
+    of panel 2, and says so; plot_cumulative refuses a later epoch there."""
+    figure = plot_plan(COUNTS, 32, alpha=0.5, kind="quota", epoch=7)
+    assert figure.axes[1].get_legend().get_texts()[1].get_text() == "realised, epoch 7"
+    assert figure.axes[2].get_title() == "quota kind: cumulative counts (B=32)"
+    assert figure.axes[2].get_xlabel() == "batches k from the first batch of the run"
+    sampler = BalancedBatchSampler(_labels(COUNTS), 32, kind="quota", alpha=0.5, seed=0)
+    with pytest.raises(InvalidArgumentError) as info:
+        plot_cumulative(sampler, epoch=7)
+    assert str(info.value) == (
+        "`epoch` must be 0 with a fixed target (its prefix bound runs from the first batch of "
+        "the run); got 7."
+    )
+
+
 def test_plot_plan_of_a_sampler_uses_its_rank_and_epoch() -> None:
     """A sampler (anything with a plan) is drawn at its next epoch, on its rank."""
     sampler = BalancedBatchSampler(

@@ -391,7 +391,7 @@ def test_int_vector_allow_empty() -> None:
         (
             np.array([0, 2**63], dtype=np.uint64),
             "`labels` must fit in int64, but holds 9223372036854775808; "
-            "got [                  0 9223372036854775808].",
+            "got [ 0 9223372036854775808].",
         ),
         (
             [0, 2**63],

@@ -125,7 +125,7 @@ def test_sparse_label_ids_are_refused() -> None:
     message = (
         "`labels` must be dense class ids below max(2 * N, 2**20) = 1048576 for N = 2 samples, "
         "but holds 10000000000; remap sparse ids to 0 .. K-1 with "
-        "`numpy.unique(labels, return_inverse=True)`; got [          0 10000000000]."
+        "`numpy.unique(labels, return_inverse=True)`; got [ 0 10000000000]."
     )
     with raises_exactly(message):
         sample_weights([0, 10**10])

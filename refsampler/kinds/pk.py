@@ -115,10 +115,21 @@ def check_feasible(
             if low <= high:
                 advice = f"alpha in {_shown_range(low, high)} is feasible, or " + advice
         raise InvalidArgumentError(
-            f'kind="pk" cannot put class {c} in P * p_c = {load[c]:.6g} > 1 of the batches '
-            f"(P = {p_count} classes per batch, share p_c = {target[c]:.6g}); {advice}; got "
+            f'kind="pk" cannot put class {c} in P * p_c = {_above(load[c], 1)} > 1 of the batches '
+            f"(P = {p_count} classes per batch, share p_c = {_above(target[c], 1 / p_count)}); "
+            f"{advice}; got "
             f"alpha={alpha!r}."
         )
+
+
+def _above(value: float, bound: float) -> str:
+    """``value`` (> ``bound``) to 6 significant digits, or as many more as it takes to print
+    above ``bound`` (1.0000002 would print as 1, a share 0.25000005 as 0.25)."""
+    for digits in range(6, 18):
+        text = f"{value:.{digits}g}"
+        if float(text) > bound:
+            return text
+    return repr(float(value))
 
 
 def _shown_range(low: float, high: float) -> str:

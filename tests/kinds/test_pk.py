@@ -131,6 +131,34 @@ def test_infeasible_target_names_the_class_and_the_feasible_alphas(alpha: float)
 
 
 @settings(max_examples=200, deadline=None)
+@given(alpha=st.floats(0.0, 1.0))
+def test_the_printed_load_and_share_are_above_their_bounds(alpha: float) -> None:
+    """However close to 1 the load is (an alpha just below the feasible range), the message
+    prints P * p_c above 1 and p_c above 1 / P: never "P * p_c = 1 > 1"."""
+    counts = np.array([60, 40, 30, 20, 15, 12, 10, 8, 6, 5, 4, 4])  # the metric-learning page's
+    p_count = 4
+    target = interpolate(counts, alpha)
+    try:
+        check_feasible(target, p_count, counts, 4, alpha)
+        return
+    except InvalidArgumentError as error:
+        message = str(error)
+    found = re.search(r"P \* p_c = ([^ ]+) > 1 .* share p_c = ([^)]+)\)", message)
+    assert found is not None, message
+    assert float(found.group(1)) > 1
+    assert float(found.group(2)) > 1 / p_count
+
+
+def test_a_load_just_above_1_is_printed_with_the_digits_it_needs() -> None:
+    """The metric-learning page's data at an alpha 1e-6 below its feasible range."""
+    counts = np.array([60, 40, 30, 20, 15, 12, 10, 8, 6, 5, 4, 4])
+    with pytest.raises(InvalidArgumentError) as info:
+        check_feasible(interpolate(counts, 0.15415), 4, counts, 4, 0.15415)
+    assert "P * p_c = 1.0000002 > 1 " in str(info.value)
+    assert "share p_c = 0.25000004)" in str(info.value)
+
+
+@settings(max_examples=200, deadline=None)
 @given(
     big=st.integers(1000, 10**6),
     rest=hnp.arrays(np.int64, st.integers(4, 11), elements=st.integers(4, 5000)),
