@@ -146,6 +146,17 @@ def test_target_option(capsys) -> None:
             "got [5, 99999999999999999999].",
         ),
         (
+            ["--counts", "10,20", "--batch-size", "8", "--num-replicas", str(10**20)],
+            "`num_replicas` must be <= 576460752303423488 with `batch_size` 8 (at most "
+            "4611686018427387904 positions an epoch); got 100000000000000000000.",
+        ),
+        (
+            ["--counts", "10000000000000,5", "--batch-size", "8"],
+            "`n_batches` must be <= 1099511627776; by default it is ceil(N / (batch_size * "
+            "num_replicas)) for the N = 10000000000005 samples, so pass a smaller `n_batches`; "
+            "got 1250000000001.",
+        ),
+        (
             ["--counts", "100,-5,50", "--batch-size", "4"],
             "`--counts` must be non-negative, but holds -5; got [100, -5, 50].",
         ),
