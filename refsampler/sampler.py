@@ -433,7 +433,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
             "epoch": epoch,
             "batches_yielded": position,
             "fingerprint": self._fingerprint,
-            "config": self._config,
+            "config": dict(self._config),  # its values are scalars: a caller's edit stays theirs
         }
         entry = self._seat_state(epoch, position)
         if entry is not None:

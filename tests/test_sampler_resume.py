@@ -259,6 +259,22 @@ def test_state_is_json_and_names_epoch_position_fingerprint() -> None:
     assert restored.state_dict() == sampler.state_dict()
 
 
+def test_editing_a_returned_state_leaves_the_sampler_alone() -> None:
+    """The state is the caller's: editing its config (as a checkpoint tool might, to drop or
+    rename fields) changes neither the sampler's next states nor what it accepts."""
+    sampler, other = make(), make()
+    good = other.state_dict()
+    edited = sampler.state_dict()
+    edited["config"].pop("labels")
+    edited["config"]["seed"] = 5
+    it = iter(sampler)
+    it.state_dict()["config"]["kind"] = "random"
+    assert sampler.state_dict() == good
+    assert it.state_dict()["config"] == good["config"]
+    sampler.load_state_dict(good)
+    other.load_state_dict(sampler.state_dict())
+
+
 def test_iterator_is_resumable_on_its_own() -> None:
     """The pass iterator has state_dict/load_state_dict (as StatefulDataLoader uses them)."""
     reference = epochs_of(make(), 2)
