@@ -183,7 +183,7 @@ def _configure_plan(parser: argparse.ArgumentParser) -> None:
         help="write machine-readable output to PATH; without PATH, print JSON instead of the table",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the epoch drawn for --plot (default 0)"
+        "--seed", type=int, help="seed of the epoch drawn for --plot (default 0)"
     )
     parser.set_defaults(run=_plan)
 
@@ -209,7 +209,9 @@ def _plan(args: argparse.Namespace) -> int:
                 "give one of them."
             )
         _validate.epoch(args.epoch)
-    _validate.seed(args.seed)
+    seed = _validate.seed(0 if args.seed is None else args.seed)
+    if args.seed is not None and args.plot is None:  # the table does not depend on it
+        raise _UsageError("`--seed` chooses the seed of the `--plot`'s draws; give `--plot` too.")
     alpha: Any = args.alpha
     if args.alpha_schedule is not None:
         alpha = parse(args.alpha_schedule)
@@ -240,7 +242,7 @@ def _plan(args: argparse.Namespace) -> int:
                     counts,
                     args.batch_size,
                     epoch=args.epoch,
-                    seed=args.seed,
+                    seed=seed,
                     path=args.plot,
                     **options,
                 )

@@ -157,6 +157,10 @@ def test_target_option(capsys) -> None:
             "got 1250000000001.",
         ),
         (
+            ["--counts", "5,5", "--batch-size", "4", "--seed", "3"],
+            "`--seed` chooses the seed of the `--plot`'s draws; give `--plot` too.",
+        ),
+        (
             ["--counts", "100,-5,50", "--batch-size", "4"],
             "`--counts` must be non-negative, but holds -5; got [100, -5, 50].",
         ),
