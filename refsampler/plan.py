@@ -145,6 +145,8 @@ class Plan:
     def _make_caches(self) -> None:
         self._epoch_plan = functools.lru_cache(maxsize=16)(self._build_epoch)
         self._offsets: dict[int, IntVector] = {0: np.zeros(self.index.num_classes, np.int64)}
+        # The latest epoch in _offsets, which holds every epoch from 0 to it.
+        self._offsets_top = 0
         self._offsets_lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -258,16 +260,36 @@ class Plan:
                 at += 1
                 offsets.flags.writeable = False
                 self._offsets[at] = offsets
+                self._offsets_top = max(self._offsets_top, at)
             return offsets
+
+    def _epoch_of(self, c: int, position: int) -> int:
+        """The epoch whose draws of class ``c`` include its stream ``position`` (moving
+        targets): the largest epoch whose offset is at most ``position``, found by bisection
+        over the epochs already placed (a scan from epoch 0 would cost every oracle call
+        the epoch number)."""
+        top = self._offsets_top  # every epoch up to it is in _offsets
+        offsets = self._offsets
+        if int(offsets[top][c]) <= position:  # at or past the latest epoch placed
+            epoch = top
+            while int(self.stream_offsets(epoch + 1)[c]) <= position:
+                epoch += 1
+            return epoch
+        low, high = 0, top  # offsets[low][c] <= position < offsets[high][c]
+        while high - low > 1:
+            mid = (low + high) // 2
+            if int(offsets[mid][c]) <= position:
+                low = mid
+            else:
+                high = mid
+        return low
 
     def _slot_of(self, c: int, position: int) -> tuple[int, int]:
         """The run of class ``c``'s stream positions one batch takes, for the batch whose draws
         include ``position`` (the member streams' oracle)."""
         if not self.moving:
             return self._counted(0).slot_of(c, position)
-        epoch = 0
-        while int(self.stream_offsets(epoch + 1)[c]) <= position:
-            epoch += 1
+        epoch = self._epoch_of(c, position)
         offset = int(self.stream_offsets(epoch)[c])
         start, stop = self._counted(epoch).slot_of(c, position - offset)
         return start + offset, stop + offset

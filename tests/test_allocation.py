@@ -91,7 +91,7 @@ def test_allocate_infeasible_when_floors_use_the_seats() -> None:
     message = (
         '`kind="fixed"` is infeasible: 3 classes have a positive target, but quota rounding of '
         "`batch_size` 2 leaves only 1 seat for the 2 classes whose floor is 0; "
-        'use kind="quota" or a larger `batch_size`; got target [0.9  0.05 0.05].'
+        'use kind="quota" or a larger `batch_size`; got target [0.9 0.05 0.05].'
     )
     with raises_exactly(message):
         allocate([0.9, 0.05, 0.05], 2)

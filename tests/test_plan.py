@@ -376,6 +376,38 @@ def test_cycles_balance_members_within_an_epoch(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", COUNTED)
+@pytest.mark.parametrize(("n_batches", "replicas"), [(3, 2), (1, 1)])
+def test_the_epoch_of_a_stream_position_is_the_scan_from_epoch_0(
+    kind: str, n_batches: int, replicas: int
+) -> None:
+    """Under a moving target a class's stream position belongs to the epoch whose offset is
+    the last at or below it: the bisection over the epochs placed, and the walk past them,
+    agree with a scan from epoch 0, for every position of every class over 8 epochs (with
+    one pk batch an epoch a class skips some epochs, so equal offsets occur), whatever epochs
+    were placed first."""
+    index = ClassIndex.from_labels(LABELS)
+    schedule = linear(0.9 if kind == "pk" else 0.0, 1.0, 5)
+
+    def target(epoch: int) -> npt.NDArray[np.float64]:
+        return interpolate(index.counts, schedule(epoch))
+
+    options = dict(PK_OPTIONS) if kind == "pk" else None
+    reference = Plan(index, kind, target, B, n_batches, 3, replicas, options)
+    ends = np.stack([reference.stream_offsets(e) for e in range(9)])
+    for placed in (0, 4, 8):
+        plan = Plan(index, kind, target, B, n_batches, 3, replicas, options)
+        plan.stream_offsets(placed)
+        for c in range(K):
+            for position in range(int(ends[8, c])):
+                scan = 0
+                while ends[scan + 1, c] <= position:
+                    scan += 1
+                assert plan._epoch_of(c, position) == scan
+    if kind == "pk" and n_batches == 1:
+        assert (np.diff(ends, axis=0) == 0).any()  # a class with no draws in an epoch
+
+
+@pytest.mark.parametrize("kind", COUNTED)
 @pytest.mark.parametrize("moving", [False, True])
 def test_cycles_continue_across_epochs(kind: str, moving: bool) -> None:
     """Epochs 0, 1, 2 in sequence keep the floor/ceil balance: cycles do not restart, with one
