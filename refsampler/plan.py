@@ -25,6 +25,7 @@ changes whenever any batch a seed produces changes.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import threading
 from collections.abc import Callable
@@ -251,7 +252,7 @@ class Plan:
         if hit is not None:
             return hit
         with self._offsets_lock:
-            at = max(e for e in self._offsets if e <= epoch)
+            at = min(self._offsets_top, epoch)  # every epoch up to the top is held
             offsets = self._offsets[at]
             while at < epoch:
                 plan = self.kind_plan(at)
@@ -260,7 +261,7 @@ class Plan:
                 at += 1
                 offsets.flags.writeable = False
                 self._offsets[at] = offsets
-                self._offsets_top = max(self._offsets_top, at)
+                self._offsets_top = at  # the walk only ever extends past the top
             return offsets
 
     def _epoch_of(self, c: int, position: int) -> int:
@@ -275,14 +276,8 @@ class Plan:
             while int(self.stream_offsets(epoch + 1)[c]) <= position:
                 epoch += 1
             return epoch
-        low, high = 0, top  # offsets[low][c] <= position < offsets[high][c]
-        while high - low > 1:
-            mid = (low + high) // 2
-            if int(offsets[mid][c]) <= position:
-                low = mid
-            else:
-                high = mid
-        return low
+        epochs = range(top + 1)  # offsets non-decreasing in the epoch
+        return bisect.bisect_right(epochs, position, key=lambda e: int(offsets[e][c])) - 1
 
     def _slot_of(self, c: int, position: int) -> tuple[int, int]:
         """The run of class ``c``'s stream positions one batch takes, for the batch whose draws

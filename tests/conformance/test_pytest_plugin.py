@@ -182,15 +182,21 @@ def test_k_selecting_only_declined_checks_fails(pytester: pytest.Pytester) -> No
     result.stdout.fnmatch_lines(["*random: NOT TESTED: every configuration was declined*"])
 
 
+def _run_shipped_suite(
+    pytester: pytest.Pytester, selection: str, *options: str
+) -> pytest.RunResult:
+    """The shipped suite run inline, narrowed by ``-k selection``, with ``options``."""
+    return pytester.runpytest(
+        "--pyargs", "refsampler.conformance.suite", "-p", "no:cacheprovider", "-k", selection,
+        *options,
+    )
+
+
 def test_a_session_whose_kit_tests_were_all_skipped_fails(pytester: pytest.Pytester) -> None:
     """The shipped suite narrowed to tests that all skip (every configuration declined, no
     check test selected): the session fails and says nothing was tested."""
-    result = pytester.runpytest(
-        "--pyargs",
-        "refsampler.conformance.suite",
-        "-p",
-        "no:cacheprovider",
-        "-k",
+    result = _run_shipped_suite(
+        pytester,
         "test_statistics",
         "--refsampler-impl=refsampler.conformance.mutants:declines_everything",
         "--refsampler-kind=random",
@@ -250,12 +256,8 @@ def test_the_index_sampler_flag_can_come_from_the_ini_file(pytester: pytest.Pyte
     """refsampler_index_sampler = true in the [pytest] section batches the sampler: the shipped
     suite's range test passes (it reads exact properties only)."""
     pytester.makeini("[pytest]\nrefsampler_index_sampler = true\n")
-    result = pytester.runpytest(
-        "--pyargs",
-        "refsampler.conformance.suite",
-        "-p",
-        "no:cacheprovider",
-        "-k",
+    result = _run_shipped_suite(
+        pytester,
         "test_positions_are_in_range",
         INDEX_SAMPLER,
         "--refsampler-api=sampler",
@@ -274,12 +276,8 @@ def test_a_per_index_sampler_without_the_flag_fails_with_the_reason(
         "batch 0 is a single value, not a sequence of positions; a per-index sampler (one "
         "that yields single positions) needs --refsampler-index-sampler"
     )
-    suite = pytester.runpytest(
-        "--pyargs",
-        "refsampler.conformance.suite",
-        "-p",
-        "no:cacheprovider",
-        "-k",
+    suite = _run_shipped_suite(
+        pytester,
         "test_positions_are_in_range or random-long-tail-batch_shape",
         INDEX_SAMPLER,
         "--refsampler-api=sampler",
