@@ -119,8 +119,9 @@ class MemberStreams:
         self.memo_start = np.zeros(self.num_classes + 1, dtype=np.int64)
         np.cumsum(self.block_len, out=self.memo_start[1:])
         self._words: npt.NDArray[np.uint64] | None = None
-        #: Apply the head rule to rounds straddled inside a chunk in one vectorised pass
-        #: (:meth:`_vector_heads`); off, every round goes through its rotation (the reference).
+        #: Apply the head rule to many classes' rounds at once (:meth:`_vector_heads`,
+        #: :meth:`_edge_heads`, :meth:`_heads`); off, every round goes through its rotation
+        #: (the reference).
         self.vector_heads = True
         self._rotations: dict[int, Rotation] = {}
 
@@ -264,30 +265,29 @@ class MemberStreams:
             vector = set(covered.tolist())
             rounds_left = start[left] // sizes[cls[left]] + 1
             unsettled = dict(zip(cls[left].tolist(), rounds_left.tolist(), strict=True))
+        wanted: list[tuple[int, int]] = []
+        spans = []
         rounds = zip(
             heads[todo].tolist(), r_first[todo].tolist(), r_last[todo].tolist(), strict=True
         )
         for c, r_lo, r_hi in rounds:
-            rot = self.rotation(c)
-            size = rot.size
-            changed = np.zeros(r_hi - r_lo + 1, dtype=np.int64)
-            prefixes: list[IntVector] = []
             # Rounds straddled inside the chunk that _vector_heads or _edge_heads settled.
-            vector_rounds = (
-                range(int(first[c]) // size + 1, int(last[c]) // size + 1)
+            settled = (
+                range(int(first[c]) // int(sizes[c]) + 1, int(last[c]) // int(sizes[c]) + 1)
                 if c in vector
                 else range(0)
             )
             misfit = unsettled.get(c, -1)
-            for r in range(r_lo, r_hi + 1):
-                if r in vector_rounds and r != misfit:
-                    prefixes.append(np.zeros(0, dtype=np.int64))
-                    continue
-                prefix, length = rot.head_of(r)
-                changed[r - r_lo] = length
-                prefixes.append(prefix)
+            wanted += [(c, r) for r in range(r_lo, r_hi + 1) if r not in settled or r == misfit]
+            spans.append((c, r_lo, r_hi))
+        found = self._heads(cache, wanted)
+        none = np.zeros(0, dtype=drawn.dtype)
+        for c, r_lo, r_hi in spans:
+            prefixes = [found.get((c, r), none) for r in range(r_lo, r_hi + 1)]
+            changed = np.array([p.size for p in prefixes], dtype=np.int64)
             if not changed.any():
                 continue
+            size = int(sizes[c])
             table = np.concatenate(prefixes)
             table_start = np.cumsum(changed) - changed
             # Every draw of class c in this chunk: its flat index and stream position.
@@ -301,9 +301,64 @@ class MemberStreams:
             inside = (r_of >= 0) & (r_of < changed.size)
             inside[inside] &= offset[inside] < changed[r_of[inside]]
             if inside.any():
-                members = self.index.members(c)
-                picks = table[table_start[r_of[inside]] + offset[inside]]
-                drawn[flat[inside]] = members[picks]
+                drawn[flat[inside]] = table[table_start[r_of[inside]] + offset[inside]]
+
+    def _heads(
+        self, cache: MemberCache, wanted: list[tuple[int, int]]
+    ) -> dict[tuple[int, int], npt.NDArray[Any]]:
+        """The changed prefix of each round ``(c, r)`` of ``wanted`` as dataset positions
+        (absent where the head rule changes nothing): lazily read classes through their
+        rotations, the others' chains of rounds (:meth:`Rotation.chain
+        <refsampler.rotation.Rotation.chain>`) link by link, every class at once."""
+        out: dict[tuple[int, int], npt.NDArray[Any]] = {}
+        chains: list[tuple[int, int, list[tuple[int, int, int, int]]]] = []
+        for c, r in wanted:
+            rot = self.rotation(c)
+            if rot.lazy or not self.vector_heads:
+                prefix, length = rot.head_of(r)
+                if length:
+                    out[c, r] = self.index.members(c)[prefix]
+                continue
+            links = rot.chain(r)
+            if links[-1][3]:  # round r has a head
+                chains.append((c, r, links))
+        if not chains:
+            return out
+        # Rows: each chain's rounds from the one its first head reads (read in base order)
+        # to r, in base order. Member rotations have no steps: only the slot's tail counts.
+        sizes = self.index.counts
+        row_class: list[int] = []
+        row_round: list[int] = []
+        row0: list[int] = []
+        steps: list[list[tuple[int, int]]] = []
+        for c, _, links in chains:
+            if links[0][3]:
+                links = [(links[0][0] - 1, 0, -1, 0), *links]
+            row0.append(len(row_class))
+            row_class += [c] * len(links)
+            row_round += [q for q, *_ in links]
+            steps.append([(x_slot, head) for _, x_slot, _, head in links[1:]])
+        classes = np.array(row_class, dtype=np.int64)
+        n = sizes[classes]
+        base = _padded(
+            self._base_draws(cache, classes, np.array(row_round, dtype=np.int64) * n, n), n, -1
+        )
+        first_row = np.array(row0, dtype=np.int64)
+        size = sizes[[c for c, _, _ in chains]]
+        actual = base[first_row]
+        changed = np.zeros(len(chains), dtype=np.int64)  # each round's changed prefix
+        for j in range(max(len(step) for step in steps)):
+            act = np.array([i for i, step in enumerate(steps) if len(step) > j], dtype=np.int64)
+            x, head = np.array([steps[i][j] for i in act.tolist()], dtype=np.int64).T
+            # The previous round's last x items as read (its tail), padded to match nothing.
+            column = np.arange(int(x.max()))
+            at = np.minimum(size[act][:, None] - x[:, None] + column, base.shape[1] - 1)
+            tails = np.where(column < x[:, None], np.take_along_axis(actual[act], at, 1), -2)
+            actual[act], changed[act] = adjust_heads(base[first_row[act] + j + 1], tails, head)
+        for i, (c, r, _) in enumerate(chains):
+            if changed[i]:
+                out[c, r] = actual[i, : changed[i]].astype(self.index.positions.dtype)
+        return out
 
     def _edge_heads(
         self,

@@ -354,25 +354,30 @@ class Rotation:
         """Round ``r`` as read, and the length of its prefix that differs from the base."""
         return self._rounds()(r)
 
-    def _compute_round(self, r: int) -> tuple[IntVector, int]:
-        # Walk back to a round whose predecessor's tail, as far as the rule reads it, is its
-        # base permutation; then read forward. Only rounds whose changed prefix reaches into
-        # the part of them the next boundary reads form a chain.
-        chain: list[tuple[int, int, int, int]] = []
+    def chain(self, r: int) -> list[tuple[int, int, int, int]]:
+        """What reading round ``r`` as read takes: ``(q, x_slot, x_step, head)`` (see
+        :meth:`_boundary`) of rounds ``q0 .. r``, earliest first, where round ``q0 - 1``'s
+        tail, as far as the rule of round ``q0`` reads it, is its base permutation (``q0 = r``
+        unless round ``q0 - 1``'s changed prefix reaches into that tail: a chain). Every
+        round after the first has a head (``head > 0``)."""
+        links: list[tuple[int, int, int, int]] = []
         q = r
         while True:
             x_slot, x_step, head = self._boundary(q)
-            chain.append((q, x_slot, x_step, head))
+            links.append((q, x_slot, x_step, head))
             if (
                 head == 0
                 or self._short_heads()
                 or self._reach(q - 1) <= self.size - max(x_slot, x_step)
             ):
-                break
+                return links[::-1]
             q -= 1
+
+    def _compute_round(self, r: int) -> tuple[IntVector, int]:
+        # From the start of the chain (whose predecessor is read in base order), forward.
         previous: IntVector | None = None
         actual, changed = self.base_round(r), 0
-        for q, x_slot, x_step, head in reversed(chain):
+        for q, x_slot, x_step, head in self.chain(r):
             base = self.base_round(q)
             if head == 0:
                 actual, changed = base, 0

@@ -217,6 +217,55 @@ def test_a_resumed_batch_equals_its_row_of_the_chunk(seed: int) -> None:
                     np.testing.assert_array_equal(alone[1], whole[lo : lo + 1])
 
 
+def test_chained_rounds_of_small_classes_are_read_every_class_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Classes with fewer than twice the draws a batch takes chain their rounds' heads (each
+    round's head reads the previous round as read). A batch computed alone deep in a run
+    reads those chains link by link for every class at once, without building any round
+    through its rotation, and equals the reference path (every round through its rotation)
+    and its row of the whole chunk."""
+    from refsampler import rotation
+
+    lengths: list[int] = []
+    built: list[int] = []
+    chain, compute = rotation.Rotation.chain, rotation.Rotation._compute_round
+
+    def spy_chain(self: rotation.Rotation, r: int) -> list[tuple[int, int, int, int]]:
+        links = chain(self, r)
+        lengths.append(len(links))
+        return links
+
+    def spy_compute(self: rotation.Rotation, r: int) -> tuple[IntArray, int]:
+        built.append(self.size)
+        return compute(self, r)
+
+    monkeypatch.setattr(rotation.Rotation, "chain", spy_chain)
+    monkeypatch.setattr(rotation.Rotation, "_compute_round", spy_compute)
+    sizes = np.array([5, 7, 9, 6, 8, 7])
+    index = ClassIndex.from_labels(np.repeat(np.arange(sizes.size), sizes))
+    target = interpolate(index.counts, 1.0)
+    plans = [
+        Plan(index, "pk", target, 10, 30, 5, 1, {"samples_per_class": 5}, chunk_draws=80)
+        for _ in range(2)
+    ]
+    assert plans[1].members is not None
+    plans[1].members.vector_heads = False
+    longest = 0
+    for epoch in (0, 7):
+        whole = plans[0].chunk(epoch, 0, 1)
+        for lo in range(plans[0].chunk_rows(1)):
+            lengths.clear()
+            built.clear()
+            alone = plans[0].rows(epoch, 0, 1, lo, lo + 1)
+            # The class rotation (6 classes) may build its rounds; no member cycle does.
+            assert set(built) <= {sizes.size}
+            longest = max(longest, *lengths)
+            np.testing.assert_array_equal(alone, whole[lo : lo + 1])
+            np.testing.assert_array_equal(alone, plans[1].rows(epoch, 0, 1, lo, lo + 1))
+    assert longest >= 4
+
+
 @pytest.fixture
 def evaluated(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The number of values of every ``keys.feistel_permute`` call the test makes."""
