@@ -59,6 +59,12 @@ STREAM_VERSION = 5
 #: Draws per chunk: large enough to amortise numpy call overhead, small enough that the
 #: first batch comes quickly and memory stays O(N + chunk).
 CHUNK_DRAWS = 1 << 16
+#: Under a moving target, the member streams' offsets (a vector of K counts per epoch) are
+#: held for the latest epochs placed, for every this many epochs before them, and for a few
+#: earlier epochs recomputed on demand; the rest are recomputed from the one held before
+#: them. So a run of many epochs over many classes does not hold a vector per epoch.
+OFFSETS_RECENT = 16
+OFFSETS_EVERY = 16
 
 
 class PlanCache:
@@ -146,13 +152,17 @@ class Plan:
     def _make_caches(self) -> None:
         self._epoch_plan = functools.lru_cache(maxsize=16)(self._build_epoch)
         self._offsets: dict[int, IntVector] = {0: np.zeros(self.index.num_classes, np.int64)}
-        # The latest epoch in _offsets, which holds every epoch from 0 to it.
+        # The latest epoch placed; _offsets holds it, the OFFSETS_RECENT epochs before it and
+        # every multiple of OFFSETS_EVERY below it; _older, a few others recomputed.
         self._offsets_top = 0
+        # _offsets by epoch, for readers without the lock (replaced, never changed).
+        self._held: tuple[tuple[int, IntVector], ...] = tuple(self._offsets.items())
+        self._older: dict[int, IntVector] = {}
         self._offsets_lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for name in ("_epoch_plan", "_offsets", "_offsets_lock"):
+        for name in ("_epoch_plan", "_offsets", "_held", "_older", "_offsets_lock"):
             del state[name]
         return state
 
@@ -249,35 +259,62 @@ class Plan:
         if not self.moving:
             return np.zeros(self.index.num_classes, dtype=np.int64)
         hit = self._offsets.get(epoch)
+        if hit is None:
+            hit = self._older.get(epoch)
         if hit is not None:
             return hit
         with self._offsets_lock:
-            at = min(self._offsets_top, epoch)  # every epoch up to the top is held
-            offsets = self._offsets[at]
-            while at < epoch:
-                plan = self.kind_plan(at)
-                if isinstance(plan, CountedPlan):
-                    offsets = offsets + plan.drawn_before(self.slots_per_epoch)
-                at += 1
-                offsets.flags.writeable = False
-                self._offsets[at] = offsets
-                self._offsets_top = at  # the walk only ever extends past the top
+            top = self._offsets_top
+            if epoch > top:
+                offsets = self._walk(top, self._offsets[top], epoch, self._offsets)
+                self._offsets_top = epoch
+                # Keep the latest epochs and the spaced ones.
+                old = epoch - OFFSETS_RECENT
+                for e in [e for e in self._offsets if e % OFFSETS_EVERY and e <= old]:
+                    del self._offsets[e]
+                self._held = tuple(sorted(self._offsets.items()))
+                return offsets
+            # An epoch placed long ago: from the spaced one before it.
+            at = epoch - epoch % OFFSETS_EVERY
+            offsets = self._walk(at, self._offsets[at], epoch, None)
+            self._older[epoch] = offsets
+            while len(self._older) > OFFSETS_RECENT:
+                del self._older[next(iter(self._older))]
             return offsets
+
+    def _walk(
+        self, at: int, offsets: IntVector, epoch: int, keep: dict[int, IntVector] | None
+    ) -> IntVector:
+        """The offsets of ``epoch`` from those of epoch ``at`` before it, adding each epoch's
+        draws; with ``keep``, every epoch passed is put there (read-only)."""
+        while at < epoch:
+            plan = self.kind_plan(at)
+            if isinstance(plan, CountedPlan):
+                offsets = offsets + plan.drawn_before(self.slots_per_epoch)
+            at += 1
+            offsets.flags.writeable = False
+            if keep is not None:
+                keep[at] = offsets
+        return offsets
 
     def _epoch_of(self, c: int, position: int) -> int:
         """The epoch whose draws of class ``c`` include its stream ``position`` (moving
         targets): the largest epoch whose offset is at most ``position``, found by bisection
-        over the epochs already placed (a scan from epoch 0 would cost every oracle call
-        the epoch number)."""
-        top = self._offsets_top  # every epoch up to it is in _offsets
-        offsets = self._offsets
-        if int(offsets[top][c]) <= position:  # at or past the latest epoch placed
-            epoch = top
+        over the epochs held (a scan from epoch 0 would cost every oracle call the epoch
+        number), then a walk between the two held epochs around it, if they are not
+        consecutive."""
+        held = self._held
+        if int(held[-1][1][c]) <= position:  # at or past the latest epoch placed
+            epoch = held[-1][0]
             while int(self.stream_offsets(epoch + 1)[c]) <= position:
                 epoch += 1
             return epoch
-        epochs = range(top + 1)  # offsets non-decreasing in the epoch
-        return bisect.bisect_right(epochs, position, key=lambda e: int(offsets[e][c])) - 1
+        # Offsets are non-decreasing in the epoch.
+        i = bisect.bisect_right(held, position, key=lambda item: int(item[1][c])) - 1
+        epoch, stop = held[i][0], held[i + 1][0]
+        while epoch + 1 < stop and int(self.stream_offsets(epoch + 1)[c]) <= position:
+            epoch += 1
+        return epoch
 
     def _slot_of(self, c: int, position: int) -> tuple[int, int]:
         """The run of class ``c``'s stream positions one batch takes, for the batch whose draws

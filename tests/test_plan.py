@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from refsampler import plan as plan_module
 from refsampler.allocation import allocate, allocate_with_ties, quota_schedule
 from refsampler.classes import ClassIndex
 from refsampler.conformance.sample import per_batch_counts
@@ -377,14 +378,19 @@ def test_cycles_balance_members_within_an_epoch(kind: str) -> None:
 
 @pytest.mark.parametrize("kind", COUNTED)
 @pytest.mark.parametrize(("n_batches", "replicas"), [(3, 2), (1, 1)])
+@pytest.mark.parametrize(("recent", "every"), [(16, 16), (2, 3)])
 def test_the_epoch_of_a_stream_position_is_the_scan_from_epoch_0(
-    kind: str, n_batches: int, replicas: int
+    kind: str, n_batches: int, replicas: int, recent: int, every: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Under a moving target a class's stream position belongs to the epoch whose offset is
-    the last at or below it: the bisection over the epochs placed, and the walk past them,
-    agree with a scan from epoch 0, for every position of every class over 8 epochs (with
-    one pk batch an epoch a class skips some epochs, so equal offsets occur), whatever epochs
-    were placed first."""
+    the last at or below it: the bisection over the epochs held, the walk between them and
+    the walk past them agree with a scan from epoch 0, for every position of every class over
+    8 epochs (with one pk batch an epoch a class skips some epochs, so equal offsets occur),
+    whatever epochs were placed first; also when only a few epochs are held (the others
+    recomputed from the spaced ones)."""
+    monkeypatch.setattr(plan_module, "OFFSETS_RECENT", recent)
+    monkeypatch.setattr(plan_module, "OFFSETS_EVERY", every)
     index = ClassIndex.from_labels(LABELS)
     schedule = linear(0.9 if kind == "pk" else 0.0, 1.0, 5)
 
@@ -405,6 +411,39 @@ def test_the_epoch_of_a_stream_position_is_the_scan_from_epoch_0(
                 assert plan._epoch_of(c, position) == scan
     if kind == "pk" and n_batches == 1:
         assert (np.diff(ends, axis=0) == 0).any()  # a class with no draws in an epoch
+
+
+@pytest.mark.parametrize("kind", COUNTED)
+def test_a_long_schedule_holds_few_offset_vectors(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over many epochs of a moving target the plan holds the stream offsets of the latest
+    epochs, of every OFFSETS_EVERY-th epoch and of a few recomputed ones, not one vector per
+    epoch; an evicted epoch's offsets, recomputed, and the batches of every epoch equal those
+    of a plan that held them all."""
+    index = ClassIndex.from_labels(LABELS)
+    schedule = linear(0.9 if kind == "pk" else 0.0, 1.0, 40)
+
+    def target(epoch: int) -> npt.NDArray[np.float64]:
+        return interpolate(index.counts, schedule(epoch))
+
+    options = dict(PK_OPTIONS) if kind == "pk" else None
+    monkeypatch.setattr(plan_module, "OFFSETS_RECENT", 1000)
+    everything = Plan(index, kind, target, B, 2, 3, 1, options)
+    batches = [everything.batches(e, 0) for e in range(61)]
+    expected = [everything.stream_offsets(e) for e in range(61)]
+    assert len(everything._offsets) >= 61
+    monkeypatch.setattr(plan_module, "OFFSETS_RECENT", 4)
+    monkeypatch.setattr(plan_module, "OFFSETS_EVERY", 8)
+    plan = Plan(index, kind, target, B, 2, 3, 1, options)
+    for epoch in range(61):
+        np.testing.assert_array_equal(plan.batches(epoch, 0), batches[epoch])
+    top = plan._offsets_top
+    assert top in (60, 61)  # the last epoch, or the next one, for a walk past its draws
+    assert set(plan._offsets) == {*range(0, top + 1, 8), *range(top - 3, top + 1)}
+    for epoch in (5, 13, 60, 3, 5):
+        np.testing.assert_array_equal(plan.stream_offsets(epoch), expected[epoch])
+    assert len(plan._older) <= 4
 
 
 @pytest.mark.parametrize("kind", COUNTED)
