@@ -10,8 +10,10 @@ cycle.
 
 Draws are gathered in bulk from the rounds' base permutations, generated a block of rounds at
 a time (the rounds :func:`~refsampler.rotation.block_rounds` reads) into a memo owned by the
-caller (:class:`MemberCache`); the few draws in the adjusted head of a round are then patched
-from the rotation. Imports numpy only.
+caller (:class:`MemberCache`); the few draws in the adjusted head of a round are then patched,
+for many classes at once from base draws (a small class's round can read the previous round
+as read: its chain is followed link by link, every class together), or, for lazily read
+classes, from the rotation. Imports numpy only.
 """
 
 from __future__ import annotations
