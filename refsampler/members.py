@@ -466,15 +466,27 @@ class MemberStreams:
             out[np.repeat(lazy, lengths)] = self._lazy_draws(
                 classes[lazy], starts[lazy], lengths[lazy]
             )
-        made: dict[tuple[int, int], IntVector] = {}
-        for i in np.flatnonzero(~lazy & ~held).tolist():
-            c, b = int(classes[i]), int(block[i])
-            items = made.get((c, b))
-            if items is None:
-                items = made[c, b] = self._block_items(cache, c, b)
-            offset = int(starts[i]) - b * int(length[i])
-            picks = items[offset : offset + int(lengths[i])]
-            out[at[i] : at[i] + lengths[i]] = self.index.members(c)[picks]
+        left = ~lazy & ~held
+        rest = np.flatnonzero(left)
+        if rest.size:
+            # One gather of every remaining run: (class offset + item) per draw, built run by
+            # run from Python ints (numpy scalars would cost a microsecond per access).
+            made: dict[tuple[int, int], IntVector] = {}
+            wanted = []
+            runs = zip(
+                classes[rest].tolist(),
+                block[rest].tolist(),
+                (starts[rest] - block[rest] * length[rest]).tolist(),
+                lengths[rest].tolist(),
+                strict=True,
+            )
+            for c, b, offset, n in runs:
+                items = made.get((c, b))
+                if items is None:
+                    items = self._block_items(cache, c, b) + self.index.offsets.item(c)
+                    made[c, b] = items
+                wanted.append(items[offset : offset + n])
+            out[np.repeat(left, lengths)] = self.index.positions.take(np.concatenate(wanted))
         return out
 
     def _vector_heads(
