@@ -152,10 +152,9 @@ class Plan:
     def _make_caches(self) -> None:
         self._epoch_plan = functools.lru_cache(maxsize=16)(self._build_epoch)
         self._offsets: dict[int, IntVector] = {0: np.zeros(self.index.num_classes, np.int64)}
-        # The latest epoch placed; _offsets holds it, the OFFSETS_RECENT epochs before it and
-        # every multiple of OFFSETS_EVERY below it; _older, a few others recomputed.
-        self._offsets_top = 0
-        # _offsets by epoch, for readers without the lock (replaced, never changed).
+        # _offsets holds the latest epoch placed, the OFFSETS_RECENT epochs before it and every
+        # multiple of OFFSETS_EVERY below it; _older, a few others recomputed. _held: _offsets
+        # by epoch, for readers without the lock (replaced, never changed).
         self._held: tuple[tuple[int, IntVector], ...] = tuple(self._offsets.items())
         self._older: dict[int, IntVector] = {}
         self._offsets_lock = threading.Lock()
@@ -267,7 +266,6 @@ class Plan:
             top = self._offsets_top
             if epoch > top:
                 offsets = self._walk(top, self._offsets[top], epoch, self._offsets)
-                self._offsets_top = epoch
                 # Keep the latest epochs and the spaced ones.
                 old = epoch - OFFSETS_RECENT
                 for e in [e for e in self._offsets if e % OFFSETS_EVERY and e <= old]:
@@ -281,6 +279,11 @@ class Plan:
             while len(self._older) > OFFSETS_RECENT:
                 del self._older[next(iter(self._older))]
             return offsets
+
+    @property
+    def _offsets_top(self) -> int:
+        """The latest epoch placed (moving targets)."""
+        return self._held[-1][0]
 
     def _walk(
         self, at: int, offsets: IntVector, epoch: int, keep: dict[int, IntVector] | None
