@@ -283,27 +283,8 @@ class MemberStreams:
             wanted += [(c, r) for r in range(r_lo, r_hi + 1) if r not in settled or r == misfit]
             spans.append((c, r_lo, r_hi))
         found = self._heads(cache, wanted)
-        none = np.zeros(0, dtype=drawn.dtype)
-        for c, r_lo, r_hi in spans:
-            prefixes = [found.get((c, r), none) for r in range(r_lo, r_hi + 1)]
-            changed = np.array([p.size for p in prefixes], dtype=np.int64)
-            if not changed.any():
-                continue
-            size = int(sizes[c])
-            table = np.concatenate(prefixes)
-            table_start = np.cumsum(changed) - changed
-            # Every draw of class c in this chunk: its flat index and stream position.
-            mine = np.flatnonzero(cls == c)
-            runs = count[mine]
-            within = np.arange(int(runs.sum())) - np.repeat(np.cumsum(runs) - runs, runs)
-            flat = np.repeat(entry_start[mine], runs) + within
-            pos = np.repeat(start[mine], runs) + within
-            r_of = pos // size - r_lo
-            offset = pos % size
-            inside = (r_of >= 0) & (r_of < changed.size)
-            inside[inside] &= offset[inside] < changed[r_of[inside]]
-            if inside.any():
-                drawn[flat[inside]] = table[table_start[r_of[inside]] + offset[inside]]
+        if found:
+            _write_heads(found, spans, cls, start, count, entry_start, sizes, drawn)
 
     def _heads(
         self, cache: MemberCache, wanted: list[tuple[int, int]]
@@ -673,3 +654,51 @@ def _distinct_sorted(values: IntVector) -> IntVector:
     keep = np.ones(values.size, dtype=bool)
     np.not_equal(values[1:], values[:-1], out=keep[1:])
     return values[keep]
+
+
+def _write_heads(
+    found: dict[tuple[int, int], npt.NDArray[Any]],
+    spans: list[tuple[int, int, int]],
+    cls: IntVector,
+    start: IntVector,
+    count: IntVector,
+    entry_start: IntVector,
+    sizes: IntVector,
+    drawn: npt.NDArray[Any],
+) -> None:
+    """Write the changed prefixes ``found[c, r]`` over the draws of the entries that take
+    them, every class at once: ``spans`` lists each class's rounds ``r_lo .. r_hi`` that the
+    entries may reach, and ``found`` holds only rounds of those spans."""
+    num_spans = len(spans)
+    span_class, span_lo, span_hi = (
+        np.array(column, dtype=np.int64).reshape(num_spans) for column in zip(*spans, strict=True)
+    )
+    span_rounds = span_hi - span_lo + 1
+    span_base = np.cumsum(span_rounds) - span_rounds  # the spans' rounds, laid end to end
+    span_of = np.full(sizes.size, -1, dtype=np.int64)
+    span_of[span_class] = np.arange(num_spans)
+    keys_c, keys_r = np.array(list(found), dtype=np.int64).reshape(-1, 2).T
+    prefixes = list(found.values())
+    lengths = np.array([p.size for p in prefixes], dtype=np.int64)
+    at = span_base[span_of[keys_c]] + keys_r - span_lo[span_of[keys_c]]
+    changed = np.zeros(int(span_rounds.sum()), dtype=np.int64)
+    changed[at] = lengths
+    table_start = np.zeros_like(changed)
+    table_start[at] = np.cumsum(lengths) - lengths
+    table = np.concatenate(prefixes)
+    # Every draw of a spanned class: its flat index, stream position and round in its span.
+    mine = np.flatnonzero((span_of[cls] >= 0) & (count > 0))
+    runs = count[mine]
+    within = np.arange(int(runs.sum())) - np.repeat(np.cumsum(runs) - runs, runs)
+    flat = np.repeat(entry_start[mine], runs) + within
+    pos = np.repeat(start[mine], runs) + within
+    span = np.repeat(span_of[cls[mine]], runs)
+    size = sizes[span_class[span]]
+    whole = pos // size
+    r_of = whole - span_lo[span]
+    offset = pos - whole * size
+    inside = np.flatnonzero((r_of >= 0) & (r_of < span_rounds[span]))
+    round_at = span_base[span[inside]] + r_of[inside]
+    keep = offset[inside] < changed[round_at]
+    inside, round_at = inside[keep], round_at[keep]
+    drawn[flat[inside]] = table[table_start[round_at] + offset[inside]]
