@@ -55,7 +55,9 @@ TargetOf = Callable[[int], FloatVector]
 #: Version 3: the same contract; large classes read their cycles lazily (keyed bijections),
 #: the others start from vectorised keys. Version 4: the random kind's batches are its
 #: i.i.d. draws as drawn, without a redundant shuffle (the changelog on the determinism page).
-STREAM_VERSION = 5
+#: Version 5: exact seat rates. Version 6: the within-batch shuffles of a chunk restart their
+#: stream every SHUFFLE_ROWS rows.
+STREAM_VERSION = 6
 #: Draws per chunk: large enough to amortise numpy call overhead, small enough that the
 #: first batch comes quickly and memory stays O(N + chunk).
 CHUNK_DRAWS = 1 << 16
@@ -65,6 +67,10 @@ CHUNK_DRAWS = 1 << 16
 #: them. So a run of many epochs over many classes does not hold a vector per epoch.
 OFFSETS_RECENT = 16
 OFFSETS_EVERY = 16
+#: Rows of a chunk shuffled by one stretch of the chunk's shuffle stream (the within-batch
+#: shuffles of counted kinds): a batch computed alone, as after a resume, replays the
+#: shuffles of at most this many rows before it instead of a chunk's.
+SHUFFLE_ROWS = 16
 
 
 class PlanCache:
@@ -404,14 +410,26 @@ class Plan:
         drawn = members.draw(entries.cls, start, entries.count, memo, slots=True)
         batches = drawn.astype(np.int64).reshape(hi - lo, self.batch_size)
         # Counted batches come class by class: shuffle each, so that no order by class is left.
-        # One generator per chunk shuffles its rows in turn, so rows ``lo ..`` continue from
-        # the state the first ``lo`` rows' shuffles leave (shuffling stand-ins gets there).
-        # (In place, and on int64, which numpy shuffles faster than uint32.)
-        rng = keys.generator(self.seed, keys.TAG_SHUFFLE, epoch, rank, j)
-        if lo:  # in place: twice as fast as into a copy, and the same draws
-            standin = np.empty((lo, self.batch_size), dtype=np.int64)
-            rng.permuted(standin, axis=1, out=standin)
-        return rng.permuted(batches, axis=1, out=batches)
+        # The chunk's shuffle stream is cut into stretches of SHUFFLE_ROWS rows, each shuffling
+        # its rows in turn; rows from ``lo`` continue from the state the stretch's rows before
+        # ``lo`` leave (shuffling stand-ins gets there), so a batch computed alone replays
+        # fewer than SHUFFLE_ROWS shuffles. (In place, and on int64, which numpy shuffles
+        # faster than uint32.)
+        stream = keys.stream_start(self.seed, keys.TAG_SHUFFLE, epoch, rank, j)
+        bits = np.random.PCG64(0)
+        rng = np.random.Generator(bits)
+        row = lo
+        while row < hi:
+            stretch, skip = divmod(row, SHUFFLE_ROWS)
+            end = min(hi, row - skip + SHUFFLE_ROWS)
+            keys.seat(bits, stream, stretch)
+            if skip:
+                standin = np.empty((skip, self.batch_size), dtype=np.int64)
+                rng.permuted(standin, axis=1, out=standin)
+            rows = batches[row - lo : end - lo]
+            rng.permuted(rows, axis=1, out=rows)
+            row = end
+        return batches
 
     # -- counts (counted kinds) ------------------------------------------------------------
 

@@ -14,12 +14,13 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from refsampler import keys
 from refsampler import plan as plan_module
 from refsampler.allocation import allocate, allocate_with_ties, quota_schedule
 from refsampler.classes import ClassIndex
 from refsampler.conformance.sample import per_batch_counts
 from refsampler.errors import InvalidArgumentError
-from refsampler.plan import CHUNK_DRAWS, Plan
+from refsampler.plan import CHUNK_DRAWS, SHUFFLE_ROWS, Plan
 from refsampler.schedules import linear
 from refsampler.targets import explicit, interpolate
 
@@ -161,6 +162,38 @@ def test_rows_of_a_chunk_equal_those_rows_of_the_chunk(kind: str, moving: bool) 
         for lo, hi in [(0, 1), (1, 7), (3, 5), (6, 7), (0, 7)]:
             part = _plan(kind, **options).rows(3, 1, j, lo, hi)
             np.testing.assert_array_equal(part, full[j][lo:hi])
+
+
+@pytest.mark.parametrize("kind", COUNTED)
+def test_rows_across_shuffle_stretches_equal_the_chunk_and_replay_one_stretch(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a chunk of 40 batches (three stretches of SHUFFLE_ROWS = 16 shuffles), rows
+    computed alone equal the chunk's rows across the stretch boundaries, and computing them
+    seats only the stretches they lie in: a resumed batch never replays the shuffles of an
+    earlier stretch."""
+    options: dict[str, Any] = {"chunk_draws": 40 * B, "n_batches": 80}
+    full = _plan(kind, **options).chunk(2, 0, 1)
+    assert full.shape[0] == 40 > 2 * SHUFFLE_ROWS
+    plan = _plan(kind, **options)
+    shuffles = keys.stream_start(plan.seed, keys.TAG_SHUFFLE, 2, 0, 1)
+    seated: list[int] = []
+    seat = keys.seat
+
+    def spy(bits: np.random.PCG64, start: tuple[int, int], block: int) -> None:
+        if start == shuffles:  # member cycles seat their blocks too
+            seated.append(block)
+        seat(bits, start, block)
+
+    monkeypatch.setattr(keys, "seat", spy)
+    for lo, hi, stretches in [
+        (15, 16, [0]), (16, 17, [1]), (17, 18, [1]), (15, 17, [0, 1]), (31, 40, [1, 2]),
+        (39, 40, [2]), (0, 40, [0, 1, 2]),
+    ]:
+        seated.clear()
+        part = _plan(kind, **options).rows(2, 0, 1, lo, hi)
+        np.testing.assert_array_equal(part, full[lo:hi])
+        assert seated == stretches, (lo, hi)
 
 
 @pytest.mark.parametrize("kind", KINDS)
