@@ -13,7 +13,7 @@ Each ``verify`` run of a correct implementation in ``tests/`` uses a family-wise
 Mutant tests miss with probability below 1e-12 each (``tests/conformance/test_mutants``). The
 slow meta-tests (``make test-all``) are in the table too.
 
-Total: 225 cases, 9.7e-7 < 1e-6 (``test_family_wise_budget_is_met``); the mutant tests' share is
+Total: 226 cases, 9.8e-7 < 1e-6 (``test_family_wise_budget_is_met``); the mutant tests' share is
 131 x 1e-12 = 1.3e-10.
 """
 
@@ -140,6 +140,9 @@ BUDGET_BY_MODULE: dict[str, dict[str, tuple[int, float]]] = {
     },
     "tests/test_keys.py": {
         "test_feistel_positions_are_uniform_over_keys": (1, 2 * TEST),
+    },
+    "tests/test_seats.py": {
+        "test_pd2_ties_give_every_order_of_equal_rate_groups_alike": (1, TEST),
     },
 }
 BUDGET = {f"{m}::{t}": v for m, tests in BUDGET_BY_MODULE.items() for t, v in tests.items()}

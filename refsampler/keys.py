@@ -34,6 +34,7 @@ __all__ = [
     "feistel_permute",
     "generator",
     "mix64",
+    "mix_words",
     "seat",
     "start_of",
     "stream_start",
@@ -89,11 +90,18 @@ def stream_words(seed: int, tag: int, ids: npt.NDArray[np.int64]) -> npt.NDArray
     counters = np.asarray(ids, dtype=np.uint64) * np.uint64(4)
     words = np.empty((4, counters.size), dtype=np.uint64)
     for j in range(4):
-        z = (counters + np.uint64(j)) * np.uint64(_GOLDEN) + base
-        z = (z ^ (z >> np.uint64(30))) * _M1
-        z = (z ^ (z >> np.uint64(27))) * _M2
-        words[j] = z ^ (z >> np.uint64(31))
+        words[j] = mix_words((counters + np.uint64(j)) * np.uint64(_GOLDEN) + base)
     return words
+
+
+def mix_words(z: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """The splitmix64 finaliser of every word of ``z`` (a new array): a bijection of 64-bit
+    words in which every input bit moves every output bit, so the order of the outputs of
+    distinct inputs is as good as random (the order of ``z XOR key`` alone is not: inputs
+    that share leading bits would always stay together)."""
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
 
 
 def start_of(words: npt.NDArray[np.uint64], i: int) -> tuple[int, int]:

@@ -55,8 +55,8 @@ TargetOf = Callable[[int], FloatVector]
 #: Version 3: the same contract; large classes read their cycles lazily (keyed bijections),
 #: the others start from vectorised keys. Version 4: the random kind's batches are its
 #: i.i.d. draws as drawn, without a redundant shuffle (the changelog on the determinism page).
-#: Version 5: exact seat rates. Version 6: the within-batch shuffles of a chunk restart their
-#: stream every SHUFFLE_ROWS rows.
+#: Version 5: exact seat rates. Version 6: a chunk's within-batch shuffles restart their stream
+#: every SHUFFLE_ROWS rows, and PD2's tie priorities are fully mixed.
 STREAM_VERSION = 6
 #: Draws per chunk: large enough to amortise numpy call overhead, small enough that the
 #: first batch comes quickly and memory stays O(N + chunk).

@@ -536,9 +536,10 @@ class SeatSchedule:
                 h_lag = rlag[rheavy]
                 c = -((h_lag - delta[rheavy] * h_light) // den)
                 group[rheavy] = -(-(h_lag + c * den) // h_light)
+            # Exact ties go by a random priority per (group, subtask): a full mix, so that
+            # among equal-rate groups every order of a round is possible and equally likely.
             tie = (count[ready] + 1).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-            tie ^= salt[ready]
-            tie ^= tie >> np.uint64(29)
+            tie = keys.mix_words(tie ^ salt[ready])
             order = np.lexsort((tie, -group, -successor, delta))[:choose]
             chosen = ready[order]
             count[chosen] += 1
