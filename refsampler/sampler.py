@@ -447,8 +447,9 @@ class BalancedBatchSampler(Sampler[list[int]]):
         # and the checkpoints' encoded entries by slot (consecutive entries share most).
         self._seat_entry: tuple[Any, bool, dict[str, Any]] | None = None
         self._seat_items: dict[int, dict[str, Any]] = {}
-        # (epoch, chunk) -> earliest schedule slot read computing it (the last two chunks).
-        self._seat_reads: dict[tuple[int, int], int] = {}
+        # (epoch, chunk) -> earliest schedule slot read computing it, and the blocks read
+        # (the last two chunks).
+        self._seat_reads: dict[tuple[int, int], tuple[int, frozenset[int]]] = {}
         self._seat_behind = max(seat_state.BEHIND, 2 * self._plan.seat_reach())
 
     def _seat_state(self, epoch: int, position: int) -> dict[str, Any] | None:
@@ -462,36 +463,46 @@ class BalancedBatchSampler(Sampler[list[int]]):
         # reached back into that one too).
         chunk = position // self._plan.chunk_batches
         reads = self._seat_reads
-        lowest = reads.get((epoch, chunk), reads.get((epoch, chunk - 1)))
-        if lowest is None and position == 0:  # the end of the epoch before (slots are one run)
-            lowest = reads.get((epoch - 1, (self.n_batches - 1) // self._plan.chunk_batches))
-        if lowest is None:
+        noted = reads.get((epoch, chunk), reads.get((epoch, chunk - 1)))
+        if noted is None and position == 0:  # the end of the epoch before (slots are one run)
+            noted = reads.get((epoch - 1, (self.n_batches - 1) // self._plan.chunk_batches))
+        if noted is None:
             return None  # nothing computed near it here: no checkpoint known to be early enough
+        lowest, blocks = noted
         at = seat_state.checkpoint_slot(slot, lowest, self._seat_behind)
         near = slot - slot % BLOCK_SLOTS
         made = self._seat_entry
-        # Made once per (checkpoint, block), and again when the nearest block's state comes
-        # (once the batches after it are computed).
-        if made is None or made[0] != (at, near) or (not made[1] and seats.holds(near)):
-            later = seat_state.later_slots(at, slot)
+        # Made once per (checkpoint, block, blocks read up to it), and again when the nearest
+        # block's state comes (once the batches after it are computed).
+        last = near // BLOCK_SLOTS
+        key = (at, near, frozenset(b for b in blocks if b <= last))
+        if made is None or made[0] != key or (not made[1] and seats.holds(near)):
+            later = seat_state.later_slots(at, slot, key[2])
             entry = seat_state.pack(seats, at, self._fingerprint, later, self._seat_items)
             if entry is None:
                 return None
             more = entry.get("more", ())
             complete = not later or any(item["slot"] == near for item in more)
-            made = self._seat_entry = ((at, near), complete, entry)
+            made = self._seat_entry = (key, complete, entry)
         entry = dict(made[2])
         if "more" in entry:  # a copy: a caller's edit must not reach the next state
             entry["more"] = [dict(item) for item in entry["more"]]
         return entry
 
-    def _note_reads(self, epoch: int, chunk: int, lowest: int | None) -> None:
-        """Keep the earliest schedule slot read computing (part of) a chunk."""
+    def _note_reads(
+        self, epoch: int, chunk: int, lowest: int | None, blocks: frozenset[int] = frozenset()
+    ) -> None:
+        """Keep the earliest schedule slot read computing (part of) a chunk, and the blocks
+        read."""
         if lowest is None:
             return
         reads = self._seat_reads
         key = (epoch, chunk)
-        reads[key] = min(lowest, reads.get(key, lowest))
+        before = reads.get(key)
+        reads[key] = (lowest, blocks) if before is None else (
+            min(lowest, before[0]),
+            before[1] | blocks,
+        )
         while len(reads) > 2:
             reads.pop(next(iter(reads)), None)  # another thread may have taken it
 
@@ -555,7 +566,13 @@ class BalancedBatchSampler(Sampler[list[int]]):
             entry = _plain(state["schedule"])
             seat_state.unpack(self._seats, entry, self._fingerprint)
             # A state saved before this process computes anything carries the same entry.
-            self._note_reads(epoch, position // self._plan.chunk_batches, entry["slot"])
+            carried = [entry["slot"], *(item["slot"] for item in entry.get("more", ()))]
+            self._note_reads(
+                epoch,
+                position // self._plan.chunk_batches,
+                entry["slot"],
+                frozenset(s // BLOCK_SLOTS for s in carried),
+            )
         return epoch, position
 
     def __getstate__(self) -> dict[str, Any]:
@@ -580,6 +597,10 @@ class BalancedBatchSampler(Sampler[list[int]]):
         if "_seat_behind" not in state:  # pickled by a release without schedule checkpoints
             self._reset_seat_fields()
         self.__dict__.setdefault("_seat_items", {})  # pickled before entries had `more`
+        self._seat_reads = {  # pickled before the blocks read were noted beside the lowest
+            key: (value, frozenset()) if isinstance(value, int) else value
+            for key, value in self._seat_reads.items()
+        }
         # The schedule pickles without its checkpoints; give it back the one a state carries.
         made = self._seat_entry
         if made is not None:
@@ -668,7 +689,7 @@ class _BatchIterator(Iterator[list[int]]):
             seats.start_reads()
         self._rows = list(plan.rows(self._epoch, self._sampler.rank, j, i, hi, self._plan_cache))
         if seats is not None:
-            self._sampler._note_reads(self._epoch, j, seats.lowest_read())
+            self._sampler._note_reads(self._epoch, j, seats.lowest_read(), seats.blocks_read())
         return 0
 
     def state_dict(self) -> dict[str, Any]:

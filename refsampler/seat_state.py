@@ -17,9 +17,11 @@ different.)
 That far checkpoint is a safe bound, not where the reads are: a resumed batch reads the
 schedule at its own block and at the blocks where its groups' current rounds began, a few
 blocks at most, and between them PD2 would run for nothing. So the entry also carries, under
-``more``, the states at up to :data:`MORE_CHECKPOINTS` later block starts the process holds,
-spread evenly between the far checkpoint and the resume point, the nearest always among them;
-a resumed process runs PD2 only from the checkpoint before each block it reads.
+``more``, the states at up to :data:`MORE_CHECKPOINTS` later block starts the process holds:
+those of the blocks it read computing the batches around the resume point (the nearest block
+always among them), then others spread evenly between the far checkpoint and the resume
+point. A resumed process runs PD2 only from the checkpoint before each block it reads, which
+is that block's own start whenever the saving process noted the read.
 
 It only saves time: the batches are the same with or without it (a state from an older
 release, or one edited to drop it, resumes exactly, later).
@@ -76,10 +78,15 @@ def _digest(fingerprint: str, slot: int, bits: bytes) -> str:
     return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
-def later_slots(at: int, slot: int) -> list[int]:
+def later_slots(at: int, slot: int, read: frozenset[int] | set[int] = frozenset()) -> list[int]:
     """The block starts after ``at`` and not after ``slot`` whose states a state resuming at
-    ``slot`` offers beside its checkpoint at ``at`` (:data:`MORE_CHECKPOINTS` at most,
-    evenly spread, the last block start always among them), ascending.
+    ``slot`` offers beside its checkpoint at ``at`` (:data:`MORE_CHECKPOINTS` at most), the
+    last block start always among them, ascending.
+
+    First the starts of the blocks in ``read`` (the blocks the process read computing the
+    batches around ``slot``, which hold the reads a resumed batch makes: its own block and
+    those where its groups' rounds began), the latest first; the rest of the room goes to
+    block starts spread evenly over the range, so that a read elsewhere still starts near.
 
     Examples
     --------
@@ -88,6 +95,8 @@ def later_slots(at: int, slot: int) -> list[int]:
     [192, 256, 320, 384]
     >>> later_slots(0, 64 * 20)
     [128, 320, 512, 704, 896, 1088, 1280]
+    >>> later_slots(0, 64 * 20, read={3, 17, 20})
+    [192, 320, 512, 704, 896, 1088, 1280]
     """
     last = slot // BLOCK_SLOTS
     first = at // BLOCK_SLOTS + 1
@@ -95,7 +104,14 @@ def later_slots(at: int, slot: int) -> list[int]:
     if count <= 0:
         return []
     step = -(-count // MORE_CHECKPOINTS)
-    return [b * BLOCK_SLOTS for b in range(last, first - 1, -step)][::-1]
+    spread = [b * BLOCK_SLOTS for b in range(last, first - 1, -step)]
+    if not read:
+        return spread[::-1]
+    wanted = sorted({b for b in read if first <= b <= last} | {last}, reverse=True)
+    chosen = [b * BLOCK_SLOTS for b in wanted[:MORE_CHECKPOINTS]]
+    room = MORE_CHECKPOINTS - len(chosen)
+    chosen += [s for s in spread if s not in chosen][:room]
+    return sorted(chosen)
 
 
 def pack(

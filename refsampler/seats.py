@@ -190,8 +190,10 @@ class SeatSchedule:
         for i, g in enumerate(self.active.tolist()):
             self._slot_in_active[g] = i
         self._base = self.base.tolist()
-        # The earliest slot read since start_reads() (what a saved checkpoint must precede).
+        # The earliest slot read since start_reads() (what a saved checkpoint must precede),
+        # and the blocks read since then (None until start_reads(): nothing is noted).
         self._lowest: int | None = None
+        self._blocks_read: set[int] | None = None
         self._checkpoints: dict[int, IntVector] = {}
         self._recent: dict[int, IntVector] = {}
         self._lock = threading.RLock()  # _checkpoint remembers states while holding it
@@ -205,6 +207,7 @@ class SeatSchedule:
             "_lock",
             "_block",
             "_lowest",
+            "_blocks_read",
             "_slot_in_active",
             "_base",
         ):
@@ -264,7 +267,7 @@ class SeatSchedule:
             out[:, self.active[0]] += inc
             out[:, self.active[1]] += self.extra - inc
             return out
-        self._note_read(start)
+        self._note_read(start, stop - 1)
         lo, hi = start // BLOCK_SLOTS, (stop - 1) // BLOCK_SLOTS
         gained = np.concatenate([np.diff(self._block(b)[1], axis=0) for b in range(lo, hi + 1)])
         out[:, self.active] += gained[start - lo * BLOCK_SLOTS :][:n]
@@ -313,8 +316,16 @@ class SeatSchedule:
     # -- PD2 state, saved and restored ----------------------------------------------------
 
     def start_reads(self) -> None:
-        """Start noting the earliest slot PD2's slots are read at (see :meth:`lowest_read`)."""
+        """Start noting the earliest slot PD2's slots are read at (see :meth:`lowest_read`)
+        and the blocks read (see :meth:`blocks_read`)."""
         self._lowest = None
+        self._blocks_read = set()
+
+    def blocks_read(self) -> frozenset[int]:
+        """The blocks (slot // :data:`BLOCK_SLOTS`) of PD2's slots read since
+        :meth:`start_reads` (shared between threads, like :meth:`lowest_read`)."""
+        blocks = self._blocks_read
+        return frozenset() if blocks is None else frozenset(blocks.copy())
 
     def lowest_read(self) -> int | None:
         """The earliest slot read from PD2 since :meth:`start_reads`, or None.
@@ -329,10 +340,15 @@ class SeatSchedule:
         """
         return self._lowest
 
-    def _note_read(self, slot: int) -> None:
+    def _note_read(self, slot: int, last: int | None = None) -> None:
+        """Note a read of slots ``slot .. last`` (``slot`` alone by default)."""
         lowest = self._lowest
         if lowest is None or slot < lowest:
             self._lowest = slot
+        blocks = self._blocks_read
+        if blocks is not None:
+            first = slot // BLOCK_SLOTS
+            blocks.update(range(first, (slot if last is None else last) // BLOCK_SLOTS + 1))
 
     def holds(self, slot: int) -> bool:
         """Whether :meth:`checkpoint_bits` has the state before ``slot`` (O(1))."""

@@ -128,6 +128,25 @@ def test_later_slots_spread_evenly_up_to_the_last_block(at: int, gap: int) -> No
     assert all(b - a <= step for a, b in itertools.pairwise(edges))
 
 
+@given(
+    at=st.integers(0, 1 << 12),
+    gap=st.integers(0, 1 << 12),
+    read=st.frozensets(st.integers(0, 1 << 7), max_size=12),
+)
+def test_later_slots_put_the_blocks_read_first(at: int, gap: int, read: frozenset[int]) -> None:
+    """With the blocks read computing the batches around ``slot``, the states offered are
+    the starts of those blocks in (at, slot] (the latest MORE_CHECKPOINTS of them, the last
+    block start always among them), and the room left goes to evenly spread ones."""
+    slot = at + gap
+    got = later_slots(at, slot, read)
+    first, last = at // BLOCK_SLOTS + 1, slot // BLOCK_SLOTS
+    wanted = sorted({b for b in read if first <= b <= last} | ({last} if last >= first else set()))
+    assert len(got) <= MORE_CHECKPOINTS and got == sorted(set(got))
+    assert all(first * BLOCK_SLOTS <= s <= last * BLOCK_SLOTS and s % BLOCK_SLOTS == 0 for s in got)
+    assert {b * BLOCK_SLOTS for b in wanted[-MORE_CHECKPOINTS:]} <= set(got)
+    assert len(got) == min(MORE_CHECKPOINTS, len(set(later_slots(at, slot)) | set(got)))
+
+
 def test_the_entry_stays_small() -> None:
     """However far back the checkpoint lies, the entry holds at most 1 + MORE_CHECKPOINTS
     states of one bit per group: those of :func:`later_slots` the sampler holds, the
@@ -300,7 +319,12 @@ def test_long_rounds_of_a_large_group_move_the_checkpoint_back() -> None:
         ran = spy_on_pd2(resumed)
         resumed.load_state_dict(state)
         assert next(iter(resumed)) == expected[0].tolist()
-        assert min(start for start, _ in ran) in carried(state["schedule"])
+        # The state carries the start of every block the batch read (its own, and the one
+        # where the large group's round began), so PD2 runs one block for each read.
+        assert all(
+            start in carried(state["schedule"]) and slots <= BLOCK_SLOTS for start, slots in ran
+        )
+        assert len(ran) >= 2
     walker = large()
     for epoch in range(27):
         walker.set_epoch(epoch)
