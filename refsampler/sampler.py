@@ -447,9 +447,8 @@ class BalancedBatchSampler(Sampler[list[int]]):
         # and the checkpoints' encoded entries by slot (consecutive entries share most).
         self._seat_entry: tuple[Any, bool, dict[str, Any]] | None = None
         self._seat_items: dict[int, dict[str, Any]] = {}
-        # (epoch, chunk) -> earliest schedule slot read computing it, and the blocks read
-        # (the last two chunks).
-        self._seat_reads: dict[tuple[int, int], tuple[int, frozenset[int]]] = {}
+        # (epoch, chunk) -> what computing it read of the schedule (the last two chunks).
+        self._seat_reads: dict[tuple[int, int], seat_state.Reads] = {}
         self._seat_behind = max(seat_state.BEHIND, 2 * self._plan.seat_reach())
 
     def _seat_state(self, epoch: int, position: int) -> dict[str, Any] | None:
@@ -468,17 +467,19 @@ class BalancedBatchSampler(Sampler[list[int]]):
             noted = reads.get((epoch - 1, (self.n_batches - 1) // self._plan.chunk_batches))
         if noted is None:
             return None  # nothing computed near it here: no checkpoint known to be early enough
-        lowest, blocks = noted
-        at = seat_state.checkpoint_slot(slot, lowest, self._seat_behind)
+        at = seat_state.checkpoint_slot(slot, noted.lowest, self._seat_behind)
         near = slot - slot % BLOCK_SLOTS
         made = self._seat_entry
-        # Made once per (checkpoint, block, blocks read up to it), and again when the nearest
+        # Made once per (checkpoint, block, reads it carries), and again when the nearest
         # block's state comes (once the batches after it are computed).
-        last = near // BLOCK_SLOTS
-        key = (at, near, frozenset(b for b in blocks if b <= last))
+        blocks, first, stop = noted.key(at, slot)
+        key = (at, near, blocks, first, stop)
         if made is None or made[0] != key or (not made[1] and seats.holds(near)):
-            later = seat_state.later_slots(at, slot, key[2])
-            entry = seat_state.pack(seats, at, self._fingerprint, later, self._seat_items)
+            later = seat_state.later_slots(at, slot, blocks)
+            values = list(noted.values[first:stop])
+            entry = seat_state.pack(
+                seats, at, self._fingerprint, later, self._seat_items, values
+            )
             if entry is None:
                 return None
             more = entry.get("more", ())
@@ -487,22 +488,19 @@ class BalancedBatchSampler(Sampler[list[int]]):
         entry = dict(made[2])
         if "more" in entry:  # a copy: a caller's edit must not reach the next state
             entry["more"] = [dict(item) for item in entry["more"]]
+        if "reads" in entry:
+            reads = entry["reads"]
+            entry["reads"] = reads | {"values": [list(v) for v in reads["values"]]}
         return entry
 
-    def _note_reads(
-        self, epoch: int, chunk: int, lowest: int | None, blocks: frozenset[int] = frozenset()
-    ) -> None:
-        """Keep the earliest schedule slot read computing (part of) a chunk, and the blocks
-        read."""
-        if lowest is None:
+    def _note_reads(self, epoch: int, chunk: int, noted: seat_state.Reads | None) -> None:
+        """Keep what computing (part of) a chunk read of the schedule."""
+        if noted is None:
             return
         reads = self._seat_reads
         key = (epoch, chunk)
         before = reads.get(key)
-        reads[key] = (lowest, blocks) if before is None else (
-            min(lowest, before[0]),
-            before[1] | blocks,
-        )
+        reads[key] = noted if before is None else before.merged(noted)
         while len(reads) > 2:
             reads.pop(next(iter(reads)), None)  # another thread may have taken it
 
@@ -567,11 +565,13 @@ class BalancedBatchSampler(Sampler[list[int]]):
             seat_state.unpack(self._seats, entry, self._fingerprint)
             # A state saved before this process computes anything carries the same entry.
             carried = [entry["slot"], *(item["slot"] for item in entry.get("more", ()))]
+            values = {(g, t): v for g, t, v in seat_state.carried_values(entry)}
             self._note_reads(
                 epoch,
                 position // self._plan.chunk_batches,
-                entry["slot"],
-                frozenset(s // BLOCK_SLOTS for s in carried),
+                seat_state.Reads.make(
+                    entry["slot"], frozenset(s // BLOCK_SLOTS for s in carried), values
+                ),
             )
         return epoch, position
 
@@ -597,8 +597,8 @@ class BalancedBatchSampler(Sampler[list[int]]):
         if "_seat_behind" not in state:  # pickled by a release without schedule checkpoints
             self._reset_seat_fields()
         self.__dict__.setdefault("_seat_items", {})  # pickled before entries had `more`
-        self._seat_reads = {  # pickled before the blocks read were noted beside the lowest
-            key: (value, frozenset()) if isinstance(value, int) else value
+        self._seat_reads = {  # pickled before more than the lowest read was noted
+            key: seat_state.Reads(value, frozenset()) if isinstance(value, int) else value
             for key, value in self._seat_reads.items()
         }
         # The schedule pickles without its checkpoints; give it back the one a state carries.
@@ -689,7 +689,11 @@ class _BatchIterator(Iterator[list[int]]):
             seats.start_reads()
         self._rows = list(plan.rows(self._epoch, self._sampler.rank, j, i, hi, self._plan_cache))
         if seats is not None:
-            self._sampler._note_reads(self._epoch, j, seats.lowest_read(), seats.blocks_read())
+            lowest = seats.lowest_read()
+            noted = None
+            if lowest is not None:
+                noted = seat_state.Reads.make(lowest, seats.blocks_read(), seats.values_read())
+            self._sampler._note_reads(self._epoch, j, noted)
         return 0
 
     def state_dict(self) -> dict[str, Any]:

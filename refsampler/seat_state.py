@@ -23,6 +23,12 @@ always among them), then others spread evenly between the far checkpoint and the
 point. A resumed process runs PD2 only from the checkpoint before each block it reads, which
 is that block's own start whenever the saving process noted the read.
 
+Beside the block states, a resumed batch reads single values far back: where a round of a
+group of several classes began, a group's extra seats before one slot. Under ``reads`` the
+entry carries those the sampler read computing the batches around the resume point, between
+the far checkpoint and the resume point's block (:data:`MAX_VALUES` at most, the latest), so
+a resumed batch computes no block for them: it steps PD2 for its own block alone.
+
 It only saves time: the batches are the same with or without it (a state from an older
 release, or one edited to drop it, resumes exactly, later).
 """
@@ -31,19 +37,32 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import hashlib
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import InvalidArgumentError
 from .seats import BLOCK_SLOTS, CHECKPOINT_SLOTS, SeatSchedule
 
-__all__ = ["BEHIND", "MORE_CHECKPOINTS", "checkpoint_slot", "later_slots", "pack", "unpack"]
+__all__ = [
+    "BEHIND",
+    "MAX_VALUES",
+    "MORE_CHECKPOINTS",
+    "Reads",
+    "carried_values",
+    "checkpoint_slot",
+    "later_slots",
+    "pack",
+    "unpack",
+]
 
 #: The saved checkpoint lies at least this many slots before the slot it resumes at.
 BEHIND = 2 * BLOCK_SLOTS
 #: At most this many further checkpoints, between that one and the resume point, go with it
 #: (each is one bit per rate group: a state stays a few kilobytes at 10,000 groups).
 MORE_CHECKPOINTS = 7
+#: At most this many single values go with it, under ``reads`` (three ints each).
+MAX_VALUES = 256
 
 
 def checkpoint_slot(slot: int, lowest_read: int | None = None, behind: int = BEHIND) -> int:
@@ -71,6 +90,41 @@ def checkpoint_slot(slot: int, lowest_read: int | None = None, behind: int = BEH
     """
     limit = slot - behind if lowest_read is None else min(slot - behind, lowest_read)
     return max(0, limit // BLOCK_SLOTS * BLOCK_SLOTS)
+
+
+class Reads(NamedTuple):
+    """What computing (part of) a chunk of batches read of the schedule: the earliest slot,
+    the blocks, and the single values ``(group, t, E_g(t))`` in the order of their slots
+    (``slots``: those slots, for bisection)."""
+
+    lowest: int
+    blocks: frozenset[int]
+    values: tuple[tuple[int, int, int], ...] = ()
+    slots: tuple[int, ...] = ()
+
+    @classmethod
+    def make(
+        cls, lowest: int, blocks: frozenset[int], values: dict[tuple[int, int], int]
+    ) -> Reads:
+        """The record of these reads (``values``: ``(group, t) -> E_g(t)``)."""
+        ordered = sorted(((g, t, v) for (g, t), v in values.items()), key=lambda x: x[1])
+        return cls(lowest, blocks, tuple(ordered), tuple(t for _, t, _ in ordered))
+
+    def merged(self, other: Reads) -> Reads:
+        """Both computations' reads together."""
+        values = {(g, t): v for g, t, v in (*self.values, *other.values)}
+        return Reads.make(min(self.lowest, other.lowest), self.blocks | other.blocks, values)
+
+    def key(self, at: int, slot: int) -> tuple[frozenset[int], int, int]:
+        """What of these reads a state resuming at ``slot`` with its checkpoint at ``at``
+        carries: the blocks up to the slot's, and the range of :attr:`values` from ``at`` up
+        to the slot's block (as indices, by bisection: a state is made at every batch)."""
+        last = slot // BLOCK_SLOTS
+        return (
+            frozenset(b for b in self.blocks if b <= last),
+            bisect.bisect_left(self.slots, at),
+            bisect.bisect_left(self.slots, last * BLOCK_SLOTS),
+        )
 
 
 def _digest(fingerprint: str, slot: int, bits: bytes) -> str:
@@ -120,6 +174,7 @@ def pack(
     fingerprint: str,
     later: list[int] | None = None,
     made: dict[int, dict[str, Any]] | None = None,
+    values: list[tuple[int, int, int]] | None = None,
 ) -> dict[str, Any] | None:
     """The ``state['schedule']`` entry holding ``schedule``'s state at slot ``at`` (see
     :func:`checkpoint_slot`), or, when it no longer holds that (the block's state was
@@ -129,6 +184,9 @@ def pack(
     Under ``more`` it lists the states at the slots of ``later`` (:func:`later_slots`) that
     the schedule holds, as entries of the same form. ``made`` memoises the encoded entries
     by slot, so that consecutive states share the work (it is trimmed to the latest ones).
+    Under ``reads`` it carries ``values``, ``(group, t, E_g(t))`` triples that
+    :meth:`~refsampler.seats.SeatSchedule.values_read` gave, those after the checkpoint (the
+    last :data:`MAX_VALUES`), with a digest.
     """
     main = None
     for slot in (at, at - at % CHECKPOINT_SLOTS):
@@ -146,7 +204,16 @@ def pack(
     if made is not None:
         while len(made) > 4 * (MORE_CHECKPOINTS + 1):
             made.pop(next(iter(made)))
-    return main | {"more": more} if more else main
+    entry = main | {"more": more} if more else main
+    kept = [list(v) for v in values or () if v[1] >= main["slot"]][-MAX_VALUES:]
+    if kept:
+        entry = entry | {"reads": {"values": kept, "digest": _values_digest(fingerprint, kept)}}
+    return entry
+
+
+def _values_digest(fingerprint: str, values: list[list[int]]) -> str:
+    data = f"{fingerprint}:reads:{values}".encode()
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
 def _entry(
@@ -181,10 +248,10 @@ def unpack(schedule: SeatSchedule | None, entry: Any, fingerprint: str) -> None:
     """
     name = "state['schedule']"
     keys = {"slot", "ahead", "digest"}
-    if not isinstance(entry, dict) or not keys <= set(entry) <= keys | {"more"}:
+    if not isinstance(entry, dict) or not keys <= set(entry) <= keys | {"more", "reads"}:
         raise InvalidArgumentError(
             f"`{name}` must be a dict with keys 'slot', 'ahead', 'digest' and possibly "
-            f"'more' from state_dict(); got {entry!r:.80}."
+            f"'more' and 'reads' from state_dict(); got {entry!r:.80}."
         )
     more = entry.get("more", [])
     if not isinstance(more, list) or not all(
@@ -197,6 +264,50 @@ def unpack(schedule: SeatSchedule | None, entry: Any, fingerprint: str) -> None:
     _restore(schedule, entry, fingerprint, name)
     for i, item in enumerate(more):
         _restore(schedule, item, fingerprint, f"{name}['more'][{i}]")
+    if "reads" in entry:
+        _restore_values(schedule, entry["reads"], fingerprint, f"{name}['reads']")
+
+
+def carried_values(entry: dict[str, Any]) -> list[tuple[int, int, int]]:
+    """The ``(group, t, E_g(t))`` triples a valid ``state['schedule']`` entry carries."""
+    reads = entry.get("reads")
+    return [] if reads is None else [(g, t, v) for g, t, v in reads["values"]]
+
+
+def _restore_values(
+    schedule: SeatSchedule | None, reads: Any, fingerprint: str, name: str
+) -> None:
+    """Check the ``reads`` of an entry (called ``name`` in messages) and restore them."""
+    values = reads.get("values") if isinstance(reads, dict) else None
+    if (
+        not isinstance(reads, dict)
+        or set(reads) != {"values", "digest"}
+        or not isinstance(values, list)
+        or not all(
+            isinstance(v, list)
+            and len(v) == 3
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+            for v in values
+        )
+    ):
+        raise InvalidArgumentError(
+            f"`{name}` must be a dict with keys 'values' (a list of [group, slot, seats] "
+            f"int triples) and 'digest' from state_dict(); got {reads!r:.80}."
+        )
+    if reads["digest"] != _values_digest(fingerprint, values):
+        raise InvalidArgumentError(
+            f"`{name}` does not match its digest (the state was edited); got "
+            f"{len(values)} values."
+        )
+    if schedule is None:
+        raise InvalidArgumentError(
+            f"`{name}` holds seat-schedule values, but this sampler's schedule has none "
+            f"(the state was edited); got {len(values)} values."
+        )
+    try:
+        schedule.restore_values({(g, t): v for g, t, v in values})
+    except ValueError as error:
+        raise InvalidArgumentError(f"`{name}` is not a state of this schedule: {error}.") from None
 
 
 def _restore(

@@ -62,7 +62,14 @@ import numpy.typing as npt
 
 from . import keys
 
-__all__ = ["BLOCK_SLOTS", "CHECKPOINT_SLOTS", "RATE_BITS", "SeatSchedule", "fraction_sum"]
+__all__ = [
+    "BLOCK_SLOTS",
+    "CHECKPOINT_SLOTS",
+    "KNOWN_VALUES",
+    "RATE_BITS",
+    "SeatSchedule",
+    "fraction_sum",
+]
 
 IntMatrix = npt.NDArray[np.int64]
 IntVector = npt.NDArray[np.int64]
@@ -74,6 +81,8 @@ CHECKPOINT_SLOTS = 1 << 10
 BLOCK_SLOTS = 1 << 6
 #: States kept at recent block boundaries (continuing a pass, or a saved state, uses them).
 RECENT_STATES = 64
+#: Single values (one group's extra seats before one slot) a schedule keeps from saved states.
+KNOWN_VALUES = 1 << 12
 #: Extra-seat rates are written over a denominator of at most ``2**RATE_BITS``.
 RATE_BITS = 58
 #: When they cannot all be exact, the rates whose common denominator stays within
@@ -194,6 +203,10 @@ class SeatSchedule:
         # and the blocks read since then (None until start_reads(): nothing is noted).
         self._lowest: int | None = None
         self._blocks_read: set[int] | None = None
+        # Single values E_g(t) read since start_reads() ((group, t) -> E_g), and those a saved
+        # state handed over (read before any block is computed for them).
+        self._values_read: dict[tuple[int, int], int] | None = None
+        self._known: dict[tuple[int, int], int] = {}
         self._checkpoints: dict[int, IntVector] = {}
         self._recent: dict[int, IntVector] = {}
         self._lock = threading.RLock()  # _checkpoint remembers states while holding it
@@ -208,6 +221,8 @@ class SeatSchedule:
             "_block",
             "_lowest",
             "_blocks_read",
+            "_values_read",
+            "_known",
             "_slot_in_active",
             "_base",
         ):
@@ -282,12 +297,19 @@ class SeatSchedule:
         """``cumulative(t)[group]`` alone (O(1) unless the slots come from PD2)."""
         if self.active.size >= 3 and self._takes_extra[group]:
             # One entry of the cached block, without building the (G,) vector: slot oracles
-            # call this for every round boundary they look up.
+            # call this for every round boundary they look up (a value a saved state handed
+            # over spares computing a block far behind the resume point).
             self._note_read(t)
-            block, row = divmod(t, BLOCK_SLOTS)
-            start, offsets = self._block(block)
-            i = self._slot_in_active[group]
-            return self._base[group] * t + int(start[i]) + int(offsets[row, i])
+            value = self._known.get((group, t))
+            if value is None:
+                block, row = divmod(t, BLOCK_SLOTS)
+                start, offsets = self._block(block)
+                i = self._slot_in_active[group]
+                value = int(start[i]) + int(offsets[row, i])
+            noted = self._values_read
+            if noted is not None:
+                noted[group, t] = value
+            return self._base[group] * t + value
         seats = int(self.base[group]) * t
         if self.active.size == 1 and group == int(self.active[0]):
             seats += t * self.extra
@@ -316,10 +338,43 @@ class SeatSchedule:
     # -- PD2 state, saved and restored ----------------------------------------------------
 
     def start_reads(self) -> None:
-        """Start noting the earliest slot PD2's slots are read at (see :meth:`lowest_read`)
-        and the blocks read (see :meth:`blocks_read`)."""
+        """Start noting the earliest slot PD2's slots are read at (see :meth:`lowest_read`),
+        the blocks read (see :meth:`blocks_read`) and the single values read (see
+        :meth:`values_read`)."""
         self._lowest = None
         self._blocks_read = set()
+        self._values_read = {}
+
+    def values_read(self) -> dict[tuple[int, int], int]:
+        """The single values read since :meth:`start_reads`: ``(group, t) -> E_g(t)``, the
+        group's extra seats before slot ``t`` (what :meth:`cumulative_of` adds to the base
+        seats), for the groups whose seats come from PD2."""
+        noted = self._values_read
+        return {} if noted is None else noted.copy()
+
+    def restore_values(self, values: dict[tuple[int, int], int]) -> None:
+        """Adopt single values :meth:`values_read` gave (a saved state's), so that reading
+        them computes no block; at most :data:`KNOWN_VALUES` are kept, the latest given.
+
+        Raises
+        ------
+        ValueError
+            If a group's seats do not come from PD2, or a value is not a state of these rates
+            (``floor(t * sigma_g)`` or one more, and exactly that when it is whole). Whether
+            it is *the* value PD2 reaches is the caller's to vouch for (a digest).
+        """
+        if values and not self.sequential:
+            raise ValueError("no PD2 values to restore")
+        for (group, t), value in values.items():
+            if not 0 <= group < len(self.rho) or not self._takes_extra[group] or t < 0:
+                raise ValueError(f"no PD2 value of group {group} at slot {t}")
+            floor, remainder = divmod(t * int(self.num[self._slot_in_active[group]]), self.den)
+            if value - floor not in ((0, 1) if remainder else (0,)):
+                raise ValueError(f"{value} is not a state of group {group} at slot {t}")
+        known = self._known
+        known.update(values)
+        while len(known) > KNOWN_VALUES:
+            known.pop(next(iter(known)), None)  # another thread may have taken it
 
     def blocks_read(self) -> frozenset[int]:
         """The blocks (slot // :data:`BLOCK_SLOTS`) of PD2's slots read since

@@ -16,7 +16,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from refsampler import BalancedBatchSampler, InvalidArgumentError
-from refsampler.seat_state import BEHIND, MORE_CHECKPOINTS, checkpoint_slot, later_slots, pack
+from refsampler.seat_state import (
+    BEHIND,
+    MAX_VALUES,
+    MORE_CHECKPOINTS,
+    checkpoint_slot,
+    later_slots,
+    pack,
+    unpack,
+)
 from refsampler.seats import BLOCK_SLOTS, CHECKPOINT_SLOTS, SeatSchedule
 from tests._spies import pd2_slots
 
@@ -291,41 +299,50 @@ def _values(tree: Any) -> Any:
             yield from _values(value)
 
 
+# 3,000 classes of equal rate form one group at 1.5 seats a batch, whose rounds span 2,000
+# batches, beside five classes of rates with a far period.
+MANY = 3000
+LARGE_LABELS = np.repeat(np.arange(MANY + 5), [1] * MANY + SIZES[:5])
+_REST = 1 / (np.arange(5) + 1.7)
+LARGE_TARGET = np.concatenate(
+    [np.full(MANY, 1.5 / 16 / MANY), _REST * (1 - 1.5 / 16) / _REST.sum()]
+)
+
+
+def make_large() -> BalancedBatchSampler:
+    """A quota sampler with a group of rounds far longer than a block."""
+    return BalancedBatchSampler(LARGE_LABELS, 16, kind="quota", target=LARGE_TARGET, seed=3)
+
+
 def test_long_rounds_of_a_large_group_move_the_checkpoint_back() -> None:
-    """3,000 classes of equal rate form one group at 1.5 seats a batch, whose rounds span
-    2,000 batches: computing a batch reads the schedule where its round began, so the
-    checkpoint lies two rounds back, and a resumed sampler runs PD2 only from checkpoints
-    the state carries. A run that reached the batch batch by batch holds the later block
-    states, and with them under ``more`` the resumed sampler runs PD2 for fewer than a
-    quarter of the slots between the far checkpoint and the batch."""
-    many = 3000
-    sizes = [1] * many + SIZES[:5]
-    labels = np.repeat(np.arange(len(sizes)), sizes)
-    rest = 1 / (np.arange(5) + 1.7)
-    rest *= (1 - 1.5 / 16) / rest.sum()
-    target = np.concatenate([np.full(many, 1.5 / 16 / many), rest])
-
-    def large() -> BalancedBatchSampler:
-        return BalancedBatchSampler(labels, 16, kind="quota", target=target, seed=3)
-
-    assert large().plan.seat_reach() >= 2000
-    runner = large()
+    """Computing a batch reads the schedule where its large group's round began, so the
+    checkpoint lies two rounds back. The state carries the value read there under
+    ``reads``, and the start of the batch's block, so a resumed sampler runs PD2 for that
+    one block. A run that reached the batch batch by batch holds the later block states, and
+    with them under ``more`` the resumed sampler runs PD2 for fewer than a quarter of the
+    slots between the far checkpoint and the batch."""
+    assert make_large().plan.seat_reach() >= 2000
+    runner = make_large()
     for epoch in (27, 60):
         state = state_at(runner, epoch, 122)
         slot = epoch * runner.n_batches + 122
-        assert state["schedule"]["slot"] <= slot - 2 * 2000
+        entry = state["schedule"]
+        assert entry["slot"] <= slot - 2 * 2000
+        assert entry["reads"]["values"]
+        assert all(entry["slot"] <= t < slot for _, t, _ in entry["reads"]["values"])
         expected = runner.plan.rows(epoch, 0, *_first_row(runner, 122))
-        resumed = large()
+        resumed = make_large()
         ran = spy_on_pd2(resumed)
         resumed.load_state_dict(state)
         assert next(iter(resumed)) == expected[0].tolist()
-        # The state carries the start of every block the batch read (its own, and the one
-        # where the large group's round began), so PD2 runs one block for each read.
-        assert all(
-            start in carried(state["schedule"]) and slots <= BLOCK_SLOTS for start, slots in ran
-        )
-        assert len(ran) >= 2
-    walker = large()
+        assert ran == [(slot - slot % BLOCK_SLOTS, BLOCK_SLOTS)]
+        # Without the values, PD2 runs again for the block where the round began.
+        bare = make_large()
+        ran_bare = spy_on_pd2(bare)
+        bare.load_state_dict(state | {"schedule": {k: v for k, v in entry.items() if k != "reads"}})
+        assert next(iter(bare)) == expected[0].tolist()
+        assert len(ran_bare) >= 2 and all(start in carried(entry) for start, _ in ran_bare)
+    walker = make_large()
     for epoch in range(27):
         walker.set_epoch(epoch)
         for _ in walker:
@@ -337,12 +354,99 @@ def test_long_rounds_of_a_large_group_move_the_checkpoint_back() -> None:
     state = json.loads(json.dumps(iterator.state_dict()))
     slot, entry = 27 * walker.n_batches + 122, state["schedule"]
     assert entry["slot"] <= slot - 2 * 2000 and len(entry["more"]) == MORE_CHECKPOINTS
-    resumed = large()
+    resumed = make_large()
     ran = spy_on_pd2(resumed)
     resumed.load_state_dict(state)
     assert next(iter(resumed)) == next(iterator)
     assert min(start for start, _ in ran) in carried(entry)
     assert sum(slots for _, slots in ran) < (slot - entry["slot"]) / 4
+
+
+def test_carried_values_are_the_values_pd2_reaches() -> None:
+    """Values restored from a state are those PD2 computes for the same (group, slot); they
+    are read without running PD2, and read again they are noted for the next state."""
+    runner = make_large()
+    entry = state_at(runner, 27, 122)["schedule"]
+    values = entry["reads"]["values"]
+    schedule = make_large().plan.seat_schedule()
+    assert schedule is not None
+    unpack(schedule, entry, runner.state_dict()["fingerprint"])
+    ran = pd2_slots(schedule)
+    schedule.start_reads()
+    base = schedule.base
+    got = [schedule.cumulative_of(g, t) - int(base[g]) * t for g, t, _ in values]
+    assert ran == [] and got == [v for _, _, v in values]
+    assert schedule.values_read() == {(g, t): v for g, t, v in values}
+    fresh = make_large().plan.seat_schedule()
+    assert fresh is not None
+    assert [fresh.cumulative_of(g, t) - int(base[g]) * t for g, t, _ in values] == got
+
+
+def test_editing_a_states_values_leaves_the_next_state_alone() -> None:
+    runner = make_large()
+    state = state_at(runner, 27, 122)
+    edited = runner.state_dict()
+    edited["schedule"]["reads"]["values"][0][2] += 1
+    edited["schedule"]["reads"]["values"].pop()
+    assert runner.state_dict()["schedule"] == state["schedule"]
+
+
+def test_the_carried_values_stay_few() -> None:
+    """pack() keeps the values at or after its checkpoint, the latest MAX_VALUES of them."""
+    schedule = make_large().plan.seat_schedule()
+    assert schedule is not None
+    at = 4 * CHECKPOINT_SLOTS
+    schedule.slots(at, at + BLOCK_SLOTS)
+    group = int(np.flatnonzero(schedule._takes_extra)[0])
+    values = [(group, t, schedule.cumulative_of(group, t) - int(schedule.base[group]) * t)
+              for t in range(at - 50, at + MAX_VALUES + 50)]
+    entry = pack(schedule, at, "fp", values=values)
+    assert entry is not None
+    assert [tuple(v) for v in entry["reads"]["values"]] == values[-MAX_VALUES:]
+    assert "reads" not in (pack(schedule, at, "fp", values=values[:50]) or {})
+
+
+def _reads_edit(edit: Any) -> Any:
+    return lambda entry: entry | {"reads": edit(entry["reads"])}
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (_reads_edit(lambda r: r | {"digest": "0" * 16}), r"\['reads'\]` does not match"),
+        (
+            _reads_edit(lambda r: r | {"values": [[*v[:2], v[2] + 1] for v in r["values"]]}),
+            r"\['reads'\]` does not match",
+        ),
+        (_reads_edit(lambda r: {"values": r["values"]}), r"\['reads'\]` must be a dict"),
+        (_reads_edit(lambda r: r | {"values": [[1, 2]]}), r"\['reads'\]` must be a dict"),
+        (_reads_edit(lambda r: r | {"values": [[1, 2, True]]}), r"\['reads'\]` must be a dict"),
+        (_reads_edit(lambda r: [r]), r"\['reads'\]` must be a dict"),
+    ],
+)
+def test_edited_values_are_refused(edit: Any, message: str) -> None:
+    state = state_at(make_large(), 27, 122)
+    state["schedule"] = edit(state["schedule"])
+    with pytest.raises(InvalidArgumentError, match=message):
+        make_large().load_state_dict(state)
+
+
+def test_values_that_are_no_state_of_the_rates_are_refused() -> None:
+    """A digest vouches for values a sampler of this configuration gave; restore_values()
+    still refuses those no PD2 run of these rates could reach, and groups outside PD2."""
+    schedule = make_large().plan.seat_schedule()
+    assert schedule is not None
+    group = int(np.flatnonzero(schedule._takes_extra)[0])
+    at = t = 4 * CHECKPOINT_SLOTS
+    value = schedule.cumulative_of(group, t) - int(schedule.base[group]) * t
+    for bad in (value + 2, value - 2, -1):
+        entry = pack(schedule, at, "fp", values=[(group, t, bad)])
+        assert entry is not None
+        with pytest.raises(InvalidArgumentError, match="not a state of this schedule"):
+            unpack(make_large().plan.seat_schedule(), entry, "fp")
+    with pytest.raises(ValueError, match="slot 0"):
+        schedule.restore_values({(len(schedule.rho), 0): 0})
+    assert schedule.restore_values({(group, t): value}) is None
 
 
 def _first_row(sampler: BalancedBatchSampler, position: int) -> tuple[int, int, int]:
