@@ -5,6 +5,7 @@ period is out of reach, without changing a single batch."""
 from __future__ import annotations
 
 import base64
+import functools
 import itertools
 import json
 from typing import Any
@@ -406,6 +407,12 @@ def test_the_carried_values_stay_few() -> None:
     assert "reads" not in (pack(schedule, at, "fp", values=values[:50]) or {})
 
 
+@functools.cache
+def _large_state_json() -> str:
+    """A large-group state that carries ``reads`` (made once; each test parses a copy)."""
+    return json.dumps(state_at(make_large(), 27, 122))
+
+
 def _reads_edit(edit: Any) -> Any:
     return lambda entry: entry | {"reads": edit(entry["reads"])}
 
@@ -425,7 +432,7 @@ def _reads_edit(edit: Any) -> Any:
     ],
 )
 def test_edited_values_are_refused(edit: Any, message: str) -> None:
-    state = state_at(make_large(), 27, 122)
+    state = json.loads(_large_state_json())
     state["schedule"] = edit(state["schedule"])
     with pytest.raises(InvalidArgumentError, match=message):
         make_large().load_state_dict(state)
