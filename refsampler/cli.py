@@ -213,9 +213,9 @@ def _plan(args: argparse.Namespace) -> int:
     if args.seed is not None and args.plot is None:  # the table does not depend on it
         raise _UsageError("`--seed` chooses the seed of the `--plot`'s draws; give `--plot` too.")
     alpha: Any = args.alpha
-    if args.alpha_schedule is not None:
-        alpha = parse(args.alpha_schedule)
     try:
+        if args.alpha_schedule is not None:
+            alpha = parse(args.alpha_schedule)
         if args.counts is not None:
             counts: Any = _int_list("--counts", args.counts)
         else:
@@ -256,7 +256,7 @@ def _plan(args: argparse.Namespace) -> int:
         if args.plot is not None and args.json != "-":
             print(f"figure written to {args.plot}")
     except InvalidArgumentError as exc:  # the library's names, as the user gave the values
-        renames = {"weights": "--target"}
+        renames = {"weights": "--target", "alpha schedule": "--alpha-schedule"}
         if args.counts is not None:
             renames["class_counts"] = "--counts"
         message = str(exc)
@@ -336,9 +336,10 @@ def _float_list(option: str, text: str) -> list[float]:
 def _read_labels(path_text: str) -> Any:
     """Labels from .npy, or from .csv / .txt with one integer label per line.
 
-    A .csv file may start with one header line: a first line that is not a number at all
-    (``label``); a number that is not an integer (``1.5``) is a bad label, not a header. Text
-    files are read as UTF-8 (a byte-order mark is ignored).
+    Blank lines at the end of a text file are ignored; a blank line before a label is refused
+    (a label left out). A .csv file may start with one header line: a first line that is not
+    a number at all (``label``); a number that is not an integer (``1.5``) is a bad label, not
+    a header. Text files are read as UTF-8 (a byte-order mark is ignored).
     """
     path = Path(path_text)
     suffix = path.suffix.lower()
@@ -370,11 +371,17 @@ def _read_labels(path_text: str) -> Any:
             f"`--labels` must be UTF-8 text, but byte {exc.start} is not; got {path_text!r}."
         ) from None
     lines = [line.strip() for line in text.splitlines()]
-    lines = [line for line in lines if line]
+    while lines and not lines[-1]:  # blank lines at the end: the file's end, not a label
+        lines.pop()
     if suffix == ".csv" and lines and not _is_number(lines[0]):
         lines = lines[1:]  # a header
     labels: list[int] = []
     for number, line in enumerate(lines, start=1):
+        if not line:  # a label left out: the counts would be quietly short
+            raise _UsageError(
+                f"`--labels` must hold one integer label per line; got an empty line in "
+                f"{path_text!r} (data line {number})."
+            )
         if not _is_int(line):
             raise _UsageError(
                 f"`--labels` must hold one integer label per line; got {_show(line)} in "

@@ -174,11 +174,11 @@ def test_target_option(capsys) -> None:
         ),
         (
             ["--counts", "5,5", "--batch-size", "4", "--alpha-schedule", "0:0,ten:1"],
-            "`alpha schedule` must look like \"0:0,90:1\"; got '0:0,ten:1'.",
+            "`--alpha-schedule` must look like \"0:0,90:1\"; got '0:0,ten:1'.",
         ),
         (
             ["--counts", "5,5", "--batch-size", "4", "--alpha-schedule", "9:0,3:1"],
-            "`alpha schedule` '9:0,3:1' is not a schedule: `knots` must have strictly "
+            "`--alpha-schedule` '9:0,3:1' is not a schedule: `knots` must have strictly "
             "increasing epochs; got epoch 3 after 9 at knots[1].",
         ),
         (
@@ -222,6 +222,23 @@ def test_non_integer_label_line(tmp_path, capsys) -> None:
         "refsampler plan: error: `--labels` must hold one integer label per line; "
         f"got 'cat' in {str(path)!r} (data line 3).\n"
     )
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".csv"])
+def test_a_blank_line_before_a_label_is_refused(suffix, tmp_path, capsys) -> None:
+    """A label left out is an input error (counts would be quietly short); blank lines at
+    the end of the file are only its end."""
+    path = tmp_path / f"labels{suffix}"
+    path.write_text("0\n1\n\n2\n")
+    assert main(["plan", "--labels", str(path), "--batch-size", "3"]) == 2
+    assert capsys.readouterr().err == (
+        "refsampler plan: error: `--labels` must hold one integer label per line; "
+        f"got an empty line in {str(path)!r} (data line 3).\n"
+    )
+    path.write_text("0\n1\n2\n\n  \n")
+    assert main(["plan", "--labels", str(path), "--batch-size", "3", "--json", "-"]) == 0
+    rows = json.loads(capsys.readouterr().out)["classes"]
+    assert [row["count"] for row in rows] == [1, 1, 1]
 
 
 def test_infeasible_fixed_kind_exits_2(capsys) -> None:
