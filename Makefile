@@ -17,12 +17,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/refsampler demo
 
-# -n auto: one pytest-xdist worker per CPU (the suite is CPU-bound; 2 cores halve it).
+# -n auto: one pytest-xdist worker per CPU (the suite is CPU-bound; 2 cores halve it);
+# --dist loadgroup keeps the tests of the shipped suite's one verify run on one worker.
 test: $(STAMP)
-	$(PY) -m pytest -m "not slow" -q -n auto
+	$(PY) -m pytest -m "not slow" -q -n auto --dist loadgroup
 
 test-all: $(STAMP)
-	$(PY) -m pytest -q -n auto
+	$(PY) -m pytest -q -n auto --dist loadgroup
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check refsampler tests property_tests benchmarks

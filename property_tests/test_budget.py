@@ -199,10 +199,10 @@ EXACT_BY_MODULE: dict[str, dict[str, str]] = {
     },
     "tests/conformance/test_properties.py": {
         "test_a_kind_with_unchecked_properties_is_refused": NOTHING,
-        "test_the_plan_names_exactly_what_the_run_reports": NAMES_ONLY,
     },
     "tests/conformance/test_pytest_plugin.py": {
         "test_refsampler_check_gives_one_test_per_check": NOTHING,
+        "test_check_tests_form_one_xdist_group": NOTHING,
         "test_the_shipped_suite_is_collected_only_when_named": NOTHING,
         "test_an_unloadable_implementation_is_a_usage_error": NOTHING,
         "test_deselected_checks_are_not_run": EXACT_FAILURE,

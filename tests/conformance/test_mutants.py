@@ -308,9 +308,18 @@ def test_seed_mutants_differ_from_the_control_only_where_they_should() -> None:
 
 @pytest.mark.statistical(level=TEST_LEVEL)
 def test_control_conforms(stat_seed: int) -> None:
-    """The unbroken control passes every kind (false-failure rate 1e-8, one verify run)."""
+    """The unbroken control passes every kind (false-failure rate 1e-8, one verify run), and
+    for every (kind, configuration) the run's check names are :func:`properties.plan`'s, in
+    order (the same run serves both: a verify run of every kind is the costliest test)."""
     report = verify(mutants.control, seed=stat_seed % 2**31, family_level=TEST_LEVEL)
     assert report.conforms, report.table(failures_only=True)
+    for setting in plan_run(report.kinds, CONFIGS):
+        got = [
+            r.check
+            for r in report.results
+            if (r.kind, r.config) == (setting.kind, setting.config.name)
+        ]
+        assert got == [c.check for c in properties.plan(setting)], setting
 
 
 def test_mutates_labels_really_mutates() -> None:

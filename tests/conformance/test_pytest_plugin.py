@@ -12,7 +12,12 @@ import pytest
 # imported twice in one process: the runs below build torch samplers, so torch is loaded here.
 import torch  # noqa: F401
 
-from refsampler.conformance.pytest_plugin import NO_IMPLEMENTATION, NOTHING_TESTED, SUITE
+from refsampler.conformance.pytest_plugin import (
+    NO_IMPLEMENTATION,
+    NOTHING_TESTED,
+    SHARED_RUN_GROUP,
+    SUITE,
+)
 
 from ._shared import TEST_LEVEL
 
@@ -142,6 +147,31 @@ def test_check(refsampler_check):
 
 
 CHECK_TEST = "def test_check(refsampler_check):\n    refsampler_check()\n"
+
+
+@pytest.mark.parametrize(("xdist", "group"), [("xdist", [SHARED_RUN_GROUP]), ("no:xdist", [])])
+def test_check_tests_form_one_xdist_group(
+    pytester: pytest.Pytester, xdist: str, group: list[str]
+) -> None:
+    """With pytest-xdist loaded, the tests of the shared run carry one xdist group, so that
+    `--dist loadgroup` makes the run once; without it they carry no such marker."""
+    pytester.makepyfile(
+        test_checks=f"""
+def test_check(refsampler_check, request):
+    marks = [m.args[0] for m in request.node.iter_markers("xdist_group")]
+    assert marks == {group!r}
+"""
+    )
+    result = pytester.runpytest(
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        xdist,
+        "-k",
+        "quota-rotation-runs or fixed-tested",
+        "--refsampler-impl=refsampler.conformance.mutants:control",
+    )
+    result.assert_outcomes(passed=2)
 
 
 def test_k_never_deselects_the_kind_tested_test(pytester: pytest.Pytester) -> None:
