@@ -476,9 +476,8 @@ class BalancedBatchSampler(Sampler[list[int]]):
         key = (at, near, blocks, first, stop)
         if made is None or made[0] != key or (not made[1] and seats.holds(near)):
             later = seat_state.later_slots(at, slot, blocks)
-            values = list(noted.values[first:stop])
             entry = seat_state.pack(
-                seats, at, self._fingerprint, later, self._seat_items, values
+                seats, at, self._fingerprint, later, self._seat_items, noted.values[first:stop]
             )
             if entry is None:
                 return None
@@ -565,12 +564,13 @@ class BalancedBatchSampler(Sampler[list[int]]):
             seat_state.unpack(self._seats, entry, self._fingerprint)
             # A state saved before this process computes anything carries the same entry.
             carried = [entry["slot"], *(item["slot"] for item in entry.get("more", ()))]
-            values = {(g, t): v for g, t, v in seat_state.carried_values(entry)}
             self._note_reads(
                 epoch,
                 position // self._plan.chunk_batches,
                 seat_state.Reads.make(
-                    entry["slot"], frozenset(s // BLOCK_SLOTS for s in carried), values
+                    entry["slot"],
+                    frozenset(s // BLOCK_SLOTS for s in carried),
+                    seat_state.carried_values(entry),
                 ),
             )
         return epoch, position

@@ -39,6 +39,7 @@ import base64
 import binascii
 import bisect
 import hashlib
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from .errors import InvalidArgumentError
@@ -174,7 +175,7 @@ def pack(
     fingerprint: str,
     later: list[int] | None = None,
     made: dict[int, dict[str, Any]] | None = None,
-    values: list[tuple[int, int, int]] | None = None,
+    values: Sequence[tuple[int, int, int]] = (),
 ) -> dict[str, Any] | None:
     """The ``state['schedule']`` entry holding ``schedule``'s state at slot ``at`` (see
     :func:`checkpoint_slot`), or, when it no longer holds that (the block's state was
@@ -205,7 +206,7 @@ def pack(
         while len(made) > 4 * (MORE_CHECKPOINTS + 1):
             made.pop(next(iter(made)))
     entry = main | {"more": more} if more else main
-    kept = [list(v) for v in values or () if v[1] >= main["slot"]][-MAX_VALUES:]
+    kept = [list(v) for v in values if v[1] >= main["slot"]][-MAX_VALUES:]
     if kept:
         entry = entry | {"reads": {"values": kept, "digest": _values_digest(fingerprint, kept)}}
     return entry
@@ -268,10 +269,15 @@ def unpack(schedule: SeatSchedule | None, entry: Any, fingerprint: str) -> None:
         _restore_values(schedule, entry["reads"], fingerprint, f"{name}['reads']")
 
 
-def carried_values(entry: dict[str, Any]) -> list[tuple[int, int, int]]:
-    """The ``(group, t, E_g(t))`` triples a valid ``state['schedule']`` entry carries."""
-    reads = entry.get("reads")
-    return [] if reads is None else [(g, t, v) for g, t, v in reads["values"]]
+def carried_values(entry: dict[str, Any]) -> dict[tuple[int, int], int]:
+    """The values a valid ``state['schedule']`` entry carries, ``(group, t) -> E_g(t)`` (as
+    :meth:`~refsampler.seats.SeatSchedule.values_read` gives them)."""
+    return _by_slot(entry.get("reads", {}).get("values", ()))
+
+
+def _by_slot(triples: Any) -> dict[tuple[int, int], int]:
+    """``[group, t, E_g(t)]`` triples as ``(group, t) -> E_g(t)``."""
+    return {(g, t): v for g, t, v in triples}
 
 
 def _restore_values(
@@ -305,7 +311,7 @@ def _restore_values(
             f"(the state was edited); got {len(values)} values."
         )
     try:
-        schedule.restore_values({(g, t): v for g, t, v in values})
+        schedule.restore_values(_by_slot(values))
     except ValueError as error:
         raise InvalidArgumentError(f"`{name}` is not a state of this schedule: {error}.") from None
 

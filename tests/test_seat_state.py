@@ -363,6 +363,11 @@ def test_long_rounds_of_a_large_group_move_the_checkpoint_back() -> None:
     assert sum(slots for _, slots in ran) < (slot - entry["slot"]) / 4
 
 
+def _extra(schedule: SeatSchedule, group: int, t: int) -> int:
+    """E_g(t): the group's extra seats before slot ``t`` (what a carried value holds)."""
+    return schedule.cumulative_of(group, t) - int(schedule.base[group]) * t
+
+
 def test_carried_values_are_the_values_pd2_reaches() -> None:
     """Values restored from a state are those PD2 computes for the same (group, slot); they
     are read without running PD2, and read again they are noted for the next state."""
@@ -374,13 +379,12 @@ def test_carried_values_are_the_values_pd2_reaches() -> None:
     unpack(schedule, entry, runner.state_dict()["fingerprint"])
     ran = pd2_slots(schedule)
     schedule.start_reads()
-    base = schedule.base
-    got = [schedule.cumulative_of(g, t) - int(base[g]) * t for g, t, _ in values]
+    got = [_extra(schedule, g, t) for g, t, _ in values]
     assert ran == [] and got == [v for _, _, v in values]
     assert schedule.values_read() == {(g, t): v for g, t, v in values}
     fresh = make_large().plan.seat_schedule()
     assert fresh is not None
-    assert [fresh.cumulative_of(g, t) - int(base[g]) * t for g, t, _ in values] == got
+    assert [_extra(fresh, g, t) for g, t, _ in values] == got
 
 
 def test_editing_a_states_values_leaves_the_next_state_alone() -> None:
@@ -399,8 +403,7 @@ def test_the_carried_values_stay_few() -> None:
     at = 4 * CHECKPOINT_SLOTS
     schedule.slots(at, at + BLOCK_SLOTS)
     group = int(np.flatnonzero(schedule._takes_extra)[0])
-    values = [(group, t, schedule.cumulative_of(group, t) - int(schedule.base[group]) * t)
-              for t in range(at - 50, at + MAX_VALUES + 50)]
+    values = [(group, t, _extra(schedule, group, t)) for t in range(at - 50, at + MAX_VALUES + 50)]
     entry = pack(schedule, at, "fp", values=values)
     assert entry is not None
     assert [tuple(v) for v in entry["reads"]["values"]] == values[-MAX_VALUES:]
@@ -445,7 +448,7 @@ def test_values_that_are_no_state_of_the_rates_are_refused() -> None:
     assert schedule is not None
     group = int(np.flatnonzero(schedule._takes_extra)[0])
     at = t = 4 * CHECKPOINT_SLOTS
-    value = schedule.cumulative_of(group, t) - int(schedule.base[group]) * t
+    value = _extra(schedule, group, t)
     for bad in (value + 2, value - 2, -1):
         entry = pack(schedule, at, "fp", values=[(group, t, bad)])
         assert entry is not None
