@@ -18,12 +18,13 @@ demo: $(STAMP)
 	$(VENV)/bin/refsampler demo
 
 # -n auto: one pytest-xdist worker per CPU (the suite is CPU-bound; 2 cores halve it);
-# --dist loadgroup keeps the tests of the shipped suite's one verify run on one worker.
+# --dist loadscope keeps each module on one worker, so module-wide fixtures (the shipped
+# suite's one verify run, the gloo process groups) are made once, not once per worker.
 test: $(STAMP)
-	$(PY) -m pytest -m "not slow" -q -n auto --dist loadgroup
+	$(PY) -m pytest -m "not slow" -q -n auto --dist loadscope
 
 test-all: $(STAMP)
-	$(PY) -m pytest -q -n auto --dist loadgroup
+	$(PY) -m pytest -q -n auto --dist loadscope
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check refsampler tests property_tests benchmarks

@@ -202,7 +202,7 @@ EXACT_BY_MODULE: dict[str, dict[str, str]] = {
     },
     "tests/conformance/test_pytest_plugin.py": {
         "test_refsampler_check_gives_one_test_per_check": NOTHING,
-        "test_check_tests_form_one_xdist_group": NOTHING,
+        "test_check_tests_run_on_one_worker_under_dist_loadscope": NOTHING,
         "test_the_shipped_suite_is_collected_only_when_named": NOTHING,
         "test_an_unloadable_implementation_is_a_usage_error": NOTHING,
         "test_deselected_checks_are_not_run": EXACT_FAILURE,

@@ -57,7 +57,6 @@ if TYPE_CHECKING:
 __all__ = [
     "NOTHING_TESTED",
     "NO_IMPLEMENTATION",
-    "SHARED_RUN_GROUP",
     "SUITE",
     "pytest_addoption",
     "pytest_collection_modifyitems",
@@ -312,8 +311,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 _RUN = pytest.StashKey[Any]()
 _SELECTED = pytest.StashKey[set[tuple[str, str]]]()
-#: The pytest-xdist group of the tests that share one verify run (``--dist loadgroup``).
-SHARED_RUN_GROUP = "refsampler-shared-run"
 #: The keyword that marks the kit's own test items (their reports carry it, also from xdist).
 _KIT = "refsampler_kit"
 #: What a session whose every selected check of the kit was skipped ends with.
@@ -373,18 +370,9 @@ def pytest_collection_modifyitems(
         config.hook.pytest_deselected(items=dropped)
     items.extend(kept)
     pairs: set[tuple[str, str]] = set()
-    # Under pytest-xdist each worker would make the shared run again: with `--dist loadgroup`
-    # this group keeps the check tests on one worker, so it is made once.
-    group = (
-        pytest.mark.xdist_group(SHARED_RUN_GROUP)
-        if config.pluginmanager.hasplugin("xdist")
-        else None
-    )
     for item in items:
         spec = getattr(item, "callspec", None)
         param = spec.params.get("refsampler_check") if spec is not None else None
-        if param is not None and group is not None:
-            item.add_marker(group)
         if isinstance(param, str):
             kind = param.removesuffix("-tested")
             if (0, kind) not in selected:

@@ -15,7 +15,6 @@ import torch  # noqa: F401
 from refsampler.conformance.pytest_plugin import (
     NO_IMPLEMENTATION,
     NOTHING_TESTED,
-    SHARED_RUN_GROUP,
     SUITE,
 )
 
@@ -149,29 +148,35 @@ def test_check(refsampler_check):
 CHECK_TEST = "def test_check(refsampler_check):\n    refsampler_check()\n"
 
 
-@pytest.mark.parametrize(("xdist", "group"), [("xdist", [SHARED_RUN_GROUP]), ("no:xdist", [])])
-def test_check_tests_form_one_xdist_group(
-    pytester: pytest.Pytester, xdist: str, group: list[str]
-) -> None:
-    """With pytest-xdist loaded, the tests of the shared run carry one xdist group, so that
-    `--dist loadgroup` makes the run once; without it they carry no such marker."""
+def test_check_tests_run_on_one_worker_under_dist_loadscope(pytester: pytest.Pytester) -> None:
+    """Under pytest-xdist with `--dist loadscope`, as the how-to says, every check test of a
+    module (the `<kind>-tested` ones too) runs on one worker, so the shared run is made once."""
+    log = pytester.path / "workers.txt"
     pytester.makepyfile(
         test_checks=f"""
-def test_check(refsampler_check, request):
-    marks = [m.args[0] for m in request.node.iter_markers("xdist_group")]
-    assert marks == {group!r}
+import os
+
+def test_check(refsampler_check):
+    with open({str(log)!r}, "a") as out:
+        out.write(os.environ["PYTEST_XDIST_WORKER"] + "\\n")
+    refsampler_check()
 """
     )
-    result = pytester.runpytest(
+    result = pytester.runpytest_subprocess(
         "-p",
         "no:cacheprovider",
-        "-p",
-        xdist,
+        "-n",
+        "2",
+        "--dist",
+        "loadscope",
         "-k",
-        "quota-rotation-runs or fixed-tested",
+        "quota-rotation-runs or fixed-uniform-runs or fixed-tested or quota-tested",
         "--refsampler-impl=refsampler.conformance.mutants:control",
     )
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=4)
+    workers = log.read_text().split()
+    assert len(workers) == 4
+    assert len(set(workers)) == 1, workers
 
 
 def test_k_never_deselects_the_kind_tested_test(pytester: pytest.Pytester) -> None:
