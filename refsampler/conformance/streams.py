@@ -495,6 +495,10 @@ class _Run:
         self.problems: list[str] = []
         self.inputs: list[str] = []
         self.refused: list[str] = []
+        # The labels each built sampler was given, to see whether it modified them. Kept
+        # here, not on the sampler: a sampler may refuse new attributes (__slots__, a list).
+        # The sampler is held too, so that its id is not reused by another while listed.
+        self._given: dict[int, tuple[Any, npt.NDArray[Any]]] = {}
 
     def call(self, what: str, function: Callable[[], T]) -> T:
         """``function()``, a call into the sampler, under ``--timeout`` (a hang raises
@@ -520,7 +524,7 @@ class _Run:
                 **self.setting.options,
             ),
         )
-        sampler._conformance_labels = given if _settable(sampler) else None
+        self._given[id(sampler)] = (sampler, given)
         return sampler
 
     def read(self, sampler: Any, epoch: int | None, who: str = "") -> list[npt.NDArray[np.int64]]:
@@ -535,8 +539,8 @@ class _Run:
             k, problem = refused[0]
             hint = index_sampler_hint(self.adapter, problem)
             self.refused.append(f"batch {k} of {what}{who} {problem}{hint}")
-        given = getattr(sampler, "_conformance_labels", None)
-        if given is not None and not np.array_equal(given, self.labels):
+        built, given = self._given.get(id(sampler), (None, None))
+        if built is sampler and not np.array_equal(given, self.labels):
             self.inputs.append("labels modified by the sampler")
         return [positions for positions, _ in read]
 
@@ -554,15 +558,6 @@ def _take(sampler: Any, k: int) -> None:
     iterator = iter(sampler)
     for _ in range(k):
         next(iterator)
-
-
-def _settable(sampler: Any) -> bool:
-    try:
-        sampler._conformance_probe = None
-        del sampler._conformance_probe
-    except (AttributeError, TypeError):
-        return False
-    return True
 
 
 def _matrix(passes: list[npt.NDArray[np.int64]], batch: int, size: int) -> tuple[IntMatrix, int]:

@@ -233,6 +233,61 @@ def test_a_sampler_without_optional_methods_skips_their_checks() -> None:
     )
 
 
+class _Slotted:
+    """A sampler that takes no new attributes (``__slots__``), wrapping refsampler's."""
+
+    __slots__ = ("inner",)
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __iter__(self) -> Any:
+        return iter(self.inner)
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.inner.set_epoch(epoch)
+
+
+@pytest.mark.statistical(level=TEST_LEVEL)
+def test_a_sampler_that_takes_no_new_attributes_conforms() -> None:
+    """The kit keeps what it notes about a sampler to itself: a correct sampler whose class
+    has ``__slots__`` passes the stream checks (one run at rate 1e-8)."""
+    report = verify(
+        SamplerAdapter(lambda labels, **kw: _Slotted(refsampler_sampler(labels, **kw))),
+        kinds=["fixed"],
+        configs=["uniform"],
+        family_level=TEST_LEVEL,
+        world_sizes=(1, 2),
+    )
+    assert report.conforms, report.table(failures_only=True)
+    assert "epochs_differ" in {r.check for r in report.results}
+
+
+def test_a_sampler_that_edits_its_labels_fails_the_epoch_shape_check() -> None:
+    """Labels the sampler changes in place, after it was built, are named by the epoch
+    shape check, whether or not the sampler takes new attributes."""
+
+    class Editing(_Slotted):
+        __slots__ = ("labels",)
+
+        def __iter__(self) -> Any:
+            self.labels[:] = np.roll(self.labels, 1)  # a class per position shifted
+            return iter(self.inner)
+
+    def editing(labels: Any, **kw: Any) -> Editing:
+        sampler = Editing(refsampler_sampler(labels, **kw))
+        sampler.labels = labels
+        return sampler
+
+    report = verify(SamplerAdapter(editing), kinds=["fixed"], configs=["uniform"])
+    failed = {r.check: r for r in report.failures}
+    assert "epochs_shape" in failed
+    assert "labels modified by the sampler" in failed["epochs_shape"].detail
+
+
 @pytest.mark.statistical(level=TEST_LEVEL)
 def test_the_cli_runs_the_sampler_api_with_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     """exit 0 for refsampler's sampler, 1 for a mutant, 2 for a bad --world-size, 3 when
