@@ -539,8 +539,8 @@ class _Run:
             k, problem = refused[0]
             hint = index_sampler_hint(self.adapter, problem)
             self.refused.append(f"batch {k} of {what}{who} {problem}{hint}")
-        built, given = self._given.get(id(sampler), (None, None))
-        if built is sampler and not np.array_equal(given, self.labels):
+        entry = self._given.get(id(sampler))
+        if entry is not None and entry[0] is sampler and not np.array_equal(entry[1], self.labels):
             self.inputs.append("labels modified by the sampler")
         return [positions for positions, _ in read]
 
