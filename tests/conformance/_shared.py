@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 import numpy as np
+import pytest
 
 from refsampler.conformance import properties
 from refsampler.conformance.checks import far_seed_names, far_seeds
@@ -17,6 +18,16 @@ from refsampler.conformance.sample import Sample, Setting
 #: Family-wise level of every verify run of a correct implementation in tests/ (each one
 #: counts once in property_tests/test_budget.py).
 TEST_LEVEL = 1e-8
+
+
+def slow_except(names: Iterable[str], fast: Collection[str]) -> list[Any]:
+    """``names`` as parameters, each but those in ``fast`` marked ``slow``: a sweep over
+    every mutant is a meta-test, so `make test` runs a few (one per structure the kit must
+    see) and `make test-all` all of them."""
+    unknown = set(fast) - set(names := list(names))
+    if unknown:
+        raise ValueError(f"fast names not in the sweep: {sorted(unknown)}")
+    return [pytest.param(n, marks=() if n in fast else pytest.mark.slow) for n in names]
 
 
 def setting(kind: str, config: str | Config, n_batches: int | None = None) -> Setting:

@@ -202,7 +202,12 @@ def test_weighted_random_sampler_with_sample_weights_passes_at_level_full(stat_s
 @pytest.mark.statistical(level=TEST_LEVEL)
 @pytest.mark.parametrize(
     "kind",
-    ["fixed", "quota", "random"],
+    # The factory API's path is the same for every kind: `make test` runs the cheapest.
+    [
+        "fixed",
+        pytest.param("quota", marks=pytest.mark.slow),
+        pytest.param("random", marks=pytest.mark.slow),
+    ],
 )
 def test_samplerfactory_through_the_factory_api_conforms(kind: str, stat_seed: int) -> None:
     """refsampler.SamplerFactory adapted with --api factory passes (rate 1e-8 per kind)."""

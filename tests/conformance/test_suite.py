@@ -110,6 +110,7 @@ def test_from_any_directory_without_an_implementation_it_fails_with_one_line(
     assert [line for line in done.stdout.splitlines() if NO_IMPLEMENTATION in line]
 
 
+@pytest.mark.slow  # a second fresh process; the failure itself is tested in-process above
 def test_from_any_directory_a_wrong_sampler_exits_1(tmp_path: Path) -> None:
     """The same from a fresh process: positions out of range fail (exit 1)."""
     done = _subprocess(
