@@ -228,6 +228,10 @@ class Rotation:
         self._block: Callable[[int], IntVector] | None = None
         self._round: Callable[[int], tuple[IntVector, int]] | None = None
         self._head: Callable[[int], tuple[IntVector, int]] | None = None
+        # The round computed last, as read: (r, round, changed). Reading rounds in order, a
+        # chain then starts from it instead of from its first link (which can lie far back
+        # when rounds are short), so each round costs one link.
+        self._last: tuple[int, IntVector, int] | None = None
 
     def _blocks(self) -> Callable[[int], IntVector]:
         if self._block is None:
@@ -241,7 +245,7 @@ class Rotation:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        del state["_block"], state["_round"], state["_head"]
+        del state["_block"], state["_round"], state["_head"], state["_last"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -373,11 +377,33 @@ class Rotation:
                 return links[::-1]
             q -= 1
 
+    def _links(self, r: int) -> tuple[list[tuple[int, int, int, int]], IntVector | None]:
+        """:meth:`chain` of round ``r``, cut where the round before a link is the last round
+        computed, and that round as read (None when the chain starts at its first link)."""
+        last = self._last
+        if last is None or not last[0] < r:
+            return self.chain(r), None
+        links: list[tuple[int, int, int, int]] = []
+        q = r
+        while True:
+            x_slot, x_step, head = self._boundary(q)
+            links.append((q, x_slot, x_step, head))
+            if (
+                head == 0
+                or self._short_heads()
+                or self._reach(q - 1) <= self.size - max(x_slot, x_step)
+            ):
+                return links[::-1], None
+            if q - 1 == last[0]:
+                return links[::-1], last[1]
+            q -= 1
+
     def _compute_round(self, r: int) -> tuple[IntVector, int]:
-        # From the start of the chain (whose predecessor is read in base order), forward.
-        previous: IntVector | None = None
+        # From the start of the chain (whose predecessor is read in base order), or from the
+        # last round computed when the chain reaches it, forward.
+        links, previous = self._links(r)
         actual, changed = self.base_round(r), 0
-        for q, x_slot, x_step, head in self.chain(r):
+        for q, x_slot, x_step, head in links:
             base = self.base_round(q)
             if head == 0:
                 actual, changed = base, 0
@@ -393,6 +419,7 @@ class Rotation:
             previous = actual
         if actual.flags.writeable:
             actual.flags.writeable = False
+        self._last = (r, actual, changed)
         return actual, changed
 
     def items(self, start: int, stop: int) -> IntVector:
