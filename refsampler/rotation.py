@@ -364,6 +364,11 @@ class Rotation:
         tail, as far as the rule of round ``q0`` reads it, is its base permutation (``q0 = r``
         unless round ``q0 - 1``'s changed prefix reaches into that tail: a chain). Every
         round after the first has a head (``head > 0``)."""
+        return self._walk(r, -1)[0]
+
+    def _walk(self, r: int, known: int) -> tuple[list[tuple[int, int, int, int]], bool]:
+        """:meth:`chain` of round ``r``, cut short after the link of round ``known + 1``
+        (whose predecessor the caller has as read); and whether it was."""
         links: list[tuple[int, int, int, int]] = []
         q = r
         while True:
@@ -374,29 +379,19 @@ class Rotation:
                 or self._short_heads()
                 or self._reach(q - 1) <= self.size - max(x_slot, x_step)
             ):
-                return links[::-1]
+                return links[::-1], False
+            if q - 1 == known:
+                return links[::-1], True
             q -= 1
 
     def _links(self, r: int) -> tuple[list[tuple[int, int, int, int]], IntVector | None]:
         """:meth:`chain` of round ``r``, cut where the round before a link is the last round
         computed, and that round as read (None when the chain starts at its first link)."""
         last = self._last
-        if last is None or not last[0] < r:
+        if last is None or last[0] >= r:
             return self.chain(r), None
-        links: list[tuple[int, int, int, int]] = []
-        q = r
-        while True:
-            x_slot, x_step, head = self._boundary(q)
-            links.append((q, x_slot, x_step, head))
-            if (
-                head == 0
-                or self._short_heads()
-                or self._reach(q - 1) <= self.size - max(x_slot, x_step)
-            ):
-                return links[::-1], None
-            if q - 1 == last[0]:
-                return links[::-1], last[1]
-            q -= 1
+        links, cut = self._walk(r, last[0])
+        return links, last[1] if cut else None
 
     def _compute_round(self, r: int) -> tuple[IntVector, int]:
         # From the start of the chain (whose predecessor is read in base order), or from the
