@@ -8,9 +8,11 @@ project directory.
 Exit status: 0 conforms (at least one configuration of every requested kind ran and every
 check passed; declined configurations are listed), 1 a check failed, 2 a usage error (bad
 arguments, an implementation that cannot be imported -- any exception while importing -- or
-is not callable, or that raises ``SystemExit``), 3 nothing tested (every configuration of a
-requested kind was declined). The table and the verdicts go to standard output; progress goes
-to standard error.
+is not callable, whose signature cannot take the API's arguments, or that raises
+``SystemExit``), 3 nothing tested (every configuration of a requested kind was declined).
+Arguments are checked before anything runs: a ``--json`` path whose directory does not exist
+is refused up front, not after the run. The table and the verdicts go to standard output;
+progress goes to standard error.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ EXIT_CODES = {
     "failed (declined configurations are listed)",
     EXIT_VIOLATION: "a check failed (a violation of the contract)",
     EXIT_USAGE: "usage error: bad arguments, or the implementation cannot be imported (any "
-    "exception while importing), is not callable, or raised SystemExit",
+    "exception while importing), is not callable, cannot be called with the API's arguments "
+    "(its signature), or raised SystemExit",
     EXIT_NOT_TESTED: "nothing tested: every configuration of a requested kind was declined",
 }
 
@@ -176,6 +179,12 @@ def configs_table(level: str = "quick", kinds: tuple[str, ...] | None = None) ->
     return "\n".join(lines)
 
 
+def _writable_path(path: str) -> bool:
+    """Whether a file can be written at ``path``: not a directory, in a writable directory."""
+    folder = os.path.dirname(os.path.abspath(path))
+    return not os.path.isdir(path) and os.path.isdir(folder) and os.access(folder, os.W_OK)
+
+
 def _error(message: str) -> int:
     print(f"refsampler verify: error: {message}", file=sys.stderr)
     return EXIT_USAGE
@@ -187,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
     from .adapters import api_kinds, load
     from .calls import AdapterExit
     from .configs import by_name
-    from .runner import served_kinds, verify
+    from .runner import check_adapter, served_kinds, verify
     from .streams import DEFAULT_WORLD_SIZES, SamplerAdapter, sampler_options
 
     possible = api_kinds(args.api)
@@ -211,6 +220,11 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_CONFORMS
     if args.impl is None:
         return _error("the MODULE:CALLABLE argument is required (or --list-configs)")
+    if args.json is not None and not _writable_path(args.json):
+        # Refused now: a report that cannot be written is better known before the run.
+        return _error(
+            f"`--json` must name a file in an existing, writable directory; got {args.json!r}."
+        )
     here = os.getcwd()
     if here not in sys.path:
         # `python -m refsampler` searches the current directory first; the console script
@@ -224,6 +238,7 @@ def run(args: argparse.Namespace) -> int:
             world_size=args.world_size,
         )
         adapter = load(args.impl, args.api, index_sampler=options.index_sampler)
+        check_adapter(adapter, "impl", repr(args.impl))
     except InvalidArgumentError as exc:
         return _error(str(exc))
     if isinstance(adapter, SamplerAdapter):

@@ -3,10 +3,10 @@
 Each :class:`Config` is a labelled dataset (class counts), a batch size and an ``alpha`` (a
 number, or an alpha schedule that moves the target with the epoch), chosen to provoke one
 family of defects: long tails, tiny classes, small batches, more classes than a batch holds,
-exact ties, alpha at 0, 1 and in between. Configurations with ``samples_per_class`` serve the
-kinds that take that option (P x m batches); the others never do. ``refsampler verify
---list-configs`` prints them; an adapter that cannot serve one raises ``NotImplementedError``
-for it and the kit lists it as declined.
+cycles that end inside a batch, exact ties, alpha at 0, 1 and in between. Configurations with
+``samples_per_class`` serve the kinds that take that option (P x m batches); the others never
+do. ``refsampler verify --list-configs`` prints them; an adapter that cannot serve one raises
+``NotImplementedError`` for it and the kit lists it as declined.
 """
 
 from __future__ import annotations
@@ -204,10 +204,11 @@ CONFIGS: tuple[Config, ...] = (
     Config("small-batch", (50, 30, 20), 3, 0.3, "batches of 3"),
     Config(
         "wrap-in-batch",
-        (40, 3, 1),
-        12,
+        (40, 5, 3, 1),
+        16,
         1.0,
-        "classes smaller than their per-batch count: cycles wrap inside a batch",
+        "4 draws of each class a batch: the classes of 3 and 1 wrap inside a batch; the class "
+        "of 5 wraps 1, 2 or 3 draws in, and its next cycle must not repeat those members",
     ),
     Config("single-class", (3,), 4, 0.5, "one class, smaller than a batch (K = 1 edge case)"),
     Config(

@@ -234,6 +234,14 @@ def _stream(rng: np.random.Generator, size: int, rows: IntVector, defect: str) -
                 continue
             tail = set(perm[j - 1, size - (edge - begin) :].tolist())
             head = begin + count - edge
+            if defect == "partial_dedupe":
+                # Moves the head's clashes out to just behind it; the members that move up
+                # into the head are not checked against the batch.
+                row = perm[j].tolist()
+                moved = [m for m in row[:head] if m in tail]
+                rest = [m for m in row if m not in moved]
+                perm[j] = rest[:head] + moved + rest[head:]
+                continue
             clash = [i for i in range(head) if perm[j, i] in tail]
             free = [i for i in range(head, size) if perm[j, i] not in tail]
             for i, f in zip(clash, rng.permutation(free)[: len(clash)], strict=False):
@@ -546,6 +554,12 @@ repeats_at_wrap = _mutant(
     "repeats_at_wrap",
     "A cycle that ends inside a batch starts its next permutation anywhere: a member can "
     "appear twice in one batch although its class has enough members.",
+)
+partial_dedupe = _mutant(
+    "partial_dedupe",
+    "A cycle that ends inside a batch moves the batch's members out of the next cycle's head "
+    "by dropping them behind it: the members that move up take their places unchecked, so "
+    "once two or more of the class are in the batch one can appear twice.",
 )
 same_batch = _mutant("same_batch", "Yields the first batch over and over.")
 sorted_by_class = _mutant(
@@ -926,6 +940,7 @@ MUTANTS: dict[str, Callable[..., Any]] = {
         no_reshuffle,
         alternating_cycles,
         repeats_at_wrap,
+        partial_dedupe,
         same_batch,
         sorted_by_class,
         class_blocks,

@@ -8,13 +8,18 @@ and for ``--refsampler-api sampler`` only, as ``refsampler verify``'s ``--index-
 ``--epochs`` and ``--world-size``: ``--refsampler-index-sampler`` (the sampler yields single
 positions; batch it), ``--refsampler-epochs E`` (at least 2) and ``--refsampler-world-size
 W,W,...``. They are read by the same code as the command line's
-(:func:`~refsampler.conformance.streams.sampler_options`); a bad value, or one given with
-another API, ends the session with its message (exit status 4).
+(:func:`~refsampler.conformance.streams.sampler_options`). Every option is checked when pytest
+starts, before collection: a bad value (an unknown kind or level, a seed that is not an int
+>= 0, a family level outside (0, 1), a timeout that is not a positive number, a sampler-API
+option given with another API, ...) ends the session with one line naming the option and the
+value (``ERROR: refsampler: ...``, exit status 4, pytest's usage error). Sessions that leave
+every option at its default read none of them, and import nothing for them.
 
 There is no default implementation: a test that needs one when neither ``--refsampler-impl``
 nor the ``refsampler_impl`` ini key is set ends the session with one line saying so (exit
 status 4, pytest's usage error), so a CI job that forgets the flag fails instead of testing
-nothing.
+nothing. So does one that cannot be imported, or whose signature cannot take the API's
+arguments (:func:`~refsampler.conformance.runner.check_adapter`).
 
 Fixtures:
 
@@ -47,7 +52,7 @@ import importlib.util
 import sys
 from collections.abc import Callable, Generator, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
 
@@ -133,14 +138,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(trylast=True)  # after conftests that default the options have run
 def pytest_configure(config: pytest.Config) -> None:
     """Register the ``statistical`` marker the suite uses (for ``--strict-markers``), and the
-    watch on the kit's tests that fails a session in which all of them were skipped."""
+    watch on the kit's tests that fails a session in which all of them were skipped; refuse
+    bad values of the kit's options (a usage error, exit status 4) before anything runs."""
     config.addinivalue_line(
         "markers",
         "statistical(level): probabilistic test whose false-failure rate is at most level",
     )
     config.pluginmanager.register(_Outcomes(config), "refsampler-outcomes")
+    if _options_given(config):
+        from ..errors import InvalidArgumentError
+
+        try:
+            _read_options(config)
+        except InvalidArgumentError as exc:
+            # Now, before collection: under pytest-xdist no worker starts, and the shipped
+            # suite's parametrization never meets an unknown kind or level.
+            raise pytest.UsageError(f"refsampler: {exc}") from None
 
 
 def _setting(config: pytest.Config, name: str) -> Any:
@@ -150,51 +166,118 @@ def _setting(config: pytest.Config, name: str) -> Any:
     return value
 
 
-def _level(config: pytest.Config) -> str:
-    return str(_setting(config, "level"))
+def _options_given(config: pytest.Config) -> bool:
+    """Whether any option of the kit differs from its default (only then are they read, so
+    that a session that does not use the kit imports nothing for it)."""
+    if config.getoption("--refsampler-kind") or _setting(config, "index-sampler"):
+        return True
+    return any(
+        _setting(config, name) not in (None, "", default) for name, _, default, _ in _OPTIONS
+    )
 
 
-def _family_level(config: pytest.Config) -> float:
-    from .stats import FAMILY_LEVEL
+class _Options(NamedTuple):
+    """The kit's options of a session, checked (see :func:`_read_options`)."""
 
-    value = _setting(config, "family-level")
-    return FAMILY_LEVEL if value in (None, "") else float(value)
+    api: str
+    kinds: tuple[str, ...]
+    level: str
+    seed: int
+    family_level: float
+    timeout: float | None
+    index_sampler: bool
+    epochs: int | None
+    world_sizes: tuple[int, ...] | None
 
 
-def _timeout(config: pytest.Config) -> float | None:
-    value = _setting(config, "timeout")
-    return None if value in (None, "") else float(value)
+def _number(value: Any, kind: type[int] | type[float]) -> Any:
+    """A command line's or ini file's text as a number; the text itself when it is none (the
+    check that follows then shows it as given)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return kind(value)
+    except ValueError:
+        return value
 
 
-def _sampler_options(config: pytest.Config) -> Any:
-    """The sampler-API options, checked as ``refsampler verify`` checks its own; a bad one
-    ends the session with the message (exit status 4)."""
+def _read_options(config: pytest.Config) -> _Options:
+    """Every option of the kit, checked as ``refsampler verify`` checks its own.
+
+    Raises
+    ------
+    InvalidArgumentError
+        For a bad value; the message names the option (``--refsampler-...``) and the value.
+    """
+    from .. import _validate
+    from .. import kinds as _registry
     from ..errors import InvalidArgumentError
+    from .adapters import api_kinds
+    from .constants import API_NAMES, FAMILY_LEVEL, LEVELS
     from .streams import sampler_options
 
-    try:
-        return sampler_options(
-            str(_setting(config, "api")),
-            index_sampler=bool(_setting(config, "index-sampler")),
-            epochs=_setting(config, "epochs"),
-            world_size=_setting(config, "world-size"),
-            prefix="--refsampler-",
+    api = str(_setting(config, "api"))
+    if api not in API_NAMES:
+        raise _validate.fail("--refsampler-api", "must be one of " + ", ".join(API_NAMES), api)
+    level = str(_setting(config, "level"))
+    if level not in LEVELS:
+        raise _validate.fail("--refsampler-level", 'must be "quick" or "full"', level)
+    seed = _validate.non_negative_int("--refsampler-seed", _number(_setting(config, "seed"), int))
+    given = _setting(config, "family-level")
+    family_level = FAMILY_LEVEL if given in (None, "") else _number(given, float)
+    if not isinstance(family_level, float | int) or not 0.0 < family_level < 1.0:
+        raise _validate.fail("--refsampler-family-level", "must be in (0, 1)", family_level)
+    given = _setting(config, "timeout")
+    timeout = None if given in (None, "") else _number(given, float)
+    if timeout is not None and (not isinstance(timeout, float | int) or not timeout > 0):
+        raise _validate.fail(
+            "--refsampler-timeout", "must be a positive number of seconds", timeout
         )
+    possible = api_kinds(api)
+    chosen = config.getoption("--refsampler-kind")
+    kinds = tuple(dict.fromkeys(chosen)) if chosen else possible
+    for kind in kinds:
+        if kind in possible:
+            continue
+        if kind in _registry.names():  # a kind the kit checks, but not through this API
+            raise InvalidArgumentError(
+                f"`--refsampler-api {api}` cannot implement kind {kind!r}; it can implement "
+                + ", ".join(possible)
+            )
+        raise _validate.fail("--refsampler-kind", "must be one of " + ", ".join(possible), kind)
+    sampler = sampler_options(
+        api,
+        index_sampler=bool(_setting(config, "index-sampler")),
+        epochs=_setting(config, "epochs"),
+        world_size=_setting(config, "world-size"),
+        prefix="--refsampler-",
+    )
+    return _Options(
+        api,
+        kinds,
+        level,
+        seed,
+        float(family_level),
+        None if timeout is None else float(timeout),
+        *sampler,
+    )
+
+
+def _options(config: pytest.Config) -> _Options:
+    """:func:`_read_options` for a hook or fixture: a bad value ends the session with its
+    message (exit status 4). ``pytest_configure`` has refused bad values already; this catches
+    a value a later plugin or conftest set."""
+    from ..errors import InvalidArgumentError
+
+    try:
+        return _read_options(config)
     except InvalidArgumentError as exc:
         pytest.exit(f"refsampler: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
 
 
-def _stream_options(config: pytest.Config) -> dict[str, Any]:
+def _stream_options(options: _Options) -> dict[str, Any]:
     """``verify``'s ``epochs`` and ``world_sizes`` from the options."""
-    options = _sampler_options(config)
     return {"epochs": options.epochs, "world_sizes": options.world_sizes}
-
-
-def _kinds(config: pytest.Config) -> tuple[str, ...]:
-    from .adapters import api_kinds
-
-    chosen = config.getoption("--refsampler-kind")
-    return tuple(chosen) if chosen else api_kinds(str(_setting(config, "api")))
 
 
 # -- the suite is collected only when named ---------------------------------------------------
@@ -250,11 +333,12 @@ def refsampler_make_batches(pytestconfig: pytest.Config) -> Any:
         # (bare `pytest`, unlike `python -m pytest`, does not put it on sys.path); appended,
         # so it never shadows an installed module.
         sys.path.append(here)
-    options = _sampler_options(pytestconfig)
+    from .runner import check_adapter
+
+    options = _options(pytestconfig)
     try:
-        adapter = adapters.load(
-            str(spec), str(_setting(pytestconfig, "api")), index_sampler=options.index_sampler
-        )
+        adapter = adapters.load(str(spec), options.api, index_sampler=options.index_sampler)
+        check_adapter(adapter, "--refsampler-impl", repr(str(spec)))
     except InvalidArgumentError as exc:
         pytest.exit(f"refsampler: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
     if isinstance(adapter, SamplerAdapter):  # its messages name this plugin's flag
@@ -265,7 +349,7 @@ def refsampler_make_batches(pytestconfig: pytest.Config) -> Any:
 @pytest.fixture(scope="session")
 def refsampler_kinds(pytestconfig: pytest.Config) -> tuple[str, ...]:
     """The kinds under test (``--refsampler-kind``; default every kind the API can express)."""
-    return _kinds(pytestconfig)
+    return _options(pytestconfig).kinds
 
 
 @pytest.fixture(scope="session")
@@ -276,15 +360,16 @@ def refsampler_verify(
     from .runner import verify
 
     def run(kinds: Iterable[str] | None = None) -> Report:
+        options = _options(pytestconfig)
         return verify(
             refsampler_make_batches,
-            kinds=_kinds(pytestconfig) if kinds is None else tuple(kinds),
-            level=_level(pytestconfig),
-            seed=int(_setting(pytestconfig, "seed")),
-            family_level=_family_level(pytestconfig),
-            timeout=_timeout(pytestconfig),
+            kinds=options.kinds if kinds is None else tuple(kinds),
+            level=options.level,
+            seed=options.seed,
+            family_level=options.family_level,
+            timeout=options.timeout,
             name=str(_setting(pytestconfig, "impl")),
-            **_stream_options(pytestconfig),
+            **_stream_options(options),
         )
 
     return run
@@ -298,8 +383,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     from .parametrize import checks_of
 
     config = metafunc.config
-    kinds = _kinds(config)
-    planned: list[Any] = checks_of(kinds, CONFIGS, _level(config), _family_level(config))
+    options = _options(config)
+    kinds = options.kinds
+    planned: list[Any] = checks_of(kinds, CONFIGS, options.level, options.family_level)
     planned += [f"{kind}-tested" for kind in kinds]
     metafunc.parametrize(
         "refsampler_check",
@@ -433,17 +519,18 @@ def refsampler_check(request: pytest.FixtureRequest) -> Any:
         wanted = config.stash.get(_SELECTED, set())
         # A "<kind>-tested" test needs every configuration of its kind.
         select = {(kind, c.name) for kind, name in wanted for c in CONFIGS if name in ("*", c.name)}
+        options = _options(config)
         run = SharedRun(
             None,
             resolve=lambda: request.getfixturevalue("refsampler_make_batches"),
-            kinds=_kinds(config),
-            level=_level(config),
-            seed=int(_setting(config, "seed")),
-            family_level=_family_level(config),
-            timeout=_timeout(config),
+            kinds=options.kinds,
+            level=options.level,
+            seed=options.seed,
+            family_level=options.family_level,
+            timeout=options.timeout,
             name=str(_setting(config, "impl")),
             select=select,
-            **_stream_options(config),
+            **_stream_options(options),
         )
         config.stash[_RUN] = run
     param = request.param
@@ -455,6 +542,6 @@ def refsampler_check(request: pytest.FixtureRequest) -> Any:
 @pytest.fixture
 def refsampler_stat_seed(request: pytest.FixtureRequest) -> int:
     """A 63-bit seed from ``--refsampler-seed`` and the test's id (reproducible per test)."""
-    base = str(_setting(request.config, "seed"))
+    base = _options(request.config).seed
     digest = hashlib.blake2b(f"{base}:{request.node.nodeid}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") >> 1

@@ -50,6 +50,7 @@ __all__ = [
     "NO_RANK_CHECKS",
     "QUICK_DRAWS",
     "REPEAT_BATCHES",
+    "check_adapter",
     "default_kinds",
     "missing_options",
     "plan_run",
@@ -67,7 +68,6 @@ COUNTED_DRAWS = {"quick": 1 << 14, "full": 1 << 16}
 #: Batches of each short determinism run (at most; never more than the main run): seeds
 #: ``s``, ``s + 1`` and the far seeds. The same-seed re-run repeats the whole main run.
 REPEAT_BATCHES = 256
-
 Progress = Callable[[str], None]
 
 
@@ -194,8 +194,8 @@ def served_kinds(kinds: Iterable[str], configs: Iterable[Config]) -> tuple[str, 
 
 
 def validate_options(
-    kinds: Iterable[str] | None,
-    configs: Iterable[Config | str] | None,
+    kinds: Iterable[str] | str | None,
+    configs: Iterable[Config | str] | Config | str | None,
     *,
     level: str,
     seed: int,
@@ -230,13 +230,95 @@ def validate_options(
     return selected, chosen, seed
 
 
+#: How the kit calls an implementation, per API (the sampler API passes two more keywords).
+_PROTOCOLS = {
+    False: "make_batches(labels, *, kind, alpha, batch_size, n_batches, seed)",
+    True: "make_sampler(labels, *, kind, alpha, batch_size, n_batches, seed, num_replicas, rank)",
+}
+
+
+def check_adapter(adapter: Any, name: str = "adapter", shown: str | None = None) -> None:
+    """Refuse an implementation the kit cannot call with the protocol's arguments.
+
+    A :class:`~refsampler.conformance.streams.SamplerAdapter`'s ``make_sampler`` is called with
+    ``num_replicas`` and ``rank`` besides the batches API's keywords; ``samples_per_class`` is
+    passed only where the implementation takes it (otherwise its pk configurations are
+    declined). The signature is only read, never called. An implementation whose signature
+    cannot be read (some builtins and extensions) is let through: a call that fails then fails
+    its ``runs`` check.
+
+    Parameters
+    ----------
+    adapter : object
+        The implementation :func:`verify` is given.
+    name : str
+        How the message names the argument: ``"adapter"`` for :func:`verify`, ``"impl"`` for
+        ``refsampler verify``, ``"--refsampler-impl"`` for the pytest plugin.
+    shown : str, optional
+        How the message shows the value, as it should appear (default: the object's module
+        and qualified name, or the value itself when it is not callable).
+
+    Raises
+    ------
+    InvalidArgumentError
+        If ``adapter`` is not callable, or its signature cannot take the protocol's arguments
+        (a renamed or missing keyword, an extra required one); the message names the
+        protocol and what does not fit.
+
+    Examples
+    --------
+    >>> from refsampler.conformance.mutants import control
+    >>> check_adapter(control)
+    >>> check_adapter(lambda labels, *, bs: [], shown="f")
+    Traceback (most recent call last):
+    ...
+    refsampler.errors.InvalidArgumentError: `adapter` cannot be called as make_batches(labels, \
+*, kind, alpha, batch_size, n_batches, seed) (missing a required argument: 'bs'); got f.
+    """
+    import inspect
+
+    sampler = isinstance(adapter, streams.SamplerAdapter)
+    target = adapter.make_sampler if sampler else adapter
+    if not callable(target):
+        hint = " (adapters.load imports a MODULE:CALLABLE name)" if isinstance(target, str) else ""
+        if shown is None:
+            raise _validate.fail(name, "must be callable" + hint, target)
+        raise InvalidArgumentError(f"`{name}` must be callable{hint}; got {shown}.")
+    if shown is None:
+        qualname = getattr(target, "__qualname__", None)
+        module = getattr(target, "__module__", None)
+        shown = f"{module}.{qualname}" if qualname and module else repr(target)
+    try:
+        signature = inspect.signature(target)
+    except (TypeError, ValueError):
+        return
+    parameters = signature.parameters
+    keywords: dict[str, Any] = dict.fromkeys(
+        ("kind", "alpha", "batch_size", "n_batches", "seed")
+        + (("num_replicas", "rank") if sampler else ())
+    )
+    if "samples_per_class" in parameters:
+        keywords["samples_per_class"] = None
+    try:
+        signature.bind(None, **keywords)
+    except TypeError as exc:
+        hint = ""
+        if not sampler and {"num_replicas", "rank"} <= set(parameters):
+            hint = "; it takes num_replicas and rank: check a sampler with the sampler API"
+        elif sampler and not {"num_replicas", "rank"} & set(parameters):
+            hint = "; it takes no num_replicas or rank: check it with the batches API"
+        raise InvalidArgumentError(
+            f"`{name}` cannot be called as {_PROTOCOLS[sampler]} ({exc}{hint}); got {shown}."
+        ) from None
+
+
 def verify(
     adapter: Callable[..., Iterable[Any]],
     *,
-    kinds: Iterable[str] | None = None,
+    kinds: Iterable[str] | str | None = None,
     level: str = "quick",
     seed: int = 0,
-    configs: Iterable[Config | str] | None = None,
+    configs: Iterable[Config | str] | Config | str | None = None,
     family_level: float = stats.FAMILY_LEVEL,
     fail_fast: bool = False,
     timeout: float | None = None,
@@ -254,15 +336,15 @@ def verify(
     adapter : callable
         ``make_batches(labels, *, kind, alpha, batch_size, n_batches, seed)``; see
         :mod:`refsampler.conformance.adapters` (``adapters.load`` reaches other APIs).
-    kinds : iterable of str, optional
+    kinds : str or iterable of str, optional
         The kinds to check (default: every registered kind the kit can check).
     level : {"quick", "full"}
         ``full`` draws enough for power 0.999 against a 1-point share shift.
     seed : int
         Base seed; every (configuration, kind) gets its own seed derived from it.
-    configs : iterable of Config or str, optional
+    configs : str, Config, or iterable of Config or str, optional
         The configurations, or their names (default
-        :data:`~refsampler.conformance.configs.CONFIGS`).
+        :data:`~refsampler.conformance.configs.CONFIGS`); one name alone is one configuration.
     family_level : float
         Family-wise false-alarm rate of the run's statistical checks (Holm).
     fail_fast : bool
@@ -280,10 +362,11 @@ def verify(
     select : iterable of (kind, config name), optional
         Run only these pairs of the kinds and configurations (the Holm family is theirs).
     epochs : int, optional
-        For a :class:`~refsampler.conformance.streams.SamplerAdapter` (``--api sampler``):
-        passes of the epoch checks (default ``streams.EPOCHS[level]``).
+        For a :class:`~refsampler.conformance.streams.SamplerAdapter` (``--api sampler``)
+        only: passes of the epoch checks (default ``streams.EPOCHS[level]``).
     world_sizes : iterable of int, optional
-        For a sampler adapter: world sizes of the rank checks (default ``(1, 2)``).
+        For a sampler adapter only: world sizes of the rank checks, each at most
+        :data:`~refsampler.conformance.streams.MAX_WORLD_SIZE` (default ``(1, 2)``).
 
     Returns
     -------
@@ -295,8 +378,11 @@ def verify(
     Raises
     ------
     InvalidArgumentError
-        For an unknown kind, level or configuration, a kind the kit cannot check, a kind no
-        selected configuration applies to, a negative seed, or a bad level or timeout.
+        For an adapter that is not callable or cannot be called with the protocol's arguments
+        (:func:`check_adapter`), an unknown kind, level or configuration, a kind the kit cannot
+        check, a kind no selected configuration applies to, a negative seed, a bad level or
+        timeout, ``epochs`` or ``world_sizes`` given for an adapter that is not a sampler
+        adapter, or a bad or too large world size.
     AdapterExit
         If the implementation raised ``SystemExit``.
 
@@ -307,9 +393,17 @@ def verify(
     >>> verify(control, kinds=["fixed"], configs=["uniform"]).conforms
     True
     """
+    check_adapter(adapter)
     selected, chosen, seed = validate_options(
         kinds, configs, level=level, seed=seed, family_level=family_level, timeout=timeout
     )
+    sampler_api = isinstance(adapter, streams.SamplerAdapter)
+    for option, value in (("epochs", epochs), ("world_sizes", world_sizes)):
+        if value is not None and not sampler_api:
+            # Ignoring them would report rank and epoch checks that never ran as passed.
+            raise _validate.fail(
+                option, "applies only to a SamplerAdapter (the sampler API)", value
+            )
     say = progress or (lambda message: None)
     started = time.perf_counter()
     stream_plan = None
@@ -405,8 +499,9 @@ def _capabilities_note(plan: Any) -> str:
     return text
 
 
-def _configs(configs: Iterable[Config | str]) -> tuple[Config, ...]:
-    items = tuple(configs)
+def _configs(configs: Iterable[Config | str] | Config | str) -> tuple[Config, ...]:
+    # One name (or configuration) alone, as `kinds` takes one kind: a string is not iterated.
+    items = (configs,) if isinstance(configs, str | Config) else tuple(configs)
     if all(isinstance(c, str) for c in items):
         return by_name(items)
     if not items or not all(isinstance(c, Config) for c in items):

@@ -145,6 +145,7 @@ __all__ = [
     "COUNTED_BATCHES",
     "DEFAULT_WORLD_SIZES",
     "EPOCHS",
+    "MAX_WORLD_SIZE",
     "REPEAT_BOUND",
     "RESUME_BATCHES",
     "SamplerAdapter",
@@ -173,6 +174,11 @@ DEFAULT_WORLD_SIZES = (1, 2)
 RESUME_BATCHES = 32
 #: Batches per epoch of the epoch checks of kinds without the iid-classes property.
 COUNTED_BATCHES = 512
+#: The largest world size of the rank checks. Each rank builds its own sampler and reads two
+#: epochs of at least 2 batches, and the kinds with exact counts share
+#: :data:`COUNTED_BATCHES` batches an epoch among the ranks: beyond this many ranks that share
+#: falls below 2 batches, the run outgrows its budget and its cost grows with every rank.
+MAX_WORLD_SIZE = COUNTED_BATCHES // 2
 #: Epochs of each world size's run.
 RANK_EPOCHS = 2
 
@@ -1572,13 +1578,20 @@ def validate_streams(epochs: Any, world_sizes: Any) -> tuple[int, tuple[int, ...
     ------
     InvalidArgumentError
         If ``epochs`` is not an int of at least 2, or ``world_sizes`` is empty or holds
-        anything but positive ints.
+        anything but positive ints of at most :data:`MAX_WORLD_SIZE`.
     """
     e = _epochs("epochs", epochs)
     sizes = tuple(world_sizes)
     if not sizes or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in sizes):
         raise _validate.fail("world_sizes", "must be positive integers", world_sizes)
+    _world_limit("world_sizes", sizes, world_sizes)
     return e, tuple(dict.fromkeys(sizes))
+
+
+def _world_limit(name: str, sizes: tuple[int, ...], value: Any) -> None:
+    """Refuse world sizes above :data:`MAX_WORLD_SIZE`, naming the option and ``value``."""
+    if max(sizes) > MAX_WORLD_SIZE:
+        raise _validate.fail(name, f"must not exceed {MAX_WORLD_SIZE} ranks", value)
 
 
 def _epochs(name: str, value: Any) -> int:
@@ -1644,8 +1657,8 @@ def sampler_options(
     ------
     InvalidArgumentError
         If an option is given with another API, ``epochs`` is not an int of at least 2, or
-        ``world_size`` is not comma-separated positive ints; the message names the option
-        and the value.
+        ``world_size`` is not comma-separated positive ints (an empty item included) of at
+        most :data:`MAX_WORLD_SIZE`; the message names the option and the value.
 
     Examples
     --------
@@ -1674,15 +1687,15 @@ def sampler_options(
         count = _epochs(f"{prefix}epochs", value)
     sizes: tuple[int, ...] | None = None
     if world_size not in absent:
-        parts = [part for part in str(world_size).split(",") if part.strip()]
-        try:
-            sizes = tuple(int(part) for part in parts)
+        try:  # an empty item (`1,,2`) is an error too, not read as `1,2`
+            sizes = tuple(int(part) for part in str(world_size).split(","))
         except ValueError:
             sizes = ()
         if not sizes or min(sizes) < 1:
             raise _validate.fail(
                 f"{prefix}world-size", "must be comma-separated positive integers", world_size
             )
+        _world_limit(f"{prefix}world-size", sizes, world_size)
     return SamplerOptions(bool(index_sampler), count, sizes)
 
 

@@ -91,6 +91,7 @@ def run_properties(
 #: Mutant -> the (kind, configuration, check) that catches it. Every check of the kit appears
 #: here at least once (test_mutants), and each mutant's CLI run narrows to it (test_cli).
 CAUGHT_BY = {
+    "partial_dedupe": ("fixed", "wrap-in-batch", "distinct_in_batch"),
     "np_round": ("fixed", "tiny-classes", "positive_classes_present"),
     "tail_boost": ("fixed", "long-tail", "largest_remainder"),
     "random_rounding": ("fixed", "long-tail", "largest_remainder"),

@@ -16,7 +16,7 @@ from refsampler.conformance.cli import EXIT_CODES, configs_table
 from refsampler.conformance.configs import CONFIGS
 from refsampler.conformance.mutants import MUTANTS
 
-from ._shared import CAUGHT_BY, TEST_LEVEL
+from ._shared import CAUGHT_BY, TEST_LEVEL, slow_except
 
 MUTANTS_MODULE = "refsampler.conformance.mutants"
 #: Every verify run of a correct implementation here uses the tests' family-wise level.
@@ -51,8 +51,13 @@ def test_a_conforming_implementation_exits_0_with_table_and_verdicts(
     assert "fixed  uniform" in err  # progress goes to stderr
 
 
+#: The command line's path is the same for every mutant (test_mutants runs each through
+#: verify): `make test` runs one per family of checks, `make test-all` all of them.
+FAST_MUTANTS = ("constant_seed", "tail_boost", "partial_dedupe", "locked_rotation")
+
+
 @pytest.mark.statistical(level=MISS_BOUND)
-@pytest.mark.parametrize("name", sorted(MUTANTS))
+@pytest.mark.parametrize("name", slow_except(sorted(MUTANTS), FAST_MUTANTS))
 def test_every_mutant_exits_1(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     """Every deliberately broken sampler exits 1 (its catching configuration, fail-fast)."""
     kind, config, check = CAUGHT_BY[name]
@@ -416,3 +421,75 @@ def test_help_states_the_fewest_epochs(capsys: pytest.CaptureFixture[str]) -> No
         main(["verify", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "epochs of the epoch checks, at least 2 (default: 3 quick, 4 full)" in out
+
+
+def test_a_json_path_in_a_missing_directory_exits_2_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--json into a directory that does not exist is refused up front (no progress, no
+    table), not after the whole run."""
+    path = tmp_path / "missing" / "report.json"
+    assert main(["verify", f"{MUTANTS_MODULE}:control", "--json", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "refsampler verify: error: `--json` must name a file in an existing, writable "
+        f"directory; got {str(path)!r}.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("sizes", "message"),
+    [
+        ("1,,2", "`--world-size` must be comma-separated positive integers; got '1,,2'."),
+        ("1,100000", "`--world-size` must not exceed 256 ranks; got '1,100000'."),
+    ],
+)
+def test_a_world_size_with_an_empty_item_or_too_many_ranks_exits_2(
+    sizes: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty item is a typo, not a separator; 100000 ranks would run for hours."""
+    code = main(
+        [
+            "verify",
+            "refsampler.conformance.adapters:refsampler_sampler",
+            "--api",
+            "sampler",
+            "--world-size",
+            sizes,
+        ]
+    )
+    assert code == 2
+    assert capsys.readouterr().err == f"refsampler verify: error: {message}\n"
+
+
+@pytest.mark.parametrize(
+    ("impl", "api", "message"),
+    [
+        (
+            f"{MUTANTS_MODULE}:control",
+            "sampler",
+            "`impl` cannot be called as make_sampler(labels, *, kind, alpha, batch_size, "
+            "n_batches, seed, num_replicas, rank) (got an unexpected keyword argument "
+            "'num_replicas'; it takes no num_replicas or rank: check it with the batches API); "
+            f"got '{MUTANTS_MODULE}:control'.",
+        ),
+        (
+            "refsampler.conformance.adapters:refsampler_sampler",
+            "batches",
+            "`impl` cannot be called as make_batches(labels, *, kind, alpha, batch_size, "
+            "n_batches, seed) (missing a required argument: 'num_replicas'; it takes "
+            "num_replicas and rank: check a sampler with the sampler API); got "
+            "'refsampler.conformance.adapters:refsampler_sampler'.",
+        ),
+    ],
+)
+def test_an_implementation_the_api_cannot_call_exits_2(
+    impl: str, api: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An implementation whose signature cannot take the API's keywords is a usage error
+    (exit 2, as for one that cannot be imported), not a contract violation (exit 1)."""
+    assert main(["verify", impl, "--api", api]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"refsampler verify: error: {message}\n"
+    assert "VIOLATES" not in captured.out

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from refsampler import InvalidArgumentError
+from refsampler.conformance import cycles
 from refsampler.conformance.configs import CONFIGS, Config, by_name, fixed_counts_feasible
+from refsampler.conformance.runner import plan_run
 from refsampler.targets import interpolate
 
 
@@ -24,6 +26,26 @@ def test_configs_cover_the_cases_that_break_samplers() -> None:
     quotas = [c.batch_size * c.target() for c in CONFIGS]
     assert any(np.allclose(q, 1.5) for q in quotas)  # tied-remainders
     assert any(c.num_classes == 10 and c.batch_size == 4 for c in CONFIGS)
+
+
+@pytest.mark.parametrize("kind", ["fixed", "quota"])
+def test_a_cycle_ends_inside_batches_after_several_of_its_members(kind: str) -> None:
+    """Some class is drawn ``a >= 3`` times every batch, at most ``n_c`` (so its batches must
+    hold distinct members), with ``n_c`` not a multiple of ``a``: its cycles end after every
+    count of draws ``1 .. a - 1`` into a batch, and hundreds of times after two or more, where
+    the next cycle's head must avoid several members of the batch. distinct_in_batch runs
+    there."""
+    wraps = {}
+    for where in plan_run([kind], CONFIGS):
+        for c, size in enumerate(where.config.class_counts):
+            counts = where.achievable_counts(c)
+            if len(counts) == 1 and 3 <= counts[0] <= size:
+                a = counts[0]
+                into = np.arange(size, where.n_batches * a, size) % a  # draws into the batch
+                if set(into.tolist()) == set(range(a)):
+                    wraps[where.config.name] = int(np.count_nonzero(into >= 2))
+                    assert ("distinct_in_batch", True) in cycles.plan_cycles(where)
+    assert wraps and max(wraps.values()) >= 200, wraps
 
 
 def test_names_are_unique_and_every_config_says_what_it_probes() -> None:

@@ -31,31 +31,61 @@ def test_cycle_checks_pass_for_the_control(kind: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("mutant", "caught"),
+    ("mutant", "config", "caught"),
     [
-        ("with_replacement", {"without_replacement_in_cycle", "distinct_in_batch"}),
-        ("no_reshuffle", {"cycles_reshuffled", "cycle_positions_uniform"}),
-        ("alternating_cycles", {"cycles_reshuffled", "cycle_positions_uniform"}),
-        ("repeats_at_wrap", {"distinct_in_batch"}),
-        ("four_permutations", {"cycles_reshuffled", "cycle_positions_uniform"}),
-        ("small_class_repeats", {"cycle_positions_uniform"}),
-        ("paired_shuffle", {"cycle_positions_uniform"}),
+        ("with_replacement", "long-tail", {"without_replacement_in_cycle", "distinct_in_batch"}),
+        ("no_reshuffle", "long-tail", {"cycles_reshuffled", "cycle_positions_uniform"}),
+        ("alternating_cycles", "long-tail", {"cycles_reshuffled", "cycle_positions_uniform"}),
+        ("repeats_at_wrap", "tied-remainders", {"distinct_in_batch"}),
+        ("partial_dedupe", "wrap-in-batch", {"distinct_in_batch"}),
+        ("four_permutations", "long-tail", {"cycles_reshuffled", "cycle_positions_uniform"}),
+        ("small_class_repeats", "long-tail", {"cycle_positions_uniform"}),
+        ("paired_shuffle", "long-tail", {"cycle_positions_uniform"}),
     ],
 )
-def test_cycle_checks_catch_replacement_reuse_and_repeats(mutant: str, caught: set[str]) -> None:
+def test_cycle_checks_catch_replacement_reuse_and_repeats(
+    mutant: str, config: str, caught: set[str]
+) -> None:
     """Draws with replacement, reused permutations (one, two or four in turn, or one for the
-    small classes only), shuffles restricted to fixed pairs, and a wrap that repeats a member
-    (seed 3; the statistical catches are far below the Bonferroni floor)."""
-    where = setting("fixed", "tied-remainders" if mutant == "repeats_at_wrap" else "long-tail", 600)
+    small classes only), shuffles restricted to fixed pairs, and a wrap that repeats a member,
+    or moves only the head's clashes out of the batch (seed 3; the statistical catches are far
+    below the Bonferroni floor)."""
+    where = setting("fixed", config, 600)
     results = cycles.cycle_checks(sample(getattr(mutants, mutant), where, seed=3))
     assert failed(results) == caught
 
 
-def test_distinct_in_batch_names_the_repeated_member() -> None:
-    """The detail says which batch drew which position twice."""
-    where = setting("fixed", "tied-remainders", 600)
-    result = cycles.cycle_checks(sample(mutants.repeats_at_wrap, where, seed=3))[1]
-    assert result.check == "distinct_in_batch" and " twice (2 draws of a class of " in result.detail
+@pytest.mark.parametrize(
+    ("mutant", "config", "draws"),
+    [
+        ("repeats_at_wrap", "tied-remainders", "2 draws of a class of 3"),
+        ("partial_dedupe", "wrap-in-batch", "4 draws of a class of 5"),
+    ],
+)
+def test_distinct_in_batch_names_the_repeated_member(mutant: str, config: str, draws: str) -> None:
+    """The detail says which batch drew which position of which class twice."""
+    where = setting("fixed", config, 600)
+    result = cycles.cycle_checks(sample(getattr(mutants, mutant), where, seed=3))[1]
+    assert result.check == "distinct_in_batch"
+    assert re.search(
+        rf"; batch \d+ draws position \d+ of class \d+ twice \({draws}\)$", result.detail
+    )
+
+
+@pytest.mark.parametrize("kind", ["fixed", "quota"])
+def test_a_wrap_that_moves_only_the_heads_clashes_fails_every_seed(kind: str) -> None:
+    """partial_dedupe keeps every cycle a permutation; only a member already in the batch that
+    moves up into the next cycle's head shows it. On wrap-in-batch (a class of 5 drawn 4 times a
+    batch wraps 1, 2 or 3 draws in) distinct_in_batch catches it at each of 10 seeds (a miss
+    is below 1e-50 a seed, test_mutants), and passes the control, which moves every member
+    already in the batch out of the head."""
+    where = setting(kind, "wrap-in-batch")
+    assert ("distinct_in_batch", True) in cycles.plan_cycles(where)
+    for seed in range(10):
+        broken = cycles.cycle_checks(sample(mutants.partial_dedupe, where, seed))
+        assert failed(broken) == {"distinct_in_batch"}, seed
+        assert "of class 1 twice (4 draws of a class of 5)" in broken[1].detail
+        assert failed(cycles.cycle_checks(sample(mutants.control, where, seed))) == set()
 
 
 def test_plan_cycles_leaves_out_what_a_configuration_cannot_show() -> None:

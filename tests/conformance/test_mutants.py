@@ -12,6 +12,8 @@ most ``len(CAUGHT_BY) * 1e-12`` to the suite's false-failure budget (``test_budg
 from __future__ import annotations
 
 import inspect
+import itertools
+import math
 
 import numpy as np
 import pytest
@@ -181,6 +183,38 @@ def test_statistically_caught_mutants_are_missed_with_negligible_probability() -
     assert statistical == set(MISS_BOUNDS) | DETERMINISTIC
     for name, bound in MISS_BOUNDS.items():
         assert bound() <= MISS_BOUND, name
+
+
+def _partial_dedupe_shows(size: int, already: int, head: int) -> float:
+    """P(one wrap of partial_dedupe puts a member twice in its batch): ``already`` members of
+    a class of ``size`` are in the batch when its cycle ends, ``head`` more come from the
+    next cycle, a fresh uniform permutation (all ``size!`` of them enumerated)."""
+    shows = 0
+    for row in itertools.permutations(range(size)):  # members 0 .. already-1 are in the batch
+        moved = [m for m in row[:head] if m < already]
+        rest = [m for m in row if m not in moved]
+        shows += any(m < already for m in rest[:head])
+    return shows / math.factorial(size)
+
+
+def test_partial_dedupe_is_missed_with_negligible_probability() -> None:
+    """distinct_in_batch is exact, but partial_dedupe shows only where a wrap moves a member
+    already in the batch up into the next cycle's head. Every wrap draws a fresh permutation,
+    so the wraps are independent: on wrap-in-batch (fixed), the product of ``1 - P(shows)``
+    over the wraps of the classes of at most 8 members (leaving the others out only raises it)
+    bounds the miss."""
+    where = plan_run(["fixed"], by_name(["wrap-in-batch"]))[0]
+    miss, wraps = 1.0, 0
+    for c, size in enumerate(where.config.class_counts):
+        (a,) = where.achievable_counts(c)
+        if size > 8 or a > size:
+            continue
+        for into in np.arange(size, where.n_batches * a, size) % a:
+            if into >= 2:
+                miss *= 1 - _partial_dedupe_shows(size, int(into), a - int(into))
+                wraps += 1
+    assert _partial_dedupe_shows(5, 1, 3) == 0  # one member in the batch: the fix is whole
+    assert wraps >= 200 and miss <= MISS_BOUND
 
 
 def test_there_are_documented_mutants_of_every_blind_spot() -> None:

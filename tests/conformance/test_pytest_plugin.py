@@ -148,6 +148,7 @@ def test_check(refsampler_check):
 CHECK_TEST = "def test_check(refsampler_check):\n    refsampler_check()\n"
 
 
+@pytest.mark.slow  # two xdist workers in a subprocess: seconds of start-up alone
 def test_check_tests_run_on_one_worker_under_dist_loadscope(pytester: pytest.Pytester) -> None:
     """Under pytest-xdist with `--dist loadscope`, as the how-to says, every check test of a
     module (the `<kind>-tested` ones too) runs on one worker, so the shared run is made once."""
@@ -360,5 +361,98 @@ def test_bad_sampler_api_options_are_a_usage_error(
     pytester.makepyfile(test_conformance=CONFORMANCE_TEST)
     result = pytester.runpytest("-p", "no:cacheprovider", INDEX_SAMPLER, *options)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert f"refsampler: {message}" in result.stdout.str() or message in result.stdout.str()
+    assert result.stderr.lines[0].startswith("ERROR: refsampler: ")
+    assert message in result.stderr.str()
     assert "passed" not in result.stdout.str()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            ["--refsampler-kind=bogus"],
+            "`--refsampler-kind` must be one of fixed, quota, random, pk; got 'bogus'.",
+        ),
+        (
+            ["--refsampler-kind=fixed", "--refsampler-api=weights"],
+            "`--refsampler-api weights` cannot implement kind 'fixed'; it can implement random",
+        ),
+        (
+            ["--refsampler-level=bogus"],
+            '`--refsampler-level` must be "quick" or "full"; got \'bogus\'.',
+        ),
+        (["--refsampler-seed=x"], "`--refsampler-seed` must be a non-negative int; got 'x'."),
+        (["--refsampler-seed=-1"], "`--refsampler-seed` must be >= 0; got -1."),
+        (
+            ["--refsampler-timeout=-1"],
+            "`--refsampler-timeout` must be a positive number of seconds; got -1.0.",
+        ),
+        (
+            ["--refsampler-family-level=3"],
+            "`--refsampler-family-level` must be in (0, 1); got 3.0.",
+        ),
+        (
+            ["--refsampler-api=bogus"],
+            "`--refsampler-api` must be one of batches, factory, weights, sampler; got 'bogus'.",
+        ),
+        (
+            ["--refsampler-api=sampler", "--refsampler-world-size=1,,2"],
+            "`--refsampler-world-size` must be comma-separated positive integers; got '1,,2'.",
+        ),
+        (
+            ["--refsampler-api=sampler", "--refsampler-world-size=1,100000"],
+            "`--refsampler-world-size` must not exceed 256 ranks; got '1,100000'.",
+        ),
+    ],
+)
+def test_bad_options_end_the_session_before_collection(
+    options: list[str], message: str, pytester: pytest.Pytester
+) -> None:
+    """A bad kind, level, seed, timeout, family level or API is refused when pytest starts:
+    one line naming the option and the value, exit status 4, nothing collected -- never a
+    KeyError from parametrizing the check tests, nor a test failing inside verify."""
+    pytester.makepyfile(test_checks=CHECK_TEST)
+    result = pytester.runpytest(
+        "-p",
+        "no:cacheprovider",
+        "--refsampler-impl=refsampler.conformance.mutants:control",
+        *options,
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert result.stderr.lines[0] == f"ERROR: refsampler: {message}"
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    assert "collected" not in result.stdout.str()
+
+
+def test_a_bad_ini_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    """An ini key is checked like its option, and named by it."""
+    pytester.makeini("[pytest]\nrefsampler_seed = 1.5\n")
+    pytester.makepyfile(test_conformance=CONFORMANCE_TEST)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert result.stderr.lines[0] == (
+        "ERROR: refsampler: `--refsampler-seed` must be a non-negative int; got '1.5'."
+    )
+
+
+@pytest.mark.parametrize(
+    ("impl", "api", "protocol"),
+    [
+        ("refsampler.conformance.mutants:control", "sampler", "make_sampler"),
+        ("refsampler.conformance.adapters:refsampler_sampler", "batches", "make_batches"),
+    ],
+)
+def test_an_implementation_the_api_cannot_call_is_a_usage_error(
+    impl: str, api: str, protocol: str, pytester: pytest.Pytester
+) -> None:
+    """A batches function checked as a sampler, or a sampler factory as a batches function:
+    its signature cannot take the API's arguments, so the session ends (exit status 4) with
+    the reason instead of reporting a contract violation."""
+    pytester.makepyfile(test_conformance=CONFORMANCE_TEST)
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", f"--refsampler-impl={impl}", f"--refsampler-api={api}"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    out = result.stdout.str()
+    assert f"refsampler: `--refsampler-impl` cannot be called as {protocol}(labels" in out
+    assert f"got '{impl}'." in out

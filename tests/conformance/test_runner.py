@@ -10,6 +10,7 @@ import pytest
 
 from refsampler import InvalidArgumentError
 from refsampler.conformance import adapters, checks, mutants, runner, stats, streams, verify
+from refsampler.conformance.adapters import refsampler_sampler
 from refsampler.conformance.configs import CONFIGS, by_name
 
 from ._shared import TEST_LEVEL
@@ -248,3 +249,86 @@ def test_default_kinds_follow_the_chosen_configurations() -> None:
         runner.validate_options(
             ["fixed"], ["rotation"], level="quick", seed=0, family_level=1e-6, timeout=None
         )
+
+
+def _renamed(
+    labels: np.ndarray, *, kind: str, alpha: float, bs: int, n_batches: int, seed: int
+) -> list[list[int]]:
+    """A sampler whose batch size keyword is not the protocol's."""
+    return mutants.control(
+        labels, kind=kind, alpha=alpha, batch_size=bs, n_batches=n_batches, seed=seed
+    )
+
+
+#: How the kit calls a batches-API and a sampler-API implementation, as messages name them.
+BATCHES = "make_batches(labels, *, kind, alpha, batch_size, n_batches, seed)"
+SAMPLER = "make_sampler(labels, *, kind, alpha, batch_size, n_batches, seed, num_replicas, rank)"
+
+
+@pytest.mark.parametrize(
+    ("adapter", "kwargs", "message"),
+    [
+        (42, {}, "`adapter` must be callable; got 42."),
+        (
+            "mypkg.sampling:make_batches",
+            {},
+            "`adapter` must be callable (adapters.load imports a MODULE:CALLABLE name); "
+            "got 'mypkg.sampling:make_batches'.",
+        ),
+        (
+            _renamed,
+            {},
+            f"`adapter` cannot be called as {BATCHES} (missing a required argument: 'bs'); "
+            f"got {__name__}._renamed.",
+        ),
+        (
+            streams.SamplerAdapter(mutants.control),
+            {},
+            f"`adapter` cannot be called as {SAMPLER} (got an unexpected keyword argument "
+            "'num_replicas'; it takes no num_replicas or rank: check it with the batches API); "
+            "got refsampler.conformance.mutants.control.",
+        ),
+        (
+            refsampler_sampler,
+            {},
+            f"`adapter` cannot be called as {BATCHES} (missing a required argument: "
+            "'num_replicas'; it takes num_replicas and rank: check a sampler with the sampler "
+            "API); got refsampler.conformance.adapters.refsampler_sampler.",
+        ),
+        (
+            mutants.control,
+            {"world_sizes": (1, 2, 3)},
+            "`world_sizes` applies only to a SamplerAdapter (the sampler API); got (1, 2, 3).",
+        ),
+        (
+            mutants.control,
+            {"epochs": 4},
+            "`epochs` applies only to a SamplerAdapter (the sampler API); got 4.",
+        ),
+        (
+            streams.SamplerAdapter(refsampler_sampler),
+            {"world_sizes": (1, streams.MAX_WORLD_SIZE + 1)},
+            f"`world_sizes` must not exceed {streams.MAX_WORLD_SIZE} ranks; "
+            f"got (1, {streams.MAX_WORLD_SIZE + 1}).",
+        ),
+    ],
+)
+def test_verify_refuses_what_it_cannot_call_or_would_ignore(
+    adapter: Any, kwargs: dict[str, Any], message: str
+) -> None:
+    """An adapter that is not callable, or whose signature the protocol's keywords do not
+    fit, is a bad argument (not a failed ``runs`` check); so are the sampler-only options for
+    another adapter (ignored, they would pass checks that never ran) and a world size beyond
+    the maximum. Each is refused before anything runs."""
+    with pytest.raises(InvalidArgumentError) as raised:
+        verify(adapter, kinds=["fixed"], configs=["uniform"], **kwargs)
+    assert str(raised.value) == message
+
+
+def test_one_configuration_name_alone_is_taken_like_one_kind() -> None:
+    """``configs="uniform"`` is the configuration uniform, as ``kinds="fixed"`` is one kind
+    (not the names 'u', 'n', ...)."""
+    selected, chosen, _ = runner.validate_options(
+        "fixed", "uniform", level="quick", seed=0, family_level=1e-6, timeout=None
+    )
+    assert (selected, chosen) == (("fixed",), tuple(by_name(["uniform"])))

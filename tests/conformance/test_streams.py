@@ -23,11 +23,14 @@ from refsampler.conformance.configs import by_name
 from refsampler.conformance.mutants import SAMPLER_MUTANTS
 from refsampler.conformance.runner import default_kinds, plan_run
 from refsampler.conformance.streams import (
+    COUNTED_BATCHES,
+    MAX_WORLD_SIZE,
     REPEAT_BOUND,
     SamplerAdapter,
     StreamPlan,
     _rank_checks,
     _Run,
+    epoch_batches,
     index_sampler_hint,
     sampler_options,
 )
@@ -553,7 +556,7 @@ def test_a_repeat_check_that_saw_fewer_than_two_batches_fails() -> None:
     [
         ({}, (False, None, None)),
         ({"index_sampler": True, "epochs": "2", "world_size": "1,2,3"}, (True, 2, (1, 2, 3))),
-        ({"epochs": 5, "world_size": "3,"}, (False, 5, (3,))),
+        ({"epochs": 5, "world_size": " 3"}, (False, 5, (3,))),
         ({"epochs": "", "world_size": ""}, (False, None, None)),  # ini keys left empty
     ],
 )
@@ -774,3 +777,20 @@ def test_a_run_of_world_size_1_says_the_rank_checks_did_not_run() -> None:
     both = verify(same, world_sizes=(1, 2), **options)
     assert NO_RANK_CHECKS not in both.notes
     assert "ranks_differ[2]" in {r.check for r in both.failures}
+
+
+def test_the_maximum_world_size_keeps_two_counted_batches_per_rank() -> None:
+    """At the largest world size each rank of a counted kind still reads its share of the
+    epoch's batches, at least 2; one more rank would exceed that budget."""
+    setting = plan_run(["fixed"], by_name(["uniform"]))[0]
+    largest = MAX_WORLD_SIZE
+    assert epoch_batches(setting, 2, largest) * largest <= COUNTED_BATCHES
+    assert epoch_batches(setting, 2, largest + 1) * (largest + 1) > COUNTED_BATCHES
+
+
+@pytest.mark.parametrize("text", ["1,,2", "1,2,", ",2", "3,"])
+def test_a_world_size_with_an_empty_item_is_refused(text: str) -> None:
+    """``1,,2`` is a typo, not the world sizes 1 and 2."""
+    message = f"`--world-size` must be comma-separated positive integers; got {text!r}."
+    with pytest.raises(InvalidArgumentError, match=re.escape(message)):
+        sampler_options("sampler", world_size=text)
