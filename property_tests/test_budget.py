@@ -250,6 +250,9 @@ EXACT_BY_MODULE: dict[str, dict[str, str]] = {
         "test_cycle_failures_name_the_epoch_and_the_batch_within_it": EXACT_FAILURE,
         "test_a_run_of_world_size_1_says_the_rank_checks_did_not_run": EXACT_FAILURE,
         "test_a_sampler_that_edits_its_labels_fails_the_epoch_shape_check": EXACT_FAILURE,
+        "test_a_repeat_inside_a_batch_of_a_later_epoch_fails_epochs_have_properties": (
+            EXACT_FAILURE
+        ),
     },
     "tests/conformance/test_suite.py": {
         "test_a_wrong_sampler_fails_the_suite": EXACT_FAILURE,

@@ -48,6 +48,7 @@ from .stats import MIN_EXPECTED, two_sided
 __all__ = [
     "REPEAT_BOUND",
     "cycle_checks",
+    "distinct_check",
     "plan_cycles",
     "position_classes",
     "repeat_distances",
@@ -362,6 +363,15 @@ def _positions(sample: Sample, before: np.ndarray) -> CheckResult:
             "low": "members rotate through the offsets too evenly",
         }.get(direction, "")
     return result
+
+
+def distinct_check(sample: Sample) -> CheckResult | None:
+    """``distinct_in_batch`` of ``sample`` alone (None where no class can have two draws
+    within its size): the stream checks run it on every epoch and rank, not only on the
+    first pass that :func:`cycle_checks` reads."""
+    if not _distinct_applies(sample.setting):
+        return None
+    return _distinct(sample, sample.labels[sample.batches])
 
 
 def _distinct(sample: Sample, class_of: np.ndarray) -> CheckResult:

@@ -14,7 +14,8 @@ properties:
 Epochs (``epochs`` passes, ``set_epoch(e)`` before each, as a training loop calls it)
     ``epochs_shape`` (exact): every pass has ``n_batches`` batches of ``batch_size`` positions in
     range, and ``len()`` (if any) says so. ``epochs_have_properties`` (exact): every epoch has
-    the per-batch count properties against *its own* target (an alpha schedule moves it).
+    the per-batch count properties against *its own* target (an alpha schedule moves it),
+    and for kinds with cycles no member twice in a batch (``distinct_in_batch``).
     ``tied_seats_take_turns`` (exact; fixed kind, one target, tied classes): over the ``E``
     epochs each of the ``T`` classes tied for ``s`` seats has its extra seat
     ``floor(E s / T)`` or ``ceil(E s / T)`` times, so a tie-break drawn once per seed (or by
@@ -654,7 +655,8 @@ def _epoch_setting(setting: Setting, n: int, epoch: int) -> Setting:
 
 
 def _count_properties(sample: Sample) -> list[CheckResult]:
-    """The per-batch count checks of the kind's properties (not the run-long ones)."""
+    """The per-batch checks of the kind's properties (not the run-long ones): counts, and
+    for kinds with cycles that no member repeats inside a batch."""
     props = sample.setting.properties
     out: list[CheckResult] = []
     if _kinds.PROPERTY_FIXED_COUNTS in props:
@@ -663,6 +665,10 @@ def _count_properties(sample: Sample) -> list[CheckResult]:
         out += [r for r in counts.quota_checks(sample) if r.check == "counts_within_quota"]
     if _kinds.PROPERTY_PK_SHAPE in props:
         out += appearances.pk_shape_checks(sample)
+    if _kinds.PROPERTY_CYCLES in props:  # no member twice in a batch, in every epoch and rank
+        distinct = cycles.distinct_check(sample)
+        if distinct is not None:
+            out.append(distinct)
     return out
 
 

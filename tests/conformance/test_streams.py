@@ -794,3 +794,40 @@ def test_a_world_size_with_an_empty_item_is_refused(text: str) -> None:
     message = f"`--world-size` must be comma-separated positive integers; got {text!r}."
     with pytest.raises(InvalidArgumentError, match=re.escape(message)):
         sampler_options("sampler", world_size=text)
+
+
+class _RepeatsAfterEpoch0:
+    """refsampler's sampler in epoch 0, the ``partial_dedupe`` mutant's batches after it."""
+
+    def __init__(self, labels: Any, **kw: Any) -> None:
+        self.labels, self.epoch = labels, 0
+        self.kw = {k: v for k, v in kw.items() if k not in ("num_replicas", "rank")}
+        self.good = refsampler_sampler(labels, **kw)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.good.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.good)
+
+    def __iter__(self) -> Any:
+        if self.epoch == 0:
+            return iter(self.good)
+        kw = self.kw | {"seed": self.kw["seed"] + 1000 * self.epoch}
+        return iter(mutants.partial_dedupe(self.labels, **kw))
+
+
+def test_a_repeat_inside_a_batch_of_a_later_epoch_fails_epochs_have_properties() -> None:
+    """The no-repeat rule is checked in every epoch, not only in the first pass the batches
+    API's checks read: a sampler right in epoch 0 that repeats members later fails."""
+    report = verify(
+        SamplerAdapter(_RepeatsAfterEpoch0),
+        kinds=["fixed"],
+        configs=["wrap-in-batch"],
+        world_sizes=(1,),
+    )
+    failed = {r.check: r for r in report.failures}
+    assert "distinct_in_batch" not in failed  # epoch 0 is right
+    assert "epochs_have_properties" in failed
+    assert "distinct_in_batch" in failed["epochs_have_properties"].detail
