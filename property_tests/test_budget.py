@@ -253,6 +253,9 @@ EXACT_BY_MODULE: dict[str, dict[str, str]] = {
         "test_a_repeat_inside_a_batch_of_a_later_epoch_fails_epochs_have_properties": (
             EXACT_FAILURE
         ),
+        "test_a_repeat_inside_a_batch_on_another_rank_fails_ranks_have_properties": (
+            EXACT_FAILURE
+        ),
     },
     "tests/conformance/test_suite.py": {
         "test_a_wrong_sampler_fails_the_suite": EXACT_FAILURE,

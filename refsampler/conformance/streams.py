@@ -35,7 +35,8 @@ Epochs (``epochs`` passes, ``set_epoch(e)`` before each, as a training loop call
     a note (what a plain loop gets).
 Ranks (every world size ``W >= 2``, two epochs)
     ``ranks_equal_length[W]`` (exact): every rank yields ``n_batches`` an epoch, and ``len()``
-    (if any) says so on every rank; ``ranks_have_properties[W]`` (exact);
+    (if any) says so on every rank; ``ranks_have_properties[W]`` (exact): the per-batch
+    properties of ``epochs_have_properties`` on every rank;
     ``ranks_differ[W]`` (exact): no two ranks yield the same batches in an epoch, seed
     ``s + 1`` changes every rank's, and seed ``s + 1``'s rank ``r`` is not seed ``s``'s rank
     ``r - 1`` or ``r + 1`` (streams keyed by ``seed + rank``); batches are compared as
@@ -1112,7 +1113,8 @@ def _rank_checks(run: _Run, planned: dict[str, bool], world: int) -> list[CheckR
             setting,
             bad + int(looked == 0),
             sum(m.size for s in mats for m, _ in s),
-            "every rank's batches: shape, range and per-batch counts of the kind" + detail,
+            "every rank's batches: shape, range, per-batch counts of the kind and (with cycles) "
+            "no member twice in a batch" + detail,
         )
     )
     # ranks_differ: the classic DDP bug is every rank yielding the same batches (or a rank

@@ -797,10 +797,13 @@ def test_a_world_size_with_an_empty_item_is_refused(text: str) -> None:
 
 
 class _RepeatsAfterEpoch0:
-    """refsampler's sampler in epoch 0, the ``partial_dedupe`` mutant's batches after it."""
+    """refsampler's sampler in epoch 0 of rank 0, the ``partial_dedupe`` mutant's batches in
+    later epochs (``on_rank_0``) or on the other ranks (not)."""
+
+    on_rank_0 = True
 
     def __init__(self, labels: Any, **kw: Any) -> None:
-        self.labels, self.epoch = labels, 0
+        self.labels, self.epoch, self.rank = labels, 0, kw.get("rank", 0)
         self.kw = {k: v for k, v in kw.items() if k not in ("num_replicas", "rank")}
         self.good = refsampler_sampler(labels, **kw)
 
@@ -812,10 +815,15 @@ class _RepeatsAfterEpoch0:
         return len(self.good)
 
     def __iter__(self) -> Any:
-        if self.epoch == 0:
+        if (self.epoch == 0) if self.on_rank_0 else (self.rank == 0):
             return iter(self.good)
-        kw = self.kw | {"seed": self.kw["seed"] + 1000 * self.epoch}
-        return iter(mutants.partial_dedupe(self.labels, **kw))
+        kw = self.kw | {"seed": self.kw["seed"] + 1000 * self.epoch + self.rank}
+        rows = mutants.partial_dedupe(self.labels, **kw)
+        return iter(rows[: len(self.good)])
+
+
+class _RepeatsOffRank0(_RepeatsAfterEpoch0):
+    on_rank_0 = False
 
 
 def test_a_repeat_inside_a_batch_of_a_later_epoch_fails_epochs_have_properties() -> None:
@@ -831,3 +839,16 @@ def test_a_repeat_inside_a_batch_of_a_later_epoch_fails_epochs_have_properties()
     assert "distinct_in_batch" not in failed  # epoch 0 is right
     assert "epochs_have_properties" in failed
     assert "distinct_in_batch" in failed["epochs_have_properties"].detail
+
+
+def test_a_repeat_inside_a_batch_on_another_rank_fails_ranks_have_properties() -> None:
+    """The same on the ranks: a sampler right on rank 0 that repeats members on rank 1."""
+    report = verify(
+        SamplerAdapter(_RepeatsOffRank0),
+        kinds=["fixed"],
+        configs=["wrap-in-batch"],
+        world_sizes=(1, 2),
+    )
+    failed = {r.check: r for r in report.failures}
+    assert "distinct_in_batch" not in failed and "epochs_have_properties" not in failed
+    assert "distinct_in_batch" in failed["ranks_have_properties[2]"].detail
