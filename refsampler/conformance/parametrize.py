@@ -246,7 +246,9 @@ def parametrize_with_checks(
     Raises
     ------
     InvalidArgumentError
-        For invalid arguments, when the decorator is applied (at import).
+        For invalid arguments, when the decorator is applied (at import): among them an
+        implementation that is not callable or cannot take the protocol's arguments
+        (:func:`~refsampler.conformance.runner.check_adapter`).
 
     Examples
     --------
@@ -258,9 +260,10 @@ def parametrize_with_checks(
     """
     import pytest
 
-    from .runner import validate_options
+    from .runner import check_adapter, validate_options
 
     # Validate now, where the decorator is applied, not inside the first test.
+    check_adapter(make_batches, "make_batches")
     selected, chosen, seed = validate_options(
         kinds, configs, level=level, seed=seed, family_level=family_level, timeout=timeout
     )

@@ -123,6 +123,19 @@ def test_bad_arguments_raise_where_the_decorator_is() -> None:
         parametrize_with_checks(control, level="slow")
 
 
+def test_an_implementation_the_protocol_cannot_call_raises_where_the_decorator_is() -> None:
+    """Not callable, or a signature the protocol's keywords do not fit: refused at import,
+    as verify refuses it, not found out by the first test."""
+    with pytest.raises(InvalidArgumentError, match="`make_batches` must be callable"):
+        parametrize_with_checks(42)  # type: ignore[arg-type]
+
+    def renamed(labels: object, *, kind: str, alpha: float, bs: int) -> list[list[int]]:
+        return []
+
+    with pytest.raises(InvalidArgumentError, match=r"`make_batches` cannot be called as"):
+        parametrize_with_checks(renamed)
+
+
 @pytest.mark.statistical(level=TEST_LEVEL)
 def test_a_failing_sampler_api_check_fails_the_kind_tested_test() -> None:
     """The sampler API adds epoch, rank and resume checks that no planned test stands for;
