@@ -213,26 +213,22 @@ def _read_options(config: pytest.Config) -> _Options:
     from .. import kinds as _registry
     from ..errors import InvalidArgumentError
     from .adapters import api_kinds
-    from .constants import API_NAMES, FAMILY_LEVEL, LEVELS
+    from .constants import API_NAMES, FAMILY_LEVEL
+    from .runner import check_settings
     from .streams import sampler_options
 
     api = str(_setting(config, "api"))
     if api not in API_NAMES:
         raise _validate.fail("--refsampler-api", "must be one of " + ", ".join(API_NAMES), api)
-    level = str(_setting(config, "level"))
-    if level not in LEVELS:
-        raise _validate.fail("--refsampler-level", 'must be "quick" or "full"', level)
-    seed = _validate.non_negative_int("--refsampler-seed", _number(_setting(config, "seed"), int))
     given = _setting(config, "family-level")
-    family_level = FAMILY_LEVEL if given in (None, "") else _number(given, float)
-    if not isinstance(family_level, float | int) or not 0.0 < family_level < 1.0:
-        raise _validate.fail("--refsampler-family-level", "must be in (0, 1)", family_level)
-    given = _setting(config, "timeout")
-    timeout = None if given in (None, "") else _number(given, float)
-    if timeout is not None and (not isinstance(timeout, float | int) or not timeout > 0):
-        raise _validate.fail(
-            "--refsampler-timeout", "must be a positive number of seconds", timeout
-        )
+    timeout = _setting(config, "timeout")
+    level, seed, family_level, timeout = check_settings(
+        str(_setting(config, "level")),
+        _number(_setting(config, "seed"), int),
+        FAMILY_LEVEL if given in (None, "") else _number(given, float),
+        None if timeout in (None, "") else _number(timeout, float),
+        option=lambda name: "--refsampler-" + name.replace("_", "-"),
+    )
     possible = api_kinds(api)
     chosen = config.getoption("--refsampler-kind")
     kinds = tuple(dict.fromkeys(chosen)) if chosen else possible
@@ -252,27 +248,25 @@ def _read_options(config: pytest.Config) -> _Options:
         world_size=_setting(config, "world-size"),
         prefix="--refsampler-",
     )
-    return _Options(
-        api,
-        kinds,
-        level,
-        seed,
-        float(family_level),
-        None if timeout is None else float(timeout),
-        *sampler,
-    )
+    return _Options(api, kinds, level, seed, family_level, timeout, *sampler)
+
+
+_READ = pytest.StashKey["_Options"]()
 
 
 def _options(config: pytest.Config) -> _Options:
-    """:func:`_read_options` for a hook or fixture: a bad value ends the session with its
-    message (exit status 4). ``pytest_configure`` has refused bad values already; this catches
-    a value a later plugin or conftest set."""
+    """:func:`_read_options` for a hook or fixture, read once a session (every test asks): a
+    bad value ends the session with its message (exit status 4). ``pytest_configure`` has
+    refused bad values already; this catches a value a later plugin or conftest set."""
     from ..errors import InvalidArgumentError
 
-    try:
-        return _read_options(config)
-    except InvalidArgumentError as exc:
-        pytest.exit(f"refsampler: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+    options = config.stash.get(_READ, None)
+    if options is None:
+        try:
+            options = config.stash[_READ] = _read_options(config)
+        except InvalidArgumentError as exc:
+            pytest.exit(f"refsampler: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+    return options
 
 
 def _stream_options(options: _Options) -> dict[str, Any]:

@@ -28,6 +28,7 @@ line).
 from __future__ import annotations
 
 import hashlib
+import numbers
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -51,6 +52,7 @@ __all__ = [
     "QUICK_DRAWS",
     "REPEAT_BATCHES",
     "check_adapter",
+    "check_settings",
     "default_kinds",
     "missing_options",
     "plan_run",
@@ -193,6 +195,41 @@ def served_kinds(kinds: Iterable[str], configs: Iterable[Config]) -> tuple[str, 
     return tuple(k for k in kinds if any(c.applies_to(k) for c in chosen))
 
 
+def check_settings(
+    level: Any,
+    seed: Any,
+    family_level: Any,
+    timeout: Any,
+    option: Callable[[str], str] = str,
+) -> tuple[str, int, float, float | None]:
+    """Check a run's level, seed, family level and timeout; return them as a run takes them.
+
+    :func:`verify` and the pytest plugin both check them here; ``option`` turns a parameter's
+    name into the name a message gives it (the plugin's ``--refsampler-family-level``).
+
+    Raises
+    ------
+    InvalidArgumentError
+        If ``level`` is not "quick" or "full", ``seed`` not an int >= 0, ``family_level`` not
+        a number in (0, 1), or ``timeout`` neither None nor a positive number.
+    """
+    if level not in LEVELS:
+        raise _validate.fail(option("level"), 'must be "quick" or "full"', level)
+    seed = _validate.non_negative_int(option("seed"), seed)
+    def real(value: Any) -> float | None:  # numpy's numbers too; None for anything else
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            return None
+        return float(value)
+
+    rate = real(family_level)
+    if rate is None or not 0.0 < rate < 1.0:
+        raise _validate.fail(option("family_level"), "must be in (0, 1)", family_level)
+    seconds = None if timeout is None else real(timeout)
+    if timeout is not None and (seconds is None or not seconds > 0):
+        raise _validate.fail(option("timeout"), "must be a positive number of seconds", timeout)
+    return level, seed, rate, seconds
+
+
 def validate_options(
     kinds: Iterable[str] | str | None,
     configs: Iterable[Config | str] | Config | str | None,
@@ -210,13 +247,7 @@ def validate_options(
         As :func:`verify` documents.
     """
     selected = _validate_kinds(default_kinds() if kinds is None else kinds)
-    if level not in LEVELS:
-        raise _validate.fail("level", 'must be "quick" or "full"', level)
-    seed = _validate.non_negative_int("seed", seed)
-    if isinstance(family_level, bool) or not 0.0 < float(family_level) < 1.0:
-        raise _validate.fail("family_level", "must be in (0, 1)", family_level)
-    if timeout is not None and (isinstance(timeout, bool) or not float(timeout) > 0):
-        raise _validate.fail("timeout", "must be a positive number of seconds", timeout)
+    seed = check_settings(level, seed, family_level, timeout)[1]
     chosen = _configs(CONFIGS if configs is None else configs)
     if kinds is None:  # by default, the kinds the chosen configurations serve
         selected = served_kinds(selected, chosen) or selected
