@@ -60,7 +60,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from . import keys
+from . import keys, pd2
 
 __all__ = [
     "BLOCK_SLOTS",
@@ -186,7 +186,6 @@ class SeatSchedule:
         self._salt = rng.integers(0, 1 << 63, size=self.active.size, dtype=np.int64).astype(
             np.uint64
         )
-        self._heavy = 2 * self.num >= self.den
         # Groups outside the extra seats get base seats only: no PD2 read for them.
         self._takes_extra = np.zeros(len(self.rho), dtype=bool)
         self._takes_extra[self.active] = True
@@ -559,11 +558,7 @@ class SeatSchedule:
         and with ``remember`` keep it at every block boundary after ``start``.
 
         Each group's state is its lag numerator ``lag = t * num - E * D`` (its lag times
-        ``D``). Its next extra seat (subtask ``E + 1``) is released when ``lag > -num``; its
-        pseudo-deadline is ``t + ceil((D - lag) / num)``; its successor bit is 1 unless that
-        quotient is exact; a heavy group's (rate >= 1/2) group deadline is
-        ``t + ceil((lag + c D) / (D - num))`` with ``c = ceil((delta (D - num) - lag) / D)``,
-        ``delta`` the relative pseudo-deadline.
+        ``D``); :func:`refsampler.pd2.run_span` runs the slots up to each block boundary.
         """
         num, den = self.num, self.den
         count = extra.copy()
@@ -572,52 +567,23 @@ class SeatSchedule:
             lag = start * num - count * den
         else:
             lag = np.array(num.astype(object) * start - count.astype(object) * den, dtype=np.int64)
-        heavy = self._heavy
-        light = den - num
-        choose = self.extra
-        salt = self._salt
-        for step in range(slots):
-            if record is not None:
-                record[step] = count
-            if remember and step and (start + step) % BLOCK_SLOTS == 0:
+        done = 0
+        while done < slots:
+            span = min(BLOCK_SLOTS - (start + done) % BLOCK_SLOTS, slots - done)
+            taken, ran = pd2.run_span(
+                num, den, self._salt, self.extra, count, lag, span, record=record is not None
+            )
+            if record is not None and ran is not None:
+                record[done : done + span + 1] = ran
+            count = count + taken
+            # span * num can pass 2**63; the lag itself stays below den, and wrapping
+            # arithmetic gives it exactly.
+            lag = lag + span * num - taken * den
+            done += span
+            if remember and done < slots:
                 kept = count.copy()
                 kept.flags.writeable = False
-                self._remember(start + step, kept)
-            ready = np.flatnonzero(lag > -num)
-            rlag = lag[ready]
-            rnum = num[ready]
-            ahead = den - rlag
-            delta = -(-ahead // rnum)
-            if ready.size > choose:
-                # Only subtasks whose deadline is among the `choose` earliest can win.
-                cutoff = np.partition(delta, choose - 1)[choose - 1]
-                short = delta <= cutoff
-                ready, rlag, rnum, ahead, delta = (
-                    ready[short],
-                    rlag[short],
-                    rnum[short],
-                    ahead[short],
-                    delta[short],
-                )
-            successor = (ahead % rnum != 0).astype(np.int64)
-            group = np.zeros(ready.size, dtype=np.int64)
-            rheavy = heavy[ready]
-            if rheavy.any():
-                h_light = light[ready][rheavy]
-                h_lag = rlag[rheavy]
-                c = -((h_lag - delta[rheavy] * h_light) // den)
-                group[rheavy] = -(-(h_lag + c * den) // h_light)
-            # Exact ties go by a random priority per (group, subtask): a full mix, so that
-            # among equal-rate groups every order of a round is possible and equally likely.
-            tie = (count[ready] + 1).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-            tie = keys.mix_words(tie ^ salt[ready])
-            order = np.lexsort((tie, -group, -successor, delta))[:choose]
-            chosen = ready[order]
-            count[chosen] += 1
-            lag[chosen] -= den
-            lag += num
-        if record is not None:
-            record[slots] = count
+                self._remember(start + done, kept)
         if remember:
             count.flags.writeable = False
             self._remember(start + slots, count)
