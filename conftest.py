@@ -26,6 +26,10 @@ settings.register_profile(
 settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
+# The test directories' helper modules (``_*.py``) hold no tests or doctests; collecting them
+# for doctests would import what they import (pytorch_lightning: seconds) in every worker.
+collect_ignore_glob = ["tests/_*.py", "tests/conformance/_*.py", "property_tests/_*.py"]
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(

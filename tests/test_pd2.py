@@ -74,7 +74,7 @@ def _tasks(draw: st.DrawFn) -> tuple[IntArray, int, int]:
     return num, den, choose
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(
     tasks=_tasks(),
     before=st.integers(0, 200),

@@ -95,24 +95,30 @@ def quota_rows(
     candidates = np.flatnonzero(rates > 0)
     if seats <= 0 or candidates.size == 0:
         return rows
-    rate = rates[candidates]
+    # Every subtask's keys depend on its number alone: list those of the subtasks each class
+    # can reach in the run (at most ceil(n_batches * rate) + 1), then read the current ones.
+    reach = np.ceil(n_batches * rates[candidates]).astype(np.int64) + 2
+    owner = np.repeat(np.arange(candidates.size), reach)
+    first = np.concatenate(([0], np.cumsum(reach)[:-1]))
+    subtask = np.arange(owner.size) - first[owner] + 1
+    rate = rates[candidates][owner]
+    release = np.floor(_snap((subtask - 1) / rate))
+    ratio = _snap(subtask / rate)
+    deadline = np.ceil(ratio)
+    successor = deadline - np.floor(ratio)
+    group = np.zeros(owner.size)
     heavy = rate >= 0.5
-    subtask = np.ones(candidates.size, dtype=np.int64)
+    if heavy.any():
+        w = rate[heavy]
+        group[heavy] = np.ceil(_snap(np.ceil(_snap(deadline[heavy] * (1 - w))) / (1 - w)))
+    current = first.copy()
     for k in range(n_batches):
-        release = np.floor(_snap((subtask - 1) / rate))
-        ratio = _snap(subtask / rate)
-        deadline = np.ceil(ratio)
-        successor = deadline - np.floor(ratio)
-        group = np.zeros(candidates.size)
-        if heavy.any():
-            w = rate[heavy]
-            group[heavy] = np.ceil(_snap(np.ceil(_snap(deadline[heavy] * (1 - w))) / (1 - w)))
         ties = rng.random(candidates.size) if rng is not None else np.arange(candidates.size)
         # lexsort: the last key is the primary one.
-        order = np.lexsort((ties, -group, -successor, deadline, release > k))
-        chosen = order[:seats]
+        keys = (-group[current], -successor[current], deadline[current], release[current] > k)
+        chosen = np.lexsort((ties, *keys))[:seats]
         rows[k, candidates[chosen]] += 1
-        subtask[chosen] += 1
+        current[chosen] += 1
     return rows
 
 

@@ -34,6 +34,9 @@ def test_as_batch_array_accepts_flat_integer_batches() -> None:
     assert array is not None and array.dtype == np.int64 and (sizes, problem) == ([2] * 6, "")
     assert array.ravel().tolist() == list(range(12))
     assert checks.as_batch_array([[0, 1], [2]], 2) == (None, [2, 1], "batches of the wrong size")
+    # Integer batches of 0s and 1s are batches too (only bools are refused).
+    array, sizes, problem = checks.as_batch_array([[0, 1], [1, 1], [2, 3]], 2)
+    assert array is not None and array.tolist() == [[0, 1], [1, 1], [2, 3]] and problem == ""
 
 
 @pytest.mark.parametrize(
