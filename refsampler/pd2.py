@@ -19,9 +19,10 @@ current subtask is released: a handful of vector operations a slot, instead of r
 every key of every ready task. The ranks reproduce the comparisons exactly, so the schedule
 is PD2's, slot for slot.
 
-All arithmetic is exact in 64-bit integers for ``D <= 2**58``: values that can exceed 64 bits
-on the way (``(j - 1) D`` for the ``j``-th subtask of the span, ``S * num``) are only used
-where the result is known to fit, and numpy's wrapping arithmetic then gives it exactly.
+All arithmetic is exact in 64-bit integers for ``D <= 2**58``: ``(j - 1) D`` for the
+``j``-th subtask of the span is never formed (it is split into multiples of ``num`` and a
+remainder), and the one intermediate that can pass 2**63, ``(j - 1) (D mod num)``, is only
+used in a difference known to fit, which numpy's wrapping arithmetic then gives exactly.
 Imports numpy only.
 
 References
@@ -63,8 +64,8 @@ def _subtasks(
     np.cumsum(per_task[:-1], out=first[1:])
     j = np.arange(rows.size, dtype=np.int64) - first[rows]
     # x = (j - 1) D - lag, with D = a num + b and lag = a0 num + b0, is
-    # ((j - 1) a - a0) num + w, w = (j - 1) b - b0 in (-num, 67 num), which can pass 2**63:
-    # floor(w / num) from floats is off by at most one, and w - estimate * num, in
+    # ((j - 1) a - a0) num + w, w = (j - 1) b - b0 in (-num, (j - 1) num), which can pass
+    # 2**63: floor(w / num) from floats is off by at most one, and w - estimate * num, in
     # (-num, 2 num), comes out exactly from wrapping arithmetic.
     n = num[rows]
     a, b = np.divmod(np.int64(den), num)
@@ -156,7 +157,10 @@ def run_span(
     choose : int
         Processors: subtasks run per slot (the sum of the rates).
     count, lag : numpy.ndarray of int64
-        Subtasks scheduled so far, and lag numerators (``|lag| < den``), before the span.
+        Subtasks scheduled so far, and lag numerators (``|lag| < den``), before the span:
+        a state PD2 reaches (every state of a Pfair schedule is one). From a state where a
+        subtask is already past its deadline the ranks can order an overdue heavy task
+        differently from the scheduler's slot-relative keys.
     slots : int
         Slots to run (the listing grows with it: spans of tens of slots keep it small).
     record : bool

@@ -43,7 +43,7 @@ def malformed(array: npt.NDArray[Any]) -> str:
         return SINGLE_VALUE
     if array.ndim > 1:
         return f"{NESTED} (an array of shape {array.shape}), not a flat sequence of positions"
-    if array.size and (array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer)):
+    if array.size and array.dtype.kind not in "iu":  # signed or unsigned integers, not bool
         return f"holds positions of dtype {array.dtype}, not integers"
     return ""
 

@@ -52,6 +52,8 @@ def test_as_batch_array_accepts_flat_integer_batches() -> None:
         ([0j, 1j, 2j, 3j], "holds positions of dtype complex128, not integers"),
         ([0, 1, 2, None], "holds positions of dtype object, not integers"),
         ([0, 1, 2, 2**64], "holds positions of dtype object, not integers"),
+        # numpy counts timedelta64 as an integer type; a dataset cannot be indexed with one.
+        (np.arange(4).astype("m8[s]"), "holds positions of dtype timedelta64[s], not integers"),
         (4, "is a single value, not a sequence of positions"),
         ([[0, 1], [2]], "is not a sequence of positions (setting an array element"),
     ],
