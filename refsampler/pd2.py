@@ -109,6 +109,8 @@ def _ranks(
     successor = ahead % n != 0
     # Earliest deadline first, then successor bit 1 first (2 * deadline < 2**62).
     first_keys = 2 * deadline + ~successor
+    # Exact ties go by a random priority per (task, subtask): a full mix, so that among tasks
+    # of equal rate every order of a round is possible and equally likely.
     tie = (count[rows] + j + 1).astype(np.uint64) * _GOLDEN
     tie = keys.mix_words(tie ^ salt[rows])
     # Sorts from the last key to the first, stable after the first (np.lexsort, several

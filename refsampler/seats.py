@@ -567,6 +567,8 @@ class SeatSchedule:
             lag = start * num - count * den
         else:
             lag = np.array(num.astype(object) * start - count.astype(object) * den, dtype=np.int64)
+        if record is not None:
+            record[0] = count
         done = 0
         while done < slots:
             span = min(BLOCK_SLOTS - (start + done) % BLOCK_SLOTS, slots - done)

@@ -115,8 +115,8 @@ def quota_rows(
     for k in range(n_batches):
         ties = rng.random(candidates.size) if rng is not None else np.arange(candidates.size)
         # lexsort: the last key is the primary one.
-        keys = (-group[current], -successor[current], deadline[current], release[current] > k)
-        chosen = np.lexsort((ties, *keys))[:seats]
+        priority = (-group[current], -successor[current], deadline[current], release[current] > k)
+        chosen = np.lexsort((ties, *priority))[:seats]
         rows[k, candidates[chosen]] += 1
         current[chosen] += 1
     return rows
