@@ -54,11 +54,12 @@ def _subtasks(
     its release slot (relative to the span's first slot) and ``x mod num``, where ``x =
     (j - 1) D - lag`` and the release is ``floor(x / num)``; and every task's first entry.
 
-    Each task gets ``floor(slots * num / D) + 4`` entries: at most ``floor(slots * num / D)
-    + 2`` are released in the span (``lag < D``), so its last is released after it, and the
-    scheduler never moves past it.
+    ``ceil((slots * num + lag) / D)`` of a task's subtasks are released in the span (none
+    when that is not positive); each task gets ``floor((slots * num + lag) / D) + 3``
+    entries, computed in floats (off by less than one), so its last is released after the
+    span, and the scheduler never moves past it.
     """
-    per_task = np.floor(slots * (num / den)).astype(np.int64) + 4
+    per_task = np.floor(slots * (num / den) + lag / den).astype(np.int64) + 3
     rows = np.repeat(np.arange(num.size, dtype=np.int64), per_task)
     first = np.zeros(num.size, dtype=np.int64)
     np.cumsum(per_task[:-1], out=first[1:])
@@ -125,16 +126,28 @@ def _ranks(
         # The later group deadline first. A heavy task's is at least its pseudo-deadline, so
         # after the slot it is compared at, where a light task's counts as that slot: light
         # tasks come after heavy ones of the same deadline and successor bit.
-        later = np.full(rows.size, np.iinfo(np.int64).max, dtype=np.int64)
+        later = np.zeros(rows.size, dtype=np.int64)
         h_light = den - n[heavy]
         h_lag = -rem[heavy]
         c = -((h_lag - delta[heavy] * h_light) // den)
         later[heavy] = -(release[heavy] - (-(h_lag + c * den) // h_light))
-        order = order[np.argsort(later[order], kind="stable")]
-    order = order[np.argsort(first_keys[order], kind="stable")]
+        in_heavy = heavy[order]
+        order = np.concatenate((_by(later, order[in_heavy]), order[~in_heavy]))
+    order = _by(first_keys, order)
     rank = np.empty(rows.size, dtype=np.int64)
     rank[order] = np.arange(rows.size, dtype=np.int64)
     return rank
+
+
+def _by(values: IntVector, order: IntVector) -> IntVector:
+    """``order`` sorted stably by ``values[order]``: as 16-bit keys when their range allows,
+    for which numpy's stable sort is a radix sort (about ten times faster at 20,000 keys)."""
+    keyed = values[order]
+    if keyed.size:
+        low = keyed.min()
+        if int(keyed.max()) - int(low) < 1 << 16:
+            keyed = (keyed - low).astype(np.uint16)
+    return order[np.argsort(keyed, kind="stable")]
 
 
 def run_span(

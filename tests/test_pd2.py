@@ -80,15 +80,19 @@ def _tasks(draw: st.DrawFn) -> tuple[IntArray, int, int]:
     before=st.integers(0, 200),
     slots=st.integers(0, 130),
     seed=st.integers(0, 2**63 - 1),
+    one_salt=st.booleans(),
 )
 def test_a_span_is_pd2_slot_by_slot(
-    tasks: tuple[IntArray, int, int], before: int, slots: int, seed: int
+    tasks: tuple[IntArray, int, int], before: int, slots: int, seed: int, one_salt: bool
 ) -> None:
     """From the state PD2 reaches after ``before`` slots, ``run_span`` schedules every slot
-    of a span (up to twice a block, past the listing's bound) as the reference does."""
+    of a span (up to twice a block, past the listing's bound) as the reference does; with
+    one salt for every task, equal rates tie fully and go by task index in both."""
     num, den, choose = tasks
     assert 0 < num.min() and num.max() < den and int(num.sum()) == choose * den
     salt = np.random.default_rng(seed).integers(0, 1 << 63, num.size).astype(np.uint64)
+    if one_salt:
+        salt[:] = salt[0]
     zero = np.zeros(num.size, dtype=np.int64)
     _, count, lag = _reference(num, den, salt, choose, zero, zero, before)
     expected, _, expected_lag = _reference(num, den, salt, choose, count, lag, slots)
