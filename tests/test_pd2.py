@@ -21,8 +21,9 @@ def _reference(
     num: IntArray, den: int, salt: Salt, choose: int, count: IntArray, lag: IntArray, slots: int
 ) -> tuple[IntArray, IntArray, IntArray]:
     """PD2 one slot at a time, its keys computed afresh every slot from the lag numerators
-    (release, pseudo-deadline, successor bit, group deadline, random priority); returns the
-    counts before every slot and after the last, and the final counts and lags."""
+    (release, pseudo-deadline, successor bit, group deadline, random priority), as
+    refsampler ran it before :mod:`refsampler.pd2`; returns the counts before every slot and
+    after the last, and the final counts and lags."""
     count, lag = count.copy(), lag.copy()
     rows = np.empty((slots + 1, num.size), dtype=np.int64)
     for slot in range(slots):
@@ -31,6 +32,12 @@ def _reference(
         r_lag, r_num = lag[ready], num[ready]
         ahead = den - r_lag
         delta = -(-ahead // r_num)
+        if ready.size > choose:
+            # Only subtasks whose deadline is among the `choose` earliest can win.
+            short = delta <= np.partition(delta, choose - 1)[choose - 1]
+            ready, r_lag, r_num, ahead, delta = (
+                x[short] for x in (ready, r_lag, r_num, ahead, delta)
+            )
         successor = (ahead % r_num != 0).astype(np.int64)
         group = np.zeros(ready.size, dtype=np.int64)
         heavy = 2 * r_num >= den
