@@ -178,11 +178,14 @@ def as_batch_array(batches: Any, batch_size: int) -> tuple[IntMatrix | None, lis
         return None, [], f"the batches are not a sequence of batches ({exc})"
     # The common case in one call: numpy reads the batches as one integer matrix only when
     # each is a flat sequence of integers of the same length, or of bools, which it reads as
-    # 0 and 1 beside integers (a batch of bools alone is refused). Anything else, and any
-    # batch of 0s and 1s, is read batch by batch, which names the first offending batch.
+    # 0 and 1 beside integers (a batch of bools alone is refused), so the batches of 0s and
+    # 1s are also read alone. Anything else is read batch by batch, which names the first
+    # offending batch.
     whole, _ = _as_array(items) if items else (None, "")
     if whole is not None and whole.ndim == 2 and whole.shape[1] == batch_size:
-        if not _malformed(whole[0]) and not ((whole == 0) | (whole == 1)).all(axis=1).any():
+        binary = np.flatnonzero(((whole == 0) | (whole == 1)).all(axis=1)).tolist()
+        alone = (_as_array(items[k])[0] for k in binary)
+        if not _malformed(whole[0]) and all(a is not None and not _malformed(a) for a in alone):
             return whole.astype(np.int64), [batch_size] * len(items), ""
     arrays, sizes, refused = [], [], []
     for k, batch in enumerate(items):
