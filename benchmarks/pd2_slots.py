@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from compare import long_tailed_labels  # noqa: E402
 
-from refsampler import BalancedBatchSampler, pd2  # noqa: E402
-from refsampler.seats import BLOCK_SLOTS, SeatSchedule  # noqa: E402
+from refsampler import BalancedBatchSampler  # noqa: E402
+from refsampler.seats import SeatSchedule  # noqa: E402
 from tests.test_pd2 import _reference  # noqa: E402
 
 SLOTS = 256
@@ -44,13 +44,8 @@ def schedule(n: int, k: int, batch: int) -> SeatSchedule:
 
 
 def by_blocks(seats: SeatSchedule) -> np.ndarray:
-    count = np.zeros(seats.num.size, dtype=np.int64)
-    lag = np.zeros(seats.num.size, dtype=np.int64)
-    for _ in range(SLOTS // BLOCK_SLOTS):
-        taken, _ = pd2.run_span(seats.num, seats.den, seats._salt, seats.extra, count, lag, 64)
-        count = count + taken
-        lag = lag + BLOCK_SLOTS * seats.num - taken * seats.den
-    return count
+    """What refsampler runs: :func:`refsampler.pd2.run_span` a block at a time."""
+    return seats._advance(np.zeros(seats.num.size, dtype=np.int64), 0, SLOTS, None)
 
 
 def by_slots(seats: SeatSchedule) -> np.ndarray:

@@ -195,6 +195,13 @@ def served_kinds(kinds: Iterable[str], configs: Iterable[Config]) -> tuple[str, 
     return tuple(k for k in kinds if any(c.applies_to(k) for c in chosen))
 
 
+def _real(value: Any) -> float | None:
+    """``value`` as a float if it is a real number (numpy's too, not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    return float(value)
+
+
 def check_settings(
     level: Any,
     seed: Any,
@@ -216,15 +223,10 @@ def check_settings(
     if level not in LEVELS:
         raise _validate.fail(option("level"), 'must be "quick" or "full"', level)
     seed = _validate.non_negative_int(option("seed"), seed)
-    def real(value: Any) -> float | None:  # numpy's numbers too; None for anything else
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            return None
-        return float(value)
-
-    rate = real(family_level)
+    rate = _real(family_level)
     if rate is None or not 0.0 < rate < 1.0:
         raise _validate.fail(option("family_level"), "must be in (0, 1)", family_level)
-    seconds = None if timeout is None else real(timeout)
+    seconds = None if timeout is None else _real(timeout)
     if timeout is not None and (seconds is None or not seconds > 0):
         raise _validate.fail(option("timeout"), "must be a positive number of seconds", timeout)
     return level, seed, rate, seconds
