@@ -20,7 +20,7 @@ from .. import keys
 from . import get
 from .base import SampledPlan, Setting
 
-__all__ = ["RandomPlan", "alias_table", "build"]
+__all__ = ["RandomPlan", "alias_table", "build", "coin_bounds"]
 
 IntVector = npt.NDArray[np.int64]
 IntMatrix = npt.NDArray[np.int64]
@@ -110,7 +110,8 @@ class RandomPlan(SampledPlan):
         index = setting.index
         counts = index.counts
         k = counts.size
-        self._alias_prob, self._alias = alias_table(setting.target)
+        prob, self._alias = alias_table(setting.target)
+        self._coin_bound = coin_bounds(prob)
         # Per alias slot (column c, then its alias: slot 2c + coin lost) everything a draw
         # needs, so that a draw reads its class's tables in one gather each: its size, its
         # first index entry, and Lemire's rejection threshold 2**32 mod n_c.
@@ -130,21 +131,23 @@ class RandomPlan(SampledPlan):
         # Class: Walker's alias table, O(1) per draw. One uniform u in [0, 1) gives both the
         # column, floor(u K), and the coin, frac(u K) < prob[column] (see alias_table); the
         # draw's alias slot is 2 column + (coin lost), so no class array is formed.
-        uniform = rng.random(draws)
-        uniform *= self._alias.size
-        slot = uniform.astype(np.intp)  # <= K - 1: u <= 1 - 2**-53 and u*K rounds below K
-        uniform -= slot  # exact: frac(u K)
-        lost = uniform >= self._alias_prob.take(slot)
-        slot *= 2
+        scaled = rng.random(draws)
+        scaled *= self._alias.size
+        slot = scaled.astype(np.intp)  # <= K - 1: u <= 1 - 2**-53 and u*K rounds below K
+        # The coin is lost when frac(u K) >= prob[column], that is u K >= column + prob, which
+        # is exactly u K >= the bound (see coin_bounds). Indices below are in range by
+        # construction, so every take clips instead of checking them.
+        lost = scaled >= self._coin_bound.take(slot, mode="clip")
+        slot <<= 1
         slot += lost
         # Member: uniform in 0 .. n_c - 1, then its dataset position.
         if self._lemire_ok:
             member = self._lemire(rng, slot)
         else:
             member = rng.integers(0, self._slot_size.take(slot).astype(np.int64))
-        member += self._slot_offset.take(slot)
+        member += self._slot_offset.take(slot, mode="clip")
         positions = self.setting.index.positions
-        return positions.take(member).astype(np.int64).reshape(rows, -1)
+        return positions.take(member, mode="clip").astype(np.int64).reshape(rows, -1)
 
     def _lemire(self, rng: np.random.Generator, slot: npt.NDArray[np.intp]) -> IntVector:
         """Exact uniform members: ``(x * n_c) >> 32`` for uniform 32-bit ``x``, rejecting the
@@ -152,7 +155,7 @@ class RandomPlan(SampledPlan):
 
         Each 64-bit word of the generator gives two independent 32-bit ``x``.
         """
-        sizes = self._slot_size.take(slot)
+        sizes = self._slot_size.take(slot, mode="clip")
         words = rng.bit_generator.random_raw((slot.size + 1) // 2)
         product = np.multiply(words.view(np.uint32)[: slot.size], sizes)
         # The rejection zone lies below max(2**32 mod n_c): screen the low halves (a strided
@@ -173,6 +176,39 @@ class RandomPlan(SampledPlan):
 
     def describe(self) -> dict[str, Any]:
         return {"alias_columns": int(self._alias.size)}
+
+
+def coin_bounds(prob: FloatVector) -> FloatVector:
+    """Per alias column ``c``, the least float64 at or above ``c + prob[c]``.
+
+    A draw scales its uniform ``u`` to ``x = u K``, a float64 whose column is
+    ``c = floor(x)``; it keeps its column when ``frac(x) < prob[c]``. Since ``x - c`` is exact
+    and ``x`` is a float64, ``x - c >= prob[c]`` holds exactly when ``x >= bound[c]``: one
+    comparison decides the coin, with no subtraction, and the draws are the same.
+
+    Parameters
+    ----------
+    prob : numpy.ndarray of float64, shape (K,)
+        The alias table's probabilities, in [0, 1] (:func:`alias_table`).
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (K,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsampler.kinds.random import coin_bounds
+    >>> coin_bounds(np.array([1.0, 0.75, 0.1])).tolist()
+    [1.0, 1.75, 2.1]
+    """
+    column = np.arange(prob.size, dtype=np.float64)
+    bound = column + prob
+    # Round to nearest gave bound; where it rounded below the real sum (the subtraction is
+    # exact: bound lies within a factor of 2 of column, or column is 0), step up one float.
+    low = (bound - column) < prob
+    bound[low] = np.nextafter(bound[low], np.inf)
+    return bound
 
 
 def build(setting: Setting) -> RandomPlan:

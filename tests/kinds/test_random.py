@@ -10,12 +10,15 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from scipy import stats
 
 import refsampler.kinds.random as random_module
 from refsampler.classes import ClassIndex
 from refsampler.kinds.base import Setting
-from refsampler.kinds.random import RandomPlan, alias_table, build
+from refsampler.kinds.random import RandomPlan, alias_table, build, coin_bounds
 from refsampler.plan import Plan
 from refsampler.targets import explicit, interpolate
 
@@ -68,6 +71,42 @@ def test_alias_table_never_reaches_a_zero_share_class() -> None:
     assert (prob[zero] == 0).all()
     reachable = np.union1d(np.flatnonzero(prob > 0), alias[prob < 1])
     assert not np.isin(zero, reachable).any()
+
+
+@given(
+    prob=hnp.arrays(np.float64, st.integers(1, 300), elements=st.floats(0.0, 1.0)),
+    pick=st.integers(0, 2**32),
+    step=st.integers(-3, 3),
+)
+def test_the_coin_bound_decides_the_coin_exactly(
+    prob: npt.NDArray[np.float64], pick: int, step: int
+) -> None:
+    """For a scaled draw x in column c, x >= bound[c] exactly when frac(x) = x - c >= prob[c]:
+    checked on the floats next to c + prob[c], where rounding could tell them apart, and at
+    the column's ends."""
+    bound = coin_bounds(prob)
+    c = pick % prob.size
+    near = np.float64(c) + prob[c]
+    candidates = [near, np.float64(c), np.nextafter(np.float64(c + 1), -np.inf)]
+    x = near
+    for _ in range(abs(step)):
+        x = np.nextafter(x, np.inf if step > 0 else -np.inf)
+    candidates.append(x)
+    for value in candidates:
+        if not c <= value < c + 1:  # not a draw of column c
+            continue
+        assert (value >= bound[c]) == (value - c >= prob[c]), (c, prob[c], value)
+
+
+def test_coin_bounds_example() -> None:
+    """The documented example; a bound is never below the real sum it stands for."""
+    assert coin_bounds(np.array([1.0, 0.75, 0.1])).tolist() == [1.0, 1.75, 2.1]
+    prob = np.random.default_rng(0).random(10_000)
+    bound = coin_bounds(prob)
+    column = np.arange(prob.size)
+    assert ((bound - column) >= prob).all()
+    below = np.nextafter(bound, -np.inf)
+    assert ((below - column) < prob).all()  # and the float below it is
 
 
 # -- draws -------------------------------------------------------------------------------------
