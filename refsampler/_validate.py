@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import numbers
 import reprlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -90,6 +91,16 @@ _REPR.maxstring = _REPR.maxother = _REPR.maxlong = _SHOW_WIDTH
 _REPR.maxlevel = 3
 
 
+class _Masked:
+    """Stands for a masked entry in a message, as numpy prints it."""
+
+    def __repr__(self) -> str:
+        return "--"
+
+
+_MASKED = _Masked()
+
+
 def _show(value: Any) -> str:
     """Render a rejected value for a message: at most about 80 characters plus its length.
 
@@ -98,6 +109,10 @@ def _show(value: Any) -> str:
     """
     if isinstance(value, np.generic):  # np.int64(0) -> 0, as the user would write it
         value = value.item()
+    if isinstance(value, np.ma.MaskedArray):  # numpy's summary of one warns on masked ints
+        shown = value.data.astype(object)
+        shown[np.ma.getmaskarray(value)] = _MASKED
+        value = shown
     if isinstance(value, np.ndarray):
         if value.ndim == 0:  # "array(4)", so that a 0-d array is not mistaken for a scalar
             return repr(value)
@@ -132,6 +147,12 @@ def as_array(
     the caller's own buffer: the caller must only read it.
     """
     source = value
+    unordered = _unordered(value)
+    if unordered:
+        raise fail(name, unordered, value)
+    if np.ma.is_masked(value):
+        # np.asarray would read the hidden values under the mask as if they were data.
+        raise fail(name, "must not have masked entries (fill or drop them first)", value)
     if getattr(value, "requires_grad", False) is True and callable(getattr(value, "detach", None)):
         value = value.detach()  # a view without autograd history; the data is only read
     try:
@@ -153,6 +174,17 @@ def as_array(
                 source,
             ) from exc
         raise fail(name, requirement, source) from exc
+
+
+def _unordered(value: Any) -> str:
+    """Why numpy would misread ``value`` as an array (as one object), or "" if it would not."""
+    if isinstance(value, (set, frozenset)):
+        return "must be an ordered sequence or array, not a set"
+    if isinstance(value, Mapping):
+        return "must be a sequence or array, not a mapping"
+    if isinstance(value, Iterator):  # generators, map(), iter(): numpy sees one object
+        return "must be a sequence or array, not an iterator (pass list(...) of it)"
+    return ""
 
 
 def _scalar(value: Any) -> Any:

@@ -86,8 +86,8 @@ def _demo(args: argparse.Namespace) -> int:
                 holding = (per_batch > 0).sum(axis=0)
                 ideal = ", ".join(f"{len(batches) * per_class * p:.1f}" for p in target)
                 print(
-                    f"          {per_class} classes x {members} per batch; batches holding each "
-                    f"class: {holding.tolist()} (ideal n_batches*P*p: [{ideal}])"
+                    f"          {_plural(per_class, 'class')} x {members} per batch; batches "
+                    f"holding each class: {holding.tolist()} (ideal n_batches*P*p: [{ideal}])"
                 )
             else:
                 test = chisquare_shares(drawn, target)
@@ -374,7 +374,12 @@ def _read_labels(path_text: str) -> Any:
     while lines and not lines[-1]:  # blank lines at the end: the file's end, not a label
         lines.pop()
     if suffix == ".csv" and lines and not _is_number(lines[0]):
-        lines = lines[1:]  # a header
+        header, lines = lines[0], lines[1:]
+        if not lines:  # else "must not be empty" would hide that the one line was dropped
+            raise _UsageError(
+                f"`--labels` must hold one integer label per line; {path_text!r} has one line, "
+                f"{_show(header)}, which is not a number and was read as a header."
+            )
     labels: list[int] = []
     for number, line in enumerate(lines, start=1):
         if not line:  # a label left out: the counts would be quietly short

@@ -870,9 +870,22 @@ def _replicas(num_replicas: int | None, rank: int | None) -> tuple[int, int]:
                 RefSamplerWarning,
                 stacklevel=_outside_package(),
             )
+    explicit = num_replicas is not None
     if num_replicas is None:
         num_replicas = torch.distributed.get_world_size() if distributed else 1
     num_replicas = _validate.positive_int("num_replicas", num_replicas)
+    if explicit and rank is None and distributed:
+        size = torch.distributed.get_world_size()
+        if num_replicas > size:  # fewer: a rank >= num_replicas is refused below
+            warnings.warn(
+                f"num_replicas={num_replicas} is more than the process group's {size} "
+                f"processes, and each process takes its rank from the group: shards {size} "
+                f"to {num_replicas - 1} are drawn by no process, so their part of every epoch "
+                "is never trained on. Leave num_replicas unset (the group's size), or pass "
+                "each process its rank.",
+                RefSamplerWarning,
+                stacklevel=_outside_package(),
+            )
     if rank is None and not distributed and num_replicas > 1:
         # As torch's DistributedSampler: rank 0 by default would make every process rank 0.
         raise InvalidArgumentError(

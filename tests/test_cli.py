@@ -195,6 +195,14 @@ def test_demo_small_batch_explains_infeasible_fixed(capsys: pytest.CaptureFixtur
     assert output.count("2 classes x 4 per batch") == 2
 
 
+def test_demo_at_batch_1_says_1_class(capsys: pytest.CaptureFixture[str]) -> None:
+    """pk at batch 1 takes one class of one member: the line says "1 class", not "1 classes"."""
+    assert main(["demo", "--batch-size", "1"]) == 0
+    output = capsys.readouterr().out
+    assert output.count("1 class x 1 per batch") == 3
+    assert "1 classes" not in output
+
+
 def test_python_m_refsampler_demo(demo_output: str) -> None:
     """``python -m refsampler demo`` exits 0 and prints exactly what main(["demo"]) prints."""
     result = subprocess.run(

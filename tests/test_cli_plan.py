@@ -351,6 +351,21 @@ def test_csv_with_byte_order_mark(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert [r["count"] for r in json.loads(capsys.readouterr().out)["classes"]] == [1, 2]
 
 
+@pytest.mark.parametrize("line", ["0,1,1,2", "label"])
+def test_a_csv_of_one_line_says_it_was_read_as_a_header(
+    line: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file whose only line is no number (labels on one line, comma-separated, or a header
+    alone) says that line was taken as a header, not that the labels are empty."""
+    path = tmp_path / "labels.csv"
+    path.write_text(f"{line}\n")
+    err = _plan_error(["--labels", str(path), "--batch-size", "2"], capsys)
+    assert err == (
+        f"`--labels` must hold one integer label per line; {str(path)!r} has one line, "
+        f"{line!r}, which is not a number and was read as a header."
+    )
+
+
 @pytest.mark.parametrize("first", ["1.5", "1e3", "-2.0"])
 def test_a_non_integer_first_line_is_a_bad_label_not_a_header(
     first: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]

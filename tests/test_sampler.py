@@ -900,3 +900,20 @@ def test_passes_stop_at_the_last_epoch() -> None:
         f"`epoch (of the next pass)` must be <= {MAX_EPOCH}; got {MAX_EPOCH + 1}."
     ):
         iter(sampler)
+
+
+def test_a_generator_of_labels_is_refused_by_the_sampler() -> None:
+    """The constructor names the argument and never starts the generator; a set of class
+    indices (no order) is refused the same way."""
+    consumed = []
+
+    def labels() -> Any:
+        for label in (0, 1, 1, 0):
+            consumed.append(label)
+            yield label
+
+    with pytest.raises(InvalidArgumentError, match=r"^`labels` must be a sequence or array"):
+        BalancedBatchSampler(labels(), 2)
+    assert consumed == []
+    with pytest.raises(InvalidArgumentError, match=r"^`class_idxs\[0\]` must be an ordered"):
+        BalancedBatchSampler.from_class_indices([{0, 1}, {2}], 2)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
+import warnings
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,13 @@ import numpy.typing as npt
 import pytest
 import torch
 
-from refsampler import BalancedBatchSampler, InvalidArgumentError, SamplerFactory, interpolate
+from refsampler import (
+    BalancedBatchSampler,
+    InvalidArgumentError,
+    RefSamplerWarning,
+    SamplerFactory,
+    interpolate,
+)
 from refsampler.allocation import allocate
 from refsampler.conformance.sample import per_batch_counts
 from tests._datasets import IdentityDataset
@@ -212,6 +219,28 @@ def test_a_one_process_group_defaults_the_seed_to_zero() -> None:
     again.load_state_dict(grouped.state_dict())
     torch.manual_seed(11)
     assert BalancedBatchSampler([0, 1] * 8, 4).seed != 0
+
+
+@pytest.mark.distributed
+def test_more_replicas_than_the_group_with_ranks_from_it_warns() -> None:
+    """In a group of one process, num_replicas=3 with the rank taken from the group leaves
+    shards 1 and 2 to no process: a warning says so. With an explicit rank (a sharding of the
+    caller's own) or the group's size, nothing is said."""
+    from tests._distributed_worker import _free_port
+
+    torch.distributed.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{_free_port()}", rank=0, world_size=1
+    )
+    try:
+        with pytest.warns(RefSamplerWarning, match=r"shards 1 to 2 are drawn by no process"):
+            sampler = BalancedBatchSampler([0, 1] * 8, 2, seed=0, num_replicas=3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            BalancedBatchSampler([0, 1] * 8, 2, seed=0, num_replicas=3, rank=2)
+            BalancedBatchSampler([0, 1] * 8, 2, seed=0, num_replicas=1)
+    finally:
+        torch.distributed.destroy_process_group()
+    assert (sampler.num_replicas, sampler.rank) == (3, 0)
 
 
 def test_replica_defaults_without_a_process_group() -> None:

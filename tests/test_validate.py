@@ -448,6 +448,47 @@ def test_as_array_refuses_tensors_on_another_device() -> None:
         _validate.int_vector("labels", torch.tensor([0, 1], device="meta"))
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            np.ma.array([0, 1, 1], mask=[0, 1, 0]),
+            "`labels` must not have masked entries (fill or drop them first); got [0 -- 1].",
+        ),
+        (
+            {0, 1},
+            "`labels` must be an ordered sequence or array, not a set; got {0, 1}.",
+        ),
+        (
+            frozenset({2}),
+            "`labels` must be an ordered sequence or array, not a set; got frozenset({2}).",
+        ),
+        ({0: 3}, "`labels` must be a sequence or array, not a mapping; got {0: 3}."),
+        (
+            iter([0, 1]),
+            "`labels` must be a sequence or array, not an iterator (pass list(...) of it); "
+            "got <list_iterator object at ",
+        ),
+    ],
+)
+def test_as_array_refuses_what_numpy_would_misread(value: Any, message: str) -> None:
+    """numpy reads a masked array's hidden values as data and a set, mapping or iterator as
+    one object: each is refused saying what to pass instead (the message is not about its
+    shape), and a float vector gets the same refusal."""
+    with pytest.raises(InvalidArgumentError) as info:
+        _validate.int_vector("labels", value)
+    assert str(info.value).startswith(message)
+    with pytest.raises(InvalidArgumentError, match=r"^`weights` must "):
+        _validate.probability_vector("weights", value)
+
+
+def test_as_array_reads_a_masked_array_without_masked_entries() -> None:
+    """A masked array with nothing masked is its data; the caller's array is left alone."""
+    labels = np.ma.array([0, 1, 1], mask=[0, 0, 0])
+    assert _validate.int_vector("labels", labels).tolist() == [0, 1, 1]
+    assert labels.tolist() == [0, 1, 1] and not labels.mask.any()
+
+
 def test_int_array_reads_valid_arrays_in_place() -> None:
     """int_array does not copy a valid integer array (callers only read it)."""
     labels = np.array([0, 3, 1], dtype=np.uint16)
