@@ -1,6 +1,10 @@
-# Every target creates .venv on first use. torch 2.13.0 (CPU) is installed first, by exact
-# version: any other specification may pull a multi-GB CUDA build.
+# Every target creates .venv on first use. torch 2.13.0 is installed first, by exact version,
+# so that the package's looser requirement cannot pick another build. Which wheel that is
+# comes from pip's configuration: where it provides the CPU wheel (a local wheel directory),
+# nothing more is needed; from plain PyPI, Linux gets a build with multi-GB CUDA libraries,
+# so pass TORCH_INDEX=https://download.pytorch.org/whl/cpu for the CPU build.
 PYTHON ?= python3
+TORCH_INDEX ?=
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
@@ -10,7 +14,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PY) -m pip install -q -e '.[dev,plot,docs,recipes]'
 	touch $(STAMP)
 
