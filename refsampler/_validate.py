@@ -91,16 +91,6 @@ _REPR.maxstring = _REPR.maxother = _REPR.maxlong = _SHOW_WIDTH
 _REPR.maxlevel = 3
 
 
-class _Masked:
-    """Stands for a masked entry in a message, as numpy prints it."""
-
-    def __repr__(self) -> str:
-        return "--"
-
-
-_MASKED = _Masked()
-
-
 def _show(value: Any) -> str:
     """Render a rejected value for a message: at most about 80 characters plus its length.
 
@@ -109,10 +99,9 @@ def _show(value: Any) -> str:
     """
     if isinstance(value, np.generic):  # np.int64(0) -> 0, as the user would write it
         value = value.item()
-    if isinstance(value, np.ma.MaskedArray):  # numpy's summary of one warns on masked ints
-        shown = value.data.astype(object)
-        shown[np.ma.getmaskarray(value)] = _MASKED
-        value = shown
+    if isinstance(value, np.ma.MaskedArray):  # array2string of one warns on masked ints
+        with np.printoptions(threshold=8, precision=6):  # context-local in numpy >= 2
+            return " ".join(str(value).split())
     if isinstance(value, np.ndarray):
         if value.ndim == 0:  # "array(4)", so that a 0-d array is not mistaken for a scalar
             return repr(value)

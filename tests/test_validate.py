@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -66,6 +67,18 @@ def test_show_summarises_long_arrays() -> None:
     shown = _validate._show(np.arange(1000))
     assert "..." in shown
     assert len(shown) < 80
+
+
+def test_show_summarises_masked_arrays_as_numpy_prints_them() -> None:
+    """A masked array shows its masked entries as ``--`` and is summarised when long, without
+    the warning numpy's array2string gives on masked integers."""
+    mask = np.arange(10**6) % 7 == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _validate._show(np.ma.array(np.arange(10**6), mask=mask)) == (
+            "[-- 1 2 ... 999997 999998 --]"
+        )
+        assert _validate._show(np.ma.array([[0, 1]], mask=[[1, 0]])) == "[[-- 1]]"
 
 
 # -- integers ---------------------------------------------------------------------------------
