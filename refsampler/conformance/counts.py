@@ -180,52 +180,90 @@ def fixed_checks(sample: Sample) -> list[CheckResult]:
     return results
 
 
-#: The most seeds (runs of one batch) the tie check asks for the cyclic-run statistic; where
-#: more would be needed to make it decisive, only the one-choice statistic is used.
+#: The most seeds (runs of one batch) the tie check asks for a statistic beyond "every seed
+#: chose alike"; where more would be needed to make one decisive, it is left out.
 MAX_TIE_SEEDS = 16
 
 
-def _tie_chances(group: int, winners: int, seeds: int, runs: bool) -> float:
-    """The tie check's largest p-value that can still fail, with ``seeds`` seeds: every seed
-    the same choice, or (``runs``) every seed a cyclic run, whichever is likelier, doubled
-    when both statistics are in use (Bonferroni over the two)."""
+def _at_most_distinct(distinct: int, seeds: int, choices: int) -> float:
+    """P(``seeds`` uniform draws from ``choices`` equally likely values take at most
+    ``distinct`` different values), exactly: ``sum_j choices!/(choices-j)! S(seeds, j) /
+    choices**seeds`` with Stirling numbers of the second kind (integer arithmetic)."""
+    # stirling[j] = S(m, j) for the current m, built up row by row (seeds is small).
+    stirling = [1]  # S(0, 0)
+    for m in range(1, seeds + 1):
+        row = [0] * (m + 1)
+        for j in range(1, m + 1):
+            row[j] = j * (stirling[j] if j < len(stirling) else 0) + stirling[j - 1]
+        stirling = row
+    ways, falling = 0, 1
+    for j in range(1, min(distinct, seeds, choices) + 1):
+        falling *= choices - j + 1
+        ways += falling * stirling[j]
+    return ways / choices**seeds
+
+
+def _most_repeated(repeats: int, seeds: int, choices: int) -> float:
+    """An upper bound on P(some value is drawn ``repeats`` times or more in ``seeds`` uniform
+    draws from ``choices``): ``choices`` times one value's binomial tail (a union bound, so
+    the p-value is conservative; it is exact when ``repeats == seeds``)."""
+    tail = sum(
+        math.comb(seeds, i) * (choices - 1) ** (seeds - i) for i in range(repeats, seeds + 1)
+    )
+    return min(1.0, choices * tail / choices**seeds)
+
+
+def _tie_chances(group: int, winners: int, seeds: int, runs: bool, *, two: bool) -> float:
+    """The tie check's largest p-value for the patterns it must catch, with ``seeds`` seeds:
+    every seed the same choice (``two``: at most two choices), or (``runs``) every seed a
+    cyclic run, whichever is likelier, times the number of statistics (Bonferroni)."""
     choices = math.comb(group, winners)
-    same = float(choices) ** -(seeds - 1)
+    few = _at_most_distinct(2 if two else 1, seeds, choices)
     if not runs:
-        return same
-    return 2.0 * max(same, (group / choices) ** seeds)
+        return 2.0 * few
+    return 3.0 * max(few, (group / choices) ** seeds)
 
 
 def _tie_plan(setting: Setting, family_floor: float) -> tuple[int, bool]:
     """(seeds, whether the cyclic-run statistic is used) of the tie check: the fewest seeds
-    that put the check's p-value below a tenth of ``family_floor`` whenever it fires."""
+    that put the check's p-value below a tenth of ``family_floor`` when every seed chose
+    alike, or every seed a cyclic run; and, where at most :data:`MAX_TIE_SEEDS` seeds do it,
+    also when the seeds chose only two ways."""
     group, winners = setting.ties
     size = int(group.size)
     if not size:
         return 0, False
+    choices = math.comb(size, winners)
 
-    def fewest(runs: bool) -> int:
-        seeds = 2
-        while _tie_chances(size, winners, seeds, runs) > family_floor / 10:
-            seeds += 1
-        return seeds
+    def fewest(runs: bool, two: bool, limit: int) -> int | None:
+        for seeds in range(2, limit + 1):
+            if _tie_chances(size, winners, seeds, runs, two=two) <= family_floor / 10:
+                return seeds
+        return None
 
-    # A cyclic run says something only when not every choice is one (1 < s < T - 1).
-    if 1 < winners < size - 1 and (seeds := fewest(True)) <= MAX_TIE_SEEDS:
-        return seeds, True
-    return fewest(False), False
+    # A cyclic run says something only when not every choice is one (1 < s < T - 1); two
+    # choices say something only when there are more than two.
+    cyclic = [True, False] if 1 < winners < size - 1 else [False]
+    for two in [True, False] if choices > 2 else [False]:
+        for runs in cyclic:
+            seeds = fewest(runs, two, MAX_TIE_SEEDS)
+            if seeds is not None:
+                return seeds, runs
+    seeds = fewest(False, False, 10_000)  # one choice: C**-(n-1) falls for every C >= 2
+    return (seeds if seeds is not None else 10_000), False
 
 
 def tie_seeds(setting: Setting, family_floor: float) -> int:
     """Runs (seeds) the tie check needs so that its statistics are findings when they fire.
 
     With ``C`` equally likely ways to break the tie of ``T`` classes for ``s`` seats, ``n``
-    seeds agree with probability ``C ** -(n - 1)``, and all give a cyclic run of ``s``
-    consecutive tied classes (in class-id order; ``T`` of the ``C`` choices when ``1 < s < T
-    - 1``) with probability ``(T / C) ** n``. ``n`` is the fewest seeds that put the check's
-    p-value (:func:`ties_check`) below a tenth of the smallest Holm threshold
-    ``family_floor``; the run statistic is left out where that takes more than
-    :data:`MAX_TIE_SEEDS`.
+    seeds show at most ``d`` different choices with probability
+    ``sum_{j <= d} C!/(C-j)! S(n, j) / C**n`` (``C ** -(n - 1)`` for ``d = 1``), and all give
+    a cyclic run of ``s`` consecutive tied classes (in class-id order; ``T`` of the ``C``
+    choices when ``1 < s < T - 1``) with probability ``(T / C) ** n``. ``n`` is the fewest
+    seeds that put the check's p-value (:func:`ties_check`) below a tenth of the smallest Holm
+    threshold ``family_floor`` for one choice and, where :data:`MAX_TIE_SEEDS` suffice, for two
+    choices and for cyclic runs.
     """
     return _tie_plan(setting, family_floor)[0]
 
@@ -240,17 +278,24 @@ def _cyclic_run(picked: tuple[int, ...], size: int, winners: int) -> bool:
 
 
 def ties_check(sample: Sample) -> CheckResult:
-    """Exact ties at the cut are broken at random: not the same way for every seed, nor in
-    windows of consecutive classes.
+    """Exact ties at the cut are broken at random: every one of the ways to break them
+    equally likely, whatever the seed.
 
     The first batch's counts of the tied classes, under ``n`` seeds (the run's, the next
-    seed's, and ``n - 2`` more; :func:`tie_seeds`): under a uniformly random tie-break each of
-    the ``C`` choices has probability ``1 / C``, so all ``n`` agree with probability
-    ``C ** -(n - 1)``, and all are cyclic runs of consecutive tied classes (a tie-break that
-    rotates a window by a seeded offset gives only those ``T`` choices) with probability
-    ``(T / C) ** n``. The p-value is the probability of what was seen when one of the two
-    happened, doubled when both statistics are in use (the smaller of the two is taken), and
-    1 otherwise, so a correct sampler fails with at most the level Holm gives the check.
+    seed's, and ``n - 2`` more; :func:`tie_seeds`). Under a uniformly random tie-break each of
+    the ``C`` choices has probability ``1 / C`` independently per seed. Three statistics, each
+    with its exact (or, for the second, conservative) p-value under that null:
+
+    * few distinct choices: P(at most the ``d`` observed different choices), so a tie-break
+      that only ever gives one or two ways (a fixed order, a seed's parity) fails;
+    * one choice repeated: P(some choice comes up ``r`` times or more, ``r`` the most
+      observed), a union bound over the choices, so a tie-break that usually goes by class id
+      fails;
+    * cyclic runs: P(every choice is a run of consecutive tied classes) ``(T / C) ** n``, so a
+      window rotated by a seeded offset fails (when ``1 < s < T - 1`` and the plan uses it).
+
+    The check's p-value is the smallest of them times their number (Bonferroni), so a correct
+    sampler fails with at most the level Holm gives the check.
     """
     setting = sample.setting
     group, winners = setting.ties
@@ -260,15 +305,16 @@ def ties_check(sample: Sample) -> CheckResult:
     picks = [tuple(np.flatnonzero(row[group] > setting.floors[group]).tolist()) for row in rows]
     choices = math.comb(size, winners)
     _, use_runs = _tie_plan(setting, setting.floor)
-    same = len(set(picks)) == 1
+    seeds, distinct = len(rows), len(set(picks))
+    repeats = max(picks.count(p) for p in set(picks))
     runs = sum(_cyclic_run(p, size, winners) for p in picks)
-    pvalues = [float(choices) ** -(len(rows) - 1) if same else 1.0]
+    pvalues = [_at_most_distinct(distinct, seeds, choices), _most_repeated(repeats, seeds, choices)]
     if use_runs:
-        pvalues.append((size / choices) ** len(rows) if runs == len(rows) else 1.0)
-    pvalue = min(1.0, len(pvalues) * min(pvalues)) if min(pvalues) < 1.0 else 1.0
+        pvalues.append((size / choices) ** seeds if runs == seeds else 1.0)
+    pvalue = min(1.0, len(pvalues) * min(pvalues))
     detail = (
         f"classes {group.tolist()} tie for {winners} seats ({choices} ways); "
-        f"{len(set(picks))} distinct choices in {len(rows)} seeds"
+        f"{distinct} distinct choices in {seeds} seeds, the most common {repeats} times"
     )
     if use_runs:
         detail += f"; {runs} of them runs of consecutive tied classes ({size} of the {choices})"
@@ -276,7 +322,7 @@ def ties_check(sample: Sample) -> CheckResult:
         "ties_broken_at_random",
         setting,
         pvalue,
-        len(rows),
+        seeds,
         detail,
         detects="",
         expected=f"{choices} equally likely choices",

@@ -1615,6 +1615,31 @@ def state_forgets_epoch(labels: Any, **kwargs: Any) -> Wrapped:
     return Forget(_inner(labels, **kwargs))
 
 
+def state_forgets_load(labels: Any, **kwargs: Any) -> Wrapped:
+    """``state_dict()`` right after ``load_state_dict()`` (before a batch is read) describes
+    the start of the epoch: a job that checkpoints again as soon as it resumes restarts the
+    epoch from that checkpoint."""
+
+    class Forget(Wrapped):
+        fresh_load = False
+
+        def load_state_dict(self, state: dict[str, Any]) -> None:
+            super().load_state_dict(state)
+            self.fresh_load = True
+
+        def __iter__(self) -> Iterator[list[int]]:
+            self.fresh_load = False
+            return super().__iter__()
+
+        def state_dict(self) -> dict[str, Any]:
+            state = super().state_dict()
+            if self.fresh_load:
+                state["batches_yielded"] = 0
+            return state
+
+    return Forget(_inner(labels, **kwargs))
+
+
 def state_holds_numpy_ints(labels: Any, **kwargs: Any) -> Wrapped:
     """``state_dict`` holds numpy integers: no JSON checkpoint (nor StatefulDataLoader's JSON
     state) can store it."""
@@ -1655,7 +1680,7 @@ def shifted_epochs(labels: Any, **kwargs: Any) -> Wrapped:
 
     class Shifted(Wrapped):
         shift, start, taken, passes = 0, 0, 0, 0
-        chosen = restored = False
+        chosen = restored = loaded = False
 
         def set_epoch(self, epoch: int) -> None:
             if not (self.restored and epoch == self.shift):
@@ -1666,6 +1691,7 @@ def shifted_epochs(labels: Any, **kwargs: Any) -> Wrapped:
             if self.passes and not self.chosen:
                 self.shift += 1  # passes without set_epoch advance, as refsampler's do
             self.passes, self.chosen, self.restored = self.passes + 1, False, False
+            self.loaded = False
             self.inner.set_epoch(0)
             batches = list(self.inner)
             k = self.shift % max(len(batches), 1)
@@ -1679,11 +1705,13 @@ def shifted_epochs(labels: Any, **kwargs: Any) -> Wrapped:
                 yield batch
 
         def state_dict(self) -> dict[str, Any]:
-            return {"epoch": self.shift, "batches_yielded": self.taken}
+            # Before the first pass after a load, the position is the one loaded.
+            position = self.start if self.loaded else self.taken
+            return {"epoch": self.shift, "batches_yielded": position}
 
         def load_state_dict(self, state: dict[str, Any]) -> None:
             self.shift, self.start = int(state["epoch"]), int(state["batches_yielded"])
-            self.chosen = self.restored = True
+            self.chosen = self.restored = self.loaded = True
 
     return Shifted(_inner(labels, **kwargs))
 
@@ -1732,6 +1760,7 @@ SAMPLER_MUTANTS: dict[str, Callable[..., Any]] = {
         same_contents_on_every_rank,
         sorts_labels_later,
         state_forgets_epoch,
+        state_forgets_load,
         state_holds_numpy_ints,
         epoch_rank_seed_collide,
         shifted_epochs,

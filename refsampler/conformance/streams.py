@@ -1321,10 +1321,25 @@ def _resume_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
         resumed, position = start
         loaded = run.build(n)
         run.call("load_state_dict()", functools.partial(loaded.load_state_dict, state))
-        rest = [p.tolist() for p in run.read(loaded, resumed if plan.set_epoch else None)]
-        after = [p.tolist() for p in run.read(loaded, resumed + 1 if plan.set_epoch else None)]
         expected = want[resumed][position:] + want[resumed + 1]
-        got = rest + after
+        if (epoch, k) == (0, n // 2):
+            # A job that checkpoints again right after resuming, before reading a batch.
+            probe = run.build(n)
+            run.call("load_state_dict()", functools.partial(probe.load_state_dict, state))
+            if plan.set_epoch:
+                run.call(f"set_epoch({resumed})", functools.partial(probe.set_epoch, resumed))
+            saved = run.call("state_dict() right after load_state_dict()", probe.state_dict)
+            again = run.build(n)
+            run.call("load_state_dict()", functools.partial(again.load_state_dict, saved))
+            got = _continuation(run, again, resumed, plan.set_epoch)
+            compared += len(expected)
+            if got != expected:
+                bad += 1
+                detail = detail or (
+                    f"; saved after {k} batches of epoch {epoch}, loaded, saved again at once "
+                    "and loaded: " + _difference(got, expected, resumed, position, plan.set_epoch)
+                )
+        got = _continuation(run, loaded, resumed, plan.set_epoch)
         compared += len(expected)
         if got != expected:
             bad += 1
@@ -1340,7 +1355,8 @@ def _resume_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
             compared * batch,
             f"state saved after k = 0, {n // 2}, {n} of {n} batches of epoch 0 and {n // 2} of "
             "epoch 1, loaded into a fresh sampler: the rest of the epoch and the next as "
-            "uninterrupted" + detail,
+            f"uninterrupted, also from a state saved right after loading (k = {n // 2} of "
+            "epoch 0)" + detail,
         ),
         exact(
             "resume_state_is_json",
@@ -1381,6 +1397,12 @@ def _resume_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
             refused, text = True, f"a state of seed s + 1 was refused ({type(exc).__name__})"
         out.append(exact("resume_refuses_foreign_state", setting, int(not refused), 1, text))
     return out
+
+
+def _continuation(run: _Run, sampler: Any, epoch: int, set_epoch: bool) -> list[Any]:
+    """The rest of ``epoch`` and all of the next, read from a resumed ``sampler``."""
+    rest = [p.tolist() for p in run.read(sampler, epoch if set_epoch else None)]
+    return rest + [p.tolist() for p in run.read(sampler, epoch + 1 if set_epoch else None)]
 
 
 def _resume_start(state: Any, epoch: int, k: int, n: int) -> tuple[int, int] | str:

@@ -57,6 +57,7 @@ SAMPLER_CAUGHT_BY = {
     "same_contents_on_every_rank": ("random", "long-tail", "ranks_differ[2]"),
     "sorts_labels_later": ("fixed", "long-tail", "epochs_shape"),
     "state_forgets_epoch": ("quota", "long-tail", "resume_continues_exactly"),
+    "state_forgets_load": ("random", "long-tail", "resume_continues_exactly"),
     "state_holds_numpy_ints": ("fixed", "long-tail", "resume_state_is_json"),
     "epoch_rank_seed_collide": ("random", "long-tail", "ranks_batches_not_repeated[2]"),
     "shifted_epochs": ("random", "long-tail", "batches_not_repeated"),
