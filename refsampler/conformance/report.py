@@ -231,7 +231,11 @@ class Report:
                 head += f": {r.direction}"
             lines.append(head)
             lines.append(f"    {r.detail}")
-            if not r.exact:
+            if not r.exact and r.draws == 0 and r.statistic is None:
+                # Failed before any data was read (the sampler raised, or nothing was left to
+                # examine): there is no p-value to show, only the failure.
+                lines.append("    no statistic: nothing was examined, so the check fails")
+            elif not r.exact:
                 statistic = "" if r.statistic is None else f"statistic {_number(r.statistic)}"
                 statistic += f" on {r.dof} dof" if r.dof else ""
                 lines.append(

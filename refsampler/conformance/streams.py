@@ -610,12 +610,22 @@ def stream_checks(
     run = _Run(adapter, setting, labels, seed, timeout)
     results: list[CheckResult] = []
     sections: list[Callable[[], list[CheckResult]]] = [lambda: _epoch_checks(run, planned)]
+    # What to do instead when a section's calls raise NotImplementedError (which declines a
+    # configuration only when its first build, with one replica, raises it).
+    opt_outs = [""]
     for w in plan.world_sizes:
         if w >= 2:
             sections.append(functools.partial(_rank_checks, run, planned, w))
+            opt_outs.append(
+                "; a sampler that does not shard is tested with world size 1 alone "
+                "(--world-size 1, or world_sizes=(1,))"
+            )
     if plan.resume:
         sections.append(lambda: _resume_checks(run, planned))
-    for section, names in zip(sections, _section_names(planned, plan), strict=True):
+        opt_outs.append("; a sampler without resume leaves out state_dict and load_state_dict")
+    for section, names, opt_out in zip(
+        sections, _section_names(planned, plan), opt_outs, strict=True
+    ):
         try:
             results += section()
         except Exception as exc:  # the sampler raised or hung: every check of the section fails
@@ -624,6 +634,11 @@ def stream_checks(
                 if isinstance(exc, calls.CallTimedOut)
                 else f"the sampler raised {type(exc).__name__}: {exc}"
             )
+            if isinstance(exc, NotImplementedError):
+                text += (
+                    " (NotImplementedError declines a configuration only when the first build "
+                    f"of its sampler, with one replica, raises it{opt_out})"
+                )
             results += [exact(name, setting, 1, 0, text) for name in names if planned[name]] + [
                 _failed_statistical(name, setting, text) for name in names if not planned[name]
             ]

@@ -333,6 +333,31 @@ def test_pk_configurations_decline_adapters_without_samples_per_class() -> None:
     assert np.isfinite(report.seconds)
 
 
+def test_a_sampler_without_replicas_fails_the_rank_checks_saying_how_to_opt_out() -> None:
+    """A constructor that raises NotImplementedError for num_replicas > 1 fails the rank
+    checks (it served world size 1), each saying that only the first build declines and how
+    to test without replicas; a failed statistical check shows no made-up p-value."""
+
+    def single_process(labels: Any, **kwargs: Any) -> Any:
+        if kwargs.get("num_replicas", 1) > 1:
+            raise NotImplementedError("single process only")
+        return refsampler_sampler(labels, **kwargs)
+
+    report = verify(
+        SamplerAdapter(single_process), kinds=["random"], configs=["long-tail"], world_sizes=(1, 2)
+    )
+    assert "ranks_equal_length[2]" in {r.check for r in report.failures}
+    lines = report.failure_lines()
+    assert (
+        "    the sampler raised NotImplementedError: single process only (NotImplementedError "
+        "declines a configuration only when the first build of its sampler, with one replica, "
+        "raises it; a sampler that does not shard is tested with world size 1 alone "
+        "(--world-size 1, or world_sizes=(1,)))" in lines
+    )
+    assert "    no statistic: nothing was examined, so the check fails" in lines
+    assert not any(line.startswith("    p = 0") for line in lines)
+
+
 def test_a_sampler_that_hangs_in_a_later_epoch_fails_under_the_timeout() -> None:
     """Every call the stream checks make goes through ``timeout``: a pass of epoch 1 that
     never ends fails the epoch, rank and resume checks, each naming the pass, in seconds."""
