@@ -1060,10 +1060,44 @@ def plain_loop_note(
     keys = [tuple(tuple(p.tolist()) for p in one) for one in passes]
     distinct = len(set(keys))
     if distinct == len(keys):
-        return f"without set_epoch, {len(keys)} passes gave {distinct} distinct epochs"
+        note = f"without set_epoch, {len(keys)} passes gave {distinct} distinct epochs"
+        try:
+            return note + _pass_rules(run, n, keys)
+        except calls.CallTimedOut as exc:
+            return f"{note}; {exc}"
+        except Exception as exc:
+            return f"{note}; then the sampler raised {type(exc).__name__}: {exc}"
     return (
         f"without set_epoch, {len(keys)} passes gave only {distinct} distinct epoch(s): a "
         "plain loop replays them (call set_epoch(epoch) every epoch)"
+    )
+
+
+def _pass_rules(run: _Run, n: int, keys: list[tuple[Any, ...]]) -> str:
+    """How a sampler that advances its epoch by itself counts passes, against the
+    specification: an iterator dropped unread is no pass, a pass abandoned after one batch
+    is one (a note: samplers that leave the epoch to set_epoch alone are not held to it)."""
+
+    def after(taken: int) -> tuple[Any, ...]:
+        sampler = run.build(n)
+
+        def probe() -> list[npt.NDArray[np.int64]]:
+            iterator = iter(sampler)
+            for _ in range(taken):
+                next(iterator)
+            del iterator
+            return [_positions(b)[0] for b in sampler]
+
+        what = f"a pass after an iterator dropped after {taken} batch(es)"
+        return tuple(tuple(p.tolist()) for p in run.call(what, probe))
+
+    unread = "epoch 0 again" if after(0) == keys[0] else "not epoch 0: it counted as a pass"
+    abandoned = "epoch 1" if after(1) == keys[1] else "not epoch 1: it did not count"
+    kept = unread == "epoch 0 again" and abandoned == "epoch 1"
+    rule = " (the specification: an iterator is a pass once it has yielded a batch)"
+    return (
+        f"; after an iterator dropped unread, {unread}; after a pass abandoned after one "
+        f"batch, {abandoned}" + ("" if kept else rule)
     )
 
 

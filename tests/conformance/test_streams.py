@@ -358,6 +358,44 @@ def test_a_sampler_without_replicas_fails_the_rank_checks_saying_how_to_opt_out(
     assert not any(line.startswith("    p = 0") for line in lines)
 
 
+def test_the_plain_loop_note_says_how_passes_are_counted() -> None:
+    """For a sampler that advances its epoch by itself, the note says whether an iterator
+    dropped unread and a pass abandoned after one batch count as passes; refsampler keeps the
+    specification's rule, a sampler that counts every iter() does not."""
+
+    class CountsEveryIter(mutants.Wrapped):
+        epoch = 0
+
+        def set_epoch(self, epoch: int) -> None:
+            self.epoch = epoch - 1  # the next iter() counts itself
+
+        def __iter__(self) -> Any:
+            self.epoch += 1
+            self.inner.set_epoch(self.epoch)
+            return iter(self.inner)
+
+    def counts_every_iter(labels: Any, **kwargs: Any) -> Any:
+        wrapped = CountsEveryIter(refsampler_sampler(labels, **kwargs))
+        wrapped.epoch = -1
+        return wrapped
+
+    notes = {}
+    for name, make in [("refsampler", refsampler_sampler), ("every iter", counts_every_iter)]:
+        report = verify(
+            SamplerAdapter(make), kinds=["random"], configs=["uniform"], world_sizes=(1,)
+        )
+        notes[name] = next(n for n in report.notes if "without set_epoch," in n)
+    assert notes["refsampler"].endswith(
+        "3 distinct epochs; after an iterator dropped unread, epoch 0 again; after a pass "
+        "abandoned after one batch, epoch 1"
+    )
+    assert notes["every iter"].endswith(
+        "after an iterator dropped unread, not epoch 0: it counted as a pass; after a pass "
+        "abandoned after one batch, epoch 1 (the specification: an iterator is a pass once "
+        "it has yielded a batch)"
+    )
+
+
 def test_a_sampler_that_hangs_in_a_later_epoch_fails_under_the_timeout() -> None:
     """Every call the stream checks make goes through ``timeout``: a pass of epoch 1 that
     never ends fails the epoch, rank and resume checks, each naming the pass, in seconds."""
