@@ -524,6 +524,8 @@ def _capabilities_note(plan: Any) -> str:
         text += f"; absent (their checks skipped): {', '.join(missing)}"
     if plan.len_problem:
         text += f" ({plan.len_problem}: taken as no len)"
+    if plan.epoch_problem:
+        text += f" ({plan.epoch_problem}: taken as no set_epoch)"
     if plan.problem:
         text += (
             f"; no sampler could be built to detect them ({plan.problem}): every stream check fails"

@@ -111,6 +111,7 @@ different world sizes can coincide.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -201,6 +202,9 @@ class StreamPlan:
         Whether the adapter claims to refuse states of another configuration.
     len_problem : str
         What ``len()`` raised when it raised (then ``has_len`` is False), or "".
+    epoch_problem : str
+        What ``set_epoch(0)`` raised when it raised ``NotImplementedError`` (then
+        ``set_epoch`` is False: the sampler is read as one without it), or "".
     problem : str
         Why no sampler could be built to detect the methods ("" when one was): every stream
         check then fails.
@@ -216,6 +220,7 @@ class StreamPlan:
     has_len: bool = True
     refuses_foreign: bool = False
     len_problem: str = ""
+    epoch_problem: str = ""
     problem: str = ""
     fresh_note: str = ""
 
@@ -267,19 +272,22 @@ class SamplerAdapter:
     def __call__(self, labels: Any, **kwargs: Any) -> Iterator[list[int]]:
         sampler = self.build(labels, **kwargs)
         if callable(getattr(sampler, "set_epoch", None)):
-            sampler.set_epoch(0)
+            with contextlib.suppress(NotImplementedError):  # no set_epoch (see capabilities)
+                sampler.set_epoch(0)
         # Lazily, so that the caller sees when a decline or a change of the labels happens.
         return (_detached(b) for b in sampler)
 
     def capabilities(
         self, labels: Any, *, timeout: float | None = None, **kwargs: Any
-    ) -> tuple[bool, bool, bool, str]:
-        """(set_epoch, state_dict + load_state_dict, len, why len failed) of a sampler built
-        with ``kwargs``.
+    ) -> tuple[bool, bool, bool, str, str]:
+        """(set_epoch, state_dict + load_state_dict, len, why len failed, why set_epoch
+        failed) of a sampler built with ``kwargs``.
 
         Each method is detected on its own. A ``len()`` that raises anything (or outlasts
-        ``timeout``) counts as no ``len``, and the last item says what it raised, so one
-        failing method never hides the others.
+        ``timeout``) counts as no ``len``, and a ``set_epoch(0)`` that raises
+        ``NotImplementedError`` as no ``set_epoch`` (the way a sampler says it has none);
+        the last two items say what they raised, so one failing method never hides the
+        others.
 
         Raises
         ------
@@ -292,14 +300,21 @@ class SamplerAdapter:
             callable(getattr(sampler, name, None))
             for name in ("set_epoch", "state_dict", "load_state_dict")
         ]
-        why = ""
+        why = epoch_why = ""
         try:
             calls.timed(lambda: len(sampler), timeout, "len()")
         except calls.CallTimedOut as exc:
             why = str(exc)
         except Exception as exc:  # a len that raises is no len, whatever it raises
             why = f"len() raised {type(exc).__name__}" + (f": {exc}" if str(exc) else "")
-        return has[0], has[1] and has[2], not why, why
+        if has[0]:
+            try:
+                calls.timed(lambda: sampler.set_epoch(0), timeout, "set_epoch(0)")
+            except NotImplementedError as exc:  # anything else is a defect the checks show
+                epoch_why = "set_epoch(0) raised NotImplementedError" + (
+                    f": {exc}" if str(exc) else ""
+                )
+        return has[0] and not epoch_why, has[1] and has[2], not why, why, epoch_why
 
 
 def _signature(function: Any) -> Any:
@@ -538,7 +553,9 @@ class _Run:
     def read(self, sampler: Any, epoch: int | None, who: str = "") -> list[npt.NDArray[np.int64]]:
         """One pass (after ``set_epoch(epoch)`` unless ``epoch`` is None); ``who`` names the
         rank in a timeout's message."""
-        if epoch is not None and callable(getattr(sampler, "set_epoch", None)):
+        plan: StreamPlan | None = self.setting.streams
+        has_epoch = plan is None or plan.set_epoch  # not a set_epoch that declines
+        if epoch is not None and has_epoch and callable(getattr(sampler, "set_epoch", None)):
             self.call(f"set_epoch({epoch}){who}", lambda: sampler.set_epoch(epoch))
         what = f"the epoch {epoch} pass" if epoch is not None else "a pass without set_epoch"
         read = self.call(what + who, lambda: [_positions(b) for b in sampler])
@@ -1588,7 +1605,7 @@ def detect(
     for setting in settings:
         config = setting.config
         try:
-            has_epoch, has_state, has_len, why = adapter.capabilities(
+            has_epoch, has_state, has_len, why, epoch_why = adapter.capabilities(
                 config.labels(),
                 timeout=timeout,
                 kind=setting.kind,
@@ -1617,6 +1634,7 @@ def detect(
             has_len,
             adapter.refuses_foreign,
             len_problem=why,
+            epoch_problem=epoch_why,
             fresh_note=_fresh_process_note(adapter) if has_state else "",
         )
     return StreamPlan(

@@ -358,6 +358,30 @@ def test_a_sampler_without_replicas_fails_the_rank_checks_saying_how_to_opt_out(
     assert not any(line.startswith("    p = 0") for line in lines)
 
 
+def test_a_set_epoch_that_raises_not_implemented_is_no_set_epoch() -> None:
+    """A sampler whose set_epoch raises NotImplementedError is read as one without set_epoch
+    (as a len that raises is no len): its epochs by passes are checked, not declined, and
+    the notes say why set_epoch is absent."""
+
+    class NoSetEpoch(mutants.Wrapped):
+        def set_epoch(self, epoch: int) -> None:
+            raise NotImplementedError("epochs advance by passes")
+
+    report = verify(
+        SamplerAdapter(lambda labels, **kwargs: NoSetEpoch(refsampler_sampler(labels, **kwargs))),
+        kinds=["fixed"],
+        configs=["uniform"],
+        world_sizes=(1,),
+    )
+    assert report.exit_code != 3  # tested, not declined
+    assert "epochs_shape" in {r.check for r in report.results}
+    assert any(
+        "absent (their checks skipped): set_epoch (set_epoch(0) raised NotImplementedError: "
+        "epochs advance by passes: taken as no set_epoch)" in note
+        for note in report.notes
+    )
+
+
 def test_the_plain_loop_note_says_how_passes_are_counted() -> None:
     """For a sampler that advances its epoch by itself, the note says whether an iterator
     dropped unread and a pass abandoned after one batch count as passes; refsampler keeps the
