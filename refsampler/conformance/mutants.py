@@ -1368,10 +1368,11 @@ def _reseeded_per_epoch(
     return Reseeded()
 
 
-def same_classes_every_rank(labels: Any, **kwargs: Any) -> Wrapped:
+def same_classes_every_rank(labels: Any, *, shift: int = 0, **kwargs: Any) -> Wrapped:
     """Every rank draws rank 0's classes, slot for slot, each position swapped for a member of
     its class drawn by the rank's own generator: each rank alone is right, but the ranks of a
-    step see the same classes (a shared class generator, per-rank member generators)."""
+    step see the same classes (a shared class generator, per-rank member generators). With
+    ``shift``, rank ``r`` reads them ``r * shift`` steps later."""
     world, rank = kwargs.pop("num_replicas"), kwargs.pop("rank")
     array = np.asarray(labels)
     order = np.argsort(array, kind="stable")
@@ -1392,6 +1393,9 @@ def same_classes_every_rank(labels: Any, **kwargs: Any) -> Wrapped:
             if rank == 0:
                 return batches
             rng = np.random.default_rng([kwargs["seed"], rank, epoch])
+            if shift:  # rank r reads the shared classes r steps after rank 0
+                whole = list(batches)
+                batches = iter(whole[rank * shift :] + whole[: rank * shift])
             return (self._swap(b, rng) for b in batches)
 
         @staticmethod
@@ -1401,6 +1405,13 @@ def same_classes_every_rank(labels: Any, **kwargs: Any) -> Wrapped:
             return order[picks].tolist()
 
     return SameClasses(_inner(labels, num_replicas=world, rank=0, **kwargs))
+
+
+def classes_a_step_apart_on_ranks(labels: Any, **kwargs: Any) -> Wrapped:
+    """As :func:`same_classes_every_rank`, but rank ``r`` reads the shared classes ``r`` steps
+    after rank 0 (batch ``k`` of rank 1 has rank 0's classes of batch ``k + 1``): no two ranks
+    see the same classes at a step, yet the global stream repeats every class draw."""
+    return same_classes_every_rank(labels, shift=1, **kwargs)
 
 
 def splits_the_epoch(labels: Any, **kwargs: Any) -> Wrapped:
@@ -1770,6 +1781,7 @@ SAMPLER_MUTANTS: dict[str, Callable[..., Any]] = {
         seed_plus_epoch,
         seed_xor_epoch,
         same_classes_every_rank,
+        classes_a_step_apart_on_ranks,
         seed_plus_rank,
     )
 }

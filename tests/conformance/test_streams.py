@@ -67,6 +67,7 @@ SAMPLER_CAUGHT_BY = {
     "seed_plus_epoch": ("random", "long-tail", "batches_not_repeated"),
     "seed_xor_epoch": ("random", "long-tail", "batches_not_repeated"),
     "same_classes_every_rank": ("random", "long-tail", "ranks_independent[2]"),
+    "classes_a_step_apart_on_ranks": ("random", "long-tail", "ranks_independent[2]"),
     "seed_plus_rank": ("random", "long-tail", "ranks_differ[2]"),
 }
 #: The sampler mutants `make test` runs: one each for ranks, epochs, ties across epochs and
