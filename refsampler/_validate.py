@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import numbers
 import reprlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MappingView
 from typing import Any
 
 import numpy as np
@@ -100,7 +100,7 @@ def _show(value: Any) -> str:
     if isinstance(value, np.generic):  # np.int64(0) -> 0, as the user would write it
         value = value.item()
     if isinstance(value, np.ma.MaskedArray):  # array2string of one warns on masked ints
-        with np.printoptions(threshold=8, precision=6):  # context-local in numpy >= 2
+        with np.printoptions(threshold=8, precision=6):  # context-local in numpy >= 2.1
             return " ".join(str(value).split())
     if isinstance(value, np.ndarray):
         if value.ndim == 0:  # "array(4)", so that a 0-d array is not mistaken for a scalar
@@ -167,6 +167,10 @@ def as_array(
 
 def _unordered(value: Any) -> str:
     """Why numpy would misread ``value`` as an array (as one object), or "" if it would not."""
+    if hasattr(value, "__array__") or hasattr(value, "__array_interface__"):
+        return ""  # numpy reads these as arrays (ndarray.flat is an iterator, say)
+    if isinstance(value, MappingView):  # dict.keys(), .values(), .items()
+        return "must be a sequence or array, not a view of a mapping (pass list(...) of it)"
     if isinstance(value, (set, frozenset)):
         return "must be an ordered sequence or array, not a set"
     if isinstance(value, Mapping):

@@ -878,8 +878,8 @@ def _replicas(num_replicas: int | None, rank: int | None) -> tuple[int, int]:
         size = torch.distributed.get_world_size()
         if num_replicas > size:  # fewer: a rank >= num_replicas is refused below
             warnings.warn(
-                f"num_replicas={num_replicas} is more than the process group's {size} "
-                f"processes, and each process takes its rank from the group: shards {size} "
+                f"num_replicas={num_replicas} is more than the process group's size ({size}), "
+                f"and each process takes its rank from the group: shards {size} "
                 f"to {num_replicas - 1} are drawn by no process, so their part of every epoch "
                 "is never trained on. Leave num_replicas unset (the group's size), or pass "
                 "each process its rank.",

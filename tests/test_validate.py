@@ -495,6 +495,17 @@ def test_as_array_refuses_what_numpy_would_misread(value: Any, message: str) -> 
         _validate.probability_vector("weights", value)
 
 
+def test_as_array_refuses_dict_views_and_reads_array_iterators() -> None:
+    """dict.keys() / .values() are refused like the dict; ndarray.flat, an iterator numpy
+    reads as an array, is read."""
+    with pytest.raises(InvalidArgumentError, match=r"^`labels` must be a sequence or array"):
+        _validate.int_vector("labels", {0: 1, 1: 2}.keys())
+    with pytest.raises(InvalidArgumentError, match=r"not a view of a mapping"):
+        _validate.int_vector("labels", {"a": 0, "b": 1}.values())
+    flat = np.array([[0, 1], [1, 2]]).flat
+    assert _validate.int_vector("labels", flat).tolist() == [0, 1, 1, 2]
+
+
 def test_as_array_reads_a_masked_array_without_masked_entries() -> None:
     """A masked array with nothing masked is its data; the caller's array is left alone."""
     labels = np.ma.array([0, 1, 1], mask=[0, 0, 0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -182,25 +183,35 @@ def fixed_checks(sample: Sample) -> list[CheckResult]:
 
 #: The most seeds (runs of one batch) the tie check asks for a statistic beyond "every seed
 #: chose alike"; where more would be needed to make one decisive, it is left out.
-MAX_TIE_SEEDS = 16
+MAX_TIE_SEEDS = 24
 
 
 def _at_most_distinct(distinct: int, seeds: int, choices: int) -> float:
     """P(``seeds`` uniform draws from ``choices`` equally likely values take at most
     ``distinct`` different values), exactly: ``sum_j choices!/(choices-j)! S(seeds, j) /
-    choices**seeds`` with Stirling numbers of the second kind (integer arithmetic)."""
-    # stirling[j] = S(m, j) for the current m, built up row by row (seeds is small).
-    stirling = [1]  # S(0, 0)
-    for m in range(1, seeds + 1):
-        row = [0] * (m + 1)
-        for j in range(1, m + 1):
-            row[j] = j * (stirling[j] if j < len(stirling) else 0) + stirling[j - 1]
-        stirling = row
+    choices**seeds`` with Stirling numbers of the second kind (integer arithmetic; one and two
+    values in closed form, which is all the seed plan asks for)."""
+    if distinct >= min(seeds, choices):
+        return 1.0
+    if distinct == 1:
+        return float(choices) ** -(seeds - 1) if seeds else 1.0
+    if distinct == 2:  # S(n, 2) = 2**(n-1) - 1
+        return (choices + choices * (choices - 1) * (2 ** (seeds - 1) - 1)) / choices**seeds
+    stirling = _stirling_row(seeds)
     ways, falling = 0, 1
-    for j in range(1, min(distinct, seeds, choices) + 1):
+    for j in range(1, distinct + 1):
         falling *= choices - j + 1
         ways += falling * stirling[j]
     return ways / choices**seeds
+
+
+@functools.lru_cache(maxsize=64)
+def _stirling_row(n: int) -> tuple[int, ...]:
+    """``S(n, j)`` for ``j = 0 .. n`` (Stirling numbers of the second kind)."""
+    row = [1]  # S(0, 0)
+    for m in range(1, n + 1):
+        row = [0] + [j * (row[j] if j < len(row) else 0) + row[j - 1] for j in range(1, m + 1)]
+    return tuple(row)
 
 
 def _most_repeated(repeats: int, seeds: int, choices: int) -> float:
@@ -226,9 +237,9 @@ def _tie_chances(group: int, winners: int, seeds: int, runs: bool, *, two: bool)
 
 def _tie_plan(setting: Setting, family_floor: float) -> tuple[int, bool]:
     """(seeds, whether the cyclic-run statistic is used) of the tie check: the fewest seeds
-    that put the check's p-value below a tenth of ``family_floor`` when every seed chose
-    alike, or every seed a cyclic run; and, where at most :data:`MAX_TIE_SEEDS` seeds do it,
-    also when the seeds chose only two ways."""
+    that put the check's p-value below a tenth of ``family_floor`` when the seeds show one of
+    the patterns it is planned for: every seed alike, always; every seed a cyclic run and only
+    two choices, where at most :data:`MAX_TIE_SEEDS` seeds do it (the runs kept first)."""
     group, winners = setting.ties
     size = int(group.size)
     if not size:
@@ -243,12 +254,17 @@ def _tie_plan(setting: Setting, family_floor: float) -> tuple[int, bool]:
 
     # A cyclic run says something only when not every choice is one (1 < s < T - 1); two
     # choices say something only when there are more than two.
-    cyclic = [True, False] if 1 < winners < size - 1 else [False]
-    for two in [True, False] if choices > 2 else [False]:
-        for runs in cyclic:
-            seeds = fewest(runs, two, MAX_TIE_SEEDS)
-            if seeds is not None:
-                return seeds, runs
+    cyclic = 1 < winners < size - 1
+    many = choices > 2
+    # Keep the cyclic runs before the two-choices statistic: a rotating window is the likelier
+    # defect, and its statistic needs more seeds.
+    candidates = [(True, True), (True, False), (False, True)] if cyclic else [(False, True)]
+    for runs, two in candidates:
+        if two and not many:
+            continue
+        seeds = fewest(runs, two, MAX_TIE_SEEDS)
+        if seeds is not None:
+            return seeds, runs
     seeds = fewest(False, False, 10_000)  # one choice: C**-(n-1) falls for every C >= 2
     return (seeds if seeds is not None else 10_000), False
 

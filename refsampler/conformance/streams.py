@@ -113,6 +113,7 @@ different world sizes can coincide.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import functools
 import json
@@ -1110,6 +1111,16 @@ def _pass_rules(run: _Run, n: int, keys: list[tuple[Any, ...]]) -> str:
         what = f"a pass after an iterator dropped after {taken} batch(es)"
         return tuple(tuple(p.tolist()) for p in run.call(what, probe))
 
+    def after_build() -> tuple[Any, ...]:
+        sampler = run.build(n)
+        first = run.call("a fresh build's first pass", lambda: [_positions(b)[0] for b in sampler])
+        return tuple(tuple(p.tolist()) for p in first)
+
+    if after_build() != keys[0]:
+        return (
+            "; a fresh build's first pass differs from the first build's, so how passes are "
+            "counted is not judged"
+        )
     unread = "epoch 0 again" if after(0) == keys[0] else "not epoch 0: it counted as a pass"
     abandoned = "epoch 1" if after(1) == keys[1] else "not epoch 1: it did not count"
     kept = unread == "epoch 0 again" and abandoned == "epoch 1"
@@ -1401,13 +1412,16 @@ def _resume_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
             continue
         # As a training loop that resumes from the state: set_epoch with the state's epoch.
         resumed, position = start
+        kept_state = copy.deepcopy(state)  # before load_state_dict can touch it
         loaded = run.build(n)
         run.call("load_state_dict()", functools.partial(loaded.load_state_dict, state))
         expected = want[resumed][position:] + want[resumed + 1]
         if (epoch, k) == (0, n // 2):
             # A job that checkpoints again right after resuming, before reading a batch.
             probe = run.build(n)
-            run.call("load_state_dict()", functools.partial(probe.load_state_dict, state))
+            # Its own copy: the load above may have consumed or changed the dict it was given.
+            own = copy.deepcopy(kept_state)
+            run.call("load_state_dict()", functools.partial(probe.load_state_dict, own))
             if plan.set_epoch:
                 run.call(f"set_epoch({resumed})", functools.partial(probe.set_epoch, resumed))
             saved = run.call("state_dict() right after load_state_dict()", probe.state_dict)

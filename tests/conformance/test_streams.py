@@ -9,6 +9,7 @@ alpha apart, give p-values far below 1e-100, so 1e-12 per case bounds the miss.
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -359,6 +360,28 @@ def test_a_sampler_without_replicas_fails_the_rank_checks_saying_how_to_opt_out(
     assert not any(line.startswith("    p = 0") for line in lines)
 
 
+def test_a_load_state_dict_that_consumes_its_dict_still_resumes() -> None:
+    """Each load of the resume check gets its own copy of the saved state: a sampler whose
+    load_state_dict empties the dict it is given (after reading it) passes, as it did before
+    the check also saved a state right after loading."""
+
+    class Consumes(mutants.Wrapped):
+        def load_state_dict(self, state: dict[str, Any]) -> None:
+            inner = dict(state)
+            state.clear()
+            super().load_state_dict(inner)
+
+    report = verify(
+        SamplerAdapter(lambda labels, **kwargs: Consumes(refsampler_sampler(labels, **kwargs))),
+        kinds=["fixed"],
+        configs=["uniform"],
+        world_sizes=(1,),
+    )
+    resume = {r.check: r.verdict for r in report.results if r.check.startswith("resume")}
+    assert resume["resume_continues_exactly"] == "pass"
+    assert resume["resume_state_is_json"] == "pass"
+
+
 def test_a_set_epoch_that_raises_not_implemented_is_no_set_epoch() -> None:
     """A sampler whose set_epoch raises NotImplementedError is read as one without set_epoch
     (as a len that raises is no len): its epochs by passes are checked, not declined, and
@@ -386,7 +409,8 @@ def test_a_set_epoch_that_raises_not_implemented_is_no_set_epoch() -> None:
 def test_the_plain_loop_note_says_how_passes_are_counted() -> None:
     """For a sampler that advances its epoch by itself, the note says whether an iterator
     dropped unread and a pass abandoned after one batch count as passes; refsampler keeps the
-    specification's rule, a sampler that counts every iter() does not."""
+    specification's rule, a sampler that counts every iter() does not, and a sampler whose
+    builds differ is not judged."""
 
     class CountsEveryIter(mutants.Wrapped):
         epoch = 0
@@ -404,8 +428,19 @@ def test_the_plain_loop_note_says_how_passes_are_counted() -> None:
         wrapped.epoch = -1
         return wrapped
 
+    builds = itertools.count()
+
+    def unreproducible(labels: Any, **kwargs: Any) -> Any:
+        kwargs["seed"] += next(builds)  # every build another seed, as an unseeded sampler
+        return refsampler_sampler(labels, **kwargs)
+
     notes = {}
-    for name, make in [("refsampler", refsampler_sampler), ("every iter", counts_every_iter)]:
+    makers = [
+        ("refsampler", refsampler_sampler),
+        ("every iter", counts_every_iter),
+        ("unreproducible", unreproducible),
+    ]
+    for name, make in makers:
         report = verify(
             SamplerAdapter(make), kinds=["random"], configs=["uniform"], world_sizes=(1,)
         )
@@ -413,6 +448,10 @@ def test_the_plain_loop_note_says_how_passes_are_counted() -> None:
     assert notes["refsampler"].endswith(
         "3 distinct epochs; after an iterator dropped unread, epoch 0 again; after a pass "
         "abandoned after one batch, epoch 1"
+    )
+    assert notes["unreproducible"].endswith(
+        "a fresh build's first pass differs from the first build's, so how passes are counted "
+        "is not judged"
     )
     assert notes["every iter"].endswith(
         "after an iterator dropped unread, not epoch 0: it counted as a pass; after a pass "
