@@ -33,6 +33,7 @@ from refsampler.conformance.streams import (
     _Run,
     epoch_batches,
     index_sampler_hint,
+    plain_loop_note,
     sampler_options,
 )
 from refsampler.errors import InvalidArgumentError
@@ -440,11 +441,9 @@ def test_the_plain_loop_note_says_how_passes_are_counted() -> None:
         ("every iter", counts_every_iter),
         ("unreproducible", unreproducible),
     ]
+    setting = plan_run(["random"], by_name(["uniform"]), streams=StreamPlan(3, (1,)))[0]
     for name, make in makers:
-        report = verify(
-            SamplerAdapter(make), kinds=["random"], configs=["uniform"], world_sizes=(1,)
-        )
-        notes[name] = next(n for n in report.notes if "without set_epoch," in n)
+        notes[name] = plain_loop_note(SamplerAdapter(make), setting, setting.config.labels(), 1)
     assert notes["refsampler"].endswith(
         "3 distinct epochs; after an iterator dropped unread, epoch 0 again; after a pass "
         "abandoned after one batch, epoch 1"
