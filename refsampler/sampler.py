@@ -863,8 +863,10 @@ def _replicas(num_replicas: int | None, rank: int | None) -> tuple[int, int]:
         if world.isdigit() and int(world) > 1:
             warnings.warn(
                 f"WORLD_SIZE={world} is set but torch.distributed has no process group yet, so "
-                "this sampler does not shard (num_replicas=1): every process yields the same "
-                "batches. Build it after init_process_group, or pass num_replicas and rank. "
+                "this sampler does not shard (num_replicas=1): every process yields whole, "
+                "unsharded epochs (the same batches where the processes' seeds agree; with "
+                "seed=None each draws its own from torch). Build it after init_process_group, "
+                "or pass num_replicas and rank. "
                 "(With Hugging Face Accelerate, do not let accelerator.prepare wrap the "
                 "DataLoader of this batch sampler; see the DDP how-to.)",
                 RefSamplerWarning,

@@ -828,11 +828,15 @@ def test_random_kind_beyond_2_pow_24_labels(dtype: type) -> None:
 
 def test_world_size_without_a_process_group_warns(monkeypatch: pytest.MonkeyPatch) -> None:
     """WORLD_SIZE > 1 in the environment but no process group yet: the sampler cannot shard,
-    so it says so (every process would yield the same batches) and names the fixes."""
+    so it says so (every process would yield whole, unsharded epochs, the same ones only where
+    the seeds agree) and names the fixes."""
     monkeypatch.setenv("WORLD_SIZE", "4")
-    with pytest.warns(RefSamplerWarning, match="WORLD_SIZE=4 is set but torch.distributed"):
+    with pytest.warns(RefSamplerWarning, match="WORLD_SIZE=4 is set but torch.distributed") as w:
         sampler = BalancedBatchSampler(LABELS, 4, seed=0)
     assert (sampler.num_replicas, sampler.rank) == (1, 0)
+    message = str(w[0].message)
+    assert "every process yields whole, unsharded epochs" in message
+    assert "with seed=None each draws its own from torch" in message
 
 
 @pytest.mark.parametrize("entry", ["constructor", "from_class_indices", "factory"])
