@@ -1098,25 +1098,27 @@ def _pass_rules(run: _Run, n: int, keys: list[tuple[Any, ...]]) -> str:
     specification: an iterator dropped unread is no pass, a pass abandoned after one batch
     is one (a note: samplers that leave the epoch to set_epoch alone are not held to it)."""
 
-    def after(taken: int) -> tuple[Any, ...]:
+    def after(dropped: int | None) -> tuple[Any, ...]:
+        """A fresh build's pass, after an iterator dropped after ``dropped`` batches (None:
+        the build's first pass)."""
         sampler = run.build(n)
 
         def probe() -> list[npt.NDArray[np.int64]]:
-            iterator = iter(sampler)
-            for _ in range(taken):
-                next(iterator)
-            del iterator
+            if dropped is not None:
+                iterator = iter(sampler)
+                for _ in range(dropped):
+                    next(iterator)
+                del iterator
             return [_positions(b)[0] for b in sampler]
 
-        what = f"a pass after an iterator dropped after {taken} batch(es)"
+        what = (
+            "a fresh build's first pass"
+            if dropped is None
+            else f"a pass after an iterator dropped after {dropped} batch(es)"
+        )
         return tuple(tuple(p.tolist()) for p in run.call(what, probe))
 
-    def after_build() -> tuple[Any, ...]:
-        sampler = run.build(n)
-        first = run.call("a fresh build's first pass", lambda: [_positions(b)[0] for b in sampler])
-        return tuple(tuple(p.tolist()) for p in first)
-
-    if after_build() != keys[0]:
+    if after(None) != keys[0]:
         return (
             "; a fresh build's first pass differs from the first build's, so how passes are "
             "counted is not judged"
@@ -1412,15 +1414,15 @@ def _resume_checks(run: _Run, planned: dict[str, bool]) -> list[CheckResult]:
             continue
         # As a training loop that resumes from the state: set_epoch with the state's epoch.
         resumed, position = start
-        kept_state = _copied(state)  # before load_state_dict can touch it
+        resave = (epoch, k) == (0, n // 2)
+        # Its own copy for the second load: the first may consume or change the dict it gets.
+        own = _copied(state) if resave else None
         loaded = run.build(n)
         run.call("load_state_dict()", functools.partial(loaded.load_state_dict, state))
         expected = want[resumed][position:] + want[resumed + 1]
-        if (epoch, k) == (0, n // 2):
+        if resave:
             # A job that checkpoints again right after resuming, before reading a batch.
             probe = run.build(n)
-            # Its own copy: the load above may have consumed or changed the dict it was given.
-            own = _copied(kept_state)
             run.call("load_state_dict()", functools.partial(probe.load_state_dict, own))
             if plan.set_epoch:
                 run.call(f"set_epoch({resumed})", functools.partial(probe.set_epoch, resumed))
