@@ -43,6 +43,7 @@ READINGS = {
     "classes_meet": "some pairs of classes never share a batch",
     "classes_not_locked": "classes locked together",
     "schedule_varies_with_seed": "which classes meet does not depend on the seed",
+    "start_seats_random": "every seed starts with the same classes (ties by class id)",
     "other_seed_other_batches": "the seed does not change what the batches hold",
     "far_seed_other_batches": "seeds far apart give the same batches (low bits only)",
     "same_seed_same_batches": "one seed does not reproduce its batches",

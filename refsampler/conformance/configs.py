@@ -231,7 +231,8 @@ CONFIGS: tuple[Config, ...] = (
         (30, 25, 20, 20, 15, 15, 12, 10, 8, 6),
         4,
         1.0,
-        "10 classes, 4 seats: which classes meet must change with the seed (no locked rotation)",
+        "10 classes, 4 seats: which classes meet must change with the seed (no locked rotation, "
+        "no first batches by class id)",
     ),
     Config(
         "many-classes",

@@ -68,6 +68,10 @@ FloatVector = npt.NDArray[np.float64]
 MakeBatches = Callable[..., list[list[int]]]
 
 
+#: Batches whose schedule ties the ``index_ties_at_start`` mutants break by class index.
+INDEX_TIES_UNTIL = 8
+
+
 def _snap(values: FloatVector) -> FloatVector:
     """Round values within 1e-9 (relative) of an integer to it (1 / 0.2 is 5, not 5 + ulp)."""
     nearest = np.round(values)
@@ -76,7 +80,11 @@ def _snap(values: FloatVector) -> FloatVector:
 
 
 def quota_rows(
-    target: FloatVector, batch_size: int, n_batches: int, rng: np.random.Generator | None
+    target: FloatVector,
+    batch_size: int,
+    n_batches: int,
+    rng: np.random.Generator | None,
+    index_ties_until: int = 0,
 ) -> IntMatrix:
     """Per-batch counts with the quota property, extra seats chosen by PD2.
 
@@ -85,7 +93,7 @@ def quota_rows(
     group deadline), which keeps every prefix within one seat of ``k B p_c``. PD2 is optimal
     whatever breaks its remaining ties: ``rng`` breaks them at random (so the schedule depends
     on the seed and classes mix); ``rng=None`` breaks them by class index, which locks the
-    schedule into one rotation.
+    schedule into one rotation, and so does ``index_ties_until`` for the batches before it.
     """
     quotas = _snap(batch_size * np.asarray(target, dtype=np.float64))
     floors = np.floor(quotas).astype(np.int64)
@@ -113,13 +121,29 @@ def quota_rows(
         group[heavy] = np.ceil(_snap(np.ceil(_snap(deadline[heavy] * (1 - w))) / (1 - w)))
     current = first.copy()
     for k in range(n_batches):
-        ties = rng.random(candidates.size) if rng is not None else np.arange(candidates.size)
+        if rng is None or k < index_ties_until:
+            ties = np.arange(candidates.size, dtype=np.float64)
+        else:
+            ties = rng.random(candidates.size)
         # lexsort: the last key is the primary one.
         priority = (-group[current], -successor[current], deadline[current], release[current] > k)
         chosen = np.lexsort((ties, *priority))[:seats]
         rows[k, candidates[chosen]] += 1
         current[chosen] += 1
     return rows
+
+
+def _scheduled_rows(
+    target: FloatVector, seats: int, n_batches: int, rng: np.random.Generator, defect: str
+) -> IntMatrix:
+    """:func:`quota_rows` with the tie-break a defect asks for (random from ``rng`` if none)."""
+    return quota_rows(
+        target,
+        seats,
+        n_batches,
+        None if defect == "locked_rotation" else rng,
+        INDEX_TIES_UNTIL if defect == "index_ties_at_start" else 0,
+    )
 
 
 def _fixed_counts(
@@ -188,7 +212,7 @@ def _pk_rows(
         # Rounds every batch on its own: the same P classes in every batch.
         appear = np.broadcast_to(allocate_loose(target, seats), (n_batches, target.size)).copy()
     else:
-        appear = quota_rows(target, seats, n_batches, None if defect == "locked_rotation" else rng)
+        appear = _scheduled_rows(target, seats, n_batches, rng, defect)
     rows = m * appear
     if defect == "class_twice":
         # Every batch gives its last class's m seats to its first class: 2m of one class.
@@ -308,9 +332,7 @@ def _sample(
             # Largest remainder in every batch on its own: no memory of earlier batches.
             rows = np.broadcast_to(allocate_loose(target, batch_size), (n_batches, k))
         else:
-            rows = quota_rows(
-                target, batch_size, n_batches, None if defect == "locked_rotation" else rng
-            )
+            rows = _scheduled_rows(target, batch_size, n_batches, rng, defect)
     else:
         raise NotImplementedError(f"the control has no counts rule for kind {kind!r}")
     out = np.empty((n_batches, batch_size), dtype=np.int64)
@@ -586,6 +608,12 @@ locked_rotation = _mutant(
     "Quota kind breaks schedule ties by class index: one rotation for every seed (10 uniform "
     "classes, 4 seats: classes 0 and 1 always together, 0 never with 5).",
 )
+index_ties_at_start = _mutant(
+    "index_ties_at_start",
+    "Quota kind breaks schedule ties by class index in its first 8 batches and at random "
+    "after them: every seed starts with the same classes (10 uniform classes, 4 seats: 0-3, "
+    "4-7, then 8, 9, 0, 1), while over the run the classes meet and nothing is locked.",
+)
 
 pk_with_replacement = _mutant(
     "with_replacement",
@@ -597,6 +625,12 @@ pk_locked_rotation = _mutant(
     "P x m kind breaks appearance-schedule ties by class index: one rotation for every seed "
     "(10 uniform classes, P = 4: some pairs of classes never share a batch).",
     "pk_locked_rotation",
+)
+pk_index_ties_at_start = _mutant(
+    "index_ties_at_start",
+    "P x m kind breaks appearance-schedule ties by class index in its first 8 batches and at "
+    "random after them: every seed starts with the same classes.",
+    "pk_index_ties_at_start",
 )
 pk_class_twice = _mutant(
     "class_twice",
@@ -952,6 +986,7 @@ MUTANTS: dict[str, Callable[..., Any]] = {
         class_blocks,
         quota_drift,
         locked_rotation,
+        index_ties_at_start,
         unseeded,
         constant_seed,
         low_seed_bits,
@@ -969,6 +1004,7 @@ MUTANTS: dict[str, Callable[..., Any]] = {
         declines_late,
         pk_with_replacement,
         pk_locked_rotation,
+        pk_index_ties_at_start,
         pk_class_twice,
         pk_appearance_drift,
         four_permutations,

@@ -256,7 +256,7 @@ def parametrize_with_checks(
     >>> from refsampler.conformance.mutants import control
     >>> mark = parametrize_with_checks(control, kinds=["quota"], configs=["rotation"])
     >>> [p.id for p in mark.args[1]][-3:]
-    ['quota-rotation-classes_meet', 'quota-rotation-classes_not_locked', 'quota-tested']
+    ['quota-rotation-classes_not_locked', 'quota-rotation-start_seats_random', 'quota-tested']
     """
     import pytest
 

@@ -38,7 +38,7 @@ import numpy as np
 from .. import _validate
 from .. import kinds as _kinds
 from ..errors import InvalidArgumentError
-from . import calls, checks, counts, properties, stats, streams
+from . import calls, checks, counts, mixing, properties, stats, streams
 from .configs import CONFIGS, Config, by_name
 from .constants import LEVELS
 from .report import ConfigRun, Report
@@ -654,12 +654,17 @@ def _check_one(
     changed = list(main.inputs_changed)
     runs = []
     # (seed, batches): a short run of s, the whole main run again, short runs of s + 1 and
-    # the far seeds, and one batch of each further seed of the tie check.
+    # the far seeds, and the first batch (tie check) or batches (start check) of each
+    # further seed. A kind has fixed counts (ties) or mixes classes (start), not both.
     short, far_seeds = setting.n_repeat, checks.far_seeds(seed)
     plan = [(seed, short), (seed, setting.n_batches), (seed + 1, short)]
     plan += [(far, short) for far in far_seeds]
-    extra = counts.tie_seeds(setting, setting.floor)
-    plan += [(seed + 2 + i, 1) for i in range(max(extra - 2, 0))]
+    tie_seeds = counts.tie_seeds(setting, setting.floor)
+    start_seeds = mixing.start_seeds(setting, setting.floor)
+    extra, length = max(tie_seeds, start_seeds), 1
+    if start_seeds:
+        length = min(mixing.START_BATCHES, short)
+    plan += [(seed + 2 + i, length) for i in range(max(extra - 2, 0))]
     for call_seed, n in plan:
         again = invoke(n, call_seed)
         changed += [c for c in again.inputs_changed if c not in changed]
@@ -690,7 +695,9 @@ def _check_one(
     far = list(zip(checks.far_seed_names(seed), runs[3:ties], strict=True))
     sample = Sample(setting, labels, batches, runs[0], runs[1], runs[2], far)
     results += checks.determinism_checks(sample)
-    sample.tie_rows = [sample.counts_of(r)[0] for r in runs[ties:]]
+    further = [sample.counts_of(r) for r in runs[ties:]]
+    sample.tie_rows = [c[0] for c in further][: max(tie_seeds - 2, 0)]
+    sample.start_rows = further[: max(start_seeds - 2, 0)]
     for result in properties.run_properties(sample):
         results.append(result)
     sds = _adjacency_sd(sample)

@@ -235,6 +235,9 @@ class Sample:
         :func:`~refsampler.conformance.checks.far_seed_names` names it (``"s XOR 2**16"``).
     tie_rows : list of numpy.ndarray
         Count vectors of the first batch under further seeds (for the tie check).
+    start_rows : list of numpy.ndarray
+        Count matrices of the first batches under further seeds (for the start check of
+        :mod:`~refsampler.conformance.mixing`).
     """
 
     setting: Setting
@@ -245,6 +248,7 @@ class Sample:
     other: IntMatrix
     far: list[tuple[str, IntMatrix]] = field(default_factory=list)
     tie_rows: list[IntVector] = field(default_factory=list)
+    start_rows: list[IntMatrix] = field(default_factory=list)
 
     @cached_property
     def counts(self) -> IntMatrix:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from refsampler.conformance import properties
+from refsampler.conformance import mixing, properties
 from refsampler.conformance.checks import far_seed_names, far_seeds
 from refsampler.conformance.configs import Config, by_name
 from refsampler.conformance.results import CheckResult
@@ -41,7 +41,7 @@ def setting(kind: str, config: str | Config, n_batches: int | None = None) -> Se
 
 def sample(make_batches: Callable[..., Any], where: Setting, seed: int = 0) -> Sample:
     """The implementation's main run and determinism runs for ``where``, as verify makes
-    them (without the tie check's extra seeds)."""
+    them, and the start check's further seeds (not the tie check's)."""
     config = where.config
     labels = config.labels()
 
@@ -56,7 +56,7 @@ def sample(make_batches: Callable[..., Any], where: Setting, seed: int = 0) -> S
         )
         return np.asarray(rows, dtype=np.int64)
 
-    return Sample(
+    drawn = Sample(
         where,
         labels,
         run(where.n_batches, seed),
@@ -68,6 +68,10 @@ def sample(make_batches: Callable[..., Any], where: Setting, seed: int = 0) -> S
             for name, s in zip(far_seed_names(seed), far_seeds(seed), strict=True)
         ],
     )
+    further = mixing.start_seeds(where, where.floor)
+    length = min(mixing.START_BATCHES, where.n_repeat)
+    drawn.start_rows = [drawn.counts_of(run(length, seed + 2 + i)) for i in range(further - 2)]
+    return drawn
 
 
 def failed(results: list[CheckResult], level: float = TEST_LEVEL) -> set[str]:
@@ -118,6 +122,7 @@ CAUGHT_BY = {
     "class_blocks": ("fixed", "uniform", "same_class_adjacency"),
     "quota_drift": ("quota", "long-tail", "prefix_error_below_1"),
     "locked_rotation": ("quota", "rotation", "classes_meet"),
+    "index_ties_at_start": ("quota", "rotation", "start_seats_random"),
     "unseeded": ("fixed", "uniform", "same_seed_same_batches"),
     "diverges_late": ("fixed", "uniform", "same_seed_same_batches"),
     "constant_seed": ("quota", "rotation", "schedule_varies_with_seed"),
@@ -135,6 +140,7 @@ CAUGHT_BY = {
     "declines_late": ("fixed", "uniform", "runs"),
     "pk_with_replacement": ("pk", "pk-long-tail", "without_replacement_in_cycle"),
     "pk_locked_rotation": ("pk", "pk-rotation", "classes_meet"),
+    "pk_index_ties_at_start": ("pk", "pk-rotation", "start_seats_random"),
     "pk_class_twice": ("pk", "pk-rotation", "pk_shape"),
     "pk_appearance_drift": ("pk", "pk-long-tail", "appearance_prefix_below_1"),
     "four_permutations": ("fixed", "long-tail", "cycles_reshuffled"),

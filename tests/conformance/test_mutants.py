@@ -148,7 +148,9 @@ def miss_bound_paired_shuffle() -> float:
 #: (statistic = pairs * (categories - 1) >= 2,048); sorted_by_class / class_blocks: fixed
 #: slots and fixed neighbours; low_index_ties: the same winners for every seed, and
 #: rotating_ties: a window of consecutive tied classes for every seed, each p below the floor
-#: by construction of the seed count (counts.tie_seeds).
+#: by construction of the seed count (counts.tie_seeds); index_ties_at_start and
+#: pk_index_ties_at_start: the same classes open batch 0 for every seed, p below the floor by
+#: construction of mixing.start_seeds.
 DETERMINISTIC = {
     "stratified_random",
     "repeated_batch_classes",
@@ -156,6 +158,8 @@ DETERMINISTIC = {
     "class_blocks",
     "low_index_ties",
     "rotating_ties",
+    "index_ties_at_start",
+    "pk_index_ties_at_start",
 }
 
 MISS_BOUNDS = {
