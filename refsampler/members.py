@@ -323,11 +323,30 @@ class MemberStreams:
             steps.append([(x_slot, head) for _, x_slot, _, head in links[1:]])
         classes = np.array(row_class, dtype=np.int64)
         n = sizes[classes]
-        base = _padded(
-            self._base_draws(cache, classes, np.array(row_round, dtype=np.int64) * n, n), n, -1
-        )
+        # A round's head rule moves items within its first head + x positions (at most x of
+        # them are the previous round's tail), and the next round reads its last x. So a
+        # round longer than `lead + trail` is read only there, as one row of that width,
+        # its lead then its trail: a round of thousands of members costs a few items, not its
+        # size (under many ranks most rounds a rank reads the heads of are of other ranks).
+        lead = max(1, max(x + h for step in steps for x, h in step))
+        trail = max(1, max(x for step in steps for x, _ in step))
+        width = lead + trail
+        cut = n > width
+        starts = np.array(row_round, dtype=np.int64) * n
+        lengths = np.where(cut, lead, n)
+        if cut.any():  # each cut round's trail, as a second run after all the first ones
+            starts = np.concatenate((starts, starts[cut] + n[cut] - trail))
+            lengths = np.concatenate((lengths, np.full(int(cut.sum()), trail)))
+        draws = self._base_draws(cache, np.concatenate((classes, classes[cut])), starts, lengths)
+        first_runs = lengths[: classes.size]
+        split = int(first_runs.sum())
+        rows = _padded(draws[:split], first_runs, -1)
+        base = np.full((classes.size, width), -1, dtype=np.int64)
+        base[:, : rows.shape[1]] = rows
+        base[cut, lead:] = draws[split:].reshape(-1, trail)
         first_row = np.array(row0, dtype=np.int64)
-        size = sizes[[c for c, _, _ in chains]]
+        # Each chain's rounds as rows: their length, or the row's width where cut.
+        size = np.minimum(sizes[[c for c, _, _ in chains]], width)
         actual = base[first_row]
         changed = np.zeros(len(chains), dtype=np.int64)  # each round's changed prefix
         for j in range(max(len(step) for step in steps)):

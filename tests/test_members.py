@@ -266,6 +266,42 @@ def test_chained_rounds_of_small_classes_are_read_every_class_at_once(
     assert longest >= 4
 
 
+def test_long_rounds_are_read_only_where_the_head_rule_looks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The vectorised head rule reads a round longer than a batch's reach only at its first
+    head + tail positions and its last tail positions (a row of that width, not of the
+    largest class's size), alongside the whole rounds of short classes, under three ranks;
+    the draws equal the reference path's (every round through its rotation)."""
+    from refsampler import members
+
+    widths: list[int] = []
+    adjust = members.adjust_heads
+
+    def spy(prefix: IntArray, tails: IntArray, heads: IntArray) -> tuple[IntArray, IntArray]:
+        widths.append(prefix.shape[1])
+        return adjust(prefix, tails, heads)
+
+    monkeypatch.setattr(members, "adjust_heads", spy)
+    sizes = np.arange(600, 100, -25)  # 20 classes of 600 down to 125 members
+    index = ClassIndex.from_labels(np.repeat(np.arange(sizes.size), sizes))
+    target = interpolate(index.counts, 1.0)
+    plans = [
+        Plan(index, "quota", target, 32, 40, 3, 4, None, chunk_draws=256, block_draws=256)
+        for _ in range(2)
+    ]
+    assert plans[1].members is not None
+    plans[1].members.vector_heads = False
+    for epoch in range(4):
+        for rank in range(4):
+            np.testing.assert_array_equal(
+                plans[0].batches(epoch, rank), plans[1].batches(epoch, rank)
+            )
+    # 32 seats over 20 classes at alpha 1: 1 or 2 draws of a class a batch, so a head of at
+    # most 2 after a tail of at most 2: rows of at most 6 items, against rounds of 125 to 600.
+    assert widths and max(widths) <= 6
+
+
 @pytest.fixture
 def evaluated(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The number of values of every ``keys.feistel_permute`` call the test makes."""
