@@ -33,7 +33,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -368,11 +368,58 @@ def child_state(rounds: int, calls: int = 2000) -> dict[str, Any]:
     return out
 
 
+#: World sizes of the per-rank figures (the last rank of each measured).
+REPLICAS = (1, 8, 64)
+#: Batches per (kind, world size) and round of the per-rank figures.
+REPLICA_BATCHES = 256
+
+
+def child_replicas(rounds: int) -> dict[str, Any]:
+    """Seconds per batch on the last rank of ``R`` ranks, for every kind and ``R`` in
+    :data:`REPLICAS` (1e6 labels x 100 classes, alpha 1), round-robin; each sampler reads
+    :data:`REPLICA_BATCHES` batches a round, going on across epochs, after one untimed
+    round."""
+    from refsampler import BalancedBatchSampler
+
+    _warm_up()
+    labels = long_tailed_labels(1_000_000, 100)
+
+    def endless(sampler: Any) -> Iterator[list[int]]:
+        epoch = 0
+        while True:
+            sampler.set_epoch(epoch)
+            yield from sampler
+            epoch += 1
+
+    readers = {
+        (kind, r): endless(
+            BalancedBatchSampler(
+                labels, BATCH, kind=kind, seed=SEED, num_replicas=r, rank=r - 1,
+                **kind_options(kind),
+            )
+        )
+        for kind in KINDS
+        for r in REPLICAS
+    }
+    out: dict[str, list[float]] = {}
+    for round_ in range(rounds + 1):
+        for (kind, r), reader in readers.items():
+            start = time.process_time()
+            for _ in range(REPLICA_BATCHES):
+                next(reader)
+            if round_:
+                out.setdefault(f"{kind} {r}", []).append(
+                    (time.process_time() - start) / REPLICA_BATCHES
+                )
+    return out
+
+
 CHILDREN: dict[str, Callable[..., dict[str, Any]]] = {
     "construct": child_construct,
     "memory": child_memory,
     "resume": child_resume,
     "state": child_state,
+    "replicas": child_replicas,
 }
 
 
@@ -476,6 +523,8 @@ def collect(settings: Settings, log: Callable[[str], None]) -> dict[str, Any]:
         log(f"resume: {case_name(n, k, alpha)}, {rounds} rounds")
         fig = run_child("resume", n=n, k=k, alpha=alpha, kinds=kinds, rounds=rounds)
         figures["resume"].append({"n": n, "k": k, "alpha": alpha, **fig})
+    log(f"per-rank batches: {settings.rounds} rounds")
+    figures["replicas"] = run_child("replicas", rounds=settings.rounds)
     log("state_dict")
     figures["state"] = run_child("state", rounds=settings.rounds)
     log(f"command line: {settings.cli_rounds} rounds")
@@ -526,6 +575,25 @@ def rows_throughput(rates: dict[str, list[float]]) -> list[Row]:
         Row(4, "pk time vs fixed time (same labels, batch 256)", spread(pk_vs_fixed, x),
             "<= 1.5x", med(pk_vs_fixed) <= 1.5)
     )
+    return rows
+
+
+def rows_replicas(fig: dict[str, Any]) -> list[Row]:
+    """Goal 4 context: a rank's time per batch under ``R`` ranks against one process."""
+    if "error" in fig:
+        return [Row(4, "per-rank batches", fig["error"], "", None)]
+    rows = []
+    alone = REPLICAS[0]
+    for kind in KINDS:
+        one = fig[f"{kind} {alone}"]
+        for r in REPLICAS[1:]:
+            many = fig[f"{kind} {r}"]
+            rows.append(
+                Row(4, f"{kind}, rank {r - 1} of {r}: time per batch / one process "
+                    f"(1e6 labels x 100 classes)",
+                    f"{spread(ratios(many, one), x)}; {med(many) * 1e3:.2f} vs "
+                    f"{med(one) * 1e3:.3f} ms", "(context)", None)
+            )
     return rows
 
 
@@ -685,6 +753,7 @@ def report(figures: dict[str, Any], elapsed: float, command: str) -> str:
         + first
         + rows_resume(figures["resume"])
         + rows_throughput(figures["throughput"])
+        + rows_replicas(figures["replicas"])
         + rows_memory(figures["memory"])
         + rows_state(figures["state"])
         + rows_cli(figures["cli"])
