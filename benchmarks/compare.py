@@ -591,8 +591,8 @@ def rows_replicas(fig: dict[str, Any]) -> list[Row]:
             rows.append(
                 Row(4, f"{kind}, rank {r - 1} of {r}: time per batch / one process "
                     f"(1e6 labels x 100 classes)",
-                    f"{spread(ratios(many, one), x)}; {med(many) * 1e3:.2f} vs "
-                    f"{med(one) * 1e3:.3f} ms", "(context)", None)
+                    f"{spread(ratios(many, one), x)}; {med(many) * 1e3:.3g} ms vs "
+                    f"{med(one) * 1e3:.3g} ms a batch", "(context)", None)
             )
     return rows
 
