@@ -24,6 +24,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from .. import kinds as _kinds
 from .checks import exact, pending
 from .counts import MAX_TIE_SEEDS, _at_most_distinct, _most_repeated
 from .results import CheckResult
@@ -104,14 +105,16 @@ def meeting_pairs(setting: Setting) -> list[tuple[int, int, float]]:
 
 
 def start_group(setting: Setting) -> tuple[IntVector, int] | None:
-    """``(group, seats)`` when one interchangeable group holds every part-time class, so that
-    each batch hands exactly ``seats`` extra seats (``0 < seats < len(group)``) to classes of
-    the group, at most one each; otherwise None.
+    """``(group, seats)`` when the kind mixes classes and one interchangeable group holds
+    every part-time class, so that each batch hands exactly ``seats`` extra seats
+    (``0 < seats < len(group)``) to classes of the group, at most one each; otherwise None.
 
     The classes of a group are interchangeable, so whatever a correct schedule does, the
     classes that take the seats of batch ``k`` are, by symmetry, each of the
     ``C(len(group), seats)`` choices with the same chance, for every ``k``.
     """
+    if _kinds.PROPERTY_MIXES_CLASSES not in setting.properties:
+        return None  # the random kind's classes have quotas too, but no schedule to mix
     groups = interchangeable_groups(setting)
     if len(groups) != 1 or groups[0][0].size != setting.part_time.size:
         return None

@@ -655,7 +655,8 @@ def _check_one(
     runs = []
     # (seed, batches): a short run of s, the whole main run again, short runs of s + 1 and
     # the far seeds, and the first batch (tie check) or batches (start check) of each
-    # further seed. A kind has fixed counts (ties) or mixes classes (start), not both.
+    # further seed. A setting never needs both: ties are only planned under fixed counts,
+    # which leave no part-time classes for the start check.
     short, far_seeds = setting.n_repeat, checks.far_seeds(seed)
     plan = [(seed, short), (seed, setting.n_batches), (seed + 1, short)]
     plan += [(far, short) for far in far_seeds]

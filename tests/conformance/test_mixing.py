@@ -79,7 +79,10 @@ def test_start_group_is_the_one_group_that_takes_every_extra_seat() -> None:
     assert group is not None and group.tolist() == list(range(8)) and seats == 4
     group, seats = mixing.start_group(setting("pk", "pk-every-batch")) or (None, 0)
     assert group is not None and group.tolist() == [1, 2, 3, 4, 5] and seats == 1
-    for kind, config in [("quota", "long-tail"), ("quota", "uniform"), ("pk", "pk-long-tail")]:
+    # Not for kinds without a schedule to mix (random), nor where rates differ or nothing ties.
+    unmixed = [("random", "rotation"), ("random", "tied-remainders"), ("fixed", "tied-remainders")]
+    unmixed += [("quota", "long-tail"), ("quota", "uniform"), ("pk", "pk-long-tail")]
+    for kind, config in unmixed:
         assert mixing.start_group(setting(kind, config)) is None
         assert mixing.start_seeds(setting(kind, config), 1e-9) == 0
         assert "start_seats_random" not in dict(mixing.plan_mixing(setting(kind, config)))
