@@ -20,4 +20,5 @@ class InvalidArgumentError(RefSamplerError, ValueError):
 
 class RefSamplerWarning(UserWarning):
     """A setting that works but is probably not what was meant (for example a distributed
-    environment with no process group, so that a sampler does not shard)."""
+    environment with no process group, so that a sampler does not shard), or a step that will
+    be slow once (a fresh sampler set to a late epoch of a sequential quota schedule)."""

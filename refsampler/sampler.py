@@ -28,6 +28,9 @@ __all__ = ["STATE_VERSION", "BalancedBatchSampler", "SamplerFactory"]
 
 #: Version of the :meth:`BalancedBatchSampler.state_dict` format.
 STATE_VERSION = 2
+#: A pass that must step a PD2 schedule through this many global batches or more from the
+#: nearest state the sampler holds (a few seconds and up) warns once (``RefSamplerWarning``).
+COLD_SCHEDULE_SLOTS = 50_000
 #: Keys of a state.
 _STATE_KEYS = ("version", "stream_version", "epoch", "batches_yielded", "fingerprint", "config")
 
@@ -450,6 +453,29 @@ class BalancedBatchSampler(Sampler[list[int]]):
         # (epoch, chunk) -> what computing it read of the schedule (the last two chunks).
         self._seat_reads: dict[tuple[int, int], seat_state.Reads] = {}
         self._seat_behind = max(seat_state.BEHIND, 2 * self._plan.seat_reach())
+        self._warned_cold = False
+
+    def _warn_cold_schedule(self, epoch: int, position: int) -> None:
+        """Say, once, when a pass starts far from every state of a PD2 schedule this sampler
+        holds: reaching it steps PD2 through every global batch in between."""
+        seats = self._seats
+        if seats is None or self._warned_cold:
+            return
+        slot = (epoch * self.n_batches + position) * self.num_replicas + self.rank
+        steps = seats.unknown_slots(slot)
+        if steps < COLD_SCHEDULE_SLOTS:
+            return
+        self._warned_cold = True
+        warnings.warn(
+            f"batch {position} of epoch {epoch} is global batch {slot:,} of a {self.kind} "
+            f"schedule with {seats.active.size} distinct extra-seat rates, which PD2 computes "
+            f"in order, and this sampler holds none of its states near there: it steps "
+            f"through {steps:,} global batches first (once; seconds or more). A state_dict() "
+            "saved with the checkpoint you resume from carries the schedule's state, so "
+            "load_state_dict() of it resumes without this.",
+            RefSamplerWarning,
+            stacklevel=_outside_package(loaders=True),
+        )
 
     def _seat_state(self, epoch: int, position: int) -> dict[str, Any] | None:
         """The seat schedule's checkpoint for a state at (epoch, position), if it is held."""
@@ -682,6 +708,8 @@ class _BatchIterator(Iterator[list[int]]):
         # The first batch of a pass (fresh or resumed) is computed alone, so it comes after one
         # batch's work instead of a chunk's; the rest of its chunk follows on the next call.
         hi = i + 1 if self._first_load else plan.chunk_rows(j)
+        if self._first_load:
+            self._sampler._warn_cold_schedule(self._epoch, k)
         self._first_load = False
         self._rows_start = k
         seats = self._sampler._seats

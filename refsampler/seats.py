@@ -404,6 +404,18 @@ class SeatSchedule:
             first = slot // BLOCK_SLOTS
             blocks.update(range(first, (slot if last is None else last) // BLOCK_SLOTS + 1))
 
+    def unknown_slots(self, slot: int) -> int:
+        """How many slots PD2 would step to reach ``slot`` from the latest state this
+        instance holds at or before it (a checkpoint, a recent block's start or end, or the
+        last multiple of :attr:`den`, where every lag is 0); 0 when the schedule is not
+        sequential."""
+        if not self.sequential:
+            return 0
+        # Copies of the keys: another thread may add one meanwhile.
+        held = (*tuple(self._checkpoints), *tuple(self._recent))
+        known = max((s for s in held if s <= slot), default=0)
+        return slot - max(known, slot - slot % self.den)
+
     def holds(self, slot: int) -> bool:
         """Whether :meth:`checkpoint_bits` has the state before ``slot`` (O(1))."""
         return self.sequential and (slot in self._checkpoints or slot in self._recent)

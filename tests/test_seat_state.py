@@ -606,3 +606,41 @@ def test_a_sampler_pickled_mid_pass_keeps_a_checkpoint_without_a_state_dict_call
     ran = spy_on_pd2(copy)
     assert next(iter(copy)) == next(iterator)
     assert min(start for start, _ in ran) in carried(entry)
+
+
+def test_a_pass_far_from_every_state_of_a_pd2_schedule_warns_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fresh sampler set to a late epoch steps PD2 from slot 0 to its first batch: it says
+    so, once, naming the global batch and how many it steps, and that a saved state avoids
+    it. A state that carries the schedule's checkpoint, a run read in order, and a schedule
+    in closed form (alpha 1) step nothing of the sort and stay silent."""
+    import warnings
+
+    from refsampler import sampler as sampler_module
+    from refsampler.errors import RefSamplerWarning
+
+    monkeypatch.setattr(sampler_module, "COLD_SCHEDULE_SLOTS", 1000)
+    cold = make()
+    slot = 30 * cold.n_batches
+    assert slot >= 1000
+    cold.set_epoch(30)
+    with pytest.warns(RefSamplerWarning, match=f"global batch {slot:,} .* steps through {slot:,}"):
+        next(iter(cold))
+    with pytest.warns(RefSamplerWarning):  # the run that saves the state starts cold too
+        state = state_at(make(), 30, 5)
+    cold.set_epoch(60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RefSamplerWarning)
+        next(iter(cold))  # once per sampler
+        resumed = make()
+        resumed.load_state_dict(state)
+        next(iter(resumed))
+        in_order = make()
+        for epoch in range(0, 30 * cold.n_batches // in_order.n_batches + 2):
+            in_order.set_epoch(epoch)
+            for _ in in_order:
+                pass
+        closed = make(target=None, alpha=1.0)
+        closed.set_epoch(60)
+        next(iter(closed))

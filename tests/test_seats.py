@@ -161,6 +161,23 @@ def test_a_restored_checkpoint_gives_the_same_slots_without_replaying() -> None:
     np.testing.assert_array_equal(fresh.cumulative(at - 5), ran_from_0.cumulative(at - 5))
 
 
+def test_unknown_slots_counts_from_the_latest_state_held() -> None:
+    """What a cold read would step: every slot from 0 on a fresh schedule whose period is out
+    of reach; once PD2 ran up to a slot, only from the state kept there (a checkpoint or a
+    block end); fewer than D from a multiple of the period D; nothing without PD2."""
+    rho = _large_period()
+    schedule = SeatSchedule(rho, (5, 2))
+    far = 5 * CHECKPOINT_SLOTS + 17
+    assert schedule.unknown_slots(far) == far
+    schedule.slots(0, 3 * CHECKPOINT_SLOTS)
+    assert schedule.unknown_slots(3 * CHECKPOINT_SLOTS + 10) == 10
+    assert schedule.unknown_slots(far) == far - 3 * CHECKPOINT_SLOTS
+    short = SeatSchedule([Fraction(7, 97), Fraction(50, 97), Fraction(40, 97), Fraction(1)], (9, 4))
+    assert short.unknown_slots(far) == far % 97
+    two = SeatSchedule([Fraction(1, 3), Fraction(2, 3), Fraction(1)], (1,))
+    assert not two.sequential and two.unknown_slots(far) == 0
+
+
 def test_the_states_at_recent_block_starts_are_kept_and_restore_like_checkpoints() -> None:
     """A schedule keeps its state at the start of every recent block, computed or stepped
     over (a saved state's checkpoint is one of them, a few blocks before the batch), as
