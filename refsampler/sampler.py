@@ -455,13 +455,18 @@ class BalancedBatchSampler(Sampler[list[int]]):
         self._seat_behind = max(seat_state.BEHIND, 2 * self._plan.seat_reach())
         self._warned_cold = False
 
+    def _global_slot(self, epoch: int, position: int) -> int:
+        """The slot of the run-long schedule that batch ``position`` of ``epoch`` on this
+        rank takes."""
+        return (epoch * self.n_batches + position) * self.num_replicas + self.rank
+
     def _warn_cold_schedule(self, epoch: int, position: int) -> None:
         """Say, once, when a pass starts far from every state of a PD2 schedule this sampler
         holds: reaching it steps PD2 through every global batch in between."""
         seats = self._seats
         if seats is None or self._warned_cold:
             return
-        slot = (epoch * self.n_batches + position) * self.num_replicas + self.rank
+        slot = self._global_slot(epoch, position)
         steps = seats.unknown_slots(slot)
         if steps < COLD_SCHEDULE_SLOTS:
             return
@@ -482,7 +487,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
         seats = self._seats
         if seats is None:
             return None
-        slot = (epoch * self.n_batches + position) * self.num_replicas + self.rank
+        slot = self._global_slot(epoch, position)
         # The batch at `position` reads no earlier than its chunk did, or than the chunk
         # before it did when its own was not computed here (a round reaching back into it
         # reached back into that one too).

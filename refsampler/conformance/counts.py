@@ -224,6 +224,17 @@ def _most_repeated(repeats: int, seeds: int, choices: int) -> float:
     return min(1.0, choices * tail / choices**seeds)
 
 
+def _choice_pvalues(picks: list[tuple[int, ...]], choices: int) -> tuple[list[float], int, int]:
+    """``([few distinct, one repeated], distinct, most repeated)`` of the ``picks`` of several
+    seeds among ``choices`` equally likely ways: :func:`_at_most_distinct` of the distinct
+    picks and :func:`_most_repeated` of the most common one."""
+    distinct = len(set(picks))
+    repeats = max(picks.count(p) for p in set(picks))
+    seeds = len(picks)
+    pvalues = [_at_most_distinct(distinct, seeds, choices), _most_repeated(repeats, seeds, choices)]
+    return pvalues, distinct, repeats
+
+
 def _tie_chances(group: int, winners: int, seeds: int, runs: bool, *, two: bool) -> float:
     """The tie check's largest p-value for the patterns it must catch, with ``seeds`` seeds:
     every seed the same choice (``two``: at most two choices), or (``runs``) every seed a
@@ -321,10 +332,9 @@ def ties_check(sample: Sample) -> CheckResult:
     picks = [tuple(np.flatnonzero(row[group] > setting.floors[group]).tolist()) for row in rows]
     choices = math.comb(size, winners)
     _, use_runs = _tie_plan(setting, setting.floor)
-    seeds, distinct = len(rows), len(set(picks))
-    repeats = max(picks.count(p) for p in set(picks))
+    seeds = len(rows)
+    pvalues, distinct, repeats = _choice_pvalues(picks, choices)
     runs = sum(_cyclic_run(p, size, winners) for p in picks)
-    pvalues = [_at_most_distinct(distinct, seeds, choices), _most_repeated(repeats, seeds, choices)]
     if use_runs:
         pvalues.append((size / choices) ** seeds if runs == seeds else 1.0)
     pvalue = min(1.0, len(pvalues) * min(pvalues))

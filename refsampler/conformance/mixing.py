@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from .. import kinds as _kinds
 from .checks import exact, pending
-from .counts import MAX_TIE_SEEDS, _at_most_distinct, _most_repeated
+from .counts import MAX_TIE_SEEDS, _at_most_distinct, _choice_pvalues
 from .results import CheckResult
 from .sample import Sample, Setting
 
@@ -58,7 +58,6 @@ MIN_SPLITS = 80.0
 START_BATCHES = 8
 
 IntVector = npt.NDArray[np.int64]
-IntMatrix = npt.NDArray[np.int64]
 
 
 def interchangeable_groups(setting: Setting) -> list[tuple[IntVector, float]]:
@@ -276,12 +275,7 @@ def start_check(sample: Sample) -> CheckResult:
     worst = (1.0, 0, 0, 0)  # (p, batch, distinct, most repeated)
     for k in range(batches):
         picks = [tuple(np.flatnonzero(r[k, group] // setting.unit > floors).tolist()) for r in runs]
-        distinct = len(set(picks))
-        repeats = max(picks.count(p) for p in set(picks))
-        here = [
-            _at_most_distinct(distinct, len(runs), choices),
-            _most_repeated(repeats, len(runs), choices),
-        ]
+        here, distinct, repeats = _choice_pvalues(picks, choices)
         pvalues += here
         if min(here) < worst[0]:
             worst = (min(here), k, distinct, repeats)
