@@ -13,7 +13,7 @@ Each ``verify`` run of a correct implementation in ``tests/`` uses a family-wise
 Mutant tests miss with probability below 1e-12 each (``tests/conformance/test_mutants``). The
 slow meta-tests (``make test-all``) are in the table too.
 
-Total: 237 cases, 9.9e-7 < 1e-6 (``test_family_wise_budget_is_met``); the mutant tests' share is
+Total: 238 cases, 9.9e-7 < 1e-6 (``test_family_wise_budget_is_met``); the mutant tests' share is
 139 x 1e-12 = 1.4e-10, and two cases at 1e-13 (the tie check and the start check accepting
 the control).
 """
@@ -143,7 +143,7 @@ BUDGET_BY_MODULE: dict[str, dict[str, tuple[int, float]]] = {
         "test_the_verify_how_to_adapter_declines_what_it_cannot_serve": (1, TEST),
     },
     "tests/test_keys.py": {
-        "test_feistel_positions_are_uniform_over_keys": (1, 2 * TEST),
+        "test_feistel_positions_are_uniform_over_keys": (2, TEST),
     },
     "tests/test_seats.py": {
         "test_pd2_ties_give_every_order_of_equal_rate_groups_alike": (1, TEST),

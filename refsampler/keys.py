@@ -15,6 +15,7 @@ block and never overlaps (a block draws far fewer than ``2**64`` numbers).
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -181,92 +182,108 @@ def feistel_permute(
     values: npt.NDArray[np.int64],
     size: int | npt.NDArray[np.int64],
     round_keys: npt.NDArray[np.uint64],
+    which: npt.NDArray[np.int64] | None = None,
 ) -> npt.NDArray[np.int64]:
-    """A keyed pseudo-random permutation of ``range(size)``, applied to ``values``.
+    """Keyed pseudo-random permutations of ``range(size)``, applied to ``values``.
 
-    An alternating Feistel network over ``2**b`` values (``b`` the bit length of
-    ``size - 1``): each round splits a value into a top of ``t`` bits and a bottom of ``u``
-    bits and maps it to ``bottom * 2**t + (top XOR F(bottom))``, ``F`` a splitmix64-style mix
-    of the bottom and the round key, so the split alternates between ``floor(b/2)`` and
-    ``ceil(b/2)`` bits and every round is a bijection. Cycle walking (a value that lands at
-    ``size`` or above is permuted again) makes it a bijection of ``range(size)``; since
-    ``2**b < 2 size`` a walk takes fewer than two rounds of the network on average. Any
-    position of the permutation costs O(1), so a long cycle of a large class is read where it
-    is needed instead of being shuffled in full up front. It is meant for large domains (it
-    serves classes of more than :data:`refsampler.members.LAZY_SIZE` members, and its tests
-    check uniformity there): with only a few bits per half its four rounds are measurably
+    An alternating Feistel network over mixed radices: ``x`` in ``range(a * b)``, with
+    ``b = 2**s`` the least power of two whose square is at least ``size`` and
+    ``a = ceil(size / b) <= b``, is the pair ``(x >> s, x % b)``. Rounds alternate between
+    ``(hi, lo) -> (lo, (hi + F(lo)) mod a)``, ``F``'s top 32 bits scaled to ``range(a)`` by a
+    multiply-shift, and ``(hi, lo) -> (lo, hi XOR F(lo))``, ``F``'s top ``s`` bits, so after
+    every two rounds the pair is again in ``range(a) x range(b)``; ``F`` is a splitmix64-style
+    mix of ``lo`` and the round key. Every round is a bijection, and so is the network.
+    Cycle walking (a value that lands at ``size`` or above is permuted again) makes it a
+    bijection of ``range(size)``. Since ``a * b - size < b``, a fraction below ``4 / b`` of
+    the values walk (under 2 % for the classes it serves), and the splits are shifts and
+    masks, so a value costs about forty array operations and no division. Any position of
+    the permutation costs O(1), so a long cycle of a large class is read where it is needed
+    instead of being shuffled in full up front. It is meant for large domains (it serves
+    classes of more than :data:`refsampler.members.LAZY_SIZE` members, and its tests check
+    uniformity there): with only a few values per half its four rounds are measurably
     non-uniform, so small classes are shuffled instead.
 
     Parameters
     ----------
     values : numpy.ndarray of int64
-        Points in ``range(size)``.
+        Points in ``range(size)`` of their bijection.
     size : int or numpy.ndarray of int64
-        ``>= 1``; one size, or one per value (many permutations evaluated in one call).
-    round_keys : numpy.ndarray of uint64, shape (FEISTEL_ROUNDS,) or (values.size, FEISTEL_ROUNDS)
-        One bijection for all values, or one per value (rows of :func:`feistel_keys`).
+        ``>= 1``; one size for every bijection, or one per row of ``round_keys``.
+    round_keys : numpy.ndarray of uint64, shape (FEISTEL_ROUNDS,) or (m, FEISTEL_ROUNDS)
+        One bijection, or ``m`` of them (rows of :func:`feistel_keys`).
+    which : numpy.ndarray of int64, optional
+        The row of ``round_keys`` (and of ``size``) each value goes through; by default
+        value ``i`` goes through row ``i`` (or through the one bijection).
     """
     shape = np.shape(values)
-    sizes = np.broadcast_to(np.asarray(size, dtype=np.int64), shape).reshape(-1)
-    # Bit length of max(size - 1, 1), at least 2: frexp's exponent is exact below 2**53.
-    bits = np.maximum(np.frexp(np.maximum(sizes - 1, 1).astype(np.float64))[1], 2)
-    top_all = (bits // 2).astype(np.uint64)
-    bottom_all = (bits - bits // 2).astype(np.uint64)
-    one = np.uint64(1)
-    top_mask_all = (one << top_all) - one
-    bottom_mask_all = (one << bottom_all) - one
-    # Round keys as contiguous rows, one per round (a column of a per-value table is strided).
-    keys_all = (
-        np.ascontiguousarray(round_keys.T)
-        if round_keys.ndim == 2
-        else round_keys.reshape(FEISTEL_ROUNDS, 1)
-    )
+    table = round_keys.reshape(-1, FEISTEL_ROUNDS)
+    x = np.array(values, dtype=np.uint64).reshape(-1)
+    if which is None and table.shape[0] > 1:
+        which = np.arange(x.size)
+    sizes = np.asarray(size, dtype=np.int64)
+    if sizes.ndim and sizes.shape != table.shape[:1]:  # an internal caller's slip
+        raise ValueError(f"size has shape {sizes.shape}; one per row of round_keys expected")
+    # b = 2**s: s = ceil(bits / 2), bits the bit length of max(size - 1, 1) and at least 2,
+    # read from the float's exponent field (exact below 2**53). Per bijection, not per value.
+    exponent = np.maximum(sizes - 1, 1).astype(np.float64).view(np.int64) >> 52
+    s_of = np.maximum(exponent - 1021, 3) >> 1  # bits = exponent - 1022
+    a_of = ((sizes - 1) >> s_of) + 1
+    limit_of, s_of, a_of = sizes.view(np.uint64), s_of.view(np.uint64), a_of.view(np.uint64)
+    keys_of = np.ascontiguousarray(table.T)  # one row per round: a column would be strided
 
-    def encrypt(
-        x: npt.NDArray[np.uint64], at: npt.NDArray[np.int64] | None
-    ) -> npt.NDArray[np.uint64]:
-        t = top_all if at is None else top_all[at]
-        u = bottom_all if at is None else bottom_all[at]
-        t_mask = top_mask_all if at is None else top_mask_all[at]
-        u_mask = bottom_mask_all if at is None else bottom_mask_all[at]
-        k = keys_all if at is None or keys_all.shape[1] == 1 else keys_all[:, at]
-        f = np.empty_like(x)
-        top = np.empty_like(x)
-        top_tmp = np.empty_like(x)
+    def param(p: npt.NDArray[np.uint64], rows: npt.NDArray[np.int64] | None) -> Any:
+        """``p`` for the values of ``rows`` (a per-bijection array), or its one value."""
+        if rows is None or p.ndim == 0:
+            return p[()] if p.ndim == 0 else p[0]
+        return p.take(rows)
+
+    def encrypt(x: npt.NDArray[np.uint64], rows: npt.NDArray[np.int64] | None) -> None:
+        """The network, in place on ``x``, the values of bijections ``rows``."""
+        s, a = param(s_of, rows), param(a_of, rows)
+        hi = np.right_shift(x, s)
+        lo = np.bitwise_and(x, (np.uint64(1) << s) - np.uint64(1))
+        f, tmp = x, np.empty_like(x)
         for j in range(FEISTEL_ROUNDS):
-            np.bitwise_and(x, u_mask, out=f)  # the bottom
-            np.right_shift(x, u, out=top)
-            np.left_shift(f, t, out=x)
-            f ^= k[j]
+            np.bitwise_xor(lo, param(keys_of[j], rows), out=f)
             f *= _M1
-            f ^= np.right_shift(f, _S29, out=top_tmp)
+            f ^= np.right_shift(f, _S29, out=tmp)
             f *= _M2
-            f ^= np.right_shift(f, _S32, out=top_tmp)
-            f &= t_mask
-            f ^= top
-            x |= f
-            t, u, t_mask, u_mask = u, t, u_mask, t_mask
-        return x
+            if j % 2 == 0:  # into range(a): hi + (F's top 32 bits * a >> 32), mod a
+                f >>= _S32
+                f *= a
+                f >>= _S32
+                f += hi
+                # f < 2a: f - a wraps past f exactly where f < a, so the minimum is f mod a
+                np.minimum(f, np.subtract(f, a, out=tmp), out=f)
+            else:  # into range(b): hi XOR F's top s bits
+                f >>= np.uint64(64) - s
+                f ^= hi
+            hi, lo, f = lo, f, hi
+        hi <<= s
+        np.bitwise_or(hi, lo, out=x)  # x may be lo's buffer: elementwise, that is safe
 
-    limit = sizes.astype(np.uint64)
-    x = encrypt(np.array(values, dtype=np.uint64).reshape(-1), None)
+    encrypt(x, which)
+    limit = param(limit_of, which)
     outside = np.flatnonzero(x >= limit)
     while outside.size > _WALK_IN_PYTHON:
-        x[outside] = encrypt(x[outside], outside)
-        outside = outside[x[outside] >= limit[outside]]
+        rows = None if which is None else which[outside]
+        walked = x[outside]
+        encrypt(walked, rows)
+        x[outside] = walked
+        outside = outside[walked >= param(limit_of, rows)]
     # The last few walks: plain ints cost less than a pass of array operations each.
     for i in outside.tolist():
-        value, bound = int(x[i]), int(limit[i])
-        round_keys_i = keys_all[:, i if keys_all.shape[1] > 1 else 0].tolist()
+        row = 0 if which is None else int(which[i])
+        value = int(x[i])
+        bound, s, a = (int(p) if p.ndim == 0 else int(p[row]) for p in (limit_of, s_of, a_of))
         while value >= bound:
-            t, u = int(top_all[i]), int(bottom_all[i])
-            for key in round_keys_i:
-                top, bottom = value >> u, value & ((1 << u) - 1)
-                f = ((bottom ^ key) * _M1_INT) & _MASK64
+            hi, lo = value >> s, value & ((1 << s) - 1)
+            for j, key in enumerate(keys_of[:, row].tolist()):
+                f = ((lo ^ key) * _M1_INT) & _MASK64
                 f ^= f >> 29
                 f = (f * _M2_INT) & _MASK64
-                f ^= f >> 32
-                value = (bottom << t) | (top ^ (f & ((1 << t) - 1)))
-                t, u = u, t
+                f = (hi + ((f >> 32) * a >> 32)) % a if j % 2 == 0 else hi ^ (f >> (64 - s))
+                hi, lo = lo, f
+            value = (hi << s) | lo
         x[i] = value
     return x.astype(np.int64).reshape(shape)

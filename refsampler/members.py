@@ -591,13 +591,9 @@ class MemberStreams:
         each lazily read class ``classes[i]``, concatenated: one vectorised evaluation of their
         Feistel bijections (the keys of :meth:`Rotation.base_items
         <refsampler.rotation.Rotation.base_items>`)."""
-        sizes = np.repeat(self.index.counts[classes], lengths)
-        owner = np.repeat(np.arange(classes.size), lengths)
-        pos = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-        pos += np.arange(pos.size)
-        rounds = pos // sizes
-        first_round = starts // self.index.counts[classes]
-        spans = (starts + lengths - 1) // self.index.counts[classes] - first_round + 1
+        class_sizes = self.index.counts[classes]
+        first_round = starts // class_sizes
+        spans = (starts + lengths - 1) // class_sizes - first_round + 1
         runs = zip(classes.tolist(), first_round.tolist(), spans.tolist(), strict=True)
         table = np.stack(
             [
@@ -606,10 +602,21 @@ class MemberStreams:
                 for r in range(r0, r0 + n)
             ]
         )
-        row0 = np.cumsum(spans) - spans
-        which = row0[owner] + rounds - first_round[owner]
-        items = keys.feistel_permute(pos - rounds * sizes, sizes, table[which])
-        return self.index.positions.take(items + self.index.offsets[classes][owner])
+        # One row per (run, round), in the table's order: the part of the run in that round.
+        # (Per row, not per draw: no division per draw.)
+        run = np.repeat(np.arange(classes.size), spans)
+        row_round = np.repeat(first_round - (np.cumsum(spans) - spans), spans)
+        row_round += np.arange(run.size)
+        row_size = class_sizes[run]
+        round_start = row_round * row_size
+        lo = np.maximum(starts[run], round_start)
+        row_len = np.minimum(starts[run] + lengths[run], round_start + row_size) - lo
+        which = np.repeat(np.arange(run.size), row_len)
+        offset = np.repeat(lo - round_start - (np.cumsum(row_len) - row_len), row_len)
+        offset += np.arange(offset.size)
+        items = keys.feistel_permute(offset, row_size, table, which)
+        items += np.repeat(self.index.offsets[classes[run]], row_len)
+        return self.index.positions.take(items)
 
     def _fill_scratch(
         self, cache: MemberCache, classes: IntVector, first: IntVector, last: IntVector

@@ -56,8 +56,9 @@ TargetOf = Callable[[int], FloatVector]
 #: the others start from vectorised keys. Version 4: the random kind's batches are its
 #: i.i.d. draws as drawn, without a redundant shuffle (the changelog on the determinism page).
 #: Version 5: exact seat rates. Version 6: a chunk's within-batch shuffles restart their stream
-#: every SHUFFLE_ROWS rows, and PD2's tie priorities are fully mixed.
-STREAM_VERSION = 6
+#: every SHUFFLE_ROWS rows, and PD2's tie priorities are fully mixed. Version 7: large classes'
+#: cycles come from a Feistel network over mixed radices (almost no cycle walking).
+STREAM_VERSION = 7
 #: Draws per chunk: large enough to amortise numpy call overhead, small enough that the
 #: first batch comes quickly and memory stays O(N + chunk).
 CHUNK_DRAWS = 1 << 16

@@ -274,7 +274,7 @@ class Rotation:
             return keys.feistel_permute(offsets, self.size, keys.feistel_keys(*self.key, first))
         table = np.stack([keys.feistel_keys(*self.key, r) for r in range(first, last + 1)])
         round_of = offsets // self.size
-        return keys.feistel_permute(offsets % self.size, self.size, table[round_of])
+        return keys.feistel_permute(offsets % self.size, self.size, table, round_of)
 
     def base_round(self, r: int) -> IntVector:
         """Round ``r``'s base permutation (before the head rule)."""

@@ -184,17 +184,19 @@ def test_feistel_permute_with_one_size_and_key_per_value_equals_separate_calls()
         )
 
 
-@pytest.mark.statistical(level=2e-8)
-def test_feistel_positions_are_uniform_over_keys() -> None:
+@pytest.mark.statistical(level=1e-8)
+@pytest.mark.parametrize("size", [20_000, 16_385])
+def test_feistel_positions_are_uniform_over_keys(size: int) -> None:
     """The bijections serve classes of more than 16,384 members (smaller classes are
-    shuffled). For a class of 20,000, over 8,000 keys, 8 items spread over the class land in
-    each eighth of the positions equally often: a chi-square test of the 8 x 8 (item, eighth)
-    table against independence at level 1e-8; with 64,000 observations it detects Cohen's
-    w = 0.04 (for example one item landing 25 % too often in one eighth) with power above
-    0.9. And the relative order of two items is a fair coin: item 0 precedes item 1 in a
-    binomial test over the same keys at level 1e-8, which detects a bias of 0.04 with power
-    above 0.9. False-failure rate 2e-8 for the two."""
-    size, rounds, bins = 20_000, 8_000, 8
+    shuffled). 16,385 has the most uneven digits (65 x 256) and the most cycle walking.
+    Over 8,000 keys, 8 items spread over the class land in each eighth of the positions
+    equally often: a chi-square test of the 8 x 8 (item, eighth) table against independence
+    at level 5e-9; with 64,000 observations it detects Cohen's w = 0.042 (for example one item
+    landing 26 % too often in one eighth) with power above 0.9. And the relative order of
+    two items is a fair coin: item 0 precedes item 1 in a binomial test over the same keys
+    at level 5e-9, which detects a bias of 0.04 with power above 0.9. False-failure rate
+    1e-8 per size for the two."""
+    rounds, bins = 8_000, 8
     items = np.linspace(0, size - 1, bins).astype(np.int64)
     table = np.zeros((bins, bins), dtype=np.int64)
     before = 0
@@ -202,5 +204,34 @@ def test_feistel_positions_are_uniform_over_keys() -> None:
         out = keys.feistel_permute(items, size, keys.feistel_keys(11, r))
         table[np.arange(bins), out * bins // size] += 1
         before += int(out[0] < out[1])
-    assert stats.chi2_contingency(table).pvalue > 1e-8
-    assert stats.binomtest(before, rounds, 0.5).pvalue > 1e-8
+    assert stats.chi2_contingency(table).pvalue > 5e-9
+    assert stats.binomtest(before, rounds, 0.5).pvalue > 5e-9
+
+
+def test_feistel_permute_reads_each_value_through_its_row() -> None:
+    """With ``which``, value i goes through row ``which[i]`` of the keys and of the sizes:
+    the same as a row per value, and as each bijection alone."""
+    sizes = np.array([70_000, 5, 16_385])
+    table = np.stack([keys.feistel_keys(1), keys.feistel_keys(2), keys.feistel_keys(3)])
+    which = np.array([2, 0, 0, 1, 2, 1, 0])
+    values = np.array([16_384, 0, 69_999, 4, 7, 0, 12_345])
+    out = keys.feistel_permute(values, sizes, table, which)
+    np.testing.assert_array_equal(out, keys.feistel_permute(values, sizes[which], table[which]))
+    for i in range(values.size):
+        alone = keys.feistel_permute(values[i : i + 1], int(sizes[which[i]]), table[which[i]])
+        assert out[i] == alone[0]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 16_385, 47_000, 65_537])
+def test_feistel_permute_walks_few_values(size: int) -> None:
+    """A bijection of range(size) at the sizes where the digits are most uneven, and (for the
+    classes it serves) fewer than 2 % of positions land past the size on the first pass:
+    the network's domain is a * 2**s < size + 2**s."""
+    rows = keys.feistel_keys(5, size)
+    out = keys.feistel_permute(np.arange(size), size, rows)
+    assert np.array_equal(np.sort(out), np.arange(size))
+    s = (max((size - 1).bit_length(), 2) + 1) // 2
+    domain = -(-size // 2**s) * 2**s
+    assert size <= domain < size + 2**s
+    if size > 16_384:
+        assert (domain - size) / domain < 0.02
