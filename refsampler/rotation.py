@@ -137,7 +137,7 @@ def adjust_heads(
     changed : numpy.ndarray of int64, shape (m,)
         The length of each prefix that differs from base order (0 if none).
     """
-    flagged = (prefix[:, :, None] == tails[:, None, :]).any(axis=2)
+    flagged = _in_rows(prefix, tails)
     free_seen = np.cumsum(~flagged, axis=1)
     end = np.argmax(free_seen >= heads[:, None], axis=1) + 1
     position = np.arange(prefix.shape[1])
@@ -145,6 +145,27 @@ def adjust_heads(
     order = np.argsort(key, axis=1, kind="stable")
     changed = np.where(end > heads, end, 0)
     return np.take_along_axis(prefix, order, 1), changed
+
+
+#: Largest item + 1 for which :func:`_in_rows` marks items in a table, row by row.
+_TABLE_ITEMS = 1 << 12
+
+
+def _in_rows(prefix: IntMatrix, tails: IntMatrix) -> npt.NDArray[np.bool_]:
+    """Which entries of each row of ``prefix`` occur in the same row of ``tails`` (negative
+    entries are padding and match nothing)."""
+    m = prefix.shape[0]
+    top = max(int(prefix.max(initial=0)), int(tails.max(initial=0))) + 1
+    if top > _TABLE_ITEMS or tails.shape[1] < 8:
+        # Large items (dataset positions) or short tails: compare every pair.
+        return (prefix[:, :, None] == tails[:, None, :]).any(axis=2)
+    # Small items (a group's classes): mark each row's tail in a row of a table, then read
+    # the prefix from it; column `top` stays False and stands for the padding.
+    table = np.zeros((m, top + 1), dtype=bool)
+    rows = np.broadcast_to(np.arange(m)[:, None], tails.shape)
+    table[rows, np.where(tails >= 0, tails, top)] = True
+    table[:, top] = False
+    return table[np.arange(m)[:, None], np.where(prefix >= 0, prefix, top)]
 
 
 class Rotation:

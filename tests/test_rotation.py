@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from refsampler import rotation
 from refsampler.classes import ClassIndex
 from refsampler.plan import Plan
 from refsampler.rotation import Rotation, adjust_round, block_rounds
@@ -262,3 +263,24 @@ def test_regular_slots_read_many_rounds_at_once_exactly(
     np.testing.assert_array_equal(
         fast.items(start, start + length), plain.items(start, start + length)
     )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    data=st.data(),
+    rows=st.integers(1, 12),
+    width=st.integers(1, 40),
+    tail=st.integers(1, 40),
+    top=st.sampled_from([3, 60, 4096, 4097, 10**9]),
+)
+def test_membership_by_table_equals_comparing_every_pair(
+    data: st.DataObject, rows: int, width: int, tail: int, top: int
+) -> None:
+    """The head rule's test of which prefix items are in their row's tail: by a table of
+    marks for small items (a group's classes), by comparing every pair for large ones
+    (dataset positions); padding (-1 in prefixes, -2 in tails) matches nothing."""
+    item = st.integers(0, top - 1)
+    prefix = data.draw(hnp.arrays(np.int64, (rows, width), elements=item | st.just(-1)))
+    tails = data.draw(hnp.arrays(np.int64, (rows, tail), elements=item | st.just(-2)))
+    expected = (prefix[:, :, None] == tails[:, None, :]).any(axis=2)
+    np.testing.assert_array_equal(rotation._in_rows(prefix, tails), expected)
