@@ -28,6 +28,7 @@ from .seats import SeatSchedule, fraction_sum
 __all__ = ["RateGroups", "exact_values", "snap"]
 
 IntVector = npt.NDArray[np.int64]
+IntMatrix = npt.NDArray[np.int64]
 FloatVector = npt.NDArray[np.float64]
 
 
@@ -123,6 +124,8 @@ class RateGroups:
         self._single_class = np.array(
             [int(self.members[g][0]) for g in self._single.tolist()], dtype=np.int64
         )
+        self._sizes = sizes
+        self._first_class = np.array([int(m[0]) for m in self.members], dtype=np.int64)
         self._several_array = np.flatnonzero(sizes > 1)
         self._several = self._several_array.tolist()
         # (Fraction arithmetic only where it changes something: thousands of groups.)
@@ -236,6 +239,77 @@ class RateGroups:
             return r
         head = rot.round(r)[:offset]
         return r + int(np.any(head == self.local[c]))
+
+    def seats_at(
+        self, slots: IntVector, columns: IntVector | None = None
+    ) -> tuple[IntVector, IntVector, IntVector, IntMatrix | None]:
+        """The seats of ``slots`` alone (ascending), without the slots in between: what
+        :meth:`picks` gives for those slots, for a rank under many replicas that would
+        otherwise hand out every other rank's seats too.
+
+        Returns ``(row, cls, earlier, before)``: each seat's row in ``slots``, its class and
+        the seats its class had before that slot (from slot 0), ordered as :meth:`picks`
+        orders them (by slot, then group, then the group's order); and, for the classes of
+        ``columns``, the seats each had before each slot, shape ``(slots.size,
+        columns.size)`` (None without ``columns``). A group's seat number ``q`` goes to the
+        item at ``q mod n`` of its round ``q // n`` as read (``n`` classes), which each class
+        holds once: the seat is that class's ``q // n``-th. So only the rounds the slots
+        touch are read, each with its own chain of head rules, not every round in between.
+        """
+        rows = slots.size
+        schedule = self.schedule
+        ts = slots.tolist()
+        cum = np.array([schedule.cumulative(t) for t in ts], dtype=np.int64).reshape(rows, -1)
+        after = np.array([schedule.cumulative(t + 1) for t in ts], dtype=np.int64)
+        count = after.reshape(rows, -1) - cum
+        # One seat per element: its row, group and seat number within its group.
+        row, group = np.nonzero(count)
+        times = count[row, group]
+        first = np.repeat(cum[row, group] - (np.cumsum(times) - times), times)
+        seat = first + np.arange(first.size)
+        row, group = np.repeat(row, times), np.repeat(group, times)
+        sizes = self._sizes
+        n = sizes[group]
+        earlier = seat // n
+        cls = np.empty(seat.size, dtype=np.int64)
+        single = n == 1
+        cls[single] = self._first_class[group[single]]
+        asked = np.zeros(0, dtype=np.int64) if columns is None else columns
+        before = None if columns is None else np.zeros((rows, asked.size), dtype=np.int64)
+        column_group = self.group_of[asked]
+        if before is not None:
+            alone = np.flatnonzero(column_group >= 0)
+            alone = alone[sizes[column_group[alone]] == 1]
+            before[:, alone] = cum[:, column_group[alone]]
+        for g in self._several:
+            mine = np.flatnonzero(group == g)
+            size = int(sizes[g])
+            start = cum[:, g]
+            # Rounds read: those of the seats, and each slot's first round when the caller
+            # asks which classes it had already passed.
+            wanted = [earlier[mine]]
+            cols = np.zeros(0, dtype=np.int64)
+            if before is not None:
+                cols = np.flatnonzero(column_group == g)
+                if cols.size:
+                    wanted.append(start // size)
+            rounds = np.unique(np.concatenate(wanted))
+            if rounds.size == 0:
+                continue
+            rot = self.rotation(g)
+            table = np.stack([rot.round(r) for r in rounds.tolist()])
+            at = np.searchsorted(rounds, earlier[mine])
+            cls[mine] = self.members[g][table[at, seat[mine] % size]]
+            if cols.size and before is not None:
+                # Where in its round each class stands, round by round.
+                place = np.empty_like(table)
+                np.put_along_axis(place, table, np.arange(size)[None, :], axis=1)
+                r, offset = np.divmod(start, size)
+                local = self.local[asked[cols]]
+                passed = place[np.searchsorted(rounds, r)][:, local] < offset[:, None]
+                before[:, cols] = r[:, None] + passed
+        order = np.lexsort((seat, group, row))
+        return row[order], cls[order], earlier[order], before
 
     def seats_before_all(self, t: int) -> IntVector:
         """Seats of every class in slots ``0 .. t - 1``, shape (K,)."""

@@ -194,10 +194,16 @@ class MemberStreams:
         # a block it does not hold (a first batch needs one or two of each class), is read
         # straight from its bijection into the scratch area (below): computing its memo block
         # would cost a block's evaluations for a few draws.
-        few = (last[present] - first[present] + 1) * FEW_PART <= lengths
+        span = last[present] - first[present] + 1
+        few = span * FEW_PART <= lengths
         direct = self.lazy[present] & (spanning | (stale & few))
-        scratch = spanning | direct
-        stale &= ~direct
+        # A lazily read class whose draws here fill under half of their span (other ranks'
+        # slots lie in between) is read at its entries' positions alone, not over the span.
+        drawn_of = np.bincount(cls, weights=count, minlength=k)[present]
+        apart = self.lazy[present] & (drawn_of * 2 < span)
+        direct &= ~apart
+        scratch = (spanning | direct) & ~apart
+        stale &= ~(direct | apart)
         stale_classes, stale_blocks = present[stale], low[stale]
         lazy = self.lazy[stale_classes]
         if lazy.any():
@@ -219,7 +225,16 @@ class MemberStreams:
         base -= entry_start
         at = np.repeat(base, count)
         at += np.arange(total)
-        drawn = memo.take(at)
+        sparse = np.zeros(k, dtype=bool)
+        sparse[present[apart]] = True
+        alone = sparse[cls]
+        if alone.any():
+            taken = np.repeat(alone, count)
+            at[taken] = 0  # read below instead
+            drawn = memo.take(at)
+            drawn[taken] = self._lazy_draws(cls[alone], start[alone], count[alone])
+        else:
+            drawn = memo.take(at)
         self._apply_heads(cls, start, count, first, last, present, drawn, slots, cache)
         return drawn
 
@@ -269,6 +284,7 @@ class MemberStreams:
             unsettled = dict(zip(cls[left].tolist(), rounds_left.tolist(), strict=True))
         wanted: list[tuple[int, int]] = []
         spans = []
+        touched = self._touched_rounds(cls, start, count, heads[todo])
         rounds = zip(
             heads[todo].tolist(), r_first[todo].tolist(), r_last[todo].tolist(), strict=True
         )
@@ -280,11 +296,42 @@ class MemberStreams:
                 else range(0)
             )
             misfit = unsettled.get(c, -1)
-            wanted += [(c, r) for r in range(r_lo, r_hi + 1) if r not in settled or r == misfit]
+            wanted += [
+                (c, r)
+                for r in touched.get(c, ())
+                if r_lo <= r <= r_hi and (r not in settled or r == misfit)
+            ]
             spans.append((c, r_lo, r_hi))
         found = self._heads(cache, wanted)
         if found:
             _write_heads(found, spans, cls, start, count, entry_start, sizes, drawn)
+
+    def _touched_rounds(
+        self, cls: IntVector, start: IntVector, count: IntVector, classes: IntVector
+    ) -> dict[int, list[int]]:
+        """For each of ``classes``, the rounds whose head rule can change one of the entries'
+        draws, ascending: a round's changed prefix is at most the straddling slot's length,
+        so at most ``max_count`` positions from its boundary. Between a rank's draws under
+        many replicas lie the other ranks' slots, with most of the rounds that begin there;
+        those change nothing here, and their rules are not computed."""
+        mask = np.zeros(self.num_classes, dtype=bool)
+        mask[classes] = True
+        e = np.flatnonzero(mask[cls] & (count > 0))
+        c = cls[e]
+        n = self.index.counts[c]
+        # Rounds r >= 1 with [r n, r n + max_count) meeting [start, start + count).
+        lo = np.maximum(1, -(-(start[e] - self.max_count[c] + 1) // n))
+        hi = (start[e] + count[e] - 1) // n
+        spans = np.maximum(hi - lo + 1, 0)
+        owner = np.repeat(np.arange(e.size), spans)
+        r = np.repeat(lo - (np.cumsum(spans) - spans), spans) + np.arange(owner.size)
+        if owner.size == 0:
+            return {}
+        pair_class, pair_round, _ = _distinct_pairs(c[owner], r, self.num_classes)
+        bounds = np.flatnonzero(np.diff(pair_class)) + 1
+        groups = np.split(pair_round, bounds)
+        heads = pair_class[np.concatenate(([0], bounds))]
+        return {int(h): g.tolist() for h, g in zip(heads.tolist(), groups, strict=True)}
 
     def _heads(
         self, cache: MemberCache, wanted: list[tuple[int, int]]
@@ -594,16 +641,8 @@ class MemberStreams:
         class_sizes = self.index.counts[classes]
         first_round = starts // class_sizes
         spans = (starts + lengths - 1) // class_sizes - first_round + 1
-        runs = zip(classes.tolist(), first_round.tolist(), spans.tolist(), strict=True)
-        table = np.stack(
-            [
-                keys.feistel_keys(self.seed, keys.TAG_CYCLE, c, r)
-                for c, r0, n in runs
-                for r in range(r0, r0 + n)
-            ]
-        )
-        # One row per (run, round), in the table's order: the part of the run in that round.
-        # (Per row, not per draw: no division per draw.)
+        # One row per (run, round): the part of the run in that round. (Per row, not per
+        # draw: no division per draw.)
         run = np.repeat(np.arange(classes.size), spans)
         row_round = np.repeat(first_round - (np.cumsum(spans) - spans), spans)
         row_round += np.arange(run.size)
@@ -611,10 +650,21 @@ class MemberStreams:
         round_start = row_round * row_size
         lo = np.maximum(starts[run], round_start)
         row_len = np.minimum(starts[run] + lengths[run], round_start + row_size) - lo
-        which = np.repeat(np.arange(run.size), row_len)
+        # One bijection per (class, round), however many runs read it (a rank's many runs
+        # of a class under replicas share a few rounds).
+        cycle_class, cycle_round, row_cycle = _distinct_pairs(
+            classes[run], row_round, self.num_classes
+        )
+        table = np.stack(
+            [
+                keys.feistel_keys(self.seed, keys.TAG_CYCLE, c, r)
+                for c, r in zip(cycle_class.tolist(), cycle_round.tolist(), strict=True)
+            ]
+        )
+        which = np.repeat(row_cycle, row_len)
         offset = np.repeat(lo - round_start - (np.cumsum(row_len) - row_len), row_len)
         offset += np.arange(offset.size)
-        items = keys.feistel_permute(offset, row_size, table, which)
+        items = keys.feistel_permute(offset, self.index.counts[cycle_class], table, which)
         items += np.repeat(self.index.offsets[classes[run]], row_len)
         return self.index.positions.take(items)
 
@@ -672,6 +722,21 @@ def _padded(values: npt.NDArray[Any], lengths: IntVector, fill: int) -> IntVecto
     out = np.full(inside.shape, fill, dtype=np.int64)
     out[inside] = values
     return out
+
+
+def _distinct_pairs(
+    first: IntVector, second: IntVector, first_limit: int
+) -> tuple[IntVector, IntVector, IntVector]:
+    """The distinct pairs ``(first[i], second[i])`` in ascending order, as two arrays, and the
+    index of each input pair among them; ``first`` lies in ``range(first_limit)``."""
+    low = int(second.min())
+    width = int(second.max()) - low + 1
+    if width * first_limit < 1 << 62:  # one int key per pair: a plain sort
+        key, inverse = np.unique(first * width + (second - low), return_inverse=True)
+        a, b = np.divmod(key, width)
+        return a, b + low, inverse.reshape(-1)
+    pairs, inverse = np.unique(np.stack((first, second)), axis=1, return_inverse=True)
+    return pairs[0], pairs[1], inverse.reshape(-1)
 
 
 def _distinct_sorted(values: IntVector) -> IntVector:

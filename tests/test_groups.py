@@ -251,3 +251,34 @@ def test_no_rates(seats: int) -> None:
     slot, cls = groups.picks(0, 10)
     assert slot.size == 0 and cls.size == 0
     assert groups.seats_before_all(10).tolist() == [0] * 4
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rates=_rates(),
+    seed=st.integers(0, 2**32),
+    replicas=st.integers(2, 12),
+    data=st.data(),
+)
+def test_seats_at_gives_the_picks_of_its_slots_alone(
+    rates: list[Fraction], seed: int, replicas: int, data: st.DataObject
+) -> None:
+    """The seats of a rank's slots read alone (seats_at) are the picks of those slots among
+    every slot of their span, in the same order; each seat's count of earlier seats of its
+    class, and the seats every class had before each slot, are seats_before's."""
+    groups = _groups(rates, seed, replicas)
+    rank = data.draw(st.integers(0, replicas - 1))
+    k0, rows = data.draw(st.integers(0, 300)), data.draw(st.integers(1, 12))
+    slots = (k0 + np.arange(rows)) * replicas + rank
+    columns = np.arange(groups.num_classes)
+    row, cls, earlier, before = groups.seats_at(slots, columns)
+    reference = _groups(rates, seed, replicas)  # its own caches
+    slot, expected = reference.picks(int(slots[0]), int(slots[-1]) + 1)
+    mine = np.isin(slot, slots)
+    np.testing.assert_array_equal(slots[row], slot[mine])
+    np.testing.assert_array_equal(cls, expected[mine])
+    pairs = zip(cls.tolist(), slots[row].tolist(), strict=True)
+    assert earlier.tolist() == [reference.seats_before(c, t) for c, t in pairs]
+    assert before is not None
+    for i, t in enumerate(slots.tolist()):
+        assert before[i].tolist() == [reference.seats_before(c, t) for c in columns.tolist()]

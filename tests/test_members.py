@@ -35,9 +35,7 @@ class _Runs:
 
 
 def _streams(seed: int = 3, block_draws: int = 4096, head_rule: bool = True) -> MemberStreams:
-    return MemberStreams(
-        INDEX, seed, RUN, _Runs() if head_rule else None, block_draws=block_draws
-    )
+    return MemberStreams(INDEX, seed, RUN, _Runs() if head_rule else None, block_draws=block_draws)
 
 
 def _draw(streams: MemberStreams, c: int, start: int, stop: int) -> IntArray:
@@ -351,3 +349,55 @@ def test_a_lazy_class_spanning_blocks_evaluates_each_draw_once(evaluated: list[i
     drawn = streams.draw(np.array([0, 1, 0]), np.array([3, 0, 4]), np.array([1, 2, 20]), cache)
     assert sum(evaluated) == 21  # class 0's positions 3 .. 23, over three blocks of 8
     np.testing.assert_array_equal(drawn[[0, *range(3, 23)]], _draw(streams, 0, 3, 24))
+
+
+def test_a_lazy_class_drawn_far_apart_evaluates_only_its_draws(evaluated: list[int]) -> None:
+    """A lazily read class whose draws fill under half of their span (another rank's slots
+    between them) is read at its entries' positions alone: the evaluations are its draws,
+    not the span, and the draws are the reference's."""
+    labels = np.repeat(np.arange(2), [40, 5])
+    streams = MemberStreams(
+        ClassIndex.from_labels(labels), 2, np.array([1, 1]), lazy_size=30, block_draws=8
+    )
+    cache = streams.new_cache()
+    cls, start, count = np.array([0, 1, 0]), np.array([3, 0, 90]), np.array([2, 2, 3])
+    drawn = streams.draw(cls, start, count, cache)
+    assert sum(evaluated) == 5  # positions 3, 4 and 90 .. 92, not 3 .. 92
+    np.testing.assert_array_equal(drawn[:2], _draw(streams, 0, 3, 5))
+    np.testing.assert_array_equal(drawn[4:], _draw(streams, 0, 90, 93))
+
+
+@pytest.mark.parametrize(
+    ("kind", "replicas"), [("fixed", 9), ("quota", 8), ("quota", 16), ("pk", 12)]
+)
+def test_a_rank_among_many_holds_what_the_rotations_give(kind: str, replicas: int) -> None:
+    """Under many replicas a rank reads its own slots' seats, only the head rules of the
+    rounds its draws meet, and lazily read classes at its own positions. Each batch holds
+    exactly the members the class rotations give at its entries' stream positions (the
+    rotations apply every round's head rule on their own)."""
+    rng = np.random.default_rng(replicas)
+    sizes = np.concatenate((rng.integers(3, 40, 8), rng.integers(70, 120, 3)))
+    index = ClassIndex.from_labels(np.repeat(np.arange(sizes.size), sizes))
+    batch, options = (24, None) if kind != "pk" else (12, {"samples_per_class": 2})
+    target = interpolate(index.counts, 0.5 if kind != "pk" else 1.0)
+    plan = Plan(index, kind, target, batch, 40, 5, replicas, options, lazy_size=60, block_draws=32)
+    members = plan.members
+    assert members is not None and members.lazy.any()
+    for epoch in (0, 2):
+        for rank in (0, replicas // 2, replicas - 1):
+            batches = plan.batches(epoch, rank)
+            entries = plan.entries(epoch, rank)
+            for row in range(batches.shape[0]):
+                at = np.flatnonzero(entries.row == row)
+                expected = np.concatenate(
+                    [
+                        index.members(c)[members.rotation(c).items(s, s + n)]
+                        for c, s, n in zip(
+                            entries.cls[at].tolist(),
+                            entries.start[at].tolist(),
+                            entries.count[at].tolist(),
+                            strict=True,
+                        )
+                    ]
+                )
+                np.testing.assert_array_equal(np.sort(batches[row]), np.sort(expected))

@@ -212,8 +212,9 @@ def batch_major(
 
 
 class SlotSeats(NamedTuple):
-    """The rate groups' seats in the slots from ``slots[0]`` to ``slots[-1]`` (every rank's
-    slots in between too), one element per seat, by slot (see :func:`slot_seats`)."""
+    """The rate groups' seats in the slots from ``slots[0]`` to ``slots[-1]``, one element
+    per seat, by slot (see :func:`slot_seats`): every rank's slots in between too, or this
+    rank's alone (then ``mine`` is all True)."""
 
     #: Each seat's slot, counted from ``slots[0]``.
     rel: IntVector
@@ -223,19 +224,46 @@ class SlotSeats(NamedTuple):
     earlier: IntVector
     #: Whether the seat's slot is one of ``slots`` (this rank's).
     mine: npt.NDArray[np.bool_]
-    #: Seats of every class before ``slots[0]``, shape (K,).
-    before: IntVector
     #: Slots between two rows (``num_replicas``, or 1 for one row).
     step: int
+    #: Seats of each class of the caller's ``columns`` before each row's slot, shape
+    #: ``(rows, columns.size)`` (None when no columns were asked for).
+    before: IntMatrix | None
 
 
-def slot_seats(groups: RateGroups, slots: IntVector) -> SlotSeats:
+#: From this many slots between two rows on (``num_replicas``), :func:`slot_seats` reads the
+#: seats of the rows' slots alone. Below it, reading every slot in between costs less: the
+#: head rules of consecutive rounds then chain far back, and rounds read in order share them.
+SPARSE_STEP = 8
+
+
+def slot_seats(
+    groups: RateGroups, slots: IntVector, columns: IntVector | None = None
+) -> SlotSeats:
     """The seats of ``groups`` in the span of the evenly spaced ``slots`` (the start of the
-    entries of the kinds that seat classes by rate group: quota and pk)."""
+    entries of the kinds that seat classes by rate group: quota and pk), and the seats each
+    class of ``columns`` had before each of ``slots``. Both ways of reading them (every slot
+    of the span, or under many replicas the rows' slots alone, :meth:`RateGroups.seats_at
+    <refsampler.groups.RateGroups.seats_at>`) give the same seats of ``slots`` in the same
+    order."""
     t0, t1 = int(slots[0]), int(slots[-1]) + 1
     step = int(slots[1] - slots[0]) if slots.size > 1 else 1
+    if step >= SPARSE_STEP:
+        row, cls, earlier, before = groups.seats_at(slots, columns)
+        rel = row * step
+        return SlotSeats(rel, cls, earlier, np.ones(rel.size, dtype=bool), step, before)
     pick_slot, pick_cls = groups.picks(t0, t1)
-    before = groups.seats_before_all(t0)
+    before_all = groups.seats_before_all(t0)
     rel = pick_slot - t0
-    earlier = before[pick_cls] + occurrences(pick_cls)
-    return SlotSeats(rel, pick_cls, earlier, rel % step == 0, before, step)
+    earlier = before_all[pick_cls] + occurrences(pick_cls)
+    before = None
+    if columns is not None:
+        # Each column's seats before every slot of the span (other ranks' slots too).
+        index = np.full(groups.num_classes, -1, dtype=np.int64)
+        index[columns] = np.arange(columns.size)
+        picked = np.zeros((t1 - t0 + 1, columns.size), dtype=np.int64)
+        sel = index[pick_cls] >= 0
+        picked[rel[sel] + 1, index[pick_cls[sel]]] = 1
+        np.cumsum(picked, axis=0, out=picked)
+        before = before_all[columns] + picked[slots - t0]
+    return SlotSeats(rel, pick_cls, earlier, rel % step == 0, step, before)

@@ -53,23 +53,20 @@ class QuotaPlan(CountedPlan):
 
     def entries(self, slots: IntVector) -> Entries:
         rows = slots.size
-        rel, pick_cls, earlier, mine, before, step = slot_seats(self.groups, slots)
-        t0 = int(slots[0])
+        rel, pick_cls, earlier, mine, step, before = slot_seats(
+            self.groups, slots, self.base_classes
+        )
         nb = self.base_classes.size
-        # Base classes: floor every batch, plus the extra seat when picked; their extra seats
-        # before each row's slot count every slot in between (other ranks' too).
+        if before is None:  # asked for with columns
+            raise TypeError("slot_seats gave no seats before the rows")
+        # Base classes: floor every batch, plus the extra seat when picked; their stream starts
+        # after their floors and extra seats before each row's slot (other ranks' too).
         in_base = self._base_index[pick_cls]
-        span = int(slots[-1]) + 1 - t0
-        picked = np.zeros((span + 1, nb), dtype=np.int64)
         sel = in_base >= 0
-        picked[rel[sel] + 1, in_base[sel]] = 1
-        np.cumsum(picked, axis=0, out=picked)
-        row_rel = slots - t0
-        base_extra_before = before[self.base_classes] + picked[row_rel]
         base_count = np.broadcast_to(self.floors[self.base_classes], (rows, nb)).copy()
         mine_base = mine & sel
         base_count[rel[mine_base] // step, in_base[mine_base]] += 1
-        base_start = slots[:, None] * self.floors[self.base_classes] + base_extra_before
+        base_start = slots[:, None] * self.floors[self.base_classes] + before
         # Classes with floor 0: one draw when picked, starting after their earlier picks.
         lone = mine & ~sel
         lone_cls = pick_cls[lone]
