@@ -281,21 +281,25 @@ class RateGroups:
             alone = np.flatnonzero(column_group >= 0)
             alone = alone[sizes[column_group[alone]] == 1]
             before[:, alone] = cum[:, column_group[alone]]
-        for g in self._several:
-            mine = np.flatnonzero(group == g)
+        # The groups of several classes that have seats here or columns asked for, each
+        # with its seats (a slice of them sorted by group) and its columns.
+        several = np.flatnonzero(~single)
+        several = several[np.argsort(group[several], kind="stable")]
+        seated = group[several]
+        asked_several = column_group[column_group >= 0]
+        asked_several = asked_several[sizes[asked_several] > 1]
+        for g in np.union1d(seated, asked_several).tolist():
+            lo, hi = np.searchsorted(seated, [g, g + 1])
+            mine = several[lo:hi]
             size = int(sizes[g])
             start = cum[:, g]
             # Rounds read: those of the seats, and each slot's first round when the caller
             # asks which classes it had already passed.
             wanted = [earlier[mine]]
-            cols = np.zeros(0, dtype=np.int64)
-            if before is not None:
-                cols = np.flatnonzero(column_group == g)
-                if cols.size:
-                    wanted.append(start // size)
+            cols = np.flatnonzero(column_group == g) if before is not None else mine[:0]
+            if cols.size:
+                wanted.append(start // size)
             rounds = np.unique(np.concatenate(wanted))
-            if rounds.size == 0:
-                continue
             rot = self.rotation(g)
             table = np.stack([rot.round(r) for r in rounds.tolist()])
             at = np.searchsorted(rounds, earlier[mine])

@@ -232,8 +232,9 @@ class SlotSeats(NamedTuple):
 
 
 #: From this many slots between two rows on (``num_replicas``), :func:`slot_seats` reads the
-#: seats of the rows' slots alone. Below it, reading every slot in between costs less: the
-#: head rules of consecutive rounds then chain far back, and rounds read in order share them.
+#: seats of the rows' slots alone. Below it, reading every slot in between costs about as
+#: much or less: the head rules of consecutive rounds chain further back (at 2 ranks, up to
+#: 27 rounds at 1e6 labels x 100 classes), and rounds read in order share them.
 SPARSE_STEP = 8
 
 
