@@ -258,10 +258,13 @@ class RateGroups:
         """
         rows = slots.size
         schedule = self.schedule
-        ts = slots.tolist()
-        cum = np.array([schedule.cumulative(t) for t in ts], dtype=np.int64).reshape(rows, -1)
-        after = np.array([schedule.cumulative(t + 1) for t in ts], dtype=np.int64)
-        count = after.reshape(rows, -1) - cum
+        # Each slot's seats before it and after it, in slot order (a PD2 schedule keeps only
+        # a few recent blocks: a second pass over the slots would compute them all again).
+        both = np.array(
+            [schedule.cumulative(t + i) for t in slots.tolist() for i in (0, 1)], dtype=np.int64
+        ).reshape(rows, 2, -1)
+        cum = both[:, 0]
+        count = both[:, 1] - cum
         # One seat per element: its row, group and seat number within its group.
         row, group = np.nonzero(count)
         times = count[row, group]

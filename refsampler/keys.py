@@ -178,6 +178,17 @@ def _feistel_keys(key: tuple[int, ...]) -> npt.NDArray[np.uint64]:
     return out
 
 
+def _digits(sizes: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The digits of :func:`feistel_permute`'s network over ``range(size)``: ``s`` and ``a``,
+    with ``2**s`` the least power of two whose square is at least ``size`` (``s >= 1``) and
+    ``a = ceil(size / 2**s)``, so the network runs over ``a * 2**s < size + 2**s`` values."""
+    # s = ceil(bits / 2), bits the bit length of max(size - 1, 1) and at least 2, read from
+    # the float's exponent field (exact below 2**53).
+    exponent = np.maximum(sizes - 1, 1).astype(np.float64).view(np.int64) >> 52
+    s = np.maximum(exponent - 1021, 3) >> 1  # bits = exponent - 1022
+    return s, ((sizes - 1) >> s) + 1
+
+
 def feistel_permute(
     values: npt.NDArray[np.int64],
     size: int | npt.NDArray[np.int64],
@@ -223,12 +234,8 @@ def feistel_permute(
     sizes = np.asarray(size, dtype=np.int64)
     if sizes.ndim and sizes.shape != table.shape[:1]:  # an internal caller's slip
         raise ValueError(f"size has shape {sizes.shape}; one per row of round_keys expected")
-    # b = 2**s: s = ceil(bits / 2), bits the bit length of max(size - 1, 1) and at least 2,
-    # read from the float's exponent field (exact below 2**53). Per bijection, not per value.
-    exponent = np.maximum(sizes - 1, 1).astype(np.float64).view(np.int64) >> 52
-    s_of = np.maximum(exponent - 1021, 3) >> 1  # bits = exponent - 1022
-    a_of = ((sizes - 1) >> s_of) + 1
-    limit_of, s_of, a_of = sizes.view(np.uint64), s_of.view(np.uint64), a_of.view(np.uint64)
+    s_digits, a_digits = _digits(sizes)  # per bijection, not per value
+    limit_of, s_of, a_of = (v.view(np.uint64) for v in (sizes, s_digits, a_digits))
     keys_of = np.ascontiguousarray(table.T)  # one row per round: a column would be strided
 
     def param(p: npt.NDArray[np.uint64], rows: npt.NDArray[np.int64] | None) -> Any:

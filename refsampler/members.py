@@ -198,7 +198,8 @@ class MemberStreams:
         few = span * FEW_PART <= lengths
         direct = self.lazy[present] & (spanning | (stale & few))
         # A lazily read class whose draws here fill under half of their span (other ranks'
-        # slots lie in between) is read at its entries' positions alone, not over the span.
+        # slots lie in between) is read at its entries' positions alone, straight from its
+        # bijection: not over the span, nor from a block the memo holds.
         drawn_of = np.bincount(cls, weights=count, minlength=k)[present]
         apart = self.lazy[present] & (drawn_of * 2 < span)
         direct &= ~apart

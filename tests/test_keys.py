@@ -208,30 +208,44 @@ def test_feistel_positions_are_uniform_over_keys(size: int) -> None:
     assert stats.binomtest(before, rounds, 0.5).pvalue > 5e-9
 
 
-def test_feistel_permute_reads_each_value_through_its_row() -> None:
+@pytest.mark.parametrize("walk_in_python", [0, 8, 1 << 30])
+def test_feistel_permute_reads_each_value_through_its_row(
+    walk_in_python: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With ``which``, value i goes through row ``which[i]`` of the keys and of the sizes:
-    the same as a row per value, and as each bijection alone."""
-    sizes = np.array([70_000, 5, 16_385])
-    table = np.stack([keys.feistel_keys(1), keys.feistel_keys(2), keys.feistel_keys(3)])
-    which = np.array([2, 0, 0, 1, 2, 1, 0])
-    values = np.array([16_384, 0, 69_999, 4, 7, 0, 12_345])
+    the same as a row per value, and as each bijection alone, whether the values that walk
+    do so in array passes or on Python ints."""
+    monkeypatch.setattr(keys, "_WALK_IN_PYTHON", walk_in_python)
+    sizes = np.array([70_000, 5, 16_385, 2**40 + 5])
+    table = np.stack([keys.feistel_keys(k) for k in range(4)])
+    rng = np.random.default_rng(0)
+    which = rng.integers(0, 4, 600)
+    values = rng.integers(0, sizes[which])
     out = keys.feistel_permute(values, sizes, table, which)
     np.testing.assert_array_equal(out, keys.feistel_permute(values, sizes[which], table[which]))
-    for i in range(values.size):
-        alone = keys.feistel_permute(values[i : i + 1], int(sizes[which[i]]), table[which[i]])
-        assert out[i] == alone[0]
+    for row in range(4):
+        mine = which == row
+        alone = keys.feistel_permute(values[mine], int(sizes[row]), table[row])
+        np.testing.assert_array_equal(out[mine], alone)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5, 16_384, 16_385, 47_000, 65_537, 2**40 + 7])
+def test_feistel_digits_are_the_least_power_of_two_and_the_rest(size: int) -> None:
+    """The network runs over ``a * 2**s`` values: ``2**s`` the least power of two whose
+    square is at least the size, ``a = ceil(size / 2**s)``. So it covers the size with fewer
+    than ``2**s`` values to spare, and for the classes it serves (more than 16,384 members)
+    fewer than 2 % of the positions land past the size and walk."""
+    s, a = (int(v) for v in keys._digits(np.array(size)))
+    b = 2**s
+    assert s >= 1 and b * b >= size and (s == 1 or (b // 2) ** 2 < size)
+    assert a == -(-size // b) and size <= a * b < size + b
+    if size > 16_384:
+        assert (a * b - size) / (a * b) < 0.02
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 16_385, 47_000, 65_537])
-def test_feistel_permute_walks_few_values(size: int) -> None:
-    """A bijection of range(size) at the sizes where the digits are most uneven, and (for the
-    classes it serves) fewer than 2 % of positions land past the size on the first pass:
-    the network's domain is a * 2**s < size + 2**s."""
-    rows = keys.feistel_keys(5, size)
-    out = keys.feistel_permute(np.arange(size), size, rows)
+def test_feistel_permute_is_a_bijection_at_uneven_digits(size: int) -> None:
+    """A bijection of range(size) where the digits are most uneven (just past a power of 4)
+    and at the smallest sizes."""
+    out = keys.feistel_permute(np.arange(size), size, keys.feistel_keys(5, size))
     assert np.array_equal(np.sort(out), np.arange(size))
-    s = (max((size - 1).bit_length(), 2) + 1) // 2
-    domain = -(-size // 2**s) * 2**s
-    assert size <= domain < size + 2**s
-    if size > 16_384:
-        assert (domain - size) / domain < 0.02

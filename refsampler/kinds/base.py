@@ -224,18 +224,19 @@ class SlotSeats(NamedTuple):
     earlier: IntVector
     #: Whether the seat's slot is one of ``slots`` (this rank's).
     mine: npt.NDArray[np.bool_]
+    #: Seats of each class of the caller's ``columns`` before each row's slot, shape
+    #: ``(rows, columns.size)`` (None when no columns were asked for). (Earlier releases held
+    #: every class's seats before ``slots[0]`` here, shape (K,).)
+    before: IntMatrix | None
     #: Slots between two rows (``num_replicas``, or 1 for one row).
     step: int
-    #: Seats of each class of the caller's ``columns`` before each row's slot, shape
-    #: ``(rows, columns.size)`` (None when no columns were asked for).
-    before: IntMatrix | None
 
 
 #: From this many slots between two rows on (``num_replicas``), :func:`slot_seats` reads the
-#: seats of the rows' slots alone. Below it, reading every slot in between costs about as
-#: much or less: the head rules of consecutive rounds chain further back (at 2 ranks, up to
-#: 27 rounds at 1e6 labels x 100 classes), and rounds read in order share them.
-SPARSE_STEP = 8
+#: seats of the rows' slots alone. Below it the head rules of consecutive rounds chain further
+#: back (at 2 ranks, up to 27 rounds at 1e6 labels x 100 classes) and reading every slot in
+#: order, which shares them, costs about as much (``benchmarks/replica_seats.py``).
+SPARSE_STEP = 4
 
 
 def slot_seats(
@@ -252,7 +253,7 @@ def slot_seats(
     if step >= SPARSE_STEP:
         row, cls, earlier, before = groups.seats_at(slots, columns)
         rel = row * step
-        return SlotSeats(rel, cls, earlier, np.ones(rel.size, dtype=bool), step, before)
+        return SlotSeats(rel, cls, earlier, np.ones(rel.size, dtype=bool), before, step)
     pick_slot, pick_cls = groups.picks(t0, t1)
     before_all = groups.seats_before_all(t0)
     rel = pick_slot - t0
@@ -267,4 +268,4 @@ def slot_seats(
         picked[rel[sel] + 1, index[pick_cls[sel]]] = 1
         np.cumsum(picked, axis=0, out=picked)
         before = before_all[columns] + picked[slots - t0]
-    return SlotSeats(rel, pick_cls, earlier, rel % step == 0, step, before)
+    return SlotSeats(rel, pick_cls, earlier, rel % step == 0, before, step)

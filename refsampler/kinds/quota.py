@@ -53,7 +53,7 @@ class QuotaPlan(CountedPlan):
 
     def entries(self, slots: IntVector) -> Entries:
         rows = slots.size
-        rel, pick_cls, earlier, mine, step, before = slot_seats(
+        rel, pick_cls, earlier, mine, before, step = slot_seats(
             self.groups, slots, self.base_classes
         )
         nb = self.base_classes.size
