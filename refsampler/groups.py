@@ -258,32 +258,35 @@ class RateGroups:
         """
         rows = slots.size
         schedule = self.schedule
-        # Each slot's seats before it and after it, in slot order (a PD2 schedule keeps only
-        # a few recent blocks: a second pass over the slots would compute them all again).
-        both = np.array(
-            [schedule.cumulative(t + i) for t in slots.tolist() for i in (0, 1)], dtype=np.int64
-        ).reshape(rows, 2, -1)
-        cum = both[:, 0]
-        count = both[:, 1] - cum
-        # One seat per element: its row, group and seat number within its group.
-        row, group = np.nonzero(count)
-        times = count[row, group]
-        first = np.repeat(cum[row, group] - (np.cumsum(times) - times), times)
-        seat = first + np.arange(first.size)
-        row, group = np.repeat(row, times), np.repeat(group, times)
         sizes = self._sizes
+        asked = np.zeros(0, dtype=np.int64) if columns is None else columns
+        column_group = self.group_of[asked]
+        # The columns' groups' seats before each slot (rows x columns: never rows x groups,
+        # which thousands of groups would make large).
+        at_columns = np.zeros((rows, asked.size), dtype=np.int64)
+        has_group = column_group >= 0
+        # Each slot's seats before and after it, in slot order (a PD2 schedule keeps only a
+        # few recent blocks: a second pass over the slots would compute them all again).
+        parts = []
+        for i, t in enumerate(slots.tolist()):
+            now, then = schedule.cumulative(t), schedule.cumulative(t + 1)
+            seated = np.flatnonzero(then != now)
+            parts.append((np.full(seated.size, i), seated, now[seated], then[seated] - now[seated]))
+            at_columns[i, has_group] = now[column_group[has_group]]
+        row, group, first_seat, times = (np.concatenate(p) for p in zip(*parts, strict=True))
+        # One seat per element: its row, group and seat number within its group.
+        seat = np.repeat(first_seat - (np.cumsum(times) - times), times) + np.arange(times.sum())
+        row, group = np.repeat(row, times), np.repeat(group, times)
         n = sizes[group]
         earlier = seat // n
         cls = np.empty(seat.size, dtype=np.int64)
         single = n == 1
         cls[single] = self._first_class[group[single]]
-        asked = np.zeros(0, dtype=np.int64) if columns is None else columns
         before = None if columns is None else np.zeros((rows, asked.size), dtype=np.int64)
-        column_group = self.group_of[asked]
         if before is not None:
-            alone = np.flatnonzero(column_group >= 0)
+            alone = np.flatnonzero(has_group)
             alone = alone[sizes[column_group[alone]] == 1]
-            before[:, alone] = cum[:, column_group[alone]]
+            before[:, alone] = at_columns[:, alone]
         # The groups of several classes that have seats here or columns asked for, each
         # with its seats (a slice of them sorted by group) and its columns.
         several = np.flatnonzero(~single)
@@ -295,11 +298,11 @@ class RateGroups:
             lo, hi = np.searchsorted(seated, [g, g + 1])
             mine = several[lo:hi]
             size = int(sizes[g])
-            start = cum[:, g]
             # Rounds read: those of the seats, and each slot's first round when the caller
             # asks which classes it had already passed.
             wanted = [earlier[mine]]
             cols = np.flatnonzero(column_group == g) if before is not None else mine[:0]
+            start = at_columns[:, cols[0]] if cols.size else mine[:0]
             if cols.size:
                 wanted.append(start // size)
             rounds = np.unique(np.concatenate(wanted))
