@@ -368,13 +368,15 @@ def test_a_lazy_class_drawn_far_apart_evaluates_only_its_draws(evaluated: list[i
 
 
 @pytest.mark.parametrize(
-    ("kind", "replicas"), [("fixed", 9), ("quota", 8), ("quota", 16), ("pk", 12)]
+    ("kind", "replicas"),
+    [("fixed", 9), ("quota", 3), ("quota", 4), ("quota", 16), ("pk", 5), ("pk", 12)],
 )
 def test_a_rank_among_many_holds_what_the_rotations_give(kind: str, replicas: int) -> None:
-    """Under many replicas a rank reads its own slots' seats, only the head rules of the
-    rounds its draws meet, and lazily read classes at its own positions. Each batch holds
-    exactly the members the class rotations give at its entries' stream positions (the
-    rotations apply every round's head rule on their own)."""
+    """Under many replicas a rank reads its own slots' seats (from SPARSE_STEP = 4 ranks on;
+    3 reads the span), only the head rules of the rounds its draws meet, and lazily read
+    classes at its own positions. Each batch holds exactly the members the class rotations
+    give at its entries' stream positions (the rotations apply every round's head rule on
+    their own)."""
     rng = np.random.default_rng(replicas)
     sizes = np.concatenate((rng.integers(3, 40, 8), rng.integers(70, 120, 3)))
     index = ClassIndex.from_labels(np.repeat(np.arange(sizes.size), sizes))
