@@ -36,6 +36,8 @@ FloatVector = npt.NDArray[np.float64]
 #: fraction: ``B * p`` for ``p = 0.45`` and ``B = 3`` is 27/20, not the float's binary value, so
 #: that after 20 batches the ideal is exactly 27.
 SNAP_DENOMINATOR = 1 << 24
+#: :meth:`RateGroups.picks` reads at most about this many (slot, group) seat counts at once.
+PICK_ENTRIES = 1 << 18
 
 
 def snap(value: float) -> Fraction:
@@ -339,6 +341,15 @@ class RateGroups:
         """
         if stop <= start or not self.members:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        # A stretch of slots at a time, so that its (slots, groups) seat counts stay small
+        # with thousands of groups (a group's rotation reads its seats in order either way).
+        stretch = max(1, PICK_ENTRIES // self.num_groups)
+        if stop - start > stretch:
+            parts = [self.picks(a, min(stop, a + stretch)) for a in range(start, stop, stretch)]
+            return (
+                np.concatenate([slot for slot, _ in parts]),
+                np.concatenate([cls for _, cls in parts]),
+            )
         per_slot = self.schedule.slots(start, stop)
         # Groups of one class (a rate below 1: at most one seat a slot) all at once; then
         # the groups of several classes, each through its rotation. Pairs come out by slot,

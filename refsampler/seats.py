@@ -81,6 +81,10 @@ CHECKPOINT_SLOTS = 1 << 10
 BLOCK_SLOTS = 1 << 6
 #: States kept at recent block boundaries (continuing a pass, or a saved state, uses them).
 RECENT_STATES = 64
+#: Checkpoints on the grid kept (the latest made; slot 0 and restored states stay too), so
+#: that a long run with thousands of groups does not keep a state every CHECKPOINT_SLOTS
+#: slots for good: a read before the earliest kept steps PD2 from an earlier one, or slot 0.
+MAX_CHECKPOINTS = 64
 #: Single values (one group's extra seats before one slot) a schedule keeps from saved states.
 KNOWN_VALUES = 1 << 12
 #: Extra-seat rates are written over a denominator of at most ``2**RATE_BITS``.
@@ -207,6 +211,7 @@ class SeatSchedule:
         self._values_read: dict[tuple[int, int], int] | None = None
         self._known: dict[tuple[int, int], int] = {}
         self._checkpoints: dict[int, IntVector] = {}
+        self._restored: set[int] = set()  # checkpoints a saved state handed over: kept
         self._recent: dict[int, IntVector] = {}
         self._lock = threading.RLock()  # _checkpoint remembers states while holding it
         self._block = functools.lru_cache(maxsize=32)(self._compute_block)
@@ -215,6 +220,7 @@ class SeatSchedule:
         state = self.__dict__.copy()
         for name in (
             "_checkpoints",
+            "_restored",
             "_recent",
             "_lock",
             "_block",
@@ -465,6 +471,7 @@ class SeatSchedule:
         extra.flags.writeable = False
         with self._lock:
             held = self._checkpoints.setdefault(slot, extra)
+            self._restored.add(slot)
         if held is not extra and not np.array_equal(held, extra):
             raise ValueError(f"not the state this schedule computed at slot {slot}")
 
@@ -509,7 +516,15 @@ class SeatSchedule:
             while len(self._recent) > RECENT_STATES:
                 del self._recent[next(iter(self._recent))]
             if slot % CHECKPOINT_SLOTS == 0:
-                self._checkpoints.setdefault(slot, extra)
+                self._keep(slot, extra)
+
+    def _keep(self, slot: int, extra: IntVector) -> None:
+        """Keep ``extra`` as the checkpoint before ``slot`` (on the grid; the caller holds the
+        lock), and drop the earliest made beyond :data:`MAX_CHECKPOINTS`."""
+        self._checkpoints.setdefault(slot, extra)
+        made = [s for s in self._checkpoints if s and s not in self._restored]
+        for old in made[: max(0, len(made) - MAX_CHECKPOINTS)]:
+            del self._checkpoints[old]
 
     def _state(self, slot: int) -> IntVector:
         """``E`` of the active groups before ``slot`` (a multiple of the block length): from
@@ -553,7 +568,7 @@ class SeatSchedule:
                 extra = self._advance(extra, at, step, None, remember=at + step == slot)
                 at += step
                 extra.flags.writeable = False
-                self._checkpoints[at] = extra
+                self._keep(at, extra)
             return extra
 
     def _advance(

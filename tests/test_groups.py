@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from refsampler import groups as groups_module
 from refsampler.groups import SNAP_DENOMINATOR, RateGroups, exact_values, snap
 
 IntArray = npt.NDArray[np.int64]
@@ -282,3 +283,19 @@ def test_seats_at_gives_the_picks_of_its_slots_alone(
     assert before is not None
     for i, t in enumerate(slots.tolist()):
         assert before[i].tolist() == [reference.seats_before(c, t) for c in columns.tolist()]
+
+
+@settings(max_examples=20, deadline=None)
+@given(rates=_rates(), seed=st.integers(0, 2**32), start=st.integers(0, 200))
+def test_picks_read_stretch_by_stretch_are_the_picks(
+    rates: list[Fraction], seed: int, start: int
+) -> None:
+    """picks reads a stretch of PICK_ENTRIES // groups slots at a time (so that thousands of
+    groups keep its (slots, groups) counts small); read stretch by stretch, the seats are
+    those read in one go."""
+    whole = _groups(rates, seed).picks(start, start + 90)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(groups_module, "PICK_ENTRIES", 7)
+        parts = _groups(rates, seed).picks(start, start + 90)
+    for got, expected in zip(parts, whole, strict=True):
+        np.testing.assert_array_equal(got, expected)

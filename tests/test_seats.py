@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from refsampler import seats
 from refsampler.seats import BLOCK_SLOTS, CHECKPOINT_SLOTS, RATE_BITS, SeatSchedule, fraction_sum
 from tests._spies import pd2_slots
 
@@ -159,6 +160,30 @@ def test_a_restored_checkpoint_gives_the_same_slots_without_replaying() -> None:
     assert 0 < sum(slots for _, slots in ran) <= 300 + 2 * BLOCK_SLOTS
     # Slots before the checkpoint still come out right (from slot 0).
     np.testing.assert_array_equal(fresh.cumulative(at - 5), ran_from_0.cumulative(at - 5))
+
+
+def test_a_long_run_keeps_a_bounded_number_of_checkpoints(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Beyond MAX_CHECKPOINTS checkpoints on the grid the earliest made goes (slot 0 and a
+    restored state stay), so a long run with thousands of groups does not keep a state every
+    CHECKPOINT_SLOTS slots for good; a read before the earliest kept steps PD2 from an
+    earlier one and comes out the same."""
+    monkeypatch.setattr(seats, "MAX_CHECKPOINTS", 2)
+    rho = _large_period()
+    reference = SeatSchedule(rho, (5, 2))
+    reference.slots(0, 2 * BLOCK_SLOTS)
+    bits = reference.checkpoint_bits(BLOCK_SLOTS)
+    assert bits is not None
+    expected = reference.slots(0, 7 * CHECKPOINT_SLOTS)
+    schedule = SeatSchedule(rho, (5, 2))
+    schedule.restore_checkpoint(BLOCK_SLOTS, bits)
+    np.testing.assert_array_equal(schedule.slots(0, 7 * CHECKPOINT_SLOTS), expected)
+    grid = sorted(s for s in schedule._checkpoints if s % CHECKPOINT_SLOTS == 0 and s)
+    assert grid == [6 * CHECKPOINT_SLOTS, 7 * CHECKPOINT_SLOTS]
+    assert {0, BLOCK_SLOTS} <= set(schedule._checkpoints)  # slot 0 and the restored state
+    for t in (3 * CHECKPOINT_SLOTS + 5, CHECKPOINT_SLOTS, 17):  # before the kept ones
+        np.testing.assert_array_equal(schedule.cumulative(t), reference.cumulative(t))
 
 
 def test_unknown_slots_counts_from_the_latest_state_held() -> None:
