@@ -85,6 +85,8 @@ RECENT_STATES = 64
 #: that a long run with thousands of groups does not keep a state every CHECKPOINT_SLOTS
 #: slots for good: a read before the earliest kept steps PD2 from an earlier one, or slot 0.
 MAX_CHECKPOINTS = 64
+#: About the most memory the cached PD2 blocks take (they hold at least 4 blocks).
+BLOCK_CACHE_BYTES = 1 << 21
 #: Single values (one group's extra seats before one slot) a schedule keeps from saved states.
 KNOWN_VALUES = 1 << 12
 #: Extra-seat rates are written over a denominator of at most ``2**RATE_BITS``.
@@ -214,7 +216,11 @@ class SeatSchedule:
         self._restored: set[int] = set()  # checkpoints a saved state handed over: kept
         self._recent: dict[int, IntVector] = {}
         self._lock = threading.RLock()  # _checkpoint remembers states while holding it
-        self._block = functools.lru_cache(maxsize=32)(self._compute_block)
+        # At most 32 blocks, and about BLOCK_CACHE_BYTES of them with thousands of groups
+        # (each is a byte per slot per group): an evicted block is recomputed from the state
+        # kept at its start, one block of PD2.
+        size = BLOCK_CACHE_BYTES // ((BLOCK_SLOTS + 1) * max(1, self.active.size))
+        self._block = functools.lru_cache(maxsize=min(32, max(4, size)))(self._compute_block)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

@@ -186,6 +186,19 @@ def test_a_long_run_keeps_a_bounded_number_of_checkpoints(
         np.testing.assert_array_equal(schedule.cumulative(t), reference.cumulative(t))
 
 
+def test_cached_blocks_stay_within_their_memory_with_thousands_of_groups() -> None:
+    """A cached block holds a byte per slot per group: with thousands of groups fewer blocks
+    are cached (about BLOCK_CACHE_BYTES of them, at least 4), with a few all 32; slots read
+    again after their block was evicted are the same."""
+    many = SeatSchedule([Fraction(1, 2)] * 4000, (3,))  # 8 blocks of 4000 groups
+    few = SeatSchedule(_large_period(), (5, 2))
+    assert many._block.cache_info().maxsize == seats.BLOCK_CACHE_BYTES // (65 * 4000)
+    assert few._block.cache_info().maxsize == 32
+    first = many.slots(0, BLOCK_SLOTS)
+    many.slots(BLOCK_SLOTS, 10 * BLOCK_SLOTS)  # evicts the first block
+    np.testing.assert_array_equal(many.slots(0, BLOCK_SLOTS), first)
+
+
 def test_unknown_slots_counts_from_the_latest_state_held() -> None:
     """What a cold read would step: every slot from 0 on a fresh schedule whose period is out
     of reach; once PD2 ran up to a slot, only from the state kept there (a checkpoint or a
