@@ -122,12 +122,10 @@ class RateGroups:
         # Groups of one class (most groups when class sizes differ): their seats are the
         # class's, so per-class totals need no loop over them.
         sizes = np.array([cls.size for cls in self.members], dtype=np.int64)
-        self._single = np.flatnonzero(sizes == 1)
-        self._single_class = np.array(
-            [int(self.members[g][0]) for g in self._single.tolist()], dtype=np.int64
-        )
         self._sizes = sizes
         self._first_class = np.array([int(m[0]) for m in self.members], dtype=np.int64)
+        self._single = np.flatnonzero(sizes == 1)
+        self._single_class = self._first_class[self._single]
         self._several_array = np.flatnonzero(sizes > 1)
         self._several = self._several_array.tolist()
         # (Fraction arithmetic only where it changes something: thousands of groups.)

@@ -157,11 +157,10 @@ def occurrences(values: IntVector) -> IntVector:
     out = np.empty(values.size, dtype=np.int64)
     if values.size == 0:
         return out
-    low, high = int(values.min()), int(values.max())
-    if low >= 0 and high < 1 << 16:
+    if int(values.min()) >= 0 and int(values.max()) < 1 << 16:
         # Class ids: a radix sort on 16 bits, and each value's first place from its count.
         order = np.argsort(values.astype(np.uint16), kind="stable")
-        counts = np.bincount(values, minlength=high + 1)
+        counts = np.bincount(values)
         group_start = (np.cumsum(counts) - counts)[values[order]]
     else:
         order = np.argsort(values, kind="stable")
