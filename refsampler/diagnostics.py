@@ -915,8 +915,9 @@ def realised_shares(
     ------
     InvalidArgumentError
         If the labels are not dense class ids (checked before anything of size ``K`` is
-        allocated), ``num_classes`` is not above the largest label, or ``batches`` is empty
-        or holds a position outside ``0 .. N-1``.
+        allocated), ``num_classes`` is not above the largest label, or ``batches`` is not
+        an iterable of 1-D sequences of ints (floats, strings and nested batches are refused,
+        never cast), is empty, or holds a position outside ``0 .. N-1``.
 
     Examples
     --------
@@ -929,8 +930,7 @@ def realised_shares(
     """
     label_array = _validate.int_array("labels", labels)
     k = num_classes_of(label_array, num_classes)
-    parts = [np.asarray(b, dtype=np.int64).ravel() for b in batches]  # type: ignore[union-attr]
-    positions = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    positions = _batch_positions(batches)
     if positions.size == 0:
         raise _validate.fail("batches", "must hold at least one position", positions)
     bad = (positions < 0) | (positions >= label_array.size)
@@ -942,6 +942,23 @@ def realised_shares(
         )
     counts = np.bincount(label_array[positions].astype(np.int64, copy=False), minlength=k)
     return counts / counts.sum()
+
+
+def _batch_positions(batches: Any) -> IntVector:
+    """Every position of ``batches`` in order, int64; each batch must be a 1-D sequence of
+    non-negative ints (numpy's cast would truncate ``1.9`` to 1 and read ``"1"`` as 1)."""
+    try:
+        # A 2-D array or tensor is a sequence of batches too: iterating gives its rows.
+        rows = iter(batches)
+    except TypeError:
+        raise _validate.fail(
+            "batches", "must be an iterable of batches (sequences of ints)", batches
+        ) from None
+    parts = [
+        _validate.int_array(f"batches[{i}]", b, allow_empty=True).astype(np.int64, copy=False)
+        for i, b in enumerate(rows)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 # -- text -------------------------------------------------------------------------------------

@@ -530,6 +530,40 @@ def test_realised_shares_rejects_bad_positions() -> None:
     assert str(info.value) == "`batches` must hold at least one position; got []."
 
 
+@pytest.mark.parametrize(
+    ("batches", "message"),
+    [
+        ([[0, 1.9]], "`batches[0]` must hold integers, but has dtype float64; got [0, 1.9]."),
+        ([[0], ["1", "2"]], "`batches[1]` must hold integers, but has dtype <U1; got ['1', '2']."),
+        (
+            [[[0, 1], [2, 3]]],
+            "`batches[0]` must be 1-D, but has shape (2, 2); got [[0, 1], [2, 3]].",
+        ),
+        ([[2**70]], f"`batches[0]` must fit in int64, but holds {2**70}; got [{2**70}]."),
+        ([[None]], "`batches[0]` must hold integers, but has dtype object; got [None]."),
+        (5, "`batches` must be an iterable of batches (sequences of ints); got 5."),
+    ],
+)
+def test_realised_shares_refuses_batches_that_are_not_integer_sequences(
+    batches: object, message: str
+) -> None:
+    """A batch of floats, strings, nested lists or huge ints is refused, naming the batch,
+    never cast (numpy's cast would read 1.9 as position 1)."""
+    with pytest.raises(InvalidArgumentError) as info:
+        realised_shares(batches, [0, 0, 1, 2])  # type: ignore[arg-type]
+    assert str(info.value) == message
+
+
+def test_realised_shares_reads_arrays_and_tensors_row_by_row() -> None:
+    """A 2-D array or tensor of batches gives the same shares as the lists."""
+    labels = [0, 0, 1, 2]
+    lists = [[0, 2], [3, 3]]
+    expected = realised_shares(lists, labels).tolist()
+    assert realised_shares(np.array(lists), labels).tolist() == expected
+    torch = pytest.importorskip("torch")
+    assert realised_shares(torch.tensor(lists), labels).tolist() == expected
+
+
 def test_realised_shares_refuses_sparse_ids_before_allocating() -> None:
     """A huge label id is refused with the dense-id message, not by allocating K counters;
     num_classes must exceed the largest label."""
