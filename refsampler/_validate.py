@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 import reprlib
 from collections.abc import Iterator, Mapping, MappingView
 from typing import Any
@@ -40,12 +41,14 @@ __all__ = [
     "feasible_target",
     "int_array",
     "int_vector",
+    "integer",
     "is_int",
     "kind",
     "kind_options",
     "n_batches",
     "n_batches_or_default",
     "non_negative_int",
+    "number",
     "positive_int",
     "probability_vector",
     "real_number",
@@ -347,6 +350,37 @@ def real_number(value: Any) -> float | None:
         return float(value)
     except OverflowError:  # an int beyond float range
         return math.copysign(math.inf, value)
+
+
+# -- numbers as text (command lines, label files) ---------------------------------------------
+
+# Python's int() and float() also read "1_0" as 10 and the digits of other scripts ("٣" as 3):
+# in a label file or a command line those are typos, so only plain ASCII decimals are numbers.
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+_NUMBER_TEXT = re.compile(
+    r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?:inf|infinity|nan)",
+    re.IGNORECASE,
+)
+
+
+def integer(text: str) -> int:
+    """``text`` (surrounding whitespace aside) as an int if it is a plain ASCII decimal integer
+    such as ``-12``; raises ValueError otherwise (argparse's ``type``: "invalid integer value").
+    """
+    stripped = text.strip()
+    if not _INTEGER_TEXT.fullmatch(stripped):
+        raise ValueError(f"not a plain decimal integer: {text!r}")
+    return int(stripped)
+
+
+def number(text: str) -> float:
+    """``text`` (surrounding whitespace aside) as a float if it is a plain ASCII decimal number
+    such as ``0.5``, ``.5``, ``5e-1``, ``inf`` or ``nan`` (which the library then refuses with
+    its own message); raises ValueError otherwise (argparse's ``type``)."""
+    stripped = text.strip()
+    if not _NUMBER_TEXT.fullmatch(stripped):
+        raise ValueError(f"not a plain decimal number: {text!r}")
+    return float(stripped)
 
 
 def unit_interval(name: str, value: Any) -> float:

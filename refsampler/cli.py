@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from . import __version__, kinds
+from . import __version__, _validate, kinds
 from ._validate import _show
 
 __all__ = ["DEMO_COUNTS", "main"]
@@ -27,7 +27,6 @@ _NPY_MAGIC = b"\x93NUMPY"
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from . import _validate
     from .conformance.stats import chisquare_shares
     from .diagnostics import _plural, _tie_note, describe
     from .errors import InvalidArgumentError
@@ -126,11 +125,15 @@ def _configure_plan(parser: argparse.ArgumentParser) -> None:
     )
     source.add_argument("--counts", metavar="N,N,...", help="samples per class, e.g. 5000,300,20")
     parser.add_argument(
-        "--batch-size", type=int, required=True, metavar="B", help="positions per batch"
+        "--batch-size",
+        type=_validate.integer,
+        required=True,
+        metavar="B",
+        help="positions per batch",
     )
     share = parser.add_mutually_exclusive_group()
     share.add_argument(
-        "--alpha", type=float, help="0 keeps the true shares, 1 is uniform (default 1)"
+        "--alpha", type=_validate.number, help="0 keeps the true shares, 1 is uniform (default 1)"
     )
     share.add_argument(
         "--alpha-schedule",
@@ -146,26 +149,26 @@ def _configure_plan(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--samples-per-class",
-        type=int,
+        type=_validate.integer,
         metavar="M",
         help="members of each class in a batch (kind pk: B / M classes per batch)",
     )
     parser.add_argument(
         "--n-batches",
-        type=int,
+        type=_validate.integer,
         metavar="N",
         help="batches per epoch on each rank (default ceil(N / (B * R)))",
     )
     parser.add_argument(
         "--num-replicas",
-        type=int,
+        type=_validate.integer,
         default=1,
         metavar="R",
         help="data-parallel ranks; per-epoch columns count the batches of all of them (default 1)",
     )
     parser.add_argument(
         "--epoch",
-        type=int,
+        type=_validate.integer,
         metavar="E",
         help="the epoch whose target the table shows, with --alpha-schedule, and whose draws "
         "--plot shows (default 0)",
@@ -183,13 +186,12 @@ def _configure_plan(parser: argparse.ArgumentParser) -> None:
         help="write machine-readable output to PATH; without PATH, print JSON instead of the table",
     )
     parser.add_argument(
-        "--seed", type=int, help="seed of the epoch drawn for --plot (default 0)"
+        "--seed", type=_validate.integer, help="seed of the epoch drawn for --plot (default 0)"
     )
     parser.set_defaults(run=_plan)
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from . import _validate
     from .diagnostics import describe
     from .errors import InvalidArgumentError
     from .schedules import parse
@@ -317,7 +319,7 @@ def _os_message(exc: OSError) -> str:
 
 def _int_list(option: str, text: str) -> list[int]:
     try:
-        return [int(part) for part in text.split(",")]
+        return [_validate.integer(part) for part in text.split(",")]
     except ValueError:
         raise _UsageError(
             f"`{option}` must be comma-separated integers; got {_show(text)}."
@@ -326,7 +328,7 @@ def _int_list(option: str, text: str) -> list[int]:
 
 def _float_list(option: str, text: str) -> list[float]:
     try:
-        return [float(part) for part in text.split(",")]
+        return [_validate.number(part) for part in text.split(",")]
     except ValueError:
         raise _UsageError(
             f"`{option}` must be comma-separated numbers; got {_show(text)}."
@@ -392,7 +394,7 @@ def _read_labels(path_text: str) -> Any:
                 f"`--labels` must hold one integer label per line; got {_show(line)} in "
                 f"{path_text!r} (data line {number})."
             )
-        label = int(line)
+        label = _validate.integer(line)
         if not _INT64.min <= label <= _INT64.max:  # in-range negatives get the library's message
             raise _UsageError(
                 f"`--labels` must hold labels that fit in int64; got {_show(line)} in "
@@ -412,7 +414,7 @@ def _is_number(text: str) -> bool:
 
 def _is_int(text: str) -> bool:
     try:
-        int(text)
+        _validate.integer(text)
     except ValueError:
         return False
     return True
@@ -428,11 +430,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"refsampler {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="show every kind on an embedded long-tailed dataset")
-    demo.add_argument("--batch-size", type=int, default=32, help="B (default 32)")
-    demo.add_argument("--seed", type=int, default=0, help="seed of every sampler (default 0)")
+    demo.add_argument("--batch-size", type=_validate.integer, default=32, help="B (default 32)")
+    demo.add_argument(
+        "--seed", type=_validate.integer, default=0, help="seed of every sampler (default 0)"
+    )
     demo.add_argument(
         "--samples-per-class",
-        type=int,
+        type=_validate.integer,
         metavar="M",
         help="members of each class in a pk batch (default B / 2, or B when B is odd)",
     )

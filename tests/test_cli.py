@@ -246,7 +246,7 @@ def test_usage_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
         main(["demo", "--seed", "x"])
     assert info.value.code == 2
     assert capsys.readouterr().err == (
-        "refsampler demo: error: argument --seed: invalid int value: 'x' "
+        "refsampler demo: error: argument --seed: invalid integer value: 'x' "
         "(see refsampler demo --help)\n"
     )
 

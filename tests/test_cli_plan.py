@@ -224,6 +224,45 @@ def test_non_integer_label_line(tmp_path, capsys) -> None:
     )
 
 
+@pytest.mark.parametrize("line", ["1_0", "\u0663", "\uff11", "0x1"])
+def test_a_label_python_would_read_loosely_is_refused(line, tmp_path, capsys) -> None:
+    """Python's int() reads "1_0" as 10 and other scripts' digits as digits; in a label file
+    those are typos, refused like any other non-integer line."""
+    path = tmp_path / "labels.txt"
+    path.write_text(f"0\n{line}\n", encoding="utf-8")
+    assert main(["plan", "--labels", str(path), "--batch-size", "2"]) == 2
+    assert capsys.readouterr().err == (
+        "refsampler plan: error: `--labels` must hold one integer label per line; "
+        f"got {line!r} in {str(path)!r} (data line 2).\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--counts", "1_0,5"], "`--counts` must be comma-separated integers; got '1_0,5'."),
+        (
+            ["--counts", "5,5", "--target", "0_5,0.5"],
+            ("`--target` must be comma-separated numbers; got '0_5,0.5'."),
+        ),
+    ],
+)
+def test_option_lists_take_plain_decimals_only(args, message, capsys) -> None:
+    """--counts and --target refuse what only Python's loose int()/float() would read."""
+    assert main(["plan", *args, "--batch-size", "2"]) == 2
+    assert capsys.readouterr().err == f"refsampler plan: error: {message}\n"
+
+
+@pytest.mark.parametrize("option", [["--batch-size", "1_6"], ["--alpha", "0_5"]])
+def test_number_options_take_plain_decimals_only(option, capsys) -> None:
+    """argparse's int and float would read "1_6" as 16 and "0_5" as 5.0."""
+    with pytest.raises(SystemExit) as info:
+        main(["plan", "--counts", "5,5", "--batch-size", "2", *option])
+    assert info.value.code == 2
+    kind = "integer" if option[0] == "--batch-size" else "number"
+    assert f"argument {option[0]}: invalid {kind} value: {option[1]!r}" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("suffix", [".txt", ".csv"])
 def test_a_blank_line_before_a_label_is_refused(suffix, tmp_path, capsys) -> None:
     """A label left out is an input error (counts would be quietly short); blank lines at
@@ -435,7 +474,7 @@ def test_usage_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
         main(["plan", "--counts", "5,5", "--batch-size", "x"])
     assert info.value.code == 2
     assert capsys.readouterr().err == (
-        "refsampler plan: error: argument --batch-size: invalid int value: 'x' "
+        "refsampler plan: error: argument --batch-size: invalid integer value: 'x' "
         "(see refsampler plan --help)\n"
     )
 

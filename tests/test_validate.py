@@ -655,3 +655,42 @@ def test_feasible_target_rejects_positive_share_on_empty_class() -> None:
 def test_feasible_target_allows_zero_share_on_empty_class() -> None:
     """An empty class with a zero share is fine."""
     _validate.feasible_target(np.array([0.5, 0.0, 0.5]), np.array([3, 0, 1]), "`target`")
+
+
+@pytest.mark.parametrize(("text", "value"), [("12", 12), (" -3 ", -3), ("+0", 0), ("007", 7)])
+def test_integer_reads_plain_decimal_integers(text: str, value: int) -> None:
+    assert _validate.integer(text) == value
+
+
+@pytest.mark.parametrize("text", ["1_0", "\u0663", "\uff11", "0x10", "1.0", "1e3", "", " ", "--1"])
+def test_integer_refuses_what_only_pythons_int_would_read(text: str) -> None:
+    """int() reads "1_0" as 10 and other scripts' digits; those are typos in a file."""
+    with pytest.raises(ValueError):
+        _validate.integer(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("0.5", 0.5),
+        (".5", 0.5),
+        ("5.", 5.0),
+        ("-5e-1", -0.5),
+        ("1E3", 1000.0),
+        (" 2 ", 2.0),
+        ("inf", float("inf")),
+        ("-Infinity", float("-inf")),
+    ],
+)
+def test_number_reads_plain_decimal_numbers(text: str, value: float) -> None:
+    assert _validate.number(text) == value
+
+
+def test_number_reads_nan_for_the_library_to_refuse() -> None:
+    assert np.isnan(_validate.number("nan"))
+
+
+@pytest.mark.parametrize("text", ["0_5", "\u0663", "0x1p-1", "1e", ".", "", "e3", "1..0"])
+def test_number_refuses_what_only_pythons_float_would_read(text: str) -> None:
+    with pytest.raises(ValueError):
+        _validate.number(text)

@@ -23,6 +23,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+from .. import _validate
 from .. import kinds as _kinds
 from .constants import API_NAMES, FAMILY_LEVEL, LEVELS, MIN_EPOCHS
 from .report import EXIT_CONFORMS, EXIT_NOT_TESTED, EXIT_USAGE, EXIT_VIOLATION
@@ -77,7 +78,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--epochs",
-        type=int,
+        type=_validate.integer,
         metavar="E",
         help=f"with --api sampler: epochs of the epoch checks, at least {MIN_EPOCHS} "
         "(default: 3 quick, 4 full)",
@@ -111,10 +112,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="quick",
         help="quick, or full: power 0.999 against a 1-point share shift (default: quick)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="base seed (default: 0)")
+    parser.add_argument("--seed", type=_validate.integer, default=0, help="base seed (default: 0)")
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=_validate.number,
         metavar="SECONDS",
         help="fail a call of the implementation that takes longer (default: no limit)",
     )
@@ -123,7 +124,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--family-level",
-        type=float,
+        type=_validate.number,
         default=FAMILY_LEVEL,
         metavar="L",
         help=f"family-wise false-alarm rate of the statistical checks (default: {FAMILY_LEVEL:g})",

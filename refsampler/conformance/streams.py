@@ -1819,14 +1819,14 @@ def sampler_options(
     count: int | None = None
     if epochs not in absent:
         try:  # a command line's text; the number itself in the message once it is one
-            value = int(epochs) if isinstance(epochs, str) else epochs
+            value = _validate.integer(epochs) if isinstance(epochs, str) else epochs
         except ValueError:
             value = epochs
         count = _epochs(f"{prefix}epochs", value)
     sizes: tuple[int, ...] | None = None
     if world_size not in absent:
         try:  # an empty item (`1,,2`) is an error too, not read as `1,2`
-            sizes = tuple(int(part) for part in str(world_size).split(","))
+            sizes = tuple(_validate.integer(part) for part in str(world_size).split(","))
         except ValueError:
             sizes = ()
         if not sizes or min(sizes) < 1:
