@@ -536,9 +536,17 @@ class BalancedBatchSampler(Sampler[list[int]]):
 
     def _check_state(self, state: Any) -> tuple[int, int]:
         """The (epoch, position) of a valid ``state`` of this configuration."""
-        if not isinstance(state, dict) or not set(_STATE_KEYS) - {"stream_version"} <= set(state):
+        if not isinstance(state, dict):
             raise _validate.fail(
                 "state", "must be a dict from BalancedBatchSampler.state_dict()", state
+            )
+        missing = [key for key in _STATE_KEYS if key != "stream_version" and key not in state]
+        if missing:
+            raise _validate.fail(
+                "state",
+                "must be a dict from BalancedBatchSampler.state_dict(), but has no "
+                + ", ".join(repr(key) for key in missing),
+                state,
             )
         version = _plain(state["version"])
         if version != STATE_VERSION:

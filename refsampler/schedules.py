@@ -134,7 +134,8 @@ def alpha_source(alpha: Any, target: Any) -> float | AlphaSchedule | None:
         return None
     if isinstance(alpha, AlphaSchedule):
         return alpha
-    return DEFAULT_ALPHA if alpha is None else float(alpha)
+    # Not float(alpha): a 0-d tensor that requires grad would warn; the check reads it detached.
+    return DEFAULT_ALPHA if alpha is None else _validate.unit_interval("alpha", alpha)
 
 
 def piecewise(knots: Sequence[Any]) -> AlphaSchedule:

@@ -429,7 +429,8 @@ def test_rank_is_not_part_of_the_configuration() -> None:
         ),
         (
             {"epoch": 0},
-            "`state` must be a dict from BalancedBatchSampler.state_dict(); got {'epoch': 0}.",
+            "`state` must be a dict from BalancedBatchSampler.state_dict(), but has no "
+            "'version', 'batches_yielded', 'fingerprint', 'config'; got {'epoch': 0}.",
         ),
     ],
 )
@@ -437,6 +438,20 @@ def test_malformed_state_is_refused(state: Any, message: str) -> None:
     """Something that is not a sampler state raises with the standard message."""
     with pytest.raises(InvalidArgumentError, match=re.escape(message)):
         make().load_state_dict(state)
+
+
+@pytest.mark.parametrize("key", ["version", "epoch", "batches_yielded", "fingerprint", "config"])
+def test_a_state_missing_a_key_names_it(key: str) -> None:
+    """A saved state with one field dropped names that field (a missing stream_version is
+    refused by the stream-version check, which says what it means)."""
+    state = make().state_dict()
+    del state[key]
+    with pytest.raises(InvalidArgumentError) as info:
+        make().load_state_dict(state)
+    assert str(info.value).startswith(
+        "`state` must be a dict from BalancedBatchSampler.state_dict(), but has no "
+        f"{key!r}; got {{"
+    )
 
 
 @pytest.mark.parametrize(

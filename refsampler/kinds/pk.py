@@ -117,7 +117,8 @@ def check_feasible(
         raise InvalidArgumentError(
             f'kind="pk" cannot put class {c} in P * p_c = {_above(load[c], 1)} > 1 of the batches '
             f"(P = {p_count} classes per batch, share p_c = {_above(target[c], 1 / p_count)}); "
-            f"{advice}; got alpha={alpha!r}."
+            f"{advice}; got "
+            + (f"alpha={alpha!r}." if alpha is not None else f"target {_validate._show(target)}.")
         )
 
 

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from refsampler import BalancedBatchSampler
 from refsampler.classes import ClassIndex
 from refsampler.errors import InvalidArgumentError
 from refsampler.kinds.base import Setting
@@ -128,6 +129,17 @@ def test_infeasible_target_names_the_class_and_the_feasible_alphas(alpha: float)
     assert f"alpha={alpha!r}" in message
     with pytest.raises(InvalidArgumentError, match=f"class {worst} in P"):
         _pk(target, 2, 8)
+
+
+def test_an_infeasible_explicit_target_is_repeated_not_an_alpha() -> None:
+    """A target given as such (no alpha) is what the message repeats, at the sampler too."""
+    labels = np.repeat([0, 1, 2], [50, 20, 5])
+    with pytest.raises(InvalidArgumentError) as info:
+        BalancedBatchSampler(labels, 6, kind="pk", samples_per_class=2, target=[0.3, 0.3, 0.4])
+    message = str(info.value)
+    assert "alpha" not in message
+    assert message.endswith("; got target [0.3 0.3 0.4].")
+    assert "cannot put class 2 in P * p_c = 1.2 > 1 of the batches" in message
 
 
 @settings(max_examples=200, deadline=None)
