@@ -538,10 +538,20 @@ def _configs(configs: Iterable[Config | str] | Config | str) -> tuple[Config, ..
     # One name (or configuration) alone, as `kinds` takes one kind: a string is not iterated.
     items = (configs,) if isinstance(configs, str | Config) else tuple(configs)
     if all(isinstance(c, str) for c in items):
-        return by_name(items)
-    if not items or not all(isinstance(c, Config) for c in items):
+        chosen = by_name(items)
+    elif not items or not all(isinstance(c, Config) for c in items):
         raise _validate.fail("configs", "must be configurations or their names", items)
-    return items  # type: ignore[return-value]
+    else:
+        chosen = items  # type: ignore[assignment]
+    # A repeated configuration runs once, as a repeated kind does; reports key runs by name.
+    unique: dict[str, Config] = {}
+    for config in chosen:
+        if unique.setdefault(config.name, config) != config:
+            raise _validate.fail(
+                "configs", f"must not hold two different configurations named {config.name!r}",
+                items,
+            )
+    return tuple(unique.values())
 
 
 def _fails(result: CheckResult, floor: float) -> bool:

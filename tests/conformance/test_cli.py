@@ -403,6 +403,7 @@ WORLD_SIZE = "`--world-size` must be comma-separated positive integers; got "
         (["--epochs", "1"], "`--epochs` must be an int >= 2; got 1."),
         (["--world-size", "0,2"], WORLD_SIZE + "'0,2'."),
         (["--world-size", "1,x"], WORLD_SIZE + "'1,x'."),
+        (["--world-size", "1_0"], WORLD_SIZE + "'1_0'."),  # int() would read 10
     ],
 )
 def test_bad_sampler_api_options_exit_2_with_one_line(
@@ -493,3 +494,23 @@ def test_an_implementation_the_api_cannot_call_exits_2(
     captured = capsys.readouterr()
     assert captured.err == f"refsampler verify: error: {message}\n"
     assert "VIOLATES" not in captured.out
+
+
+def test_the_how_tos_failure_example_is_what_verify_prints(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The "Read a failure" output in docs/how-to/verify-your-sampler.md is the command's
+    standard output, line for line (the run's duration aside)."""
+    page = Path(__file__).resolve().parents[2] / "docs" / "how-to" / "verify-your-sampler.md"
+    text = page.read_text(encoding="utf-8")
+    section = text[text.index("## 4. Read a failure") :]
+    command = re.search(r"```bash\nrefsampler (verify [^\n]+)\n```", section)
+    shown = re.search(r"```text\n(.*?)```", section, re.DOTALL)
+    assert command is not None and shown is not None
+    assert main(command[1].split()) == 1
+    printed = capsys.readouterr().out
+
+    def timeless(out: str) -> str:
+        return re.sub(r"checks in [0-9.]+ s", "checks in T s", out)
+
+    assert timeless(printed) == timeless(shown[1])

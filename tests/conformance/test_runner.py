@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -332,3 +333,30 @@ def test_one_configuration_name_alone_is_taken_like_one_kind() -> None:
         "fixed", "uniform", level="quick", seed=0, family_level=1e-6, timeout=None
     )
     assert (selected, chosen) == (("fixed",), tuple(by_name(["uniform"])))
+
+
+def test_a_repeated_configuration_runs_once_as_a_repeated_kind_does() -> None:
+    """``configs=["uniform", "uniform"]`` is one configuration (as ``kinds=["fixed",
+    "fixed"]`` is one kind): the report does not count a run twice."""
+    selected, chosen, _ = runner.validate_options(
+        ["fixed", "fixed"],
+        ["uniform", "long-tail", "uniform"],
+        level="quick",
+        seed=0,
+        family_level=1e-6,
+        timeout=None,
+    )
+    assert (selected, chosen) == (("fixed",), tuple(by_name(["uniform", "long-tail"])))
+
+
+def test_two_different_configurations_of_one_name_are_refused() -> None:
+    """Reports and seeds go by name, so two configurations sharing one would be confused."""
+    uniform = by_name(["uniform"])[0]
+    other = dataclasses.replace(uniform, batch_size=uniform.batch_size * 2)
+    with pytest.raises(InvalidArgumentError) as raised:
+        runner.validate_options(
+            "fixed", [uniform, other], level="quick", seed=0, family_level=1e-6, timeout=None
+        )
+    assert "`configs` must not hold two different configurations named 'uniform'" in str(
+        raised.value
+    )
